@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Each prepares what it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install install-dev clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Create .venv, install, migrate (which loads the default rule set) and serve on http://$(HOST):$(PORT)
+run: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## The whole test suite (SQLite unless DATABASE_URL is set)
+test: install-dev
+	$(PY) -m ruff check .
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=check-deploy-only-$$RANDOM$$RANDOM$$RANDOM$$RANDOM-not-used-elsewhere DJANGO_ALLOWED_HOSTS=example.org \
+		$(PY) manage.py check --deploy --fail-level WARNING
+	$(PY) -m pytest
+
+lint: install-dev
+	$(PY) -m ruff check .
+
+## Throughput of `evaluate --jsonl --format json` and the engine's cost per case
+bench: install-dev
+	$(PY) bench/bench_evaluate.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis

@@ -1,0 +1,282 @@
+"""Rules of the later phases: before leukapheresis, before lymphodepletion, before infusion
+(criteria.md section 6, rules 16-26)."""
+
+from __future__ import annotations
+
+from .arithmetic import as_written, plain
+from .base import Outcome, Rule
+from .case import Case
+from .sources import BALTALEUCEL, GUIDELINE, PATIENT_GUIDE, cite
+from .statuses import DEFER, FLAG, MISSING, PASS, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION
+from .vocabulary import LYMPHODEPLETION, ORGAN_RESULT
+
+PRE_LEUKAPHERESIS = (GUIDELINE, "Pre-Leukapheresis Requirements")
+
+
+class Alc(Rule):
+    """Absolute lymphocyte count before leukapheresis (rule 16)."""
+
+    code = "alc"
+    phase = PRE_APHERESIS
+    title = "Absolute lymphocyte count"
+    source = cite(PRE_LEUKAPHERESIS)
+    threshold_keys = ("alc_min_1e9_per_l",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        alc = case.alc
+        if alc is None:
+            return MISSING, "ALC not recorded.", {"alc": None}
+        inputs = {"alc": {"value": as_written(alc.value), "unit": alc.unit}}
+        count = alc.in_1e9_per_l()
+        minimum = self.limits["alc_min_1e9_per_l"]
+        minimum_text = self.texts["alc_min_1e9_per_l"]
+        given = f"ALC {plain(alc.value)} {alc.unit}" + (f" = {plain(count)} x10^9/L" if alc.unit != "10^9/L" else "")
+        if count >= minimum:
+            return PASS, f"{given} is at or above {minimum_text} x10^9/L.", inputs
+        return FLAG, (f"{given} is below the recommended {minimum_text} x10^9/L; lower counts may still be "
+                      "collected."), inputs
+
+
+class InfectiousMarkers(Rule):
+    """Infectious-disease markers drawn within the window around leukapheresis (rule 17)."""
+
+    code = "infectious_markers"
+    phase = PRE_APHERESIS
+    title = "Infectious-disease markers"
+    source = cite(PRE_LEUKAPHERESIS)
+    threshold_keys = ("markers_window_days",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        tested_on, collection = case.infections.markers_tested_on, case.leukapheresis_date
+        inputs = {
+            "infections.markers_tested_on": tested_on.isoformat() if tested_on else None,
+            "leukapheresis_date": collection.isoformat() if collection else None,
+        }
+        window, window_text = self.limits["markers_window_days"], self.texts["markers_window_days"]
+        if tested_on is None or collection is None:
+            absent = [name for name, value in (("marker date", tested_on), ("leukapheresis date", collection))
+                      if value is None]
+            return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
+        days = abs((collection - tested_on).days)
+        if days <= window:
+            return PASS, (f"Markers drawn {days} day(s) from leukapheresis, within {window_text} days."), inputs
+        return DEFER, (f"Markers drawn {days} days from leukapheresis, more than {window_text} days: repeat "
+                       "them."), inputs
+
+
+class StartingMaterial(Rule):
+    """Fresh or cryopreserved starting material (rule 18)."""
+
+    code = "starting_material"
+    phase = PRE_APHERESIS
+    title = "Starting material"
+    source = cite(PRE_LEUKAPHERESIS)
+    threshold_keys = ("cryopreserved_max_months",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        material = case.starting_material
+        inputs = {"starting_material": material}
+        if material is None:
+            return MISSING, "Starting material not recorded.", inputs
+        if material == "fresh":
+            return PASS, "Fresh leukapheresis: keep at 2-8 C before shipping.", inputs
+        months = case.cryopreserved_months
+        inputs["product"] = case.product
+        inputs["cryopreserved_months"] = as_written(months)
+        limit, limit_text = self.limits["cryopreserved_max_months"], self.texts["cryopreserved_max_months"]
+        product = self.ruleset.products.get(case.product) if case.product is not None else None
+        if product is not None and not product.accepts_cryopreserved:
+            return DEFER, (f"{product.name} does not accept cryopreserved starting material: collect fresh "
+                           "material."), inputs
+        if months is not None and months > limit:
+            return DEFER, (f"Cryopreserved material is {plain(months)} months old, more than {limit_text}: "
+                           "collect fresh material."), inputs
+        if product is None:
+            return MISSING, "Cryopreserved material: record the product to know whether it is accepted.", inputs
+        if months is None:
+            return MISSING, "Cryopreserved material: record its age in months.", inputs
+        return PASS, (f"Cryopreserved material {plain(months)} months old, within {limit_text} months, "
+                      f"accepted by {product.name}."), inputs
+
+
+class Lymphodepletion(Rule):
+    """Planned lymphodepleting regimen (rule 19)."""
+
+    code = "lymphodepletion"
+    phase = PRE_LYMPHODEPLETION
+    title = "Lymphodepletion regimen"
+    source = cite((GUIDELINE, "Lymphodepletion Chemotherapy"))
+
+    def evaluate(self, case: Case) -> Outcome:
+        regimen = case.lymphodepletion
+        inputs = {"lymphodepletion": regimen}
+        if regimen is None:
+            return MISSING, "Lymphodepletion regimen not recorded.", inputs
+        if regimen == "flu_cy":
+            return PASS, "Fludarabine + cyclophosphamide planned.", inputs
+        return FLAG, (f"Regimen {LYMPHODEPLETION[regimen]}: omitting fludarabine gives inferior outcomes in B-ALL "
+                      "and more CAR-T rejection."), inputs
+
+
+class OrganFunction(Rule):
+    """Cardiac, pulmonary, hepatic and renal assessments before conditioning (rule 20)."""
+
+    code = "organ_function"
+    phase = PRE_LYMPHODEPLETION
+    title = "Organ function"
+    source = cite((BALTALEUCEL, "Pre-treatment Tests"), (GUIDELINE, "Lymphodepletion Chemotherapy"))
+    ORGANS = ("cardiac", "pulmonary", "hepatic", "renal")
+
+    def evaluate(self, case: Case) -> Outcome:
+        organs = case.organ_function
+        results = {organ: getattr(organs, organ) for organ in self.ORGANS}
+        inputs = {f"organ_function.{organ}": result for organ, result in results.items()}
+        pending = [organ for organ, result in results.items() if result is None or result == "not_done"]
+        abnormal = [organ for organ, result in results.items() if result == "abnormal"]
+        if pending:
+            also = f" Abnormal: {', '.join(abnormal)}." if abnormal else ""
+            return MISSING, f"Assessment not done or not recorded: {', '.join(pending)}.{also}", inputs
+        if abnormal:
+            return FLAG, (f"Abnormal: {', '.join(abnormal)}: can the patient tolerate conditioning "
+                          "chemotherapy?"), inputs
+        return PASS, "Cardiac, pulmonary, hepatic and renal assessments " + ORGAN_RESULT["normal"] + ".", inputs
+
+
+class Tocilizumab(Rule):
+    """Tocilizumab on site for CRS (rule 21)."""
+
+    code = "tocilizumab"
+    phase = PRE_INFUSION
+    title = "Tocilizumab available"
+    source = cite((GUIDELINE, "Cytokine Release Syndrome (CRS)"), (BALTALEUCEL, "Management Strategies"))
+    threshold_keys = ("tocilizumab_min_doses", "tocilizumab_mg_per_kg", "tocilizumab_max_dose_mg",
+                      "tocilizumab_interval_hours", "tocilizumab_max_doses")
+
+    def evaluate(self, case: Case) -> Outcome:
+        doses, weight = case.tocilizumab_doses_available, case.weight_kg
+        inputs = {"tocilizumab_doses_available": doses, "weight_kg": as_written(weight)}
+        needed, needed_text = self.limits["tocilizumab_min_doses"], self.texts["tocilizumab_min_doses"]
+        if doses is not None and doses < needed:
+            return DEFER, f"{doses} dose(s) of tocilizumab on site; at least {needed_text} are needed.", inputs
+        if doses is None or weight is None:
+            absent = [name for name, value in (("doses on site", doses), ("weight", weight)) if value is None]
+            return MISSING, f"Tocilizumab: not recorded: {' and '.join(absent)}.", inputs
+        cap = self.limits["tocilizumab_max_dose_mg"]
+        by_weight = round(self.limits["tocilizumab_mg_per_kg"] * weight, 1)  # mg, to 0.1 mg
+        dose = min(by_weight, cap)
+        texts = self.texts
+        capped = f" (capped at {texts['tocilizumab_max_dose_mg']} mg)" if by_weight > cap else ""
+        return PASS, (f"{doses} doses on site (at least {needed_text}). Dose {texts['tocilizumab_mg_per_kg']} mg/kg "
+                      f"x {plain(weight)} kg = {plain(dose)} mg{capped}, repeatable every "
+                      f"{texts['tocilizumab_interval_hours']} h up to {texts['tocilizumab_max_doses']} doses."), inputs
+
+
+class Caregiver(Rule):
+    """Full-time caregiver after infusion (rule 22)."""
+
+    code = "caregiver"
+    phase = PRE_INFUSION
+    title = "Caregiver"
+    source = cite((BALTALEUCEL, "Do's and Don'ts"))
+    threshold_keys = ("caregiver_days",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        confirmed = case.caregiver_confirmed
+        inputs = {"caregiver_confirmed": confirmed}
+        days = self.texts["caregiver_days"]
+        if confirmed:
+            return PASS, f"Full-time caregiver arranged for the first {days} days.", inputs
+        if confirmed is False:
+            return DEFER, f"No full-time caregiver for the first {days} days: arrange one before infusion.", inputs
+        return MISSING, f"Caregiver for the first {days} days not recorded.", inputs
+
+
+class Proximity(Rule):
+    """Lodging within reach of the treatment centre (rule 23)."""
+
+    code = "proximity"
+    phase = PRE_INFUSION
+    title = "Proximity to the treatment centre"
+    source = cite((BALTALEUCEL, "Precautions During Treatment"), (GUIDELINE, "Monitoring Protocol"),
+                  (PATIENT_GUIDE, "after the infusion"))
+    threshold_keys = ("proximity_max_minutes", "proximity_stay_weeks")
+
+    def evaluate(self, case: Case) -> Outcome:
+        minutes = case.travel_time_minutes
+        inputs = {"travel_time_minutes": as_written(minutes)}
+        limit, limit_text = self.limits["proximity_max_minutes"], self.texts["proximity_max_minutes"]
+        weeks = self.texts["proximity_stay_weeks"]
+        if minutes is None:
+            return MISSING, "Travel time from lodging to the centre not recorded.", inputs
+        if minutes <= limit:
+            return PASS, (f"{plain(minutes)} minutes from the centre, within {limit_text}: stay there for "
+                          f"{weeks} weeks after infusion."), inputs
+        return DEFER, (f"{plain(minutes)} minutes from the centre, more than {limit_text}: arrange lodging "
+                       f"within {limit_text} minutes for {weeks} weeks after infusion."), inputs
+
+
+class DrivingCounselled(Rule):
+    """Driving restriction explained (rule 24)."""
+
+    code = "driving_counselled"
+    phase = PRE_INFUSION
+    title = "Driving restriction counselled"
+    source = cite((BALTALEUCEL, "Do's and Don'ts"), (GUIDELINE, "Monitoring Protocol"))
+    threshold_keys = ("driving_restriction_weeks",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        counselled = case.driving_counselled
+        inputs = {"driving_counselled": counselled}
+        weeks = self.texts["driving_restriction_weeks"]
+        if counselled:
+            return PASS, f"Counselled: no driving or hazardous activities for {weeks} weeks after infusion.", inputs
+        return MISSING, (f"Explain the restriction (no driving or hazardous activities for {weeks} weeks after "
+                         "infusion) and record it."), inputs
+
+
+class Fever(Rule):
+    """No fever on the day (rule 25)."""
+
+    code = "fever"
+    phase = PRE_INFUSION
+    title = "Fever"
+    source = cite((BALTALEUCEL, "Do's and Don'ts"))
+    threshold_keys = ("fever_c",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        temperature = case.temperature
+        if temperature is None:
+            return MISSING, "Temperature on the day not recorded.", {"temperature": None}
+        inputs = {"temperature": {"value": as_written(temperature.value), "unit": temperature.unit}}
+        celsius = temperature.in_celsius()
+        limit, limit_text = self.limits["fever_c"], self.texts["fever_c"]
+        given = f"{plain(temperature.value)} {temperature.unit}"
+        if temperature.unit != "C":
+            given += f" = {plain(celsius)} C"
+        if celsius >= limit:
+            return DEFER, f"Temperature {given} is at or above {limit_text} C: fever, defer infusion.", inputs
+        return PASS, f"Temperature {given} is below {limit_text} C.", inputs
+
+
+class SiteAccreditation(Rule):
+    """FACT-JACIE accreditation of the treating site (rule 26)."""
+
+    code = "site_accreditation"
+    phase = PRE_INFUSION
+    title = "Site accreditation"
+    source = cite((GUIDELINE, "Accreditation Requirements"))
+
+    def evaluate(self, case: Case) -> Outcome:
+        accredited = case.site_fact_accredited
+        inputs = {"site_fact_accredited": accredited}
+        if accredited:
+            return PASS, "The site holds FACT-JACIE accreditation.", inputs
+        if accredited is False:
+            return FLAG, "The site does not hold FACT-JACIE accreditation, which is recommended.", inputs
+        return MISSING, "FACT-JACIE accreditation of the site not recorded.", inputs
+
+
+RULES = (
+    Alc, InfectiousMarkers, StartingMaterial, Lymphodepletion, OrganFunction,
+    Tocilizumab, Caregiver, Proximity, DrivingCounselled, Fever, SiteAccreditation,
+)

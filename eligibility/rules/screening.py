@@ -1,0 +1,389 @@
+"""Screening rules (criteria.md section 6, rules 1-15)."""
+
+from __future__ import annotations
+
+from .arithmetic import as_written, plain, to_decimal
+from .base import Outcome, Rule, label, worst, yes_no
+from .case import Case
+from .sources import BALTALEUCEL, BLINATUMOMAB, GUIDELINE, LEUKEMIA_PAGE, PATIENT_GUIDE, cite
+from .statuses import DEFER, EXCLUDE, FLAG, MISSING, PASS, SCREENING
+from .thresholds import MIN_PRIOR_LINES_KEYS
+from .vocabulary import DIAGNOSIS, DISEASE_STATUS, INFECTION_STATE
+
+ELIGIBILITY = (GUIDELINE, "Patient Eligibility and Selection")
+INFECTION_MANAGEMENT = (GUIDELINE, "Infection Management")
+RELAPSED_OR_REFRACTORY = ("relapsed", "refractory")
+
+
+class Indication(Rule):
+    """Product, diagnosis and line of therapy (rule 1)."""
+
+    code = "indication"
+    phase = SCREENING
+    title = "Indication"
+    source = cite(
+        (GUIDELINE, "FDA-Approved Indications"),
+        (LEUKEMIA_PAGE, "Tisagenlecleucel (Kymriah) and Inaticabtagene autoleucel (CNCT19)"),
+        (PATIENT_GUIDE, "approved targets, relapsed or refractory disease"),
+        (BALTALEUCEL, "FDA Approval Status"),
+    )
+    threshold_keys = tuple(MIN_PRIOR_LINES_KEYS.values())
+
+    def evaluate(self, case: Case) -> Outcome:
+        product_code, diagnosis = case.product, case.diagnosis
+        disease_status, prior_lines = case.disease_status, case.prior_lines
+        inputs = {"product": product_code, "diagnosis": diagnosis, "disease_status": disease_status}
+        product = self.ruleset.products.get(product_code) if product_code is not None else None
+        findings = []
+        if product_code is None:
+            findings.append((MISSING, "Product not recorded."))
+        elif product is None:
+            findings.append((EXCLUDE, f"Product {product_code} is not in the catalogue of rule set version "
+                                      f"{self.ruleset.version}."))
+        if diagnosis is None:
+            findings.append((MISSING, "Diagnosis not recorded."))
+        if disease_status is None:
+            findings.append((MISSING, "Disease status not recorded."))
+        elif disease_status not in RELAPSED_OR_REFRACTORY:
+            findings.append((EXCLUDE, f"Disease status is {DISEASE_STATUS[disease_status]}: CAR-T is used for "
+                                      "relapsed or refractory disease, after other lines have failed."))
+        if product is not None and diagnosis is not None:
+            if diagnosis not in product.diagnoses:
+                indicated = ", ".join(DIAGNOSIS[code] for code in sorted(product.diagnoses))
+                findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]} "
+                                          f"(indicated for {indicated})."))
+            elif diagnosis in product.age_limit_diagnoses:
+                findings.extend(self._age_limit(case, product, diagnosis, inputs))
+        minimum_key = MIN_PRIOR_LINES_KEYS.get(diagnosis) if diagnosis is not None else None
+        if minimum_key is not None:
+            inputs["prior_lines"] = prior_lines
+            minimum, minimum_text = self.limits[minimum_key], self.texts[minimum_key]
+            if prior_lines is None:
+                findings.append((MISSING, f"Prior lines not recorded ({DIAGNOSIS[diagnosis]} needs at least "
+                                          f"{minimum_text})."))
+            elif prior_lines < minimum:
+                findings.append((EXCLUDE, f"{prior_lines} prior line(s) is fewer than the {minimum_text} "
+                                          f"required for {DIAGNOSIS[diagnosis]}."))
+        if findings:
+            status, reason = worst(findings)
+            return status, reason, inputs
+        lines = f" after {prior_lines} prior line(s)" if prior_lines is not None else ""
+        summary = f"{product.name} for {DISEASE_STATUS[disease_status]} {DIAGNOSIS[diagnosis]}{lines}"
+        if product.investigational:
+            return FLAG, (f"{summary}: {product.name} is investigational, available through clinical-trial "
+                          "enrolment only."), inputs
+        return PASS, f"{summary} is an approved indication.", inputs
+
+    def _age_limit(self, case, product, diagnosis, inputs):
+        age = case.age_years
+        inputs["age_years"] = as_written(age)
+        limits = []
+        if product.min_age_years is not None:
+            limits.append(f"at least {plain(product.min_age_years)}")
+        if product.max_age_years is not None:
+            limits.append(f"at most {plain(product.max_age_years)}")
+        limit_text = f"{product.name} for {DIAGNOSIS[diagnosis]} requires age {' and '.join(limits)}"
+        if age is None:
+            return [(MISSING, f"Age not recorded: {limit_text}.")]
+        exact_age = to_decimal(age)
+        if (product.max_age_years is not None and exact_age > product.max_age_years) or (
+            product.min_age_years is not None and exact_age < product.min_age_years
+        ):
+            return [(EXCLUDE, f"Age {plain(age)}: {limit_text}.")]
+        return []
+
+
+class TargetAntigen(Rule):
+    """The product's target on the tumour (rule 2)."""
+
+    code = "target_antigen"
+    phase = SCREENING
+    title = "Target antigen"
+    source = cite(
+        (GUIDELINE, "Target Antigens"),
+        (LEUKEMIA_PAGE, "antigen testing before therapy"),
+        (BALTALEUCEL, "Pre-treatment Tests: EBV testing"),
+    )
+
+    def evaluate(self, case: Case) -> Outcome:
+        status = case.target_antigen_status
+        product = self.ruleset.products.get(case.product) if case.product is not None else None
+        target = product.target if product is not None else "the product's target"
+        inputs = {"target_antigen_status": status, "product": case.product}
+        if status == "positive":
+            return PASS, f"Tumour is positive for {target}.", inputs
+        if status == "negative":
+            return EXCLUDE, f"Tumour is negative for {target}: the product has nothing to recognise.", inputs
+        return MISSING, f"{target} on the tumour is {label(status)}: test it before therapy.", inputs
+
+
+class PriorTargetedTherapy(Rule):
+    """Prior bispecific antibody or CAR-T: antigen-negative escape must be excluded (rule 3)."""
+
+    code = "prior_targeted_therapy"
+    phase = SCREENING
+    title = "Prior bispecific or CAR-T therapy"
+    source = cite((GUIDELINE, "Prior Targeted Therapies"), (BLINATUMOMAB, "bispecific T-cell engager (CD19 x CD3)"))
+
+    def evaluate(self, case: Case) -> Outcome:
+        bispecific, car_t = case.prior_bispecific, case.prior_car_t
+        retested = case.antigen_retested_after_targeted_therapy
+        inputs = {"prior_bispecific": bispecific, "prior_car_t": car_t,
+                  "antigen_retested_after_targeted_therapy": retested}
+        if bispecific or car_t:
+            given = " and ".join(name for name, given in (("a bispecific antibody (e.g. blinatumomab)", bispecific),
+                                                         ("CAR-T", car_t)) if given)
+            if retested:
+                return FLAG, (f"Prior {given}: not a contraindication; the target was re-confirmed at relapse, "
+                              "so antigen-negative escape is excluded."), inputs
+            return DEFER, (f"Prior {given}: re-confirm the target antigen at relapse to exclude antigen-negative "
+                           f"escape before proceeding (re-test recorded: {yes_no(retested)})."), inputs
+        if bispecific is False and car_t is False:
+            return PASS, "No prior bispecific antibody or CAR-T therapy.", inputs
+        absent = [name for name, value in (("prior bispecific", bispecific), ("prior CAR-T", car_t)) if value is None]
+        return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
+
+
+class PriorInotuzumab(Rule):
+    """Prior inotuzumab ozogamicin (rule 4)."""
+
+    code = "prior_inotuzumab"
+    phase = SCREENING
+    title = "Prior inotuzumab ozogamicin"
+    source = cite((GUIDELINE, "Prior Targeted Therapies"))
+
+    def evaluate(self, case: Case) -> Outcome:
+        given = case.prior_inotuzumab
+        inputs = {"prior_inotuzumab": given}
+        if given:
+            return FLAG, ("Prior inotuzumab ozogamicin: may give inferior CAR-T outcomes through profound B-cell "
+                          "depletion."), inputs
+        if given is False:
+            return PASS, "No prior inotuzumab ozogamicin.", inputs
+        return MISSING, "Prior inotuzumab ozogamicin not recorded.", inputs
+
+
+class Age(Rule):
+    """No upper age limit; infants are flagged (rule 5)."""
+
+    code = "age"
+    phase = SCREENING
+    title = "Age"
+    source = cite(ELIGIBILITY)
+    threshold_keys = ("infant_age_years",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        age = case.age_years
+        inputs = {"age_years": as_written(age)}
+        infant, infant_text = self.limits["infant_age_years"], self.texts["infant_age_years"]
+        if age is None:
+            return MISSING, "Age not recorded.", inputs
+        if age < infant:
+            return FLAG, (f"Age {plain(age)} years is below {infant_text} year(s): cell collection can be "
+                          "limiting in infants."), inputs
+        return PASS, f"Age {plain(age)} years: no upper age limit; not below {infant_text} year(s).", inputs
+
+
+class PerformanceStatus(Rule):
+    """ECOG, Karnofsky and Lansky: every recorded scale must meet its threshold (rule 6)."""
+
+    code = "performance_status"
+    phase = SCREENING
+    title = "Performance status"
+    source = cite((GUIDELINE, "Patient Eligibility"))
+    threshold_keys = ("ecog_below", "karnofsky_above", "lansky_above")
+
+    def evaluate(self, case: Case) -> Outcome:
+        ecog, karnofsky, lansky = case.ecog, case.karnofsky, case.lansky
+        inputs = {key: value for key, value in (("ecog", ecog), ("karnofsky", karnofsky), ("lansky", lansky))
+                  if value is not None}
+        if not inputs:
+            return MISSING, "No performance status recorded (ECOG, Karnofsky or Lansky).", {
+                "ecog": None, "karnofsky": None, "lansky": None}
+        parts, failed = [], False
+        if ecog is not None:
+            limit = self.texts["ecog_below"]
+            ok = ecog < self.limits["ecog_below"]
+            parts.append(f"ECOG {ecog} is {'below' if ok else 'not below'} {limit}.")
+            failed |= not ok
+        for name, value, key in (("Karnofsky", karnofsky, "karnofsky_above"), ("Lansky", lansky, "lansky_above")):
+            if value is not None:
+                ok = value > self.limits[key]
+                parts.append(f"{name} {value}% is {'above' if ok else 'not above'} {self.texts[key]}%.")
+                failed |= not ok
+        return (EXCLUDE if failed else PASS), " ".join(parts), inputs
+
+
+class LifeExpectancy(Rule):
+    """Life expectancy above 6-8 weeks (rule 7)."""
+
+    code = "life_expectancy"
+    phase = SCREENING
+    title = "Life expectancy"
+    source = cite(ELIGIBILITY)
+    threshold_keys = ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks")
+
+    def evaluate(self, case: Case) -> Outcome:
+        weeks = case.life_expectancy_weeks
+        inputs = {"life_expectancy_weeks": as_written(weeks)}
+        exclude_at = self.limits["life_expectancy_exclude_weeks"]
+        flag_at = self.limits["life_expectancy_flag_weeks"]
+        exclude_text = self.texts["life_expectancy_exclude_weeks"]
+        flag_text = self.texts["life_expectancy_flag_weeks"]
+        if weeks is None:
+            return MISSING, "Life expectancy not recorded.", inputs
+        if weeks <= exclude_at:
+            return EXCLUDE, f"Life expectancy {plain(weeks)} weeks is at or below {exclude_text} weeks.", inputs
+        if weeks <= flag_at:
+            return FLAG, (f"Life expectancy {plain(weeks)} weeks is above {exclude_text} but at or below "
+                          f"{flag_text} weeks: the recommendation is more than "
+                          f"{exclude_text}-{flag_text} weeks."), inputs
+        return PASS, f"Life expectancy {plain(weeks)} weeks is above {flag_text} weeks.", inputs
+
+
+class PriorAlloHsct(Rule):
+    """Prior allogeneic HSCT: not a contraindication off immunosuppression (rule 8)."""
+
+    code = "prior_allo_hsct"
+    phase = SCREENING
+    title = "Prior allogeneic HSCT"
+    source = cite(ELIGIBILITY)
+
+    def evaluate(self, case: Case) -> Outcome:
+        transplant, immunosuppressed = case.prior_allo_hsct, case.on_immunosuppression
+        inputs = {"prior_allo_hsct": transplant}
+        if transplant is None:
+            return MISSING, "Prior allogeneic HSCT not recorded.", inputs
+        if not transplant:
+            return PASS, "No prior allogeneic HSCT.", inputs
+        inputs["on_immunosuppression"] = immunosuppressed
+        if immunosuppressed:
+            return DEFER, "Prior allogeneic HSCT and still on immunosuppression: must be off it first.", inputs
+        if immunosuppressed is None:
+            return MISSING, "Prior allogeneic HSCT: record whether the patient is on immunosuppression.", inputs
+        inputs["diagnosis"] = case.diagnosis
+        if case.diagnosis is None:
+            return MISSING, ("Prior allogeneic HSCT, off immunosuppression: record the diagnosis (in B-ALL it may "
+                             "increase toxicity)."), inputs
+        if case.diagnosis == "b_all":
+            return FLAG, "Prior allogeneic HSCT, off immunosuppression: may increase toxicity in B-ALL.", inputs
+        return PASS, "Prior allogeneic HSCT, off immunosuppression: not a contraindication.", inputs
+
+
+class _InfectionRule(Rule):
+    """Active infection defers; well controlled on treatment is flagged (rules 9-11)."""
+
+    phase = SCREENING
+    source = cite(INFECTION_MANAGEMENT)
+    kind: str
+    active_reason: str
+
+    def evaluate(self, case: Case) -> Outcome:
+        state = getattr(case.infections, self.kind)
+        inputs = {f"infections.{self.kind}": state}
+        if state == "active":
+            return DEFER, f"Active {self.kind} infection: {self.active_reason}", inputs
+        if state == "controlled":
+            return FLAG, (f"{self.kind.capitalize()} infection well controlled on treatment: "
+                          "physician to review."), inputs
+        if state is None:
+            return MISSING, f"{self.kind.capitalize()} infection status not recorded.", inputs
+        return PASS, f"{self.kind.capitalize()} infection: {INFECTION_STATE[state]}.", inputs
+
+
+class BacterialInfection(_InfectionRule):
+    code = "bacterial_infection"
+    title = "Bacterial infection"
+    kind = "bacterial"
+    active_reason = "a contraindication; treat until well controlled before proceeding."
+
+
+class FungalInfection(_InfectionRule):
+    code = "fungal_infection"
+    title = "Fungal infection"
+    kind = "fungal"
+    active_reason = "a contraindication; treat until well controlled before proceeding."
+
+
+class ViralInfection(_InfectionRule):
+    code = "viral_infection"
+    title = "Viral infection"
+    kind = "viral"
+    active_reason = "defer until controlled."
+
+
+class _SerologyRule(Rule):
+    """Latent HBV, HCV or HIV: proceed only with antiviral prophylaxis (rules 12-14)."""
+
+    phase = SCREENING
+    source = cite(INFECTION_MANAGEMENT)
+    virus: str
+
+    def evaluate(self, case: Case) -> Outcome:
+        infections = case.infections
+        result = getattr(infections, self.virus)
+        name = self.virus.upper()
+        inputs = {f"infections.{self.virus}": result}
+        if result == "positive":
+            prophylaxis = getattr(infections, f"{self.virus}_prophylaxis")
+            inputs[f"infections.{self.virus}_prophylaxis"] = prophylaxis
+            if prophylaxis:
+                return FLAG, f"{name} positive with antiviral prophylaxis in place.", inputs
+            return DEFER, (f"{name} positive without antiviral prophylaxis (recorded: {yes_no(prophylaxis)}): "
+                           "prophylactic antiviral treatment is required when proceeding."), inputs
+        if result == "negative":
+            return PASS, f"{name} negative.", inputs
+        return MISSING, f"{name} {label(result)}: test before proceeding.", inputs
+
+
+class Hbv(_SerologyRule):
+    code = "hbv"
+    title = "Hepatitis B"
+    virus = "hbv"
+
+
+class Hcv(_SerologyRule):
+    code = "hcv"
+    title = "Hepatitis C"
+    virus = "hcv"
+
+
+class Hiv(_SerologyRule):
+    code = "hiv"
+    title = "HIV"
+    virus = "hiv"
+
+
+class DiseaseBurden(Rule):
+    """Marrow blasts before CAR-T in B-ALL (rule 15, conditional on B-ALL)."""
+
+    code = "disease_burden"
+    phase = SCREENING
+    title = "Disease burden (B-ALL)"
+    source = cite((GUIDELINE, "Factors Affecting Outcomes: Disease Burden"))
+    threshold_keys = ("marrow_blasts_flag_pct",)
+
+    def evaluate(self, case: Case) -> Outcome:
+        diagnosis = case.diagnosis
+        inputs = {"diagnosis": diagnosis}
+        if diagnosis is None:
+            return MISSING, "Diagnosis not recorded: marrow blasts are assessed in B-ALL.", inputs
+        if diagnosis != "b_all":
+            return PASS, f"Does not apply: diagnosis is {DIAGNOSIS[diagnosis]}, not B-ALL.", inputs
+        blasts, mrd = case.marrow_blasts_pct, case.mrd
+        inputs["marrow_blasts_pct"] = as_written(blasts)
+        inputs["mrd"] = mrd
+        limit = self.texts["marrow_blasts_flag_pct"]
+        if blasts is None:
+            return MISSING, "Bone-marrow blasts not recorded.", inputs
+        if blasts > self.limits["marrow_blasts_flag_pct"]:
+            return FLAG, (f"Marrow blasts {plain(blasts)}% are above {limit}%: high burden gives inferior survival, "
+                          "more toxicity and more CD19-negative relapse."), inputs
+        note = " MRD-negative disease has the best outcomes." if mrd == "negative" else ""
+        return PASS, f"Marrow blasts {plain(blasts)}% are not above {limit}%.{note}", inputs
+
+
+RULES = (
+    Indication, TargetAntigen, PriorTargetedTherapy, PriorInotuzumab, Age, PerformanceStatus, LifeExpectancy,
+    PriorAlloHsct, BacterialInfection, FungalInfection, ViralInfection, Hbv, Hcv, Hiv, DiseaseBurden,
+)

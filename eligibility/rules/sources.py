@@ -1,0 +1,21 @@
+"""The source documents the criteria rest on, cited by title (never by file name)."""
+
+GUIDELINE = "CAR-T Cell Therapy: Overview and Clinical Applications"
+BALTALEUCEL = "Baltaleucel-T drug overview"
+LEUKEMIA_PAGE = "CAR-T therapy for leukemia (patient page)"
+PATIENT_GUIDE = "CAR-T therapy patient guide (blog)"
+BLINATUMOMAB = "Blinatumomab overview"
+
+#: Every title with the file it comes from in ``shared/sources`` (for the README and tests).
+TITLES = {
+    "001": GUIDELINE,
+    "000": BALTALEUCEL,
+    "002": LEUKEMIA_PAGE,
+    "003": PATIENT_GUIDE,
+    "004": BLINATUMOMAB,
+}
+
+
+def cite(*passages: tuple[str, str]) -> str:
+    """Join ``(title, section)`` pairs into the ``source`` text of a checklist item."""
+    return "; ".join(f"{title} - {section}" for title, section in passages)

@@ -1,0 +1,183 @@
+"""Rule data: every administrator-editable threshold and the product catalogue.
+
+Logic lives in the rule classes; the numbers they compare against live here as data (criteria.md
+sections 5 and 6). ``THRESHOLDS`` describes each value (label, unit, kind, allowed range, the rule
+that reads it) so that a user interface can edit and validate it without knowing the rules.
+The defaults are those of the source documents; the database holds the versioned copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .arithmetic import plain
+
+# Kinds of threshold value: how an administrator's entry is validated.
+COUNT = "count"  # a whole number
+DECIMAL = "decimal"  # any number in range
+PERCENT = "percent"  # a number 0-100
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """Describes one editable threshold: what it means and which values are allowed."""
+
+    key: str
+    label: str
+    unit: str
+    kind: str
+    default: Decimal
+    minimum: Decimal
+    maximum: Decimal
+    rule: str
+    help_text: str = ""
+
+    def validation_errors(self, value: Decimal) -> list[str]:
+        """Why ``value`` is not allowed for this threshold (empty when it is)."""
+        errors = []
+        if not value.is_finite():
+            return ["must be a finite number"]
+        if self.kind == COUNT and value != value.to_integral_value():
+            errors.append("must be a whole number")
+        if value < self.minimum or value > self.maximum:
+            errors.append(f"must be between {plain(self.minimum)} and {plain(self.maximum)} {self.unit}".rstrip())
+        return errors
+
+
+def _spec(key, label, unit, kind, default, minimum, maximum, rule, help_text=""):
+    return ThresholdSpec(
+        key, label, unit, kind, Decimal(default), Decimal(minimum), Decimal(maximum), rule, help_text
+    )
+
+
+THRESHOLDS: tuple[ThresholdSpec, ...] = (
+    _spec("min_prior_lines_lbcl", "Minimum prior lines, LBCL", "lines", COUNT, "2", "0", "20", "indication"),
+    _spec("min_prior_lines_fl", "Minimum prior lines, FL", "lines", COUNT, "2", "0", "20", "indication"),
+    _spec("min_prior_lines_mcl", "Minimum prior lines, MCL", "lines", COUNT, "1", "0", "20", "indication"),
+    _spec("min_prior_lines_cll", "Minimum prior lines, CLL", "lines", COUNT, "1", "0", "20", "indication"),
+    _spec("min_prior_lines_mm", "Minimum prior lines, MM", "lines", COUNT, "1", "0", "20", "indication"),
+    _spec("infant_age_years", "Infant age (flag below)", "years", DECIMAL, "1", "0", "18", "age",
+          "Cell collection can be limiting in infants."),
+    _spec("ecog_below", "ECOG must be below", "", COUNT, "2", "1", "6", "performance_status"),
+    _spec("karnofsky_above", "Karnofsky must be above", "%", PERCENT, "60", "0", "100", "performance_status"),
+    _spec("lansky_above", "Lansky must be above", "%", PERCENT, "60", "0", "100", "performance_status"),
+    _spec("life_expectancy_exclude_weeks", "Life expectancy: exclude at or below", "weeks", DECIMAL,
+          "6", "0", "104", "life_expectancy"),
+    _spec("life_expectancy_flag_weeks", "Life expectancy: flag at or below", "weeks", DECIMAL,
+          "8", "0", "104", "life_expectancy"),
+    _spec("marrow_blasts_flag_pct", "Marrow blasts: flag above", "%", PERCENT, "5", "0", "100", "disease_burden"),
+    _spec("alc_min_1e9_per_l", "Minimum ALC before leukapheresis", "x10^9/L", DECIMAL,
+          "0.2", "0", "10", "alc"),
+    _spec("markers_window_days", "Infectious-marker window before leukapheresis", "days", COUNT,
+          "30", "0", "365", "infectious_markers"),
+    _spec("cryopreserved_max_months", "Maximum age of cryopreserved starting material", "months", DECIMAL,
+          "30", "0", "240", "starting_material"),
+    _spec("tocilizumab_min_doses", "Tocilizumab doses on site (at least)", "doses", COUNT,
+          "2", "1", "10", "tocilizumab"),
+    _spec("tocilizumab_mg_per_kg", "Tocilizumab dose per kg", "mg/kg", DECIMAL, "8", "0.1", "20", "tocilizumab"),
+    _spec("tocilizumab_max_dose_mg", "Tocilizumab maximum single dose", "mg", DECIMAL,
+          "800", "1", "2000", "tocilizumab"),
+    _spec("tocilizumab_interval_hours", "Tocilizumab repeat interval", "hours", COUNT, "8", "1", "72", "tocilizumab"),
+    _spec("tocilizumab_max_doses", "Tocilizumab maximum number of doses", "doses", COUNT,
+          "3", "1", "10", "tocilizumab"),
+    _spec("caregiver_days", "Full-time caregiver after infusion", "days", COUNT, "30", "0", "365", "caregiver"),
+    _spec("proximity_max_minutes", "Maximum travel time to the centre", "minutes", DECIMAL,
+          "60", "0", "1440", "proximity"),
+    _spec("proximity_stay_weeks", "Stay near the centre after infusion", "weeks", DECIMAL,
+          "4", "0", "52", "proximity"),
+    _spec("driving_restriction_weeks", "No driving after infusion", "weeks", DECIMAL,
+          "8", "0", "52", "driving_counselled"),
+    _spec("fever_c", "Fever: defer at or above", "C", DECIMAL, "38.0", "35", "42", "fever"),
+)
+
+THRESHOLDS_BY_KEY: dict[str, ThresholdSpec] = {spec.key: spec for spec in THRESHOLDS}
+DEFAULT_THRESHOLDS: dict[str, Decimal] = {spec.key: spec.default for spec in THRESHOLDS}
+
+#: (lower, upper) pairs that must stay strictly ordered.
+ORDERED_PAIRS = (
+    ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks"),
+    ("tocilizumab_min_doses", "tocilizumab_max_doses"),
+)
+#: Diagnoses with a minimum number of prior lines, and the threshold that holds it.
+MIN_PRIOR_LINES_KEYS = {
+    "lbcl": "min_prior_lines_lbcl",
+    "fl": "min_prior_lines_fl",
+    "mcl": "min_prior_lines_mcl",
+    "cll": "min_prior_lines_cll",
+    "mm": "min_prior_lines_mm",
+}
+
+
+def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
+    """Validate a complete set of thresholds: each value's range and the ordered pairs."""
+    errors: dict[str, list[str]] = {}
+    for key in THRESHOLDS_BY_KEY.keys() - values.keys():
+        errors[key] = ["is required"]
+    for key, value in values.items():
+        spec = THRESHOLDS_BY_KEY.get(key)
+        problems = ["is not a known threshold"] if spec is None else spec.validation_errors(value)
+        if problems:
+            errors[key] = problems
+    for lower, upper in ORDERED_PAIRS:
+        if lower in values and upper in values and not values[lower] < values[upper]:
+            label = THRESHOLDS_BY_KEY[upper].label
+            errors.setdefault(lower, []).append(f"must be below '{label}' ({plain(values[upper])})")
+    return errors
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """One cell-therapy product of the catalogue and its limits (criteria.md section 5)."""
+
+    code: str
+    name: str
+    target: str
+    diagnoses: frozenset[str]
+    accepts_cryopreserved: bool = False
+    investigational: bool = False
+    #: Diagnoses to which the age limits below apply (e.g. Kymriah's age 25 applies to B-ALL).
+    age_limit_diagnoses: frozenset[str] = field(default_factory=frozenset)
+    min_age_years: Decimal | None = None
+    max_age_years: Decimal | None = None
+
+
+DEFAULT_PRODUCTS: tuple[ProductSpec, ...] = (
+    ProductSpec("tisagenlecleucel", "Kymriah", "CD19", frozenset({"b_all", "lbcl", "fl"}),
+                accepts_cryopreserved=True, age_limit_diagnoses=frozenset({"b_all"}),
+                max_age_years=Decimal(25)),
+    ProductSpec("axicabtagene_ciloleucel", "Yescarta", "CD19", frozenset({"lbcl", "fl"})),
+    ProductSpec("lisocabtagene_maraleucel", "Breyanzi", "CD19", frozenset({"lbcl", "fl", "mcl", "cll"})),
+    ProductSpec("brexucabtagene_autoleucel", "Tecartus", "CD19", frozenset({"mcl", "b_all"})),
+    ProductSpec("obecabtagene_autoleucel", "Aucatzyl", "CD19", frozenset({"b_all"})),
+    ProductSpec("idecabtagene_vicleucel", "Abecma", "BCMA", frozenset({"mm"})),
+    ProductSpec("ciltacabtagene_autoleucel", "Carvykti", "BCMA", frozenset({"mm"})),
+    ProductSpec("inaticabtagene_autoleucel", "CNCT19", "CD19", frozenset({"b_all"}),
+                age_limit_diagnoses=frozenset({"b_all"}), min_age_years=Decimal(18)),
+    ProductSpec("baltaleucel_t", "Baltaleucel-T (CMD-003)", "EBV", frozenset({"ebv_lymphoma", "ptld", "npc"}),
+                investigational=True),
+)
+
+
+@dataclass(frozen=True)
+class RuleSetData:
+    """A rule set as plain values: what the engine needs, loaded once per evaluation or batch."""
+
+    name: str
+    version: int
+    thresholds: Mapping[str, Decimal]
+    products: Mapping[str, ProductSpec]
+
+
+DEFAULT_RULESET_NAME = "Default (source documents)"
+
+
+def default_ruleset() -> RuleSetData:
+    """Version 1 as the source documents give it (the database's migration creates the same)."""
+    return RuleSetData(
+        name=DEFAULT_RULESET_NAME,
+        version=1,
+        thresholds=dict(DEFAULT_THRESHOLDS),
+        products={product.code: product for product in DEFAULT_PRODUCTS},
+    )

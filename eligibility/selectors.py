@@ -1,0 +1,47 @@
+"""Reads: the active rule set and its values as plain data for the engine."""
+
+from __future__ import annotations
+
+from .models import RuleSet
+from .rules import Engine, RuleSetData
+from .rules.thresholds import ProductSpec
+
+
+class NoActiveRuleSet(LookupError):
+    """The database has no active rule set (not migrated, or emptied by hand)."""
+
+
+def ruleset_get(*, version: int | None = None) -> RuleSet:
+    """The rule set of ``version``, or the active one."""
+    try:
+        if version is None:
+            return RuleSet.objects.get(status=RuleSet.Status.ACTIVE)
+        return RuleSet.objects.get(version=version)
+    except RuleSet.DoesNotExist:
+        what = "no active rule set" if version is None else f"no rule set version {version}"
+        raise NoActiveRuleSet(f"There is {what}: run 'python manage.py migrate'.") from None
+
+
+def ruleset_data(ruleset: RuleSet) -> RuleSetData:
+    """Every threshold and product of ``ruleset`` as plain values (two queries)."""
+    thresholds = dict(ruleset.thresholds.values_list("key", "value"))
+    products = {
+        product.code: ProductSpec(
+            code=product.code,
+            name=product.name,
+            target=product.target,
+            diagnoses=frozenset(product.diagnoses),
+            accepts_cryopreserved=product.accepts_cryopreserved,
+            investigational=product.investigational,
+            age_limit_diagnoses=frozenset(product.age_limit_diagnoses),
+            min_age_years=product.min_age_years,
+            max_age_years=product.max_age_years,
+        )
+        for product in ruleset.products.all()
+    }
+    return RuleSetData(name=ruleset.name, version=ruleset.version, thresholds=thresholds, products=products)
+
+
+def engine_get(*, version: int | None = None) -> Engine:
+    """An engine for the active rule set (or ``version``), its values loaded once."""
+    return Engine(ruleset_data(ruleset_get(version=version)))
