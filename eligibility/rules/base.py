@@ -7,6 +7,8 @@ thresholds it used, and the engine runs every rule and collects every result.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from .arithmetic import native, plain
@@ -27,6 +29,10 @@ class Rule:
     source: ClassVar[str]
     #: Keys of the thresholds this rule reads (shown beside its result).
     threshold_keys: ClassVar[tuple[str, ...]] = ()
+    #: Every case attribute (dotted path) ``evaluate`` may read: the rule is a pure function of
+    #: these and its thresholds, so the engine may reuse a result for equal values (a test
+    #: checks that no rule reads anything else). Values must be hashable (the structs are frozen).
+    reads: ClassVar[tuple[str, ...]]
 
     def __init__(self, ruleset: RuleSetData):
         self.ruleset = ruleset
@@ -34,6 +40,10 @@ class Rule:
         # Converted and formatted once: every evaluation compares with and quotes them.
         self.limits = {key: native(value) for key, value in self.thresholds.items()}
         self.texts = {key: plain(value) for key, value in self.thresholds.items()}
+
+    def key_function(self) -> Callable[[Case], Hashable]:
+        """A function giving the values this rule reads from a case: equal values, equal results."""
+        return attrgetter(*self.reads)
 
     def evaluate(self, case: Case) -> Outcome:
         """Check ``case`` against this criterion."""

@@ -17,6 +17,7 @@ class Alc(Rule):
     """Absolute lymphocyte count before leukapheresis (rule 16)."""
 
     code = "alc"
+    reads = ("alc",)
     phase = PRE_APHERESIS
     title = "Absolute lymphocyte count"
     source = cite(PRE_LEUKAPHERESIS)
@@ -26,11 +27,12 @@ class Alc(Rule):
         alc = case.alc
         if alc is None:
             return MISSING, "ALC not recorded.", {"alc": None}
-        inputs = {"alc": {"value": as_written(alc.value), "unit": alc.unit}}
+        value, unit = alc.value, alc.unit
+        inputs = {"alc": {"value": as_written(value), "unit": unit}}
         count = alc.in_1e9_per_l()
         minimum = self.limits["alc_min_1e9_per_l"]
         minimum_text = self.texts["alc_min_1e9_per_l"]
-        given = f"ALC {plain(alc.value)} {alc.unit}" + (f" = {plain(count)} x10^9/L" if alc.unit != "10^9/L" else "")
+        given = f"ALC {plain(value)} {unit}" + (f" = {plain(count)} x10^9/L" if unit != "10^9/L" else "")
         if count >= minimum:
             return PASS, f"{given} is at or above {minimum_text} x10^9/L.", inputs
         return FLAG, (f"{given} is below the recommended {minimum_text} x10^9/L; lower counts may still be "
@@ -41,6 +43,7 @@ class InfectiousMarkers(Rule):
     """Infectious-disease markers drawn within the window around leukapheresis (rule 17)."""
 
     code = "infectious_markers"
+    reads = ("infections.markers_tested_on", "leukapheresis_date")
     phase = PRE_APHERESIS
     title = "Infectious-disease markers"
     source = cite(PRE_LEUKAPHERESIS)
@@ -68,6 +71,7 @@ class StartingMaterial(Rule):
     """Fresh or cryopreserved starting material (rule 18)."""
 
     code = "starting_material"
+    reads = ("starting_material", "cryopreserved_months", "product")
     phase = PRE_APHERESIS
     title = "Starting material"
     source = cite(PRE_LEUKAPHERESIS)
@@ -103,6 +107,7 @@ class Lymphodepletion(Rule):
     """Planned lymphodepleting regimen (rule 19)."""
 
     code = "lymphodepletion"
+    reads = ("lymphodepletion",)
     phase = PRE_LYMPHODEPLETION
     title = "Lymphodepletion regimen"
     source = cite((GUIDELINE, "Lymphodepletion Chemotherapy"))
@@ -122,6 +127,7 @@ class OrganFunction(Rule):
     """Cardiac, pulmonary, hepatic and renal assessments before conditioning (rule 20)."""
 
     code = "organ_function"
+    reads = tuple(f"organ_function.{organ}" for organ in ("cardiac", "pulmonary", "hepatic", "renal"))
     phase = PRE_LYMPHODEPLETION
     title = "Organ function"
     source = cite((BALTALEUCEL, "Pre-treatment Tests"), (GUIDELINE, "Lymphodepletion Chemotherapy"))
@@ -146,6 +152,7 @@ class Tocilizumab(Rule):
     """Tocilizumab on site for CRS (rule 21)."""
 
     code = "tocilizumab"
+    reads = ("tocilizumab_doses_available", "weight_kg")
     phase = PRE_INFUSION
     title = "Tocilizumab available"
     source = cite((GUIDELINE, "Cytokine Release Syndrome (CRS)"), (BALTALEUCEL, "Management Strategies"))
@@ -175,6 +182,7 @@ class Caregiver(Rule):
     """Full-time caregiver after infusion (rule 22)."""
 
     code = "caregiver"
+    reads = ("caregiver_confirmed",)
     phase = PRE_INFUSION
     title = "Caregiver"
     source = cite((BALTALEUCEL, "Do's and Don'ts"))
@@ -195,6 +203,7 @@ class Proximity(Rule):
     """Lodging within reach of the treatment centre (rule 23)."""
 
     code = "proximity"
+    reads = ("travel_time_minutes",)
     phase = PRE_INFUSION
     title = "Proximity to the treatment centre"
     source = cite((BALTALEUCEL, "Precautions During Treatment"), (GUIDELINE, "Monitoring Protocol"),
@@ -219,6 +228,7 @@ class DrivingCounselled(Rule):
     """Driving restriction explained (rule 24)."""
 
     code = "driving_counselled"
+    reads = ("driving_counselled",)
     phase = PRE_INFUSION
     title = "Driving restriction counselled"
     source = cite((BALTALEUCEL, "Do's and Don'ts"), (GUIDELINE, "Monitoring Protocol"))
@@ -238,6 +248,7 @@ class Fever(Rule):
     """No fever on the day (rule 25)."""
 
     code = "fever"
+    reads = ("temperature",)
     phase = PRE_INFUSION
     title = "Fever"
     source = cite((BALTALEUCEL, "Do's and Don'ts"))
@@ -247,11 +258,12 @@ class Fever(Rule):
         temperature = case.temperature
         if temperature is None:
             return MISSING, "Temperature on the day not recorded.", {"temperature": None}
-        inputs = {"temperature": {"value": as_written(temperature.value), "unit": temperature.unit}}
+        value, unit = temperature.value, temperature.unit
+        inputs = {"temperature": {"value": as_written(value), "unit": unit}}
         celsius = temperature.in_celsius()
         limit, limit_text = self.limits["fever_c"], self.texts["fever_c"]
-        given = f"{plain(temperature.value)} {temperature.unit}"
-        if temperature.unit != "C":
+        given = f"{plain(value)} {unit}"
+        if unit != "C":
             given += f" = {plain(celsius)} C"
         if celsius >= limit:
             return DEFER, f"Temperature {given} is at or above {limit_text} C: fever, defer infusion.", inputs
@@ -262,6 +274,7 @@ class SiteAccreditation(Rule):
     """FACT-JACIE accreditation of the treating site (rule 26)."""
 
     code = "site_accreditation"
+    reads = ("site_fact_accredited",)
     phase = PRE_INFUSION
     title = "Site accreditation"
     source = cite((GUIDELINE, "Accreditation Requirements"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from .arithmetic import as_written, plain, to_decimal
 from .base import Outcome, Rule, label, worst, yes_no
 from .case import Case
@@ -19,6 +21,7 @@ class Indication(Rule):
     """Product, diagnosis and line of therapy (rule 1)."""
 
     code = "indication"
+    reads = ("product", "diagnosis", "disease_status", "prior_lines", "age_years")
     phase = SCREENING
     title = "Indication"
     source = cite(
@@ -28,6 +31,18 @@ class Indication(Rule):
         (BALTALEUCEL, "FDA Approval Status"),
     )
     threshold_keys = tuple(MIN_PRIOR_LINES_KEYS.values())
+
+    def key_function(self):
+        # Age matters only where the product has an age limit for the diagnosis: leaving it out
+        # elsewhere lets the result be reused across patients of every age.
+        products = self.ruleset.products
+        values = attrgetter("product", "diagnosis", "disease_status", "prior_lines")
+
+        def key(case: Case):
+            product = products.get(case.product)
+            limited = product is not None and case.diagnosis in product.age_limit_diagnoses
+            return (*values(case), case.age_years if limited else None)
+        return key
 
     def evaluate(self, case: Case) -> Outcome:
         product_code, diagnosis = case.product, case.diagnosis
@@ -97,6 +112,7 @@ class TargetAntigen(Rule):
     """The product's target on the tumour (rule 2)."""
 
     code = "target_antigen"
+    reads = ("target_antigen_status", "product")
     phase = SCREENING
     title = "Target antigen"
     source = cite(
@@ -121,6 +137,7 @@ class PriorTargetedTherapy(Rule):
     """Prior bispecific antibody or CAR-T: antigen-negative escape must be excluded (rule 3)."""
 
     code = "prior_targeted_therapy"
+    reads = ("prior_bispecific", "prior_car_t", "antigen_retested_after_targeted_therapy")
     phase = SCREENING
     title = "Prior bispecific or CAR-T therapy"
     source = cite((GUIDELINE, "Prior Targeted Therapies"), (BLINATUMOMAB, "bispecific T-cell engager (CD19 x CD3)"))
@@ -148,6 +165,7 @@ class PriorInotuzumab(Rule):
     """Prior inotuzumab ozogamicin (rule 4)."""
 
     code = "prior_inotuzumab"
+    reads = ("prior_inotuzumab",)
     phase = SCREENING
     title = "Prior inotuzumab ozogamicin"
     source = cite((GUIDELINE, "Prior Targeted Therapies"))
@@ -167,6 +185,7 @@ class Age(Rule):
     """No upper age limit; infants are flagged (rule 5)."""
 
     code = "age"
+    reads = ("age_years",)
     phase = SCREENING
     title = "Age"
     source = cite(ELIGIBILITY)
@@ -188,6 +207,7 @@ class PerformanceStatus(Rule):
     """ECOG, Karnofsky and Lansky: every recorded scale must meet its threshold (rule 6)."""
 
     code = "performance_status"
+    reads = ("ecog", "karnofsky", "lansky")
     phase = SCREENING
     title = "Performance status"
     source = cite((GUIDELINE, "Patient Eligibility"))
@@ -218,6 +238,7 @@ class LifeExpectancy(Rule):
     """Life expectancy above 6-8 weeks (rule 7)."""
 
     code = "life_expectancy"
+    reads = ("life_expectancy_weeks",)
     phase = SCREENING
     title = "Life expectancy"
     source = cite(ELIGIBILITY)
@@ -245,6 +266,7 @@ class PriorAlloHsct(Rule):
     """Prior allogeneic HSCT: not a contraindication off immunosuppression (rule 8)."""
 
     code = "prior_allo_hsct"
+    reads = ("prior_allo_hsct", "on_immunosuppression", "diagnosis")
     phase = SCREENING
     title = "Prior allogeneic HSCT"
     source = cite(ELIGIBILITY)
@@ -277,6 +299,10 @@ class _InfectionRule(Rule):
     source = cite(INFECTION_MANAGEMENT)
     kind: str
     active_reason: str
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.reads = (f"infections.{cls.kind}",)
 
     def evaluate(self, case: Case) -> Outcome:
         state = getattr(case.infections, self.kind)
@@ -319,6 +345,10 @@ class _SerologyRule(Rule):
     source = cite(INFECTION_MANAGEMENT)
     virus: str
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.reads = (f"infections.{cls.virus}", f"infections.{cls.virus}_prophylaxis")
+
     def evaluate(self, case: Case) -> Outcome:
         infections = case.infections
         result = getattr(infections, self.virus)
@@ -358,6 +388,7 @@ class DiseaseBurden(Rule):
     """Marrow blasts before CAR-T in B-ALL (rule 15, conditional on B-ALL)."""
 
     code = "disease_burden"
+    reads = ("diagnosis", "marrow_blasts_pct", "mrd")
     phase = SCREENING
     title = "Disease burden (B-ALL)"
     source = cite((GUIDELINE, "Factors Affecting Outcomes: Disease Burden"))

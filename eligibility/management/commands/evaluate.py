@@ -15,6 +15,10 @@ from eligibility.rules.report import checklist_text, errors_text
 from eligibility.selectors import NoActiveRuleSet, engine_get
 
 INPUT_ERROR = 2
+#: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
+CHUNK_PARTS = 8192
+#: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
+CHUNK_PARTS = 8192
 
 
 class Command(BaseCommand):
@@ -75,10 +79,16 @@ class Command(BaseCommand):
         return 0
 
     def _batch(self, engine: Engine, lines: Iterable[bytes] | BinaryIO, write, output_format: str) -> int:
-        """Evaluate line by line, writing each result as it comes: constant memory for any length."""
-        parse, evaluate, dumps = engine.parse_json, engine.evaluate, orjson.dumps
-        newline = orjson.OPT_APPEND_NEWLINE
-        as_json = output_format == "json"
+        """Evaluate line by line, writing results in order as they come: constant memory for any length.
+
+        Results are gathered into chunks of about a megabyte before they are written: one checklist
+        is larger than a default output buffer, and a system call per case would cost more than
+        evaluating it. A checklist goes into the chunk in pieces (its items were encoded when first
+        computed), so its bytes are copied once, when the chunk is joined.
+        """
+        parse, evaluate = engine.parse_json, engine.evaluate
+        in_json = output_format == "json"
+        chunk: list[bytes] = []
         bad = 0
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -88,11 +98,17 @@ class Command(BaseCommand):
             except CaseValidationError as exc:
                 bad += 1
                 self.stderr.write(errors_text(exc.errors, line=number, case_id=exc.case_id), ending="")
-                if as_json:
-                    write(dumps({"line": number, "case_id": exc.case_id, "errors": exc.errors}, option=newline))
-                continue
-            if as_json:
-                write(dumps(checklist.as_dict(), option=newline))
+                if not in_json:
+                    continue
+                chunk += (orjson.dumps({"line": number, "case_id": exc.case_id, "errors": exc.errors}), b"\n")
             else:
-                write(checklist_text(checklist).encode() + b"\n")
+                if in_json:
+                    chunk += checklist.json_parts()
+                else:
+                    chunk.append(checklist_text(checklist).encode())
+                chunk.append(b"\n")
+            if len(chunk) >= CHUNK_PARTS:
+                write(b"".join(chunk))
+                chunk.clear()
+        write(b"".join(chunk))
         return bad
