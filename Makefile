@@ -30,7 +30,8 @@ run: install
 test: install-dev
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
-	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=check-deploy-only-$$RANDOM$$RANDOM$$RANDOM$$RANDOM-not-used-elsewhere DJANGO_ALLOWED_HOSTS=example.org \
+	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_ALLOWED_HOSTS=example.org \
+		DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
 
