@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run test lint bench install install-dev assets clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,17 +17,29 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# Bootstrap comes from the npm registry and is served by the application itself (no CDN).
+static/vendor/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor/bootstrap
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map \
+		node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map \
+		static/vendor/bootstrap/
+	touch $@
+
+assets: static/vendor/.installed
+
+install: $(VENV)/.installed static/vendor/.installed
 
 install-dev: $(VENV)/.installed-dev
 
 ## Create .venv, install, migrate (which loads the default rule set) and serve on http://$(HOST):$(PORT)
 run: install
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py ensure_admin
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite (SQLite unless DATABASE_URL is set)
-test: install-dev
+test: install-dev assets
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_ALLOWED_HOSTS=example.org \
@@ -43,4 +55,4 @@ bench: install-dev
 	$(PY) bench/bench_evaluate.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis
+	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis node_modules static/vendor

@@ -1,8 +1,20 @@
-"""URL configuration."""
+"""URL configuration. Patients and evaluations are addressed by opaque identifiers only."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
+from eligibility import views
+
 urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("login/", login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("patients/new/", views.patient_create, name="patient_create"),
+    path("patients/<uuid:public_id>/", views.patient_detail, name="patient_detail"),
+    path("patients/<uuid:public_id>/intake/<slug:phase>/", views.intake, name="intake"),
+    path("patients/<uuid:public_id>/checklist/", views.checklist, name="checklist"),
+    path("evaluations/<uuid:public_id>/", views.evaluation_detail, name="evaluation_detail"),
     path("admin/", admin.site.urls),
 ]

@@ -1,14 +1,19 @@
-"""Persistent data: versioned rule sets (thresholds and product catalogue)."""
+"""Persistent data: versioned rule sets, patients, their assessments and every evaluation."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from .rules.case import Diagnosis
+from .rules.statuses import OVERALL_LABELS
 from .rules.thresholds import THRESHOLDS
-from .rules.vocabulary import DIAGNOSIS
+from .rules.vocabulary import DIAGNOSIS, STAGE
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 
@@ -90,3 +95,87 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+class Patient(models.Model):
+    """A patient of the programme, with the least identifying data the programme needs.
+
+    Pages address a patient by ``public_id`` (opaque); the study identifier and initials never
+    appear in a URL or a log line.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    study_id = models.CharField(
+        "study identifier", max_length=40, unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+                                   "Use letters, digits and . _ / - only (a programme or study number).")],
+        help_text="The programme's or trial's identifier for this patient, not a medical record number.",
+    )
+    initials = models.CharField(
+        max_length=4,
+        validators=[RegexValidator(r"^[A-Z]{1,4}$", "Up to four capital letters, e.g. JD.")],
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study_id"]
+
+    def __str__(self) -> str:
+        return f"{self.study_id} ({self.initials})"
+
+
+class Assessment(models.Model):
+    """A patient's work-up: the case values of criteria.md section 3, saved as they are recorded.
+
+    ``data`` holds the case exactly as the engine reads it (units included, e.g.
+    ``{"alc": {"value": 150, "unit": "cells/uL"}}``); ``revision`` goes up by one on every save so
+    that two people editing at once cannot silently overwrite each other.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="assessment")
+    stage = models.CharField(max_length=24, choices=list(STAGE.items()), default="screening")
+    data = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    current_evaluation = models.OneToOneField(
+        "Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at"])
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"Assessment of {self.patient}"
+
+
+class Evaluation(models.Model):
+    """One run of the engine on an assessment, kept exactly as it was: the inputs it read, the
+    checklist it produced and the rule-set version that produced it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="evaluations")
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="evaluations")
+    stage = models.CharField(max_length=24, choices=list(STAGE.items()))
+    inputs = models.JSONField(help_text="The case as evaluated (snapshot).")
+    checklist = models.JSONField(help_text="The checklist of criteria.md section 4.")
+    overall = models.CharField(max_length=24, choices=list(OVERALL_LABELS.items()))
+    flag_count = models.PositiveSmallIntegerField(default=0)
+    missing_count = models.PositiveSmallIntegerField(default=0)
+    defer_count = models.PositiveSmallIntegerField(default=0)
+    exclude_count = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.overall} under rule set {self.ruleset_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def open_flags(self) -> int:
+        return self.flag_count + self.missing_count + self.defer_count + self.exclude_count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .models import RuleSet
+from .models import Patient, RuleSet
 from .rules import Engine, RuleSetData
 from .rules.thresholds import ProductSpec
 
@@ -45,3 +45,39 @@ def ruleset_data(ruleset: RuleSet) -> RuleSetData:
 def engine_get(*, version: int | None = None) -> Engine:
     """An engine for the active rule set (or ``version``), its values loaded once."""
     return Engine(ruleset_data(ruleset_get(version=version)))
+
+
+#: Engines of active or retired rule sets by primary key: those versions never change.
+_ENGINES: dict[int, Engine] = {}
+
+
+def engine_for(ruleset: RuleSet) -> Engine:
+    """The engine of ``ruleset``, built once per process for versions that can no longer change."""
+    if ruleset.status == RuleSet.Status.DRAFT:
+        return Engine(ruleset_data(ruleset))
+    engine = _ENGINES.get(ruleset.pk)
+    if engine is None:
+        engine = _ENGINES[ruleset.pk] = Engine(ruleset_data(ruleset))
+    return engine
+
+
+def active_engine() -> tuple[RuleSet, Engine]:
+    """The active rule set and its engine (one query once the engine is built)."""
+    ruleset = ruleset_get()
+    return ruleset, engine_for(ruleset)
+
+
+def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
+    """Patients for the worklist with their assessment and current evaluation, newest change first.
+
+    One query for the page whatever the number of patients (joins, no per-row lookups).
+    """
+    patients = Patient.objects.select_related("assessment", "assessment__current_evaluation",
+                                              "assessment__updated_by").order_by("-assessment__updated_at")
+    if result:
+        patients = patients.filter(assessment__current_evaluation__overall=result)
+    if stage:
+        patients = patients.filter(assessment__stage=stage)
+    if search:
+        patients = patients.filter(study_id__icontains=search.strip())
+    return patients

@@ -1,0 +1,92 @@
+"""What the pages show, computed from stored data (no rule logic: the stored checklist is shown as is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rules import vocabulary
+from .rules.arithmetic import plain
+from .rules.engine import RULE_CLASSES
+from .rules.statuses import OVERALL_LABELS, PHASE_LABELS, PHASES, STATUS_LABELS, STATUSES
+from .rules.thresholds import THRESHOLDS_BY_KEY
+
+#: Icons carry the status beside its word (never colour alone).
+STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "⏸", "exclude": "✕", "pending": "…"}
+THRESHOLD_KEYS = {rule.code: rule.threshold_keys for rule in RULE_CLASSES}
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"{plain(value.get('value'))} {value.get('unit')}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "not recorded"
+    if isinstance(value, float | int):
+        return plain(value)
+    return str(value).replace("_", " ")
+
+
+def checklist_view_model(evaluation) -> dict[str, Any]:
+    """The stored checklist grouped by phase, with the thresholds of its own rule-set version."""
+    checklist = evaluation.checklist
+    thresholds = dict(evaluation.ruleset.thresholds.values_list("key", "value"))
+    phases = []
+    for phase in PHASES:
+        items = []
+        for item in checklist["items"]:
+            if item["phase"] != phase:
+                continue
+            used = [
+                {"label": THRESHOLDS_BY_KEY[key].label, "value": plain(thresholds[key]),
+                 "unit": THRESHOLDS_BY_KEY[key].unit}
+                for key in THRESHOLD_KEYS.get(item["code"], ()) if key in thresholds
+            ]
+            items.append({
+                **item,
+                "status_label": STATUS_LABELS[item["status"]],
+                "icon": STATUS_ICONS[item["status"]],
+                "inputs_text": [(path, _value_text(value)) for path, value in item["inputs"].items()],
+                "thresholds": used,
+            })
+        phases.append({"code": phase, "label": PHASE_LABELS[phase], "items": items})
+    return {
+        "overall": checklist["overall"],
+        "overall_label": OVERALL_LABELS[checklist["overall"]],
+        "counts": [(status, STATUS_LABELS[status], STATUS_ICONS[status], checklist["counts"][status])
+                   for status in STATUSES],
+        "ruleset": checklist["ruleset"],
+        "stage_label": vocabulary.STAGE[checklist["stage"]],
+        "phases": phases,
+    }
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in ("infections", "organ_function"):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
+    """Every recorded change of the assessment: who, when, which value, old and new."""
+    records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
+    rows: list[dict[str, Any]] = []
+    previous_data: dict[str, Any] = {}
+    previous_stage = None
+    for record in records:
+        who = record.history_user.get_full_name() or record.history_user.username if record.history_user else "system"
+        before, after = _flatten(previous_data), _flatten(record.data or {})
+        for path in sorted(before.keys() | after.keys()):
+            if before.get(path) != after.get(path):
+                rows.append({"when": record.history_date, "who": who, "field": path,
+                             "old": _value_text(before.get(path)), "new": _value_text(after.get(path))})
+        if previous_stage is not None and record.stage != previous_stage:
+            rows.append({"when": record.history_date, "who": who, "field": "stage",
+                         "old": vocabulary.STAGE[previous_stage], "new": vocabulary.STAGE[record.stage]})
+        previous_data, previous_stage = record.data or {}, record.stage
+    rows.reverse()
+    return rows[:limit]

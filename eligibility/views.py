@@ -1,0 +1,121 @@
+"""Pages. Each view binds input, calls one service or selector and renders; permissions are
+checked here, on the server, for every request (the role decides, not what the page shows)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import services
+from .forms import SECTIONS, FilterForm, PatientForm, SectionForm
+from .models import Evaluation, Patient
+from .presenters import checklist_view_model, history_rows
+from .selectors import active_engine, worklist_patients
+
+PAGE_SIZE = 25
+
+
+@permission_required("eligibility.view_patient", raise_exception=True)
+def worklist(request):
+    """Home page: patients with their stage, result and open flags; filters, search, pages."""
+    filters = FilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    patients = worklist_patients(result=criteria.get("result", ""), stage=criteria.get("stage", ""),
+                                 search=criteria.get("search", ""))
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "eligibility/worklist.html", {"page": page, "filters": filters, "query": query.urlencode()})
+
+
+@permission_required("eligibility.add_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        patient = services.patient_create(by=request.user, **form.cleaned_data)
+        messages.success(request, "Patient created. Record the screening data below.")
+        return redirect("intake", public_id=patient.public_id, phase="screening")
+    return render(request, "eligibility/patient_form.html", {"form": form})
+
+
+def _patient(public_id) -> Patient:
+    return get_object_or_404(Patient.objects.select_related("assessment"), public_id=public_id)
+
+
+@permission_required("eligibility.view_patient", raise_exception=True)
+def patient_detail(request, public_id):
+    patient = _patient(public_id)
+    assessment = patient.assessment
+    evaluations = assessment.evaluations.select_related("ruleset", "created_by")[:50]
+    return render(request, "eligibility/patient_detail.html", {
+        "patient": patient, "assessment": assessment, "evaluations": evaluations,
+        "history": history_rows(assessment), "sections": SECTIONS,
+    })
+
+
+@permission_required("eligibility.change_assessment", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def intake(request, public_id, phase):
+    """One phase's intake form; saving re-evaluates the checklist."""
+    if phase not in {section for section, _, _ in SECTIONS}:
+        raise Http404("No such section.")
+    patient = _patient(public_id)
+    assessment = patient.assessment
+    _, engine = active_engine()
+    initial = {**SectionForm.initial_from(assessment.data, phase), "stage": assessment.stage,
+               "revision": assessment.revision}
+    form = SectionForm(request.POST or None, initial=initial, phase=phase, engine=engine,
+                       data_before=assessment.data)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assessment_update(assessment=assessment, changes=form.changes(),
+                                       stage=form.cleaned_data["stage"], revision=form.cleaned_data["revision"],
+                                       by=request.user)
+        except services.ConcurrentEdit as conflict:
+            changed_by = conflict.assessment.updated_by.get_full_name() or conflict.assessment.updated_by.username
+            form.add_error(None, (
+                f"Not saved: {changed_by} saved this assessment at "
+                f"{conflict.assessment.updated_at:%Y-%m-%d %H:%M} while you were editing. Your entries are kept "
+                "below; check them against the current values on the patient page, then save again."))
+            form.data = form.data.copy()
+            form.data["revision"] = conflict.assessment.revision
+        except services.CaseValidationError as invalid:  # changed between form check and save
+            for error in invalid.errors:
+                form.add_error(None, f"{error['field']}: {error['message']}")
+        else:
+            title = next(title for section, title, _ in SECTIONS if section == phase)
+            messages.success(request, f"{title}: saved; the checklist was re-evaluated.")
+            return redirect("checklist", public_id=patient.public_id)
+    return render(request, "eligibility/intake.html", {
+        "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
+    })
+
+
+@permission_required("eligibility.view_evaluation", raise_exception=True)
+def checklist(request, public_id):
+    """The current checklist of a patient."""
+    patient = _patient(public_id)
+    evaluation = patient.assessment.current_evaluation
+    if evaluation is None:
+        raise Http404("Not evaluated yet.")
+    evaluation = Evaluation.objects.select_related("ruleset", "created_by").get(pk=evaluation.pk)
+    return render(request, "eligibility/checklist.html", {
+        "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": True,
+    })
+
+
+@permission_required("eligibility.view_evaluation", raise_exception=True)
+def evaluation_detail(request, public_id):
+    """Any past checklist, exactly as it was produced."""
+    evaluation = get_object_or_404(Evaluation.objects.select_related("ruleset", "created_by", "assessment__patient"),
+                                   public_id=public_id)
+    patient = evaluation.assessment.patient
+    current = patient.assessment.current_evaluation_id == evaluation.pk
+    return render(request, "eligibility/checklist.html", {
+        "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": current,
+    })
