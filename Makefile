@@ -28,6 +28,12 @@ static/vendor/.installed: package.json package-lock.json
 
 assets: static/vendor/.installed
 
+# The browser for the end-to-end tests: Debian's chromium (Playwright never downloads one here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 install: $(VENV)/.installed static/vendor/.installed
 
 install-dev: $(VENV)/.installed-dev
@@ -39,7 +45,7 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite (SQLite unless DATABASE_URL is set)
-test: install-dev assets
+test: install-dev assets $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_ALLOWED_HOSTS=example.org \

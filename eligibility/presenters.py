@@ -11,7 +11,7 @@ from .rules.statuses import OVERALL_LABELS, PHASE_LABELS, PHASES, STATUS_LABELS,
 from .rules.thresholds import THRESHOLDS_BY_KEY
 
 #: Icons carry the status beside its word (never colour alone).
-STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "⏸", "exclude": "✕", "pending": "…"}
+STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "‖", "exclude": "✕", "pending": "…"}
 THRESHOLD_KEYS = {rule.code: rule.threshold_keys for rule in RULE_CLASSES}
 
 

@@ -106,6 +106,7 @@ def checklist(request, public_id):
     evaluation = Evaluation.objects.select_related("ruleset", "created_by").get(pk=evaluation.pk)
     return render(request, "eligibility/checklist.html", {
         "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": True,
+        "sections": SECTIONS,
     })
 
 
@@ -118,4 +119,5 @@ def evaluation_detail(request, public_id):
     current = patient.assessment.current_evaluation_id == evaluation.pk
     return render(request, "eligibility/checklist.html", {
         "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": current,
+        "sections": SECTIONS,
     })

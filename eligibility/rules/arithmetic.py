@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+#: Floats up to this size hold every whole number exactly (and JSON encoders take them as integers).
+EXACT_INTEGER_LIMIT = 2**53
+
 
 def to_decimal(number: float | int) -> Decimal:
     """The decimal a person typed: a float's shortest representation, not its binary expansion."""
@@ -35,12 +38,16 @@ def plain(value: Decimal | int | float) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return str(int(value)) if value.is_integer() and abs(value) <= EXACT_INTEGER_LIMIT else repr(value)
     return str(value)
 
 
 def as_written(value: float | None) -> float | int | None:
-    """A number for the ``inputs`` object as the coordinator wrote it: ``72``, not ``72.0``."""
-    if value is not None and value.is_integer():
+    """A number for the ``inputs`` object as the coordinator wrote it: ``72``, not ``72.0``.
+
+    Huge values (1e20 weeks is valid input) stay floats: beyond 2**53 a float is no longer
+    an exact whole number, and JSON encoders refuse integers beyond 64 bits.
+    """
+    if value is not None and value.is_integer() and -EXACT_INTEGER_LIMIT <= value <= EXACT_INTEGER_LIMIT:
         return int(value)
     return value

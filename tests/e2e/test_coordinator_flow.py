@@ -1,0 +1,97 @@
+"""A coordinator's whole intake flow in a real browser (Debian's Chromium, driven by Playwright)."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+from playwright.sync_api import Page, expect
+
+from eligibility.models import Patient
+
+PASSWORD = "a-long-test-passphrase-1"
+
+
+@pytest.fixture
+def coordinator(db):
+    user = User.objects.create_user("casey", password=PASSWORD, first_name="Casey", last_name="Coordinator")
+    user.groups.add(Group.objects.get(name="Coordinator"))
+    return user
+
+
+def sign_in(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(re.compile(r"/login/"))
+    page.get_by_label("Username").fill("casey")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+
+
+def field(page: Page, label: str):
+    """The input labelled ``label`` exactly (a required field's label ends with an asterisk)."""
+    return page.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    field(page, label).select_option(label=option)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checklist(page: Page, live_server,
+                                                                                    coordinator):
+    base = live_server.url
+    sign_in(page, base)
+
+    # First sitting: a new patient and the screening data.
+    page.get_by_role("link", name="New patient").first.click()
+    page.get_by_label("Study identifier").fill("CART-E2E-01")
+    page.get_by_label("Initials").fill("ab")
+    page.get_by_role("button", name="Create patient").click()
+    expect(page.get_by_role("heading", name=re.compile("CART-E2E-01"))).to_be_visible()
+    assert "CART-E2E-01" not in page.url  # opaque identifiers only
+    choose(page, "Diagnosis", "B-ALL")
+    choose(page, "Disease status", "relapsed")
+    page.get_by_label("Prior systemic lines of therapy").fill("2")
+    choose(page, "Product", "Tecartus (CD19)")
+    choose(page, "Target antigen on the tumour (CD19, BCMA or EBV)", "positive")
+    page.get_by_label("Age (years)").fill("33")
+    page.get_by_label("Weight (kg)").fill("72")
+    # Shown only for B-ALL: the script reveals it once the diagnosis is chosen.
+    expect(page.get_by_label("Bone-marrow blasts (%)")).to_be_visible()
+    page.get_by_label("Bone-marrow blasts (%)").fill("42")
+    # Prophylaxis is hidden until the marker is positive.
+    expect(page.get_by_label("HBV antiviral prophylaxis in place")).to_be_hidden()
+    choose(page, "Hepatitis B", "negative")
+    page.get_by_label("ECOG performance status").fill("1")
+    page.get_by_role("button", name="Save screening").click()
+    expect(page.get_by_text("Screening: saved")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+    # Second sitting: the lab values, in the units the lab sent.
+    sign_in(page, base)
+    page.get_by_role("link", name="CART-E2E-01").click()
+    page.get_by_role("link", name="Before leukapheresis").click()
+    field(page, "Absolute lymphocyte count").fill("150")
+    choose(page, "Absolute lymphocyte count: unit", "cells/uL")
+    page.get_by_role("button", name="Save before leukapheresis").click()
+    page.get_by_role("link", name="Before infusion").click()
+    choose(page, "Checklist for the stage", "Before infusion")
+    field(page, "Temperature today").fill("101.2")
+    choose(page, "Temperature today: unit", "°F")
+    page.get_by_role("button", name="Save before infusion").click()
+
+    # The flagged checklist with its reasons.
+    expect(page.get_by_role("heading", name=re.compile("Overall:"))).to_be_visible()
+    alc = page.locator("#item-alc")
+    expect(alc).to_contain_text("Flag")
+    expect(alc).to_contain_text("150 cells/uL = 0.15 x10^9/L")
+    fever = page.locator("#item-fever")
+    expect(fever).to_contain_text("Defer")
+    expect(fever).to_contain_text("101.2 F = 38.4 C")
+    expect(page.locator("#item-disease_burden")).to_contain_text("42%")
+    expect(page.get_by_text("Rule set: Default (source documents), version 1")).to_be_visible()
+    page.screenshot(path="tests/e2e/checklist.png", full_page=True)
+
+    assessment = Patient.objects.get(study_id="CART-E2E-01").assessment
+    assert assessment.data["alc"] == {"value": 150, "unit": "cells/uL"}
+    assert assessment.data["temperature"] == {"value": 101.2, "unit": "F"}
