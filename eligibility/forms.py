@@ -255,7 +255,8 @@ class SectionForm(forms.Form):
         for path in self.paths:
             if path in ("alc", "temperature"):
                 value, unit = cleaned.get(f"{path}__value"), cleaned.get(f"{path}__unit") or None
-                changes[path] = None if value is None and unit is None else {"value": value, "unit": unit}
+                measurement = {key: part for key, part in (("value", value), ("unit", unit)) if part is not None}
+                changes[path] = measurement or None
                 continue
             value = cleaned.get(field_name(path))
             if value in ("", None):

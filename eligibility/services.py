@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
 from django.db import transaction
 
 from .models import Assessment, Evaluation, Patient
@@ -32,7 +32,7 @@ def _evaluate(*, assessment: Assessment, by) -> Evaluation:
         ruleset=ruleset,
         stage=assessment.stage,
         inputs=case_as_dict(case),
-        checklist=orjson.loads(checklist.as_json()),
+        checklist=json.loads(checklist.as_json()),  # the standard library reads any integer
         overall=checklist.overall,
         flag_count=counts["flag"],
         missing_count=counts["missing"],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
@@ -124,7 +123,7 @@ class Case(Struct, forbid_unknown_fields=True):
     """
 
     case_id: Optional[str] = None
-    stage: Stage = statuses.DEFAULT_STAGE
+    stage: Optional[Stage] = statuses.DEFAULT_STAGE
     age_years: Optional[Annotated[float, Meta(ge=0, le=120)]] = None
     weight_kg: Optional[Annotated[float, Meta(gt=0, le=350)]] = None
     diagnosis: Optional[Diagnosis] = None
@@ -301,25 +300,36 @@ def _case_id_of(raw: bytes | str) -> Any:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None
+        try:  # the standard library reads what orjson refuses (1e400, integers beyond 64 bits)
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
     case_id = data.get("case_id") if isinstance(data, dict) else None
-    return case_id if isinstance(case_id, str | int | float) and not isinstance(case_id, bool) else None
+    return case_id if isinstance(case_id, str) and _is_utf8(case_id) else None
 
 
-_MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
+def _validate_again(case: type[Case], raw: bytes | str) -> tuple[list[dict[str, str]], Case | None]:
+    """Validate a case msgspec rejected with the pydantic model, which names every bad field.
 
-
-def _all_errors(case: type[Case], raw: bytes | str, first: msgspec.ValidationError | msgspec.DecodeError):
-    """Every bad field of a case msgspec rejected (``first`` is msgspec's own, first error)."""
+    Returns the errors, or no errors and the case where pydantic accepts it after all: a key
+    given twice is read as its last value by JSON parsers, while msgspec checks every copy.
+    """
     try:
-        error_model(case).model_validate_json(raw)
+        accepted = error_model(case).model_validate_json(raw)
     except ValidationError as exc:
-        return translate_errors(exc)
-    # Both libraries are tested to agree; should they ever not, msgspec's error still names the field.
-    message = str(first)
-    match = _MSGSPEC_PATH.search(message)
-    path = match.group(1).lstrip(".").replace("[", ".").replace("]", "") if match else ""
-    return [{"field": path or ROOT_FIELD, "message": _MSGSPEC_PATH.sub("", message)}]
+        return translate_errors(exc), None
+    except UnicodeDecodeError:
+        return [{"field": ROOT_FIELD, "message": "is not valid UTF-8 text"}], None
+    return [], msgspec.json.decode(accepted.model_dump_json(exclude_none=True), type=case)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for text holding lone surrogates (bytes such as ED A0 80, which msgspec lets through)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @functools.cache
@@ -332,9 +342,15 @@ def decode_case(case: type[Case], raw: bytes | str) -> Case:
     every bad field."""
     try:
         decoded = _decoder(case).decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise CaseValidationError(_all_errors(case, raw, exc), _case_id_of(raw)) from None
-    # null means "not recorded", as an absent key does: give the rules an empty group.
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        errors, decoded = _validate_again(case, raw)
+        if errors:
+            raise CaseValidationError(errors, _case_id_of(raw)) from None
+    if decoded.case_id is not None and not decoded.case_id.isascii() and not _is_utf8(decoded.case_id):
+        raise CaseValidationError([{"field": ROOT_FIELD, "message": "is not valid UTF-8 text"}])
+    # null means "not recorded", as an absent key does: the default stage, an empty group.
+    if decoded.stage is None:
+        decoded.stage = statuses.DEFAULT_STAGE
     if decoded.infections is None:
         decoded.infections = NO_INFECTIONS
     if decoded.organ_function is None:
@@ -343,11 +359,12 @@ def decode_case(case: type[Case], raw: bytes | str) -> Case:
 
 
 def case_json(data: Mapping[str, Any]) -> bytes:
-    """Python values (dates may be ``date`` objects) as the JSON text a case is validated from."""
-    try:
-        return orjson.dumps(data)
-    except TypeError:  # integers beyond 64 bits and the like: let validation name the field
-        return json.dumps(data, default=str).encode()
+    """Python values (dates may be ``date`` objects) as the JSON text a case is validated from.
+
+    The standard library's encoder, not orjson: it writes NaN and Infinity as such (which the
+    validation then names as bad fields) where orjson would quietly write null ("not recorded").
+    """
+    return json.dumps(data, default=str).encode()
 
 
 def parse_case_json(raw: bytes | str, products: Iterable[str] | None = None) -> Case:

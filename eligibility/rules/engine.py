@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from operator import itemgetter
 from typing import Any
 
@@ -29,6 +30,15 @@ def _unpack_counts(packed: int) -> dict[str, int]:
 
 #: Results remembered per rule (bounded: a batch of any length runs in constant memory).
 CACHE_LIMIT = 4096
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON: orjson, or the standard library for what orjson refuses (an integer beyond
+    64 bits is valid input where the format sets no upper bound, e.g. doses on site)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class Checklist:
@@ -71,16 +81,16 @@ class Checklist:
         encoded here (the batch path's largest saving).
         """
         if self._encoded_items is None:
-            return orjson.dumps(self.as_dict())
+            return dumps(self.as_dict())
         return b"".join(self.json_parts())
 
     def json_parts(self) -> list[bytes]:
         """``as_json()`` in pieces, for a writer that joins many checklists at once (one copy)."""
         items = self._encoded_items
         if items is None:
-            return [orjson.dumps(self.as_dict())]
+            return [dumps(self.as_dict())]
         parts = [
-            b'{"case_id":', orjson.dumps(self.case_id),
+            b'{"case_id":', dumps(self.case_id),
             b',"stage":"', self.stage.encode(),
             b'","ruleset":', self._ruleset_json,
             b',"overall":"', self.overall.encode(),
@@ -133,7 +143,7 @@ class Engine:
             "source": rule.source,
             "inputs": inputs,
         }
-        return item, orjson.dumps(item), _STATUS_WEIGHTS[status]
+        return item, dumps(item), _STATUS_WEIGHTS[status]
 
     def _pending(self, rule: Rule, stage: str) -> tuple[dict[str, Any], bytes, int]:
         reason = (f"Belongs to the {PHASE_LABELS[rule.phase].lower()} checks; "

@@ -1,0 +1,56 @@
+"""factory_boy factories for the web tests.
+
+``UserFactory(role="Coordinator")`` puts the user in the group of that name (the groups and their
+permissions come from migration 0004). ``PatientFactory`` goes through ``services.patient_create``,
+so the patient has its assessment and a first evaluation, exactly as a patient created on the page.
+"""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from eligibility import services
+from eligibility.models import Patient
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password(PASSWORD)
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        """``role="Coordinator"`` (or Physician, Administrator): join that group; none by default."""
+        if not create or not extracted:
+            return
+        self.groups.add(Group.objects.get(name=extracted))
+
+
+class PatientFactory(factory.Factory):
+    """A patient created by the service: assessment at screening, evaluated once."""
+
+    class Meta:
+        model = Patient
+
+    study_id = factory.Sequence(lambda n: f"STUDY-{n:05d}")
+    initials = "AB"
+    by = factory.SubFactory(UserFactory, role="Coordinator")
+
+    @classmethod
+    def _build(cls, model_class, *args, **kwargs):
+        raise NotImplementedError("Patients are created through services.patient_create; use create().")
+
+    @classmethod
+    def _create(cls, model_class, *args, by, **kwargs):
+        return services.patient_create(by=by, **kwargs)
