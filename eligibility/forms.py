@@ -19,6 +19,7 @@ from .models import Patient
 from .rules import CaseValidationError, Engine
 from .rules import vocabulary as words
 from .rules.case import Case
+from .rules.statuses import OVERALL_LABELS
 
 #: (phase, title, [case paths]) in the order a coordinator meets them. Every case key is in one section.
 SECTIONS: list[tuple[str, str, list[str]]] = [
@@ -316,23 +317,36 @@ class PatientForm(forms.ModelForm):
 
 
 class FilterForm(forms.Form):
-    """Worklist filters (GET)."""
+    """Worklist filters (GET): overall result and stage."""
 
-    search = forms.CharField(label="Study identifier", required=False)
-    result = forms.ChoiceField(label="Overall result", required=False, choices=[("", "Any result")])
+    result = forms.ChoiceField(label="Overall result", required=False,
+                               choices=[("", "Any result"), *OVERALL_LABELS.items()])
     stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *words.STAGE.items()])
 
     def __init__(self, *args, **kwargs):
-        from .rules.statuses import OVERALL_LABELS
-
         super().__init__(*args, **kwargs)
-        self.fields["result"].choices = [("", "Any result"), *OVERALL_LABELS.items()]
         self.helper = FormHelper()
         self.helper.form_method = "get"
         self.helper.form_class = "row g-2 align-items-end"
         self.helper.layout = Layout(
-            Div("search", css_class="col-md-4"), Div("result", css_class="col-md-3"),
-            Div("stage", css_class="col-md-3"),
+            Div("result", css_class="col-md-4"), Div("stage", css_class="col-md-4"),
             Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Filter</button>'),
+                css_class="col-md-2"),
+        )
+
+
+class SearchForm(forms.Form):
+    """Search by study identifier (POST: the term is kept in the session, not in the URL)."""
+
+    search = forms.CharField(label="Study identifier", required=False, max_length=40, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.form_class = "row g-2 align-items-end"
+        self.helper.layout = Layout(
+            Div("search", css_class="col-md-6"),
+            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Search</button>'),
                 css_class="col-md-2"),
         )

@@ -8,10 +8,12 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from . import services
-from .forms import SECTIONS, FilterForm, PatientForm, SectionForm
+from .forms import SECTIONS, FilterForm, PatientForm, SearchForm, SectionForm
 from .models import Evaluation, Patient
 from .presenters import checklist_view_model, history_rows
 from .selectors import active_engine, worklist_patients
@@ -19,17 +21,33 @@ from .selectors import active_engine, worklist_patients
 PAGE_SIZE = 25
 
 
+SEARCH_SESSION_KEY = "worklist_search"
+
+
 @permission_required("eligibility.view_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
 def worklist(request):
-    """Home page: patients with their stage, result and open flags; filters, search, pages."""
+    """Home page: patients with their stage, result and open flags; filters, search, pages.
+
+    The study-identifier search is posted and kept in the session, never put in the URL (URLs end
+    up in browser histories and access logs); result and stage filters are ordinary GET parameters.
+    """
+    if request.method == "POST":
+        search = SearchForm(request.POST)
+        request.session[SEARCH_SESSION_KEY] = search.cleaned_data["search"] if search.is_valid() else ""
+        filters = {key: request.POST.get(key, "") for key in ("result", "stage") if request.POST.get(key)}
+        return redirect(f"{reverse('worklist')}?{urlencode(filters)}" if filters else reverse("worklist"))
     filters = FilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    patients = worklist_patients(result=criteria.get("result", ""), stage=criteria.get("stage", ""),
-                                 search=criteria.get("search", ""))
+    search = request.session.get(SEARCH_SESSION_KEY, "")
+    patients = worklist_patients(result=criteria.get("result", ""), stage=criteria.get("stage", ""), search=search)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "eligibility/worklist.html", {"page": page, "filters": filters, "query": query.urlencode()})
+    return render(request, "eligibility/worklist.html", {
+        "page": page, "filters": filters, "query": query.urlencode(),
+        "search_form": SearchForm(initial={"search": search}), "search": search,
+    })
 
 
 @permission_required("eligibility.add_patient", raise_exception=True)

@@ -218,10 +218,27 @@ def mixed_patients(coordinator):
     ({"search": "beta", "result": "deferred"}, {"BETA-1"}),
 ])
 def test_worklist_filters_and_search(signed_in, mixed_patients, query, expected):
+    query = dict(query)
+    search = query.pop("search", None)
+    if search is not None:  # the search is posted and kept in the session, never in the URL
+        response = signed_in.post(reverse("worklist"), {"search": search, **query})
+        assert response.status_code == 302
+        assert search.strip().lower() not in response["Location"].lower()
     page = signed_in.get(reverse("worklist"), query).content.decode()
     assert set(_row_ids(page)) == expected
     if not expected:
         assert "No patients match." in page
+
+
+def test_search_term_stays_out_of_every_url_on_the_page(signed_in, coordinator):
+    for n in range(30):
+        PatientFactory(by=coordinator, study_id=f"SECRET-{n:02d}")
+    signed_in.post(reverse("worklist"), {"search": "SECRET"})
+    page = html.unescape(signed_in.get(reverse("worklist")).content.decode())
+    assert len(_row_ids(page)) == 25
+    assert not re.search(r'href="[^"]*SECRET', page)
+    signed_in.post(reverse("worklist"), {"search": ""})
+    assert "Showing study identifiers" not in signed_in.get(reverse("worklist")).content.decode()
 
 
 def test_worklist_ignores_an_unknown_filter_value(signed_in, mixed_patients):
