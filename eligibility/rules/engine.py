@@ -89,16 +89,16 @@ class Checklist:
         items = self._encoded_items
         if items is None:
             return [dumps(self.as_dict())]
+        # Each item was encoded with a leading comma; the first one goes without it.
         parts = [
             b'{"case_id":', dumps(self.case_id),
             b',"stage":"', self.stage.encode(),
             b'","ruleset":', self._ruleset_json,
             b',"overall":"', self.overall.encode(),
             b'","counts":', orjson.dumps(self.counts),
-            b',"items":[', items[0],
+            b',"items":[', items[0][1:],
         ]
-        for item in items[1:]:
-            parts += (b",", item)
+        parts += items[1:]
         parts.append(b"]}")
         return parts
 
@@ -133,7 +133,8 @@ class Engine:
 
     @staticmethod
     def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], bytes, int]:
-        """An item of the checklist, its JSON encoding and its status weight (see ``_STATUS_WEIGHTS``)."""
+        """An item of the checklist, its JSON encoding after a comma (items are joined that way) and
+        its status weight (see ``_STATUS_WEIGHTS``)."""
         item = {
             "code": rule.code,
             "phase": rule.phase,
@@ -143,7 +144,7 @@ class Engine:
             "source": rule.source,
             "inputs": inputs,
         }
-        return item, dumps(item), _STATUS_WEIGHTS[status]
+        return item, b"," + dumps(item), _STATUS_WEIGHTS[status]
 
     def _pending(self, rule: Rule, stage: str) -> tuple[dict[str, Any], bytes, int]:
         reason = (f"Belongs to the {PHASE_LABELS[rule.phase].lower()} checks; "
