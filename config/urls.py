@@ -16,5 +16,7 @@ urlpatterns = [
     path("patients/<uuid:public_id>/intake/<slug:phase>/", views.intake, name="intake"),
     path("patients/<uuid:public_id>/checklist/", views.checklist, name="checklist"),
     path("evaluations/<uuid:public_id>/", views.evaluation_detail, name="evaluation_detail"),
+    path("evaluations/<uuid:public_id>/items/<slug:code>/disposition/", views.disposition, name="disposition"),
+    path("evaluations/<uuid:public_id>/sign-off/", views.sign_off, name="sign_off"),
     path("admin/", admin.site.urls),
 ]

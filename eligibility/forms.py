@@ -15,7 +15,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
 
-from .models import Patient
+from .models import Disposition, Patient
 from .rules import CaseValidationError, Engine
 from .rules import vocabulary as words
 from .rules.case import Case
@@ -350,3 +350,43 @@ class SearchForm(forms.Form):
             Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Search</button>'),
                 css_class="col-md-2"),
         )
+
+
+class DispositionForm(forms.Form):
+    """A physician's decision on one item (prefixed with the rule code: one form per item)."""
+
+    kind = forms.ChoiceField(label="Decision", choices=[("acknowledged", "Acknowledge"), ("overridden", "Override")],
+                             widget=forms.RadioSelect)
+    reason_code = forms.ChoiceField(label="Reason for the override", required=False,
+                                    choices=[("", "Choose a reason"), *Disposition.Reason.choices])
+    justification = forms.CharField(label="Justification", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, title: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("kind", "reason_code", "justification",
+                                    Submit("record", "Record decision", css_class="btn-sm"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "overridden":
+            if not cleaned.get("reason_code"):
+                self.add_error("reason_code", "An override needs a reason.")
+            if not (cleaned.get("justification") or "").strip():
+                self.add_error("justification", "An override needs a justification.")
+        return cleaned
+
+
+class SignOffForm(forms.Form):
+    """Re-enter the password to sign (the signature's meaning is shown beside it)."""
+
+    password = forms.CharField(label="Your password (to sign)", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("password", Submit("sign", "Sign"))

@@ -179,3 +179,70 @@ class Evaluation(models.Model):
     @property
     def open_flags(self) -> int:
         return self.flag_count + self.missing_count + self.defer_count + self.exclude_count
+
+
+class Disposition(models.Model):
+    """A physician's decision about one flagged, deferred, excluded or missing item of an evaluation.
+
+    An override changes what the physician approves, never what the engine computed: the item's
+    status stays as evaluated and both are shown.
+    """
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        OVERRIDDEN = "overridden", "Overridden"
+
+    class Reason(models.TextChoices):
+        CLINICAL_JUDGEMENT = "clinical_judgement", "Clinical judgement"
+        DATA_VERIFIED_ELSEWHERE = "data_verified_elsewhere", "Data verified elsewhere"
+        TRIAL_PROTOCOL_ALLOWS = "trial_protocol_allows", "Trial protocol allows"
+        OTHER = "other", "Other"
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="dispositions")
+    code = models.CharField(max_length=40, help_text="The rule code of the item.")
+    status = models.CharField(max_length=10, help_text="The item's status as evaluated.")
+    item_inputs = models.JSONField(help_text="The item's inputs as evaluated (for carrying the decision over).")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    reason_code = models.CharField(max_length=24, choices=Reason.choices, blank=True)
+    justification = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by_name = models.CharField(max_length=200)
+    decided_at = models.DateTimeField()
+    carried_over_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["evaluation", "code"]
+        constraints = [models.UniqueConstraint(fields=["evaluation", "code"], name="one_disposition_per_item")]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.kind} by {self.decided_by_name}"
+
+
+class SignOff(models.Model):
+    """A physician's electronic signature on one evaluation (21 CFR Part 11 style): the signer's
+    printed name, the date and time, the meaning, bound to what was signed by a SHA-256 hash of
+    the evaluation's inputs, rule-set version, checklist and dispositions."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="signoffs")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, related_name="signoffs")
+    stage = models.CharField(max_length=24, choices=list(STAGE.items()))
+    meaning = models.CharField(max_length=200)
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_name = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=64)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.meaning} by {self.signer_name} at {self.signed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_void(self) -> bool:
+        return self.voided_at is not None

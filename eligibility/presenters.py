@@ -28,10 +28,12 @@ def _value_text(value: Any) -> str:
 
 
 def checklist_view_model(evaluation) -> dict[str, Any]:
-    """The stored checklist grouped by phase, with the thresholds of its own rule-set version."""
+    """The stored checklist grouped by phase, with the thresholds of its own rule-set version and
+    the physician's dispositions beside the engine's statuses."""
     checklist = evaluation.checklist
     thresholds = dict(evaluation.ruleset.thresholds.values_list("key", "value"))
-    phases = []
+    dispositions = {disposition.code: disposition for disposition in evaluation.dispositions.all()}
+    phases, all_items = [], []
     for phase in PHASES:
         items = []
         for item in checklist["items"]:
@@ -48,7 +50,9 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
                 "icon": STATUS_ICONS[item["status"]],
                 "inputs_text": [(path, _value_text(value)) for path, value in item["inputs"].items()],
                 "thresholds": used,
+                "disposition": dispositions.get(item["code"]),
             })
+        all_items += items
         phases.append({"code": phase, "label": PHASE_LABELS[phase], "items": items})
     return {
         "overall": checklist["overall"],
@@ -58,6 +62,7 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
         "ruleset": checklist["ruleset"],
         "stage_label": vocabulary.STAGE[checklist["stage"]],
         "phases": phases,
+        "all_items": all_items,
     }
 
 

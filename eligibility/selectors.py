@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .models import Patient, RuleSet
+from django.db.models import Count, Exists, F, OuterRef
+
+from .models import Evaluation, Patient, RuleSet, SignOff
 from .rules import Engine, RuleSetData
 from .rules.thresholds import ProductSpec
 
@@ -81,3 +83,18 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
     if search:
         patients = patients.filter(study_id__icontains=search.strip())
     return patients
+
+
+def physician_queue():
+    """Current checklists without a standing sign-off, oldest first, with how many items still
+    need a physician's disposition (one query)."""
+    signed = SignOff.objects.filter(evaluation=OuterRef("pk"), voided_at__isnull=True)
+    return (
+        Evaluation.objects.filter(assessment__current_evaluation=F("pk"))
+        .annotate(signed=Exists(signed), decided=Count("dispositions"))
+        .filter(signed=False)
+        .annotate(undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
+                  - F("decided"))
+        .select_related("assessment__patient")
+        .order_by("created_at")
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from . import review
 from .models import Assessment, Evaluation, Patient
 from .rules import CaseValidationError
 from .rules.case import case_as_dict
@@ -60,7 +61,8 @@ def patient_create(*, study_id: str, initials: str, by) -> Patient:
 
 @transaction.atomic
 def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage: str, revision: int, by) -> Evaluation:
-    """Save the changed case values of one section and re-evaluate.
+    """Save the changed case values of one section and re-evaluate (a save that changes nothing
+    writes nothing: the standing checklist and any signature on it stay).
 
     ``changes`` maps top-level case keys to their new values (``None`` = not recorded, removed
     from the data). ``revision`` is the revision the user's form was built from: if someone
@@ -71,18 +73,38 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     # Validate before writing anything: the engine's validation is the only one.
     _, engine = active_engine()
     engine.parse({**data, "stage": stage})
+    changed = _changed_paths(assessment.data, data) + (["stage"] if stage != assessment.stage else [])
+    if not changed and assessment.current_evaluation is not None and revision == assessment.revision:
+        # Nothing to record: the standing checklist (and any signature on it) stays as it is.
+        return assessment.current_evaluation
     # Claim the next revision: one statement, so two saves of the same revision cannot both pass.
     claimed = Assessment.objects.filter(pk=assessment.pk, revision=revision).update(revision=revision + 1)
     if not claimed:
         assessment.refresh_from_db()
         raise ConcurrentEdit(assessment)
+    previous = assessment.current_evaluation
     assessment.data = data
     assessment.stage = stage
     assessment.revision = revision + 1
     assessment.updated_by = by
     assessment._history_user = by
     assessment.save()
-    return _evaluate(assessment=assessment, by=by)
+    evaluation = _evaluate(assessment=assessment, by=by)
+    review.after_reevaluation(assessment=assessment, previous=previous, current=evaluation, by=by, changed=changed)
+    return evaluation
+
+
+def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The case paths whose values differ (groups one level deep, as the forms show them)."""
+    changed = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if key in ("infections", "organ_function") and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+            old, new = old or {}, new or {}
+            changed += [f"{key}.{name}" for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
+        elif old != new:
+            changed.append(key)
+    return changed
 
 
 __all__ = ["CaseValidationError", "ConcurrentEdit", "assessment_update", "patient_create"]

@@ -12,13 +12,14 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
-from . import services
-from .forms import SECTIONS, FilterForm, PatientForm, SearchForm, SectionForm
+from . import review, services
+from .forms import SECTIONS, DispositionForm, FilterForm, PatientForm, SearchForm, SectionForm, SignOffForm
 from .models import Evaluation, Patient
 from .presenters import checklist_view_model, history_rows
-from .selectors import active_engine, worklist_patients
+from .selectors import active_engine, physician_queue, worklist_patients
 
 PAGE_SIZE = 25
+QUEUE_SIZE = 50
 
 
 SEARCH_SESSION_KEY = "worklist_search"
@@ -44,9 +45,10 @@ def worklist(request):
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
     return render(request, "eligibility/worklist.html", {
         "page": page, "filters": filters, "query": query.urlencode(),
-        "search_form": SearchForm(initial={"search": search}), "search": search,
+        "search_form": SearchForm(initial={"search": search}), "search": search, "queue": queue,
     })
 
 
@@ -114,6 +116,25 @@ def intake(request, public_id, phase):
     })
 
 
+def _checklist_context(request, patient, evaluation, current: bool) -> dict:
+    view = checklist_view_model(evaluation)
+    context = {"patient": patient, "evaluation": evaluation, "view": view, "current": current,
+               "sections": SECTIONS, "signoffs": evaluation.assessment.signoffs.select_related("evaluation")[:20]}
+    standing = next((s for s in context["signoffs"] if not s.is_void and s.evaluation_id == evaluation.pk), None)
+    context["standing_signoff"] = standing
+    context["signoff_valid"] = review.signoff_verify(standing) if standing else None
+    if current and request.user.has_perm("eligibility.add_signoff") and standing is None:
+        context["meaning"] = review.meaning_for(evaluation.stage)
+        context["signoff_form"] = SignOffForm()
+        for item in view["all_items"]:
+            if item["status"] in review.NEEDS_DISPOSITION:
+                decided = item.get("disposition")
+                initial = {"kind": decided.kind, "reason_code": decided.reason_code,
+                           "justification": decided.justification} if decided else None
+                item["form"] = DispositionForm(prefix=item["code"], initial=initial)
+    return context
+
+
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 def checklist(request, public_id):
     """The current checklist of a patient."""
@@ -121,11 +142,8 @@ def checklist(request, public_id):
     evaluation = patient.assessment.current_evaluation
     if evaluation is None:
         raise Http404("Not evaluated yet.")
-    evaluation = Evaluation.objects.select_related("ruleset", "created_by").get(pk=evaluation.pk)
-    return render(request, "eligibility/checklist.html", {
-        "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": True,
-        "sections": SECTIONS,
-    })
+    evaluation = Evaluation.objects.select_related("ruleset", "created_by", "assessment").get(pk=evaluation.pk)
+    return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -135,7 +153,46 @@ def evaluation_detail(request, public_id):
                                    public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
-    return render(request, "eligibility/checklist.html", {
-        "patient": patient, "evaluation": evaluation, "view": checklist_view_model(evaluation), "current": current,
-        "sections": SECTIONS,
-    })
+    return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, current))
+
+
+def _evaluation_for_review(public_id) -> Evaluation:
+    return get_object_or_404(Evaluation.objects.select_related("ruleset", "assessment__patient"), public_id=public_id)
+
+
+@permission_required("eligibility.add_disposition", raise_exception=True)
+@require_http_methods(["POST"])
+def disposition(request, public_id, code):
+    """Record a physician's decision on one item of the current checklist."""
+    evaluation = _evaluation_for_review(public_id)
+    form = DispositionForm(request.POST, prefix=code)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{code}: {field if field != '__all__' else ''} {' '.join(errors)}".strip())
+    else:
+        try:
+            review.disposition_record(evaluation=evaluation, code=code, by=request.user, **form.cleaned_data)
+        except review.ReviewRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Decision recorded.")
+    return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
+
+
+@permission_required("eligibility.add_signoff", raise_exception=True)
+@require_http_methods(["POST"])
+def sign_off(request, public_id):
+    """Sign the current checklist after re-entering the password."""
+    evaluation = _evaluation_for_review(public_id)
+    form = SignOffForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter your password to sign.")
+    else:
+        try:
+            signoff = review.signoff_create(evaluation=evaluation, password=form.cleaned_data["password"],
+                                            by=request.user)
+        except review.ReviewRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, f"Signed: {signoff.meaning}.")
+    return redirect("checklist", public_id=evaluation.assessment.patient.public_id)
