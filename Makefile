@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev assets clean
+.PHONY: run test lint bench install install-dev assets debs-runtime debs-test clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,21 @@ static/vendor/.installed: package.json package-lock.json
 
 assets: static/vendor/.installed
 
-# The browser for the end-to-end tests: Debian's chromium (Playwright never downloads one here).
-CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+# Debian packages, installed when missing: pango and harfbuzz-subset for the PDFs (WeasyPrint),
+# and chromium for the end-to-end tests (Playwright never downloads a browser here).
+RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+TEST_DEBS := chromium
+define apt_ensure
+	@dpkg -s $(1) >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); }
+endef
 
-install: $(VENV)/.installed static/vendor/.installed
+debs-runtime:
+	$(call apt_ensure,$(RUNTIME_DEBS))
+
+debs-test:
+	$(call apt_ensure,$(TEST_DEBS))
+
+install: $(VENV)/.installed static/vendor/.installed debs-runtime
 
 install-dev: $(VENV)/.installed-dev
 
@@ -45,7 +53,7 @@ run: install
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite (SQLite unless DATABASE_URL is set)
-test: install-dev assets $(CHROMIUM)
+test: install-dev assets debs-runtime debs-test
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_ALLOWED_HOSTS=example.org \

@@ -18,5 +18,6 @@ urlpatterns = [
     path("evaluations/<uuid:public_id>/", views.evaluation_detail, name="evaluation_detail"),
     path("evaluations/<uuid:public_id>/items/<slug:code>/disposition/", views.disposition, name="disposition"),
     path("evaluations/<uuid:public_id>/sign-off/", views.sign_off, name="sign_off"),
+    path("sign-offs/<uuid:public_id>/pdf/", views.signoff_pdf, name="signoff_pdf"),
     path("admin/", admin.site.urls),
 ]

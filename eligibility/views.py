@@ -6,15 +6,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from . import review, services
 from .forms import SECTIONS, DispositionForm, FilterForm, PatientForm, SearchForm, SectionForm, SignOffForm
-from .models import Evaluation, Patient
+from .models import Evaluation, Patient, SignOff
+from .pdf import render_pdf
 from .presenters import checklist_view_model, history_rows
 from .selectors import active_engine, physician_queue, worklist_patients
 
@@ -196,3 +198,19 @@ def sign_off(request, public_id):
         else:
             messages.success(request, f"Signed: {signoff.meaning}.")
     return redirect("checklist", public_id=evaluation.assessment.patient.public_id)
+
+
+@permission_required("eligibility.view_signoff", raise_exception=True)
+def signoff_pdf(request, public_id):
+    """The signed checklist as a PDF: exactly the evaluation and dispositions the signature binds."""
+    signoff = get_object_or_404(SignOff.objects.select_related("evaluation__ruleset", "assessment__patient"),
+                                public_id=public_id)
+    evaluation = signoff.evaluation
+    html = render_to_string("eligibility/signed_checklist_pdf.html", {
+        "patient": signoff.assessment.patient, "evaluation": evaluation, "signoff": signoff,
+        "view": checklist_view_model(evaluation), "valid": review.signoff_verify(signoff),
+    }, request=request)
+    pdf = render_pdf(html)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="signed-checklist-{signoff.signed_at:%Y%m%d-%H%M}.pdf"'
+    return response

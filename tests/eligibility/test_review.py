@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 from django.urls import reverse
+from pypdf import PdfReader
 
 from eligibility import review, services
 from eligibility.models import Assessment, Disposition, Evaluation, SignOff
@@ -179,3 +181,26 @@ def test_a_save_that_changes_nothing_keeps_the_signature(reviewed, physician, co
     signoff.refresh_from_db()
     assert not signoff.is_void
     assert Assessment.objects.get(patient=patient).current_evaluation == evaluation
+
+
+def test_the_pdf_shows_exactly_what_was_signed(reviewed, physician, coordinator, client):
+    patient, evaluation = reviewed
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
+                              reason_code="trial_protocol_allows", justification="Protocol 7.2 allows", by=physician)
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    save(patient, coordinator, ecog=2)  # a later edit voids it; the PDF still shows what was signed
+    client.force_login(coordinator)
+    response = client.get(reverse("signoff_pdf", args=[signoff.public_id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert patient.study_id not in response["Content-Disposition"]
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    text = " ".join(text.split())
+    assert "Signed by Robin Lee" in text
+    assert "Reviewed and approved to proceed to leukapheresis." in text
+    assert "Rule set: Default (source documents), version 1" in text
+    assert "overridden by Robin Lee (Trial protocol allows): Protocol 7.2 allows" in text
+    assert "VOIDED" in text and "ecog" in text
+    assert "ECOG 1 is below 2." in text  # the signed evaluation, not the edited one
+    for item in evaluation.checklist["items"]:
+        assert item["title"] in text, item["title"]
