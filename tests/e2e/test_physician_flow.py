@@ -1,0 +1,93 @@
+"""A physician's review and sign-off in a real browser, and the voiding by a coordinator's edit."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, User
+from playwright.sync_api import Browser, Page, expect
+
+from eligibility import services
+from eligibility.models import SignOff
+
+PASSWORD = "a-long-test-passphrase-2"
+SCREENING = {
+    "age_years": 54, "weight_kg": 72, "diagnosis": "lbcl", "disease_status": "refractory", "prior_lines": 2,
+    "product": "axicabtagene_ciloleucel", "ecog": 1, "life_expectancy_weeks": 26,
+    "infections": {"bacterial": "none", "fungal": "none", "viral": "active", "hbv": "positive",
+                   "hbv_prophylaxis": True, "hcv": "negative", "hiv": "negative"},
+    "prior_allo_hsct": False, "prior_bispecific": False, "prior_car_t": False, "prior_inotuzumab": False,
+    "target_antigen_status": "positive",
+}
+
+
+def user(username, role, first, last):
+    account = User.objects.create_user(username, password=PASSWORD, first_name=first, last_name=last)
+    account.groups.add(Group.objects.get(name=role))
+    return account
+
+
+def sign_in(page: Page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
+
+
+def field(scope, label: str):
+    return scope.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Browser, live_server):
+    coordinator = user("casey", "Coordinator", "Casey", "Jones")
+    user("robin", "Physician", "Robin", "Lee")
+    patient = services.patient_create(study_id="CART-E2E-02", initials="CD", by=coordinator)
+    services.assessment_update(assessment=patient.assessment, changes=SCREENING, stage="screening",
+                               revision=patient.assessment.revision, by=coordinator)
+
+    doctor = browser.new_context().new_page()
+    sign_in(doctor, live_server.url, "robin")
+    queue = doctor.get_by_role("region", name="Awaiting your sign-off")
+    expect(queue).to_contain_text("CART-E2E-02")
+    queue.get_by_role("link", name="CART-E2E-02").click()
+
+    viral = doctor.locator("#item-viral_infection")
+    expect(viral).to_contain_text("Defer")
+    viral.get_by_label("Override", exact=True).check()
+    field(viral, "Reason for the override").select_option(label="Data verified elsewhere")
+    field(viral, "Justification").fill("PCR negative on repeat, 12 Nov")
+    viral.get_by_role("button", name="Record decision").click()
+    expect(doctor.locator("#item-viral_infection")).to_contain_text(
+        "Defer by rule; overridden by Robin Lee (Data verified elsewhere): PCR negative on repeat, 12 Nov")
+
+    hbv = doctor.locator("#item-hbv")
+    hbv.get_by_label("Acknowledge", exact=True).check()
+    hbv.get_by_role("button", name="Record decision").click()
+    expect(doctor.locator("#item-hbv")).to_contain_text("Acknowledged by Robin Lee")
+
+    field(doctor, "Your password (to sign)").fill(PASSWORD)
+    doctor.get_by_role("button", name="Sign", exact=True).click()
+    expect(doctor.get_by_role("region", name="Physician sign-off")).to_contain_text(
+        "Reviewed and approved to proceed to leukapheresis. Signed by Robin Lee")
+    expect(doctor.get_by_text("verified, unchanged since signing")).to_be_visible()
+
+    # The coordinator corrects a value afterwards.
+    desk = browser.new_context().new_page()
+    sign_in(desk, live_server.url, "casey")
+    desk.get_by_role("link", name="CART-E2E-02").click()
+    desk.get_by_role("link", name="Screening", exact=True).click()
+    field(desk, "ECOG performance status").fill("0")
+    desk.get_by_role("button", name="Save screening").click()
+    expect(desk.get_by_text("Screening: saved")).to_be_visible()
+
+    doctor.reload()
+    voided = doctor.locator(".voided")
+    expect(voided).to_contain_text("Voided sign-off")
+    expect(voided).to_contain_text("Data changed by Casey Jones: ecog.")
+    expect(doctor.get_by_role("button", name="Sign", exact=True)).to_be_visible()  # a new sign-off is asked for
+    # The unchanged override carried over; the patient is back in the queue.
+    expect(doctor.locator("#item-viral_infection")).to_contain_text("carried over")
+    doctor.goto(f"{live_server.url}/")
+    expect(doctor.get_by_role("region", name="Awaiting your sign-off")).to_contain_text("CART-E2E-02")
+    assert SignOff.objects.get().is_void
