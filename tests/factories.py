@@ -16,6 +16,17 @@ from eligibility.models import Patient
 
 PASSWORD = "correct-horse-battery-staple"
 
+#: Screening data in order except an active viral infection (defer) and HBV positive with
+#: prophylaxis (flag): a checklist that needs a physician's decisions.
+SCREENING_TO_REVIEW = {
+    "age_years": 54, "weight_kg": 72, "diagnosis": "lbcl", "disease_status": "refractory", "prior_lines": 2,
+    "product": "axicabtagene_ciloleucel", "ecog": 1, "life_expectancy_weeks": 26,
+    "infections": {"bacterial": "none", "fungal": "none", "viral": "active", "hbv": "positive",
+                   "hbv_prophylaxis": True, "hcv": "negative", "hiv": "negative"},
+    "prior_allo_hsct": False, "prior_bispecific": False, "prior_car_t": False, "prior_inotuzumab": False,
+    "target_antigen_status": "positive",
+}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -8,16 +8,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from eligibility import services
 from eligibility.models import SignOff
+from tests.factories import SCREENING_TO_REVIEW
 
 PASSWORD = "a-long-test-passphrase-2"
-SCREENING = {
-    "age_years": 54, "weight_kg": 72, "diagnosis": "lbcl", "disease_status": "refractory", "prior_lines": 2,
-    "product": "axicabtagene_ciloleucel", "ecog": 1, "life_expectancy_weeks": 26,
-    "infections": {"bacterial": "none", "fungal": "none", "viral": "active", "hbv": "positive",
-                   "hbv_prophylaxis": True, "hcv": "negative", "hiv": "negative"},
-    "prior_allo_hsct": False, "prior_bispecific": False, "prior_car_t": False, "prior_inotuzumab": False,
-    "target_antigen_status": "positive",
-}
+SCREENING = SCREENING_TO_REVIEW
 
 
 def user(username, role, first, last):

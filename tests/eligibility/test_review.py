@@ -12,20 +12,11 @@ from pypdf import PdfReader
 from eligibility import review, services
 from eligibility.models import Assessment, Disposition, Evaluation, SignOff
 from eligibility.selectors import physician_queue
-from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-# Screening data: everything in order except an active viral infection (defer) and HBV positive
-# with prophylaxis (flag); driving and the later phases are not part of the screening stage.
-SCREENING = {
-    "age_years": 54, "weight_kg": 72, "diagnosis": "lbcl", "disease_status": "refractory", "prior_lines": 2,
-    "product": "axicabtagene_ciloleucel", "ecog": 1, "life_expectancy_weeks": 26,
-    "infections": {"bacterial": "none", "fungal": "none", "viral": "active", "hbv": "positive",
-                   "hbv_prophylaxis": True, "hcv": "negative", "hiv": "negative"},
-    "prior_allo_hsct": False, "prior_bispecific": False, "prior_car_t": False, "prior_inotuzumab": False,
-    "target_antigen_status": "positive",
-}
+SCREENING = SCREENING_TO_REVIEW
 
 
 @pytest.fixture
