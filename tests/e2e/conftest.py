@@ -1,4 +1,9 @@
-"""End-to-end tests: Playwright drives Debian's Chromium against the live test server."""
+"""End-to-end tests: Playwright drives Debian's Chromium against the live test server.
+
+The live server needs committed data, so these tests are transactional; ``serialized_rollback``
+restores what the migrations created (roles, rule set version 1) after each of them, which a
+transactional test's flush would otherwise remove for the tests that follow.
+"""
 
 import os
 
