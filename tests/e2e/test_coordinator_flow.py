@@ -36,7 +36,7 @@ def choose(page: Page, label: str, option: str) -> None:
     field(page, label).select_option(label=option)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checklist(page: Page, live_server,
                                                                                     coordinator):
     base = live_server.url

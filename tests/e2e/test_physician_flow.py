@@ -32,7 +32,7 @@ def field(scope, label: str):
     return scope.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Browser, live_server):
     coordinator = user("casey", "Coordinator", "Casey", "Jones")
     user("robin", "Physician", "Robin", "Lee")
