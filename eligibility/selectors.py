@@ -46,20 +46,21 @@ def ruleset_data(ruleset: RuleSet) -> RuleSetData:
 
 def engine_get(*, version: int | None = None) -> Engine:
     """An engine for the active rule set (or ``version``), its values loaded once."""
-    return Engine(ruleset_data(ruleset_get(version=version)))
+    return engine_for(ruleset_get(version=version))
 
 
-#: Engines of active or retired rule sets by primary key: those versions never change.
-_ENGINES: dict[int, Engine] = {}
+#: Engines of active or retired rule sets by (primary key, version): those versions never change.
+_ENGINES: dict[tuple[int, int], Engine] = {}
 
 
 def engine_for(ruleset: RuleSet) -> Engine:
     """The engine of ``ruleset``, built once per process for versions that can no longer change."""
     if ruleset.status == RuleSet.Status.DRAFT:
         return Engine(ruleset_data(ruleset))
-    engine = _ENGINES.get(ruleset.pk)
+    key = (ruleset.pk, ruleset.version)
+    engine = _ENGINES.get(key)
     if engine is None:
-        engine = _ENGINES[ruleset.pk] = Engine(ruleset_data(ruleset))
+        engine = _ENGINES[key] = Engine(ruleset_data(ruleset))
     return engine
 
 
