@@ -143,7 +143,9 @@ class Assessment(models.Model):
     current_evaluation = models.OneToOneField(
         "Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at"])
+    #: Set when a new rule-set version would change a signed checklist: a physician must look again.
+    review_requested = models.TextField(blank=True)
+    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at", "review_requested"])
 
     class Meta:
         ordering = ["-updated_at"]
@@ -169,6 +171,10 @@ class Evaluation(models.Model):
     exclude_count = models.PositiveSmallIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    #: When a new rule-set version re-evaluated unchanged data: the evaluation it replaced and the
+    #: items whose status or reason changed ([{"code", "title", "before", "after"}]).
+    reevaluated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,0 +1,69 @@
+"""Seed N synthetic open assessments (plausible, varied, reproducible) for demos and benchmarks."""
+
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from eligibility.models import Assessment, Evaluation, Patient
+from eligibility.rules.case import case_as_dict
+from eligibility.selectors import active_engine
+from eligibility.synthetic import synthetic_case
+
+BATCH = 500
+
+
+class Command(BaseCommand):
+    help = "Create N synthetic patients with an evaluated, open assessment (SYN-<seed>-<n> identifiers)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("count", type=int)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--as-user", default=None, help="recorded as the author (default: the first administrator)")
+
+    def handle(self, *args, count, seed, as_user, **options):
+        User = get_user_model()
+        author = (User.objects.filter(username=as_user).first() if as_user
+                  else User.objects.filter(groups__name="Administrator").order_by("pk").first())
+        if author is None:
+            raise CommandError("No author: run 'manage.py ensure_admin' first or pass --as-user.")
+        ruleset, engine = active_engine()
+        rng = random.Random(seed)  # noqa: S311 (reproducible synthetic data)
+        created = 0
+        while created < count:
+            size = min(BATCH, count - created)
+            with transaction.atomic():
+                self._batch(engine, ruleset, rng, seed, created, size, author)
+            created += size
+        self.stdout.write(f"Seeded {created} synthetic open assessments (seed {seed}).")
+
+    @staticmethod
+    def _batch(engine, ruleset, rng, seed, start, size, author):
+        cases = [synthetic_case(rng, start + index) for index in range(size)]
+        patients = Patient.objects.bulk_create(
+            Patient(study_id=f"SYN-{seed}-{start + index:06d}", initials="SY", created_by=author)
+            for index in range(size)
+        )
+        assessments = Assessment.objects.bulk_create(
+            Assessment(patient=patient, stage=case.pop("stage"),
+                       data={key: value for key, value in case.items() if key != "case_id" and value is not None},
+                       updated_by=author)
+            for patient, case in zip(patients, cases, strict=True)
+        )
+        evaluations = []
+        for assessment in assessments:
+            parsed = engine.parse({**assessment.data, "stage": assessment.stage,
+                                   "case_id": str(assessment.patient.public_id)})
+            checklist = engine.evaluate(parsed)
+            counts = checklist.counts
+            evaluations.append(Evaluation(
+                assessment=assessment, ruleset=ruleset, stage=assessment.stage, inputs=case_as_dict(parsed),
+                checklist=checklist.as_dict(), overall=checklist.overall, flag_count=counts["flag"],
+                missing_count=counts["missing"], defer_count=counts["defer"], exclude_count=counts["exclude"],
+                created_by=author,
+            ))
+        Evaluation.objects.bulk_create(evaluations)
+        for assessment, evaluation in zip(assessments, evaluations, strict=True):
+            assessment.current_evaluation = evaluation
+        Assessment.objects.bulk_update(assessments, ["current_evaluation"])

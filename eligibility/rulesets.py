@@ -1,0 +1,264 @@
+"""Administrators' rule sets: drafts copied from the active version, validated edits, the
+differences, the impact preview on open assessments, and publishing (one transaction)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from .models import Assessment, Product, RuleSet, SignOff, Threshold
+from .rules import CaseValidationError, Engine
+from .rules.arithmetic import plain
+from .rules.thresholds import THRESHOLDS_BY_KEY, threshold_set_errors
+from .selectors import engine_for, ruleset_data, ruleset_get
+
+#: The last stage: an assessment signed off at it is no longer open.
+INFUSION_STAGE = "pre_infusion"
+
+
+class RuleSetRefused(Exception):
+    """An edit or publication that cannot be made; ``errors`` maps a threshold key to its problems."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+        self.errors = errors or {}
+        super().__init__(message)
+
+
+def _editable(ruleset: RuleSet) -> None:
+    if not ruleset.is_editable:
+        raise RuleSetRefused(f"Version {ruleset.version} is {ruleset.get_status_display().lower()} and read-only; "
+                             "make a draft to change it.")
+
+
+@transaction.atomic
+def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
+    """A draft copying every threshold and product of the active version."""
+    active = ruleset_get()
+    version = (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
+    draft = RuleSet.objects.create(name=name or active.name, version=version, status=RuleSet.Status.DRAFT,
+                                   based_on=active, created_by=by)
+    Threshold.objects.bulk_create(Threshold(ruleset=draft, key=key, value=value)
+                                  for key, value in active.thresholds.values_list("key", "value"))
+    products = list(active.products.all())
+    for product in products:
+        product.pk, product.ruleset = None, draft
+    Product.objects.bulk_create(products)
+    return draft
+
+
+@transaction.atomic
+def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by) -> None:
+    """Change thresholds of a draft; every value and every ordered pair is validated first."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    current = dict(draft.thresholds.values_list("key", "value"))
+    unknown = set(values) - set(current)
+    if unknown:
+        raise RuleSetRefused("Unknown thresholds.", {key: ["is not a known threshold"] for key in unknown})
+    merged = {**current, **values}
+    errors = threshold_set_errors(merged)
+    if errors:
+        raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
+    for key, value in values.items():
+        if value != current[key]:
+            Threshold.objects.filter(ruleset=draft, key=key).update(value=value)
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    label: str
+    unit: str
+    before: str
+    after: str
+
+
+def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
+    """Threshold by threshold (and product by product), what ``after`` changes from ``before``."""
+    old, new = ruleset_data(before), ruleset_data(after)
+    changes = []
+    for key in THRESHOLDS_BY_KEY:
+        if old.thresholds.get(key) != new.thresholds.get(key):
+            spec = THRESHOLDS_BY_KEY[key]
+            changes.append(Difference(key, spec.label, spec.unit, plain(old.thresholds[key]),
+                                      plain(new.thresholds[key])))
+    for code in sorted(old.products.keys() | new.products.keys()):
+        if old.products.get(code) != new.products.get(code):
+            changes.append(Difference(f"product:{code}", f"Product {code}", "",
+                                      _product_text(old.products.get(code)), _product_text(new.products.get(code))))
+    return changes
+
+
+def _product_text(product) -> str:
+    if product is None:
+        return "absent"
+    return (f"{product.name}, {product.target}, {', '.join(sorted(product.diagnoses))}"
+            f"{', accepts cryopreserved' if product.accepts_cryopreserved else ''}"
+            f"{', investigational' if product.investigational else ''}")
+
+
+def open_assessments():
+    """Assessments not yet signed off for infusion (a standing sign-off at the last stage closes one)."""
+    closed = SignOff.objects.filter(assessment=OuterRef("pk"), stage=INFUSION_STAGE, voided_at__isnull=True)
+    return Assessment.objects.annotate(closed=Exists(closed)).filter(closed=False)
+
+
+@dataclass
+class Impact:
+    """What publishing a draft would change for the open assessments."""
+
+    total: int = 0
+    transitions: Counter = field(default_factory=Counter)  # (before, after) overall -> patients
+    changed: list[dict] = field(default_factory=list)  # patients whose result or an item changes
+    unevaluable: int = 0  # data the draft's catalogue rejects (e.g. a product it removed)
+
+    @property
+    def summary(self) -> list[tuple[str, str, int]]:
+        return [(before, after, count) for (before, after), count in self.transitions.most_common()]
+
+
+def impact_preview(*, draft: RuleSet) -> Impact:
+    """Evaluate every open assessment under the active version and under ``draft`` and compare."""
+    active_engine = engine_for(ruleset_get())
+    draft_engine = Engine(ruleset_data(draft))
+    impact = Impact()
+    rows = open_assessments().values_list("patient__public_id", "patient__study_id", "stage", "data")
+    for public_id, study_id, stage, data in rows.iterator(chunk_size=2000):
+        impact.total += 1
+        case = {**data, "stage": stage}
+        try:
+            before = active_engine.evaluate(active_engine.parse(case))
+            after = draft_engine.evaluate(draft_engine.parse(case))
+        except CaseValidationError:
+            impact.unevaluable += 1
+            continue
+        items = [(old["code"], old["status"], new["status"]) for old, new in zip(before.items, after.items, strict=True)
+                 if old["status"] != new["status"] or old["reason"] != new["reason"]]
+        if before.overall != after.overall:
+            impact.transitions[(before.overall, after.overall)] += 1
+        if items or before.overall != after.overall:
+            impact.changed.append({"public_id": public_id, "study_id": study_id, "before": before.overall,
+                                   "after": after.overall, "items": items})
+    return impact
+
+
+@transaction.atomic
+def ruleset_publish(*, draft: RuleSet, note: str, by) -> RuleSet:
+    """Make ``draft`` the active version and retire the previous one, in one transaction."""
+    if not note.strip():
+        raise RuleSetRefused("A change note is required to publish.")
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    errors = threshold_set_errors(dict(draft.thresholds.values_list("key", "value")))
+    if errors:
+        raise RuleSetRefused("The draft has values that are not allowed.", errors)
+    RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).update(status=RuleSet.Status.RETIRED)
+    draft.status = RuleSet.Status.ACTIVE
+    draft.change_note = note.strip()
+    draft.published_by = by
+    draft.published_at = timezone.now()
+    draft.save(update_fields=["status", "change_note", "published_by", "published_at"])
+    return draft
+
+
+@dataclass
+class Reevaluation:
+    reevaluated: int = 0
+    unchanged_signed: int = 0
+    review_requested: int = 0
+    unevaluable: int = 0
+
+
+def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) -> Reevaluation:
+    """After publishing: every open assessment under ``ruleset``, in bulk.
+
+    Unsigned ones get a new evaluation that says which items changed; dispositions of unchanged
+    items carry over. Signed ones keep their pinned evaluation; where the result would change
+    they are marked for a physician's review instead.
+    """
+    engine = engine_for(ruleset)
+    outcome = Reevaluation()
+    signed = SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
+                                    evaluation=OuterRef("current_evaluation"))
+    assessments = (open_assessments().annotate(signed=Exists(signed))
+                   .select_related("current_evaluation", "patient").order_by("pk"))
+    batch: list[Assessment] = []
+    for assessment in assessments.iterator(chunk_size=batch_size):
+        batch.append(assessment)
+        if len(batch) >= batch_size:
+            _reevaluate_batch(batch, engine, ruleset, by, outcome)
+            batch = []
+    if batch:
+        _reevaluate_batch(batch, engine, ruleset, by, outcome)
+    return outcome
+
+
+@transaction.atomic
+def _reevaluate_batch(assessments, engine: Engine, ruleset: RuleSet, by, outcome: Reevaluation) -> None:
+    from .models import Disposition, Evaluation
+    from .rules.case import case_as_dict
+
+    new_evaluations, to_review = [], []
+    for assessment in assessments:
+        previous = assessment.current_evaluation
+        try:
+            case = engine.parse({**assessment.data, "stage": assessment.stage,
+                                 "case_id": str(assessment.patient.public_id)})
+        except CaseValidationError:
+            outcome.unevaluable += 1
+            continue
+        checklist = engine.evaluate(case)
+        old_items = {item["code"]: item for item in previous.checklist["items"]} if previous else {}
+        changes = [
+            {"code": item["code"], "title": item["title"], "before": old_items[item["code"]]["status"],
+             "after": item["status"], "reason_changed": old_items[item["code"]]["reason"] != item["reason"]}
+            for item in checklist.items
+            if item["code"] in old_items and (old_items[item["code"]]["status"] != item["status"]
+                                              or old_items[item["code"]]["reason"] != item["reason"])
+        ]
+        if assessment.signed:
+            if changes or (previous and previous.overall != checklist.overall):
+                assessment.review_requested = (
+                    f"Rule set version {ruleset.version} would change this signed checklist "
+                    f"({previous.get_overall_display()} -> {checklist.overall.replace('_', ' ')}; "
+                    f"{len(changes)} item(s)): review and sign again if you agree.")
+                to_review.append(assessment)
+            else:
+                outcome.unchanged_signed += 1
+            continue
+        counts = checklist.counts
+        evaluation = Evaluation(
+            assessment=assessment, ruleset=ruleset, stage=assessment.stage, inputs=case_as_dict(case),
+            checklist=checklist.as_dict(), overall=checklist.overall, flag_count=counts["flag"],
+            missing_count=counts["missing"], defer_count=counts["defer"], exclude_count=counts["exclude"],
+            created_by=by, reevaluated_from=previous, changes=changes,
+        )
+        new_evaluations.append((assessment, previous, evaluation))
+    Evaluation.objects.bulk_create([evaluation for _, _, evaluation in new_evaluations])
+    for assessment, _, evaluation in new_evaluations:
+        assessment.current_evaluation = evaluation
+    Assessment.objects.bulk_update([assessment for assessment, _, _ in new_evaluations], ["current_evaluation"])
+    Assessment.objects.bulk_update(to_review, ["review_requested"])
+    # Decisions on findings that did not change carry over to the new evaluation.
+    previous_ids = {previous.pk: evaluation for _, previous, evaluation in new_evaluations if previous}
+    current_items = {evaluation.pk: {item["code"]: item for item in evaluation.checklist["items"]}
+                     for _, _, evaluation in new_evaluations}
+    carried = []
+    for disposition in Disposition.objects.filter(evaluation_id__in=previous_ids):
+        evaluation = previous_ids[disposition.evaluation_id]
+        item = current_items[evaluation.pk].get(disposition.code)
+        if item and item["status"] == disposition.status and item["inputs"] == disposition.item_inputs:
+            carried.append(Disposition(
+                evaluation=evaluation, code=disposition.code, status=disposition.status,
+                item_inputs=disposition.item_inputs, kind=disposition.kind, reason_code=disposition.reason_code,
+                justification=disposition.justification, decided_by_id=disposition.decided_by_id,
+                decided_by_name=disposition.decided_by_name, decided_at=disposition.decided_at,
+                carried_over_from=disposition.carried_over_from or disposition))
+    Disposition.objects.bulk_create(carried)
+    outcome.reevaluated += len(new_evaluations)
+    outcome.review_requested += len(to_review)

@@ -1,0 +1,136 @@
+"""Administrators' rule sets: drafts, validated edits, differences, impact preview, publishing and
+pinned re-evaluation (service level; the pages come with the rest of the issue)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from eligibility import review, rulesets, services
+from eligibility.models import Assessment, RuleSet
+from tests.conftest import EXAMPLES_DIR
+from tests.factories import PASSWORD, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
+VERSION_2 = {"proximity_max_minutes": Decimal(120), "driving_restriction_weeks": Decimal(2),
+             "proximity_stay_weeks": Decimal(2)}
+
+
+@pytest.fixture
+def administrator():
+    return UserFactory(role="Administrator")
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator")
+
+
+def patient_at(coordinator, minutes):
+    """A clean pre-infusion case living ``minutes`` away from the centre."""
+    patient = PatientFactory(by=coordinator, study_id=f"TRAVEL-{minutes}")
+    data = {key: value for key, value in CLEAN.items() if key not in ("case_id", "stage")}
+    services.assessment_update(assessment=patient.assessment, changes={**data, "travel_time_minutes": minutes},
+                               stage="pre_infusion", revision=patient.assessment.revision, by=coordinator)
+    return patient
+
+
+def test_a_draft_copies_the_active_version(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    assert (draft.version, draft.status, draft.based_on.version) == (2, "draft", 1)
+    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+    assert draft.products.count() == 9
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("markers_window_days", "30.5", "must be a whole number"),
+    ("marrow_blasts_flag_pct", "100.1", "must be between 0 and 100 %"),
+    ("fever_c", "34.9", "must be between 35 and 42 C"),
+    ("life_expectancy_exclude_weeks", "8", "must be below 'Life expectancy: flag at or below' (8)"),
+])
+def test_every_kind_of_threshold_is_validated_and_nothing_is_saved(administrator, key, value, message):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused) as refused:
+        rulesets.ruleset_thresholds_update(draft=draft, values={key: Decimal(value)}, by=administrator)
+    assert message in refused.value.errors[key]
+    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+
+
+def test_active_and_retired_versions_are_read_only(administrator):
+    active = RuleSet.objects.get(version=1)
+    with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
+        rulesets.ruleset_thresholds_update(draft=active, values={"fever_c": Decimal("38.5")}, by=administrator)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused, match="retired and read-only"):
+        rulesets.ruleset_thresholds_update(draft=RuleSet.objects.get(version=1), values={}, by=administrator)
+    assert RuleSet.objects.get(version=1).thresholds.get(key="fever_c").value == Decimal("38.0")
+
+
+def test_publish_needs_a_note_and_leaves_exactly_one_active_version(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused, match="change note"):
+        rulesets.ruleset_publish(draft=draft, note="  ", by=administrator)
+    assert RuleSet.objects.get(status="active").version == 1
+    published = rulesets.ruleset_publish(draft=draft, note="June 2025 labels", by=administrator)
+    assert list(RuleSet.objects.filter(status="active")) == [published]
+    assert RuleSet.objects.get(version=1).status == "retired"
+    assert (published.published_by, published.change_note) == (administrator, "June 2025 labels")
+
+
+def test_preview_flips_exactly_the_patients_61_to_120_minutes_away(administrator, coordinator):
+    for minutes in (30, 60, 61, 90, 120, 121):
+        patient_at(coordinator, minutes)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values=VERSION_2, by=administrator)
+    impact = rulesets.impact_preview(draft=draft)
+    assert impact.total == 6
+    assert impact.summary == [("deferred", "cleared", 3)]
+    flipped = {row["study_id"] for row in impact.changed if row["before"] != row["after"]}
+    assert flipped == {"TRAVEL-61", "TRAVEL-90", "TRAVEL-120"}
+    # The driving reason (2 weeks) changes for everyone, so every patient is listed.
+    assert {row["study_id"] for row in impact.changed} == {f"TRAVEL-{m}" for m in (30, 60, 61, 90, 120, 121)}
+    assert all("driving_counselled" in {code for code, _, _ in row["items"]} for row in impact.changed)
+
+
+def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administrator, coordinator):
+    near = patient_at(coordinator, 30)
+    physician = UserFactory(role="Physician")
+    # Signed off before leukapheresis with a low ALC (flag): a lower ALC threshold would change it.
+    signed = PatientFactory(by=coordinator, study_id="SIGNED-APHERESIS")
+    data = {key: value for key, value in CLEAN.items() if key not in ("case_id", "stage")}
+    signed_evaluation = services.assessment_update(
+        assessment=signed.assessment, changes={**data, "alc": {"value": 150, "unit": "cells/uL"}},
+        stage="pre_apheresis", revision=signed.assessment.revision, by=coordinator)
+    review.disposition_record(evaluation=signed_evaluation, code="alc", kind="acknowledged", by=physician)
+    signoff = review.signoff_create(evaluation=signed_evaluation, password=PASSWORD, by=physician)
+    # Signed off for infusion: closed, not re-evaluated at all.
+    closed = patient_at(coordinator, 45)
+    closed_evaluation = Assessment.objects.get(patient=closed).current_evaluation
+    review.signoff_create(evaluation=closed_evaluation, password=PASSWORD, by=physician)
+
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={**VERSION_2, "alc_min_1e9_per_l": Decimal("0.1")},
+                                       by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="June 2025 labels", by=administrator)
+    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    assert (outcome.reevaluated, outcome.review_requested) == (1, 1)
+
+    near_evaluation = Assessment.objects.get(patient=near).current_evaluation
+    assert near_evaluation.ruleset == published
+    assert {change["code"] for change in near_evaluation.changes} >= {"driving_counselled", "proximity"}
+    driving = next(item for item in near_evaluation.checklist["items"] if item["code"] == "driving_counselled")
+    assert "2 weeks" in driving["reason"]
+
+    signed_assessment = Assessment.objects.get(patient=signed)
+    assert signed_assessment.current_evaluation == signed_evaluation  # pinned, never silently changed
+    assert signed_evaluation.ruleset.version == 1
+    assert "version 2 would change this signed checklist" in signed_assessment.review_requested
+    signoff.refresh_from_db()
+    assert not signoff.is_void and review.signoff_verify(signoff)
+    assert Assessment.objects.get(patient=closed).current_evaluation == closed_evaluation
+    assert Assessment.objects.get(patient=closed).review_requested == ""
