@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
@@ -182,38 +182,48 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
     they are marked for a physician's review instead.
     """
     engine = engine_for(ruleset)
+    # The previous results are computed again by their own (immutable, cached) versions rather than
+    # read back: decoding thousands of stored checklists costs more than evaluating them.
+    engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
     outcome = Reevaluation()
     signed = SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
                                     evaluation=OuterRef("current_evaluation"))
     assessments = (open_assessments().annotate(signed=Exists(signed))
-                   .select_related("current_evaluation", "patient").order_by("pk"))
+                   .select_related("current_evaluation", "patient")
+                   .only("pk", "stage", "data", "patient__public_id", "current_evaluation__id",
+                         "current_evaluation__ruleset_id", "current_evaluation__overall")
+                   .order_by("pk"))
     batch: list[Assessment] = []
     for assessment in assessments.iterator(chunk_size=batch_size):
         batch.append(assessment)
         if len(batch) >= batch_size:
-            _reevaluate_batch(batch, engine, ruleset, by, outcome)
+            _reevaluate_batch(batch, engine, engines, ruleset, by, outcome)
             batch = []
     if batch:
-        _reevaluate_batch(batch, engine, ruleset, by, outcome)
+        _reevaluate_batch(batch, engine, engines, ruleset, by, outcome)
     return outcome
 
 
 @transaction.atomic
-def _reevaluate_batch(assessments, engine: Engine, ruleset: RuleSet, by, outcome: Reevaluation) -> None:
+def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
+                      outcome: Reevaluation) -> None:
     from .models import Disposition, Evaluation
     from .rules.case import case_as_dict
 
     new_evaluations, to_review = [], []
     for assessment in assessments:
         previous = assessment.current_evaluation
+        data = {**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)}
         try:
-            case = engine.parse({**assessment.data, "stage": assessment.stage,
-                                 "case_id": str(assessment.patient.public_id)})
+            case = engine.parse(data)
         except CaseValidationError:
             outcome.unevaluable += 1
             continue
         checklist = engine.evaluate(case)
-        old_items = {item["code"]: item for item in previous.checklist["items"]} if previous else {}
+        old_items = {}
+        if previous is not None:
+            previous_engine = engines[previous.ruleset_id]
+            old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse(data)).items}
         changes = [
             {"code": item["code"], "title": item["title"], "before": old_items[item["code"]]["status"],
              "after": item["status"], "reason_changed": old_items[item["code"]]["reason"] != item["reason"]}
@@ -225,7 +235,7 @@ def _reevaluate_batch(assessments, engine: Engine, ruleset: RuleSet, by, outcome
             if changes or (previous and previous.overall != checklist.overall):
                 assessment.review_requested = (
                     f"Rule set version {ruleset.version} would change this signed checklist "
-                    f"({previous.get_overall_display()} -> {checklist.overall.replace('_', ' ')}; "
+                    f"({previous.overall.replace('_', ' ')} -> {checklist.overall.replace('_', ' ')}; "
                     f"{len(changes)} item(s)): review and sign again if you agree.")
                 to_review.append(assessment)
             else:
@@ -240,10 +250,17 @@ def _reevaluate_batch(assessments, engine: Engine, ruleset: RuleSet, by, outcome
         )
         new_evaluations.append((assessment, previous, evaluation))
     Evaluation.objects.bulk_create([evaluation for _, _, evaluation in new_evaluations])
-    for assessment, _, evaluation in new_evaluations:
-        assessment.current_evaluation = evaluation
-    Assessment.objects.bulk_update([assessment for assessment, _, _ in new_evaluations], ["current_evaluation"])
-    Assessment.objects.bulk_update(to_review, ["review_requested"])
+    # One prepared statement run for every row: bulk_update's CASE WHEN and a correlated subquery
+    # both cost far more here (0.2-0.7 ms a row on SQLite).
+    table = Assessment._meta.db_table
+    column = Assessment._meta.get_field("current_evaluation").column
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {connection.ops.quote_name(table)} SET {connection.ops.quote_name(column)} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
+            [(evaluation.pk, assessment.pk) for assessment, _, evaluation in new_evaluations],
+        )
+    for assessment in to_review:
+        Assessment.objects.filter(pk=assessment.pk).update(review_requested=assessment.review_requested)
     # Decisions on findings that did not change carry over to the new evaluation.
     previous_ids = {previous.pk: evaluation for _, previous, evaluation in new_evaluations if previous}
     current_items = {evaluation.pk: {item["code"]: item for item in evaluation.checklist["items"]}
