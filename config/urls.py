@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from eligibility import views
+from eligibility import views, views_rulesets
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
@@ -19,5 +19,9 @@ urlpatterns = [
     path("evaluations/<uuid:public_id>/items/<slug:code>/disposition/", views.disposition, name="disposition"),
     path("evaluations/<uuid:public_id>/sign-off/", views.sign_off, name="sign_off"),
     path("sign-offs/<uuid:public_id>/pdf/", views.signoff_pdf, name="signoff_pdf"),
+    path("rulesets/", views_rulesets.ruleset_list, name="ruleset_list"),
+    path("rulesets/<int:version>/", views_rulesets.ruleset_detail, name="ruleset_detail"),
+    path("rulesets/<int:version>/preview/", views_rulesets.ruleset_preview, name="ruleset_preview"),
+    path("rulesets/<int:version>/publish/", views_rulesets.ruleset_publish, name="ruleset_publish"),
     path("admin/", admin.site.urls),
 ]

@@ -144,15 +144,17 @@ def checklist(request, public_id):
     evaluation = patient.assessment.current_evaluation
     if evaluation is None:
         raise Http404("Not evaluated yet.")
-    evaluation = Evaluation.objects.select_related("ruleset", "created_by", "assessment").get(pk=evaluation.pk)
+    evaluation = Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
+        pk=evaluation.pk)
     return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 def evaluation_detail(request, public_id):
     """Any past checklist, exactly as it was produced."""
-    evaluation = get_object_or_404(Evaluation.objects.select_related("ruleset", "created_by", "assessment__patient"),
-                                   public_id=public_id)
+    evaluation = get_object_or_404(
+        Evaluation.objects.select_related("ruleset", "created_by", "assessment__patient", "reevaluated_from"),
+        public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, current))

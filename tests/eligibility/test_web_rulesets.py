@@ -1,0 +1,53 @@
+"""Administrators' rule-set pages: only administrators, drafts edited with validation, preview, publish."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from eligibility.models import RuleSet
+from eligibility.rules.thresholds import DEFAULT_THRESHOLDS
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def values(**changes):
+    return {key: str(value) for key, value in {**DEFAULT_THRESHOLDS, **changes}.items()}
+
+
+@pytest.mark.parametrize("role", ["Coordinator", "Physician", None])
+def test_only_administrators_reach_rule_sets_also_by_crafted_posts(client, role):
+    client.force_login(UserFactory(role=role))
+    assert client.get(reverse("ruleset_list")).status_code == 403
+    assert client.post(reverse("ruleset_list")).status_code == 403
+    assert client.get(reverse("ruleset_detail", args=[1])).status_code == 403
+    assert client.post(reverse("ruleset_detail", args=[1]), values(fever_c="39")).status_code == 403
+    assert client.post(reverse("ruleset_publish", args=[1]), {"change_note": "x"}).status_code == 403
+    assert RuleSet.objects.get().status == "active" and RuleSet.objects.count() == 1
+
+
+def test_active_version_is_read_only_also_through_a_crafted_post(client):
+    client.force_login(UserFactory(role="Administrator"))
+    response = client.post(reverse("ruleset_detail", args=[1]), values(fever_c="39"), follow=True)
+    assert "read-only" in response.content.decode()
+    assert RuleSet.objects.get(version=1).thresholds.get(key="fever_c").value == 38
+
+
+def test_administrator_drafts_edits_previews_and_publishes(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    refused = client.post(reverse("ruleset_detail", args=[draft.version]), values(markers_window_days="30.5"))
+    assert "must be a whole number" in refused.content.decode()
+    client.post(reverse("ruleset_detail", args=[draft.version]),
+                values(proximity_max_minutes=120, driving_restriction_weeks=2, proximity_stay_weeks=2))
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert "Maximum travel time to the centre" in page and "120" in page
+    assert client.get(reverse("ruleset_preview", args=[draft.version])).status_code == 200
+    assert client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": ""}).status_code == 302
+    assert RuleSet.objects.get(pk=draft.pk).status == "draft"  # no note, not published
+    client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "June 2025 US labels"})
+    assert RuleSet.objects.get(pk=draft.pk).status == "active"
+    history = client.get(reverse("ruleset_list")).content.decode()
+    assert "June 2025 US labels" in history and "Differences from version 1" in history
