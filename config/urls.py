@@ -22,6 +22,7 @@ urlpatterns = [
     path("rulesets/", views_rulesets.ruleset_list, name="ruleset_list"),
     path("rulesets/<int:version>/", views_rulesets.ruleset_detail, name="ruleset_detail"),
     path("rulesets/<int:version>/preview/", views_rulesets.ruleset_preview, name="ruleset_preview"),
+    path("rulesets/<int:version>/products/<slug:code>/", views_rulesets.ruleset_product, name="ruleset_product"),
     path("rulesets/<int:version>/publish/", views_rulesets.ruleset_publish, name="ruleset_publish"),
     path("admin/", admin.site.urls),
 ]

@@ -279,3 +279,46 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
     Disposition.objects.bulk_create(carried)
     outcome.reevaluated += len(new_evaluations)
     outcome.review_requested += len(to_review)
+
+
+def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],
+                   min_age_years: Decimal | None, max_age_years: Decimal | None) -> dict[str, list[str]]:
+    """Why a product's values are not allowed (empty when they are)."""
+    from .models import DIAGNOSIS_CHOICES
+
+    known = {code for code, _ in DIAGNOSIS_CHOICES}
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["is required"]
+    if not target.strip():
+        errors["target"] = ["is required (e.g. CD19, BCMA, EBV)"]
+    if not diagnoses:
+        errors["diagnoses"] = ["choose at least one diagnosis"]
+    elif set(diagnoses) - known:
+        errors["diagnoses"] = ["unknown diagnosis: " + ", ".join(sorted(set(diagnoses) - known))]
+    if set(age_limit_diagnoses) - set(diagnoses):
+        errors["age_limit_diagnoses"] = ["an age limit can only apply to the product's own diagnoses"]
+    for age_field, age in (("min_age_years", min_age_years), ("max_age_years", max_age_years)):
+        if age is not None and not Decimal(0) <= age <= Decimal(120):
+            errors[age_field] = ["must be between 0 and 120 years"]
+    if min_age_years is not None and max_age_years is not None and not min_age_years < max_age_years:
+        errors.setdefault("min_age_years", []).append("must be below the maximum age")
+    if (min_age_years is not None or max_age_years is not None) and not age_limit_diagnoses:
+        errors.setdefault("age_limit_diagnoses", []).append("choose the diagnoses the age limit applies to")
+    return errors
+
+
+@transaction.atomic
+def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Product:
+    """Change one product of a draft's catalogue after validating its values."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    product = draft.products.get(code=code)
+    errors = product_errors(**{key: values[key] for key in (
+        "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
+    if errors:
+        raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
+    for key, value in values.items():
+        setattr(product, key, value)
+    product.save()
+    return product

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from . import rulesets
-from .models import RuleSet
+from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
 from .selectors import ruleset_get
 
@@ -28,6 +28,20 @@ class ThresholdsForm(forms.Form):
                 help_text=f"{spec.rule}; allowed {spec.minimum.normalize():f} to {spec.maximum.normalize():f}"
                           + (", whole number" if spec.kind == "count" else ""),
             )
+
+
+class ProductForm(forms.ModelForm):
+    """One product of a draft's catalogue (prefixed with its code: one form per product)."""
+
+    diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, widget=forms.CheckboxSelectMultiple)
+    age_limit_diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, required=False,
+                                                    widget=forms.CheckboxSelectMultiple,
+                                                    label="Diagnoses the age limits apply to")
+
+    class Meta:
+        model = Product
+        fields = ["name", "target", "diagnoses", "accepts_cryopreserved", "investigational", "age_limit_diagnoses",
+                  "min_age_years", "max_age_years"]
 
 
 class PublishForm(forms.Form):
@@ -74,7 +88,10 @@ def ruleset_detail(request, version):
                 messages.success(request, "Draft saved.")
                 return redirect("ruleset_detail", version=version)
     active = ruleset_get()
+    products = [(product, ProductForm(instance=product, prefix=product.code) if ruleset.is_editable else None)
+                for product in ruleset.products.all()]
     return render(request, "eligibility/ruleset_detail.html", {
+        "products": products,
         "ruleset": ruleset, "form": form, "publish_form": PublishForm() if ruleset.is_editable else None,
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
         "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
@@ -107,3 +124,27 @@ def ruleset_publish(request, version):
         f"Version {published.version} is active. Re-evaluated {outcome.reevaluated} open assessment(s); "
         f"{outcome.review_requested} signed checklist(s) marked for a physician's review."))
     return redirect("ruleset_list")
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_product(request, version, code):
+    """Save one product of a draft's catalogue."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    product = get_object_or_404(Product, ruleset=ruleset, code=code)
+    form = ProductForm(request.POST, instance=product, prefix=code)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{product.name}: {field}: {' '.join(errors)}")
+        return redirect("ruleset_detail", version=version)
+    values = {field: form.cleaned_data[field] for field in ProductForm.Meta.fields}
+    # The service validates again and saves a fresh copy of the product (the form only converts).
+    try:
+        rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user, **values)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"{product.name}: {refused}")
+        for field, problems in refused.errors.items():
+            messages.error(request, f"{product.name}: {field}: {' '.join(problems)}")
+    else:
+        messages.success(request, f"{values['name']} saved.")
+    return redirect("ruleset_detail", version=version)

@@ -134,3 +134,37 @@ def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administra
     assert not signoff.is_void and review.signoff_verify(signoff)
     assert Assessment.objects.get(patient=closed).current_evaluation == closed_evaluation
     assert Assessment.objects.get(patient=closed).review_requested == ""
+
+
+def product_values(**changes):
+    values = {"name": "Kymriah", "target": "CD19", "diagnoses": ["b_all", "fl", "lbcl"], "accepts_cryopreserved": True,
+              "investigational": False, "age_limit_diagnoses": ["b_all"], "min_age_years": None,
+              "max_age_years": Decimal(25)}
+    return {**values, **changes}
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"diagnoses": []}, "diagnoses", "choose at least one diagnosis"),
+    ({"target": " "}, "target", "is required"),
+    ({"max_age_years": Decimal(121)}, "max_age_years", "must be between 0 and 120 years"),
+    ({"min_age_years": Decimal(25)}, "min_age_years", "must be below the maximum age"),
+    ({"age_limit_diagnoses": ["mm"]}, "age_limit_diagnoses", "an age limit can only apply to the product's own"),
+])
+def test_product_values_are_validated_and_nothing_is_saved(administrator, changes, field, message):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused) as refused:
+        rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
+                                        **product_values(**changes))
+    assert any(message in problem for problem in refused.value.errors[field])
+    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+
+
+def test_a_product_change_shows_in_the_differences_and_the_engine(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
+                                    **product_values(max_age_years=Decimal(26)))
+    assert [change.key for change in rulesets.ruleset_differences(draft.based_on, draft)] == [
+        "product:tisagenlecleucel"]
+    with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
+        rulesets.ruleset_product_update(draft=draft.based_on, code="tisagenlecleucel", by=administrator,
+                                        **product_values())

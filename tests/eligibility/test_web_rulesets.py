@@ -51,3 +51,21 @@ def test_administrator_drafts_edits_previews_and_publishes(client):
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
     history = client.get(reverse("ruleset_list")).content.decode()
     assert "June 2025 US labels" in history and "Differences from version 1" in history
+
+
+def test_administrator_edits_a_product_of_the_draft(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    form = {"tisagenlecleucel-name": "Kymriah", "tisagenlecleucel-target": "CD19",
+            "tisagenlecleucel-diagnoses": ["b_all", "lbcl"], "tisagenlecleucel-accepts_cryopreserved": "on",
+            "tisagenlecleucel-age_limit_diagnoses": ["b_all"], "tisagenlecleucel-max_age_years": "25"}
+    client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]), form)
+    assert draft.products.get(code="tisagenlecleucel").diagnoses == ["b_all", "lbcl"]
+    refused = client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]),
+                          {**form, "tisagenlecleucel-max_age_years": "130"}, follow=True)
+    assert "must be between 0 and 120 years" in refused.content.decode()
+    assert draft.products.get(code="tisagenlecleucel").max_age_years == 25
+    active = client.post(reverse("ruleset_product", args=[1, "tisagenlecleucel"]), form, follow=True)
+    assert "read-only" in active.content.decode()
+    assert RuleSet.objects.get(version=1).products.get(code="tisagenlecleucel").diagnoses == ["b_all", "fl", "lbcl"]
