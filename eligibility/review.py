@@ -143,16 +143,22 @@ def after_reevaluation(*, assessment: Assessment, previous: Evaluation | None, c
         what = ", ".join(changed)
         standing.update(voided_at=timezone.now(), voided_by=by,
                         void_reason=f"Data changed by {signer_name(by)}: {what}.")
+    Disposition.objects.bulk_create(carried_dispositions(previous.dispositions.all(), current))
+
+
+def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:
+    """Copies (unsaved) for ``current`` of the decisions whose item kept its status and inputs;
+    where the finding changed, the physician decides again."""
     items = {item["code"]: item for item in current.checklist["items"]}
     carried = []
-    for disposition in previous.dispositions.all():
+    for disposition in dispositions:
         item = items.get(disposition.code)
         if item is None or item["status"] != disposition.status or item["inputs"] != disposition.item_inputs:
-            continue  # the finding changed: the physician decides again
+            continue
         carried.append(Disposition(
             evaluation=current, code=disposition.code, status=disposition.status, item_inputs=disposition.item_inputs,
             kind=disposition.kind, reason_code=disposition.reason_code, justification=disposition.justification,
             decided_by_id=disposition.decided_by_id, decided_by_name=disposition.decided_by_name,
             decided_at=disposition.decided_at, carried_over_from=disposition.carried_over_from or disposition,
         ))
-    Disposition.objects.bulk_create(carried)
+    return carried

@@ -11,11 +11,13 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from .models import Assessment, Product, RuleSet, SignOff, Threshold
+from . import review
+from .models import DIAGNOSIS_CHOICES, Assessment, Disposition, Evaluation, Product, RuleSet, SignOff, Threshold
 from .rules import CaseValidationError, Engine
 from .rules.arithmetic import plain
 from .rules.thresholds import THRESHOLDS_BY_KEY, threshold_set_errors
 from .selectors import engine_for, ruleset_data, ruleset_get
+from .services import evaluation_build
 
 #: The last stage: an assessment signed off at it is no longer open.
 INFUSION_STAGE = "pre_infusion"
@@ -207,9 +209,6 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
 @transaction.atomic
 def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation) -> None:
-    from .models import Disposition, Evaluation
-    from .rules.case import case_as_dict
-
     new_evaluations, to_review = [], []
     for assessment in assessments:
         previous = assessment.current_evaluation
@@ -241,13 +240,8 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
             else:
                 outcome.unchanged_signed += 1
             continue
-        counts = checklist.counts
-        evaluation = Evaluation(
-            assessment=assessment, ruleset=ruleset, stage=assessment.stage, inputs=case_as_dict(case),
-            checklist=checklist.as_dict(), overall=checklist.overall, flag_count=counts["flag"],
-            missing_count=counts["missing"], defer_count=counts["defer"], exclude_count=counts["exclude"],
-            created_by=by, reevaluated_from=previous, changes=changes,
-        )
+        evaluation = evaluation_build(assessment=assessment, ruleset=ruleset, case=case, checklist=checklist, by=by,
+                                      reevaluated_from=previous, changes=changes)
         new_evaluations.append((assessment, previous, evaluation))
     Evaluation.objects.bulk_create([evaluation for _, _, evaluation in new_evaluations])
     # One prepared statement run for every row: bulk_update's CASE WHEN and a correlated subquery
@@ -262,21 +256,15 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
     for assessment in to_review:
         Assessment.objects.filter(pk=assessment.pk).update(review_requested=assessment.review_requested)
     # Decisions on findings that did not change carry over to the new evaluation.
-    previous_ids = {previous.pk: evaluation for _, previous, evaluation in new_evaluations if previous}
-    current_items = {evaluation.pk: {item["code"]: item for item in evaluation.checklist["items"]}
-                     for _, _, evaluation in new_evaluations}
-    carried = []
-    for disposition in Disposition.objects.filter(evaluation_id__in=previous_ids):
-        evaluation = previous_ids[disposition.evaluation_id]
-        item = current_items[evaluation.pk].get(disposition.code)
-        if item and item["status"] == disposition.status and item["inputs"] == disposition.item_inputs:
-            carried.append(Disposition(
-                evaluation=evaluation, code=disposition.code, status=disposition.status,
-                item_inputs=disposition.item_inputs, kind=disposition.kind, reason_code=disposition.reason_code,
-                justification=disposition.justification, decided_by_id=disposition.decided_by_id,
-                decided_by_name=disposition.decided_by_name, decided_at=disposition.decided_at,
-                carried_over_from=disposition.carried_over_from or disposition))
-    Disposition.objects.bulk_create(carried)
+    replaced_by = {previous.pk: evaluation for _, previous, evaluation in new_evaluations if previous}
+    by_previous: dict[int, list] = {}
+    for disposition in Disposition.objects.filter(evaluation_id__in=replaced_by):
+        by_previous.setdefault(disposition.evaluation_id, []).append(disposition)
+    Disposition.objects.bulk_create([
+        carried
+        for previous_id, dispositions in by_previous.items()
+        for carried in review.carried_dispositions(dispositions, replaced_by[previous_id])
+    ])
     outcome.reevaluated += len(new_evaluations)
     outcome.review_requested += len(to_review)
 
@@ -284,8 +272,6 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
 def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],
                    min_age_years: Decimal | None, max_age_years: Decimal | None) -> dict[str, list[str]]:
     """Why a product's values are not allowed (empty when they are)."""
-    from .models import DIAGNOSIS_CHOICES
-
     known = {code for code, _ in DIAGNOSIS_CHOICES}
     errors: dict[str, list[str]] = {}
     if not name.strip():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db import transaction
@@ -22,25 +21,32 @@ class ConcurrentEdit(Exception):
         super().__init__("The assessment was changed by someone else since you opened it.")
 
 
-def _evaluate(*, assessment: Assessment, by) -> Evaluation:
-    """Evaluate the assessment's data under the active rule set and keep the result."""
-    ruleset, engine = active_engine()
-    case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
-    checklist = engine.evaluate(case)
+def evaluation_build(*, assessment: Assessment, ruleset, case, checklist, by, **extra) -> Evaluation:
+    """An (unsaved) evaluation row: the case as evaluated, its checklist, counts and rule-set version."""
     counts = checklist.counts
-    evaluation = Evaluation.objects.create(
+    return Evaluation(
         assessment=assessment,
         ruleset=ruleset,
-        stage=assessment.stage,
+        stage=checklist.stage,
         inputs=case_as_dict(case),
-        checklist=json.loads(checklist.as_json()),  # the standard library reads any integer
+        checklist=checklist.as_dict(),
         overall=checklist.overall,
         flag_count=counts["flag"],
         missing_count=counts["missing"],
         defer_count=counts["defer"],
         exclude_count=counts["exclude"],
         created_by=by,
+        **extra,
     )
+
+
+def _evaluate(*, assessment: Assessment, by) -> Evaluation:
+    """Evaluate the assessment's data under the active rule set and keep the result."""
+    ruleset, engine = active_engine()
+    case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
+    evaluation = evaluation_build(assessment=assessment, ruleset=ruleset, case=case,
+                                  checklist=engine.evaluate(case), by=by)
+    evaluation.save()
     assessment.current_evaluation = evaluation
     Assessment.objects.filter(pk=assessment.pk).update(current_evaluation=evaluation)
     return evaluation

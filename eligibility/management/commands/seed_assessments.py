@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from eligibility.models import Assessment, Evaluation, Patient
-from eligibility.rules.case import case_as_dict
 from eligibility.selectors import active_engine
+from eligibility.services import evaluation_build
 from eligibility.synthetic import synthetic_case
 
 BATCH = 500
@@ -55,14 +55,8 @@ class Command(BaseCommand):
         for assessment in assessments:
             parsed = engine.parse({**assessment.data, "stage": assessment.stage,
                                    "case_id": str(assessment.patient.public_id)})
-            checklist = engine.evaluate(parsed)
-            counts = checklist.counts
-            evaluations.append(Evaluation(
-                assessment=assessment, ruleset=ruleset, stage=assessment.stage, inputs=case_as_dict(parsed),
-                checklist=checklist.as_dict(), overall=checklist.overall, flag_count=counts["flag"],
-                missing_count=counts["missing"], defer_count=counts["defer"], exclude_count=counts["exclude"],
-                created_by=author,
-            ))
+            evaluations.append(evaluation_build(assessment=assessment, ruleset=ruleset, case=parsed,
+                                                checklist=engine.evaluate(parsed), by=author))
         Evaluation.objects.bulk_create(evaluations)
         for assessment, evaluation in zip(assessments, evaluations, strict=True):
             assessment.current_evaluation = evaluation
