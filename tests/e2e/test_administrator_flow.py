@@ -5,32 +5,13 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from eligibility import services
 from tests.conftest import EXAMPLES_DIR
+from tests.e2e.helpers import field, sign_in, user
 
-PASSWORD = "a-long-test-passphrase-3"
 CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
-
-
-def user(username, role, first, last):
-    account = User.objects.create_user(username, password=PASSWORD, first_name=first, last_name=last)
-    account.groups.add(Group.objects.get(name=role))
-    return account
-
-
-def sign_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-
-
-def field(scope, label: str):
-    return scope.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
 
 
 @pytest.mark.django_db(transaction=True)

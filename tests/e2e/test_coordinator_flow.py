@@ -3,44 +3,22 @@
 import re
 
 import pytest
-from django.contrib.auth.models import Group, User
 from playwright.sync_api import Page, expect
 
 from eligibility.models import Patient
-
-PASSWORD = "a-long-test-passphrase-1"
+from tests.e2e.helpers import choose, field, sign_in, user
 
 
 @pytest.fixture
 def coordinator(db):
-    user = User.objects.create_user("casey", password=PASSWORD, first_name="Casey", last_name="Coordinator")
-    user.groups.add(Group.objects.get(name="Coordinator"))
-    return user
-
-
-def sign_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}/")
-    expect(page).to_have_url(re.compile(r"/login/"))
-    page.get_by_label("Username").fill("casey")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-
-
-def field(page: Page, label: str):
-    """The input labelled ``label`` exactly (a required field's label ends with an asterisk)."""
-    return page.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    field(page, label).select_option(label=option)
+    return user("casey", "Coordinator", "Casey", "Coordinator")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checklist(page: Page, live_server,
                                                                                     coordinator):
     base = live_server.url
-    sign_in(page, base)
+    sign_in(page, base, "casey")
 
     # First sitting: a new patient and the screening data.
     page.get_by_role("link", name="New patient").first.click()
@@ -68,7 +46,7 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     page.get_by_role("button", name="Sign out").click()
 
     # Second sitting: the lab values, in the units the lab sent.
-    sign_in(page, base)
+    sign_in(page, base, "casey")
     page.get_by_role("link", name="CART-E2E-01").click()
     page.get_by_role("link", name="Before leukapheresis").click()
     field(page, "Absolute lymphocyte count").fill("150")

@@ -1,35 +1,12 @@
 """A physician's review and sign-off in a real browser, and the voiding by a coordinator's edit."""
 
-import re
-
 import pytest
-from django.contrib.auth.models import Group, User
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from eligibility import services
 from eligibility.models import SignOff
+from tests.e2e.helpers import PASSWORD, field, sign_in, user
 from tests.factories import SCREENING_TO_REVIEW
-
-PASSWORD = "a-long-test-passphrase-2"
-SCREENING = SCREENING_TO_REVIEW
-
-
-def user(username, role, first, last):
-    account = User.objects.create_user(username, password=PASSWORD, first_name=first, last_name=last)
-    account.groups.add(Group.objects.get(name=role))
-    return account
-
-
-def sign_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-
-
-def field(scope, label: str):
-    return scope.get_by_label(re.compile(r"^\s*" + re.escape(label) + r"\s*\*?\s*$"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -37,7 +14,7 @@ def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Br
     coordinator = user("casey", "Coordinator", "Casey", "Jones")
     user("robin", "Physician", "Robin", "Lee")
     patient = services.patient_create(study_id="CART-E2E-02", initials="CD", by=coordinator)
-    services.assessment_update(assessment=patient.assessment, changes=SCREENING, stage="screening",
+    services.assessment_update(assessment=patient.assessment, changes=SCREENING_TO_REVIEW, stage="screening",
                                revision=patient.assessment.revision, by=coordinator)
 
     doctor = browser.new_context().new_page()

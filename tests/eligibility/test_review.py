@@ -16,8 +16,6 @@ from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserF
 
 pytestmark = pytest.mark.django_db
 
-SCREENING = SCREENING_TO_REVIEW
-
 
 @pytest.fixture
 def coordinator():
@@ -39,7 +37,7 @@ def save(patient, by, stage="screening", **changes) -> Evaluation:
 def reviewed(coordinator):
     """A patient at screening whose checklist has one deferred and one flagged item."""
     patient = PatientFactory(by=coordinator)
-    evaluation = save(patient, coordinator, **SCREENING)
+    evaluation = save(patient, coordinator, **SCREENING_TO_REVIEW)
     statuses = {item["code"]: item["status"] for item in evaluation.checklist["items"]}
     assert (statuses["viral_infection"], statuses["hbv"], evaluation.overall) == ("defer", "flag", "deferred")
     return patient, evaluation
@@ -115,7 +113,7 @@ def test_an_edit_voids_the_sign_off_and_carries_unchanged_dispositions_over(revi
     assert not physician_queue().filter(pk=evaluation.pk).exists()
 
     # The coordinator changes the HBV prophylaxis (hbv item inputs change) and nothing about the virus.
-    infections = dict(SCREENING["infections"], hbv_prophylaxis=False)
+    infections = dict(SCREENING_TO_REVIEW["infections"], hbv_prophylaxis=False)
     current = save(patient, coordinator, infections=infections)
 
     signoff.refresh_from_db()
