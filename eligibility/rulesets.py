@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
@@ -15,6 +16,7 @@ from . import review
 from .models import DIAGNOSIS_CHOICES, Assessment, Disposition, Evaluation, Product, RuleSet, SignOff, Threshold
 from .rules import CaseValidationError, Engine
 from .rules.arithmetic import plain
+from .rules.engine import dumps
 from .rules.thresholds import THRESHOLDS_BY_KEY, threshold_set_errors
 from .selectors import engine_for, ruleset_data, ruleset_get
 from .services import evaluation_build
@@ -132,10 +134,10 @@ def impact_preview(*, draft: RuleSet) -> Impact:
     rows = open_assessments().values_list("patient__public_id", "patient__study_id", "stage", "data")
     for public_id, study_id, stage, data in rows.iterator(chunk_size=2000):
         impact.total += 1
-        case = {**data, "stage": stage}
+        raw = dumps({**data, "stage": stage})  # stored data was validated when saved: encoded once, read twice
         try:
-            before = active_engine.evaluate(active_engine.parse(case))
-            after = draft_engine.evaluate(draft_engine.parse(case))
+            before = active_engine.evaluate(active_engine.parse_json(raw))
+            after = draft_engine.evaluate(draft_engine.parse_json(raw))
         except CaseValidationError:
             impact.unevaluable += 1
             continue
@@ -190,14 +192,14 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
     outcome = Reevaluation()
     signed = SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
                                     evaluation=OuterRef("current_evaluation"))
-    assessments = (open_assessments().annotate(signed=Exists(signed))
-                   .select_related("current_evaluation", "patient")
-                   .only("pk", "stage", "data", "patient__public_id", "current_evaluation__id",
-                         "current_evaluation__ruleset_id", "current_evaluation__overall")
-                   .order_by("pk"))
-    batch: list[Assessment] = []
-    for assessment in assessments.iterator(chunk_size=batch_size):
-        batch.append(assessment)
+    # Plain rows, not model instances: three instances a row (with the patient and the evaluation)
+    # cost more than evaluating the case twice.
+    rows = (open_assessments().annotate(signed=Exists(signed)).order_by("pk")
+            .values_list("pk", "stage", "data", "patient__public_id", "current_evaluation_id",
+                         "current_evaluation__ruleset_id", "current_evaluation__overall", "signed"))
+    batch: list[_Open] = []
+    for row in rows.iterator(chunk_size=batch_size):
+        batch.append(_Open(*row))
         if len(batch) >= batch_size:
             _reevaluate_batch(batch, engine, engines, ruleset, by, outcome)
             batch = []
@@ -206,23 +208,34 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
     return outcome
 
 
+class _Open(NamedTuple):
+    pk: int
+    stage: str
+    data: dict
+    public_id: object
+    previous_id: int | None
+    previous_ruleset_id: int | None
+    previous_overall: str | None
+    signed: bool
+
+
 @transaction.atomic
-def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
+def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation) -> None:
     new_evaluations, to_review = [], []
     for assessment in assessments:
-        previous = assessment.current_evaluation
-        data = {**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)}
+        # Stored data was validated when saved: encoded once, read by both versions' engines.
+        raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
         try:
-            case = engine.parse(data)
+            case = engine.parse_json(raw)
         except CaseValidationError:
             outcome.unevaluable += 1
             continue
         checklist = engine.evaluate(case)
         old_items = {}
-        if previous is not None:
-            previous_engine = engines[previous.ruleset_id]
-            old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse(data)).items}
+        if assessment.previous_id is not None:
+            previous_engine = engines[assessment.previous_ruleset_id]
+            old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
         changes = [
             {"code": item["code"], "title": item["title"], "before": old_items[item["code"]]["status"],
              "after": item["status"], "reason_changed": old_items[item["code"]]["reason"] != item["reason"]}
@@ -231,19 +244,18 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
                                               or old_items[item["code"]]["reason"] != item["reason"])
         ]
         if assessment.signed:
-            if changes or (previous and previous.overall != checklist.overall):
-                assessment.review_requested = (
+            if changes or assessment.previous_overall != checklist.overall:
+                to_review.append((assessment.pk, (
                     f"Rule set version {ruleset.version} would change this signed checklist "
-                    f"({previous.overall.replace('_', ' ')} -> {checklist.overall.replace('_', ' ')}; "
-                    f"{len(changes)} item(s)): review and sign again if you agree.")
-                to_review.append(assessment)
+                    f"({assessment.previous_overall.replace('_', ' ')} -> {checklist.overall.replace('_', ' ')}; "
+                    f"{len(changes)} item(s)): review and sign again if you agree.")))
             else:
                 outcome.unchanged_signed += 1
             continue
-        evaluation = evaluation_build(assessment=assessment, ruleset=ruleset, case=case, checklist=checklist, by=by,
-                                      reevaluated_from=previous, changes=changes)
-        new_evaluations.append((assessment, previous, evaluation))
-    Evaluation.objects.bulk_create([evaluation for _, _, evaluation in new_evaluations])
+        evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
+                                      by=by, reevaluated_from_id=assessment.previous_id, changes=changes)
+        new_evaluations.append((assessment, evaluation))
+    Evaluation.objects.bulk_create([evaluation for _, evaluation in new_evaluations])
     # One prepared statement run for every row: bulk_update's CASE WHEN and a correlated subquery
     # both cost far more here (0.2-0.7 ms a row on SQLite).
     table = Assessment._meta.db_table
@@ -251,12 +263,13 @@ def _reevaluate_batch(assessments, engine: Engine, engines: dict[int, Engine], r
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {connection.ops.quote_name(table)} SET {connection.ops.quote_name(column)} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
-            [(evaluation.pk, assessment.pk) for assessment, _, evaluation in new_evaluations],
+            [(evaluation.pk, assessment.pk) for assessment, evaluation in new_evaluations],
         )
-    for assessment in to_review:
-        Assessment.objects.filter(pk=assessment.pk).update(review_requested=assessment.review_requested)
+    for pk, request in to_review:
+        Assessment.objects.filter(pk=pk).update(review_requested=request)
     # Decisions on findings that did not change carry over to the new evaluation.
-    replaced_by = {previous.pk: evaluation for _, previous, evaluation in new_evaluations if previous}
+    replaced_by = {assessment.previous_id: evaluation for assessment, evaluation in new_evaluations
+                   if assessment.previous_id is not None}
     by_previous: dict[int, list] = {}
     for disposition in Disposition.objects.filter(evaluation_id__in=replaced_by):
         by_previous.setdefault(disposition.evaluation_id, []).append(disposition)

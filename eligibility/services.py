@@ -21,11 +21,11 @@ class ConcurrentEdit(Exception):
         super().__init__("The assessment was changed by someone else since you opened it.")
 
 
-def evaluation_build(*, assessment: Assessment, ruleset, case, checklist, by, **extra) -> Evaluation:
+def evaluation_build(*, assessment_id: int, ruleset, case, checklist, by, **extra) -> Evaluation:
     """An (unsaved) evaluation row: the case as evaluated, its checklist, counts and rule-set version."""
     counts = checklist.counts
     return Evaluation(
-        assessment=assessment,
+        assessment_id=assessment_id,
         ruleset=ruleset,
         stage=checklist.stage,
         inputs=case_as_dict(case),
@@ -44,7 +44,7 @@ def _evaluate(*, assessment: Assessment, by) -> Evaluation:
     """Evaluate the assessment's data under the active rule set and keep the result."""
     ruleset, engine = active_engine()
     case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
-    evaluation = evaluation_build(assessment=assessment, ruleset=ruleset, case=case,
+    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
                                   checklist=engine.evaluate(case), by=by)
     evaluation.save()
     assessment.current_evaluation = evaluation

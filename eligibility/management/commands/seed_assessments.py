@@ -55,7 +55,7 @@ class Command(BaseCommand):
         for assessment in assessments:
             parsed = engine.parse({**assessment.data, "stage": assessment.stage,
                                    "case_id": str(assessment.patient.public_id)})
-            evaluations.append(evaluation_build(assessment=assessment, ruleset=ruleset, case=parsed,
+            evaluations.append(evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=parsed,
                                                 checklist=engine.evaluate(parsed), by=author))
         Evaluation.objects.bulk_create(evaluations)
         for assessment, evaluation in zip(assessments, evaluations, strict=True):

@@ -1,0 +1,49 @@
+"""The JSON behind the case and checklist columns: orjson, with the standard library for what
+orjson refuses, so nothing the default encoder stored is lost or read differently."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from eligibility.jsoncodec import CompactJSONDecoder, CompactJSONEncoder
+from eligibility.models import Assessment, Evaluation
+from tests.factories import PatientFactory
+
+BEYOND_64_BITS = 2**80
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, True, "é"], "b": {"c": -0.1}},
+    {"big": BEYOND_64_BITS, "negative": -(2**64)},
+    {"largest 64-bit": 2**63 - 1, "smallest": -(2**63)},
+    [],
+])
+def test_values_round_trip_exactly(value):
+    text = json.dumps(value, cls=CompactJSONEncoder)
+    assert json.loads(text, cls=CompactJSONDecoder) == value
+    assert json.loads(text) == value  # what any other reader of the column sees
+
+
+def test_what_orjson_refuses_falls_back_to_the_standard_library():
+    assert json.loads("[NaN, 1e400]", cls=CompactJSONDecoder)[1] == float("inf")
+    assert json.loads(str(BEYOND_64_BITS), cls=CompactJSONDecoder) == BEYOND_64_BITS
+    with pytest.raises(TypeError, match="Decimal"):  # refused exactly as Django's default encoder does
+        json.dumps({"dose": Decimal("1.5")}, cls=CompactJSONEncoder)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads("{not json", cls=CompactJSONDecoder)
+
+
+@pytest.mark.django_db
+def test_a_stored_evaluation_reads_back_as_it_was_written():
+    patient = PatientFactory()
+    evaluation = patient.assessment.current_evaluation
+    checklist, inputs = evaluation.checklist, evaluation.inputs
+    stored = Evaluation.objects.get(pk=evaluation.pk)
+    assert (stored.checklist, stored.inputs) == (checklist, inputs)
+    assert len(stored.checklist["items"]) == 26
+
+    Assessment.objects.filter(pk=patient.assessment.pk).update(data={"dose": BEYOND_64_BITS})
+    assert Assessment.objects.get(pk=patient.assessment.pk).data == {"dose": BEYOND_64_BITS}
