@@ -390,3 +390,16 @@ class SignOffForm(forms.Form):
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout("password", Submit("sign", "Sign"))
+
+
+class ReviewKeepForm(forms.Form):
+    """Keep a signed checklist that a new rule-set version would change: say why."""
+
+    justification = forms.CharField(label="Why the signed checklist stands", widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("justification", Submit("keep", "Keep the signed checklist",
+                                                            css_class="btn-outline-secondary"))

@@ -144,9 +144,7 @@ class Assessment(models.Model):
     current_evaluation = models.OneToOneField(
         "Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    #: Set when a new rule-set version would change a signed checklist: a physician must look again.
-    review_requested = models.TextField(blank=True)
-    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at", "review_requested"])
+    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at"])
 
     class Meta:
         ordering = ["-updated_at"]
@@ -255,3 +253,45 @@ class SignOff(models.Model):
     @property
     def is_void(self) -> bool:
         return self.voided_at is not None
+
+
+class ReviewRequest(models.Model):
+    """A published rule-set version would change a signed checklist, or cannot evaluate the
+    assessment's data at all: the checklist stays pinned to its version and a physician decides.
+
+    Open until resolved: *kept* (the signed checklist stands, with a justification),
+    *re-evaluated* (a new checklist under the new version, the signature voided), or
+    *superseded* (the data changed, or a later version asked again).
+    """
+
+    class Resolution(models.TextChoices):
+        KEPT = "kept", "Signed checklist kept"
+        REEVALUATED = "reevaluated", "Re-evaluated under the new version"
+        SUPERSEDED = "superseded", "Superseded"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="review_requests")
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+",
+                                help_text="The version that asked for the review.")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, related_name="+",
+                                   help_text="The pinned checklist it concerns.")
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    justification = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    resolved_by_name = models.CharField(max_length=200, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["assessment"], condition=Q(resolved_at__isnull=True),
+                                               name="one_open_review_request_per_assessment")]
+
+    def __str__(self) -> str:
+        return f"Review requested by rule set version {self.ruleset_id}: {self.resolution or 'open'}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Assessment, Disposition, Evaluation, SignOff
+from .models import Assessment, Disposition, Evaluation, ReviewRequest, SignOff
 from .rules.statuses import BLOCKING
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,12 @@ def after_reevaluation(*, assessment: Assessment, previous: Evaluation | None, c
         what = ", ".join(changed)
         standing.update(voided_at=timezone.now(), voided_by=by,
                         void_reason=f"Data changed by {signer_name(by)}: {what}.")
+    # A review a rule-set version asked for concerned the checklist just replaced.
+    ReviewRequest.objects.filter(assessment=assessment, resolved_at__isnull=True).update(
+        resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=signer_name(by),
+        resolved_at=timezone.now(),
+        justification=f"Data changed ({', '.join(changed) or 'stage'}): re-evaluated under rule-set version "
+                      f"{current.ruleset.version}.")
     Disposition.objects.bulk_create(carried_dispositions(previous.dispositions.all(), current))
 
 

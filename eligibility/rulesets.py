@@ -3,6 +3,7 @@ differences, the impact preview on open assessments, and publishing (one transac
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,13 +14,23 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from . import review
-from .models import DIAGNOSIS_CHOICES, Assessment, Disposition, Evaluation, Product, RuleSet, SignOff, Threshold
+from .models import (
+    DIAGNOSIS_CHOICES,
+    Assessment,
+    Disposition,
+    Evaluation,
+    Product,
+    ReviewRequest,
+    RuleSet,
+    SignOff,
+    Threshold,
+)
 from .rules import CaseValidationError, Engine
 from .rules.arithmetic import plain
 from .rules.engine import dumps
 from .rules.thresholds import THRESHOLDS_BY_KEY, threshold_set_errors
 from .selectors import engine_for, ruleset_data, ruleset_get
-from .services import evaluation_build
+from .services import checklist_changes, evaluation_build
 
 #: The last stage: an assessment signed off at it is no longer open.
 INFUSION_STAGE = "pre_infusion"
@@ -119,7 +130,8 @@ class Impact:
     total: int = 0
     transitions: Counter = field(default_factory=Counter)  # (before, after) overall -> patients
     changed: list[dict] = field(default_factory=list)  # patients whose result or an item changes
-    unevaluable: int = 0  # data the draft's catalogue rejects (e.g. a product it removed)
+    #: Patients whose data the draft rejects (e.g. a product it removes), with why.
+    unevaluable: list[dict] = field(default_factory=list)
 
     @property
     def summary(self) -> list[tuple[str, str, int]]:
@@ -138,8 +150,8 @@ def impact_preview(*, draft: RuleSet) -> Impact:
         try:
             before = active_engine.evaluate(active_engine.parse_json(raw))
             after = draft_engine.evaluate(draft_engine.parse_json(raw))
-        except CaseValidationError:
-            impact.unevaluable += 1
+        except CaseValidationError as exc:
+            impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "errors": exc.errors})
             continue
         items = [(old["code"], old["status"], new["status"]) for old, new in zip(before.items, after.items, strict=True)
                  if old["status"] != new["status"] or old["reason"] != new["reason"]]
@@ -222,33 +234,39 @@ class _Open(NamedTuple):
 @transaction.atomic
 def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation) -> None:
-    new_evaluations, to_review = [], []
+    new_evaluations, requests = [], []
     for assessment in assessments:
         # Stored data was validated when saved: encoded once, read by both versions' engines.
         raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
         try:
             case = engine.parse_json(raw)
-        except CaseValidationError:
+        except CaseValidationError as exc:
             outcome.unevaluable += 1
+            if assessment.previous_id is not None:
+                problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
+                requests.append(ReviewRequest(
+                    assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
+                    message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
+                            "the checklist stays under its version until the data are corrected."))
             continue
         checklist = engine.evaluate(case)
         old_items = {}
         if assessment.previous_id is not None:
             previous_engine = engines[assessment.previous_ruleset_id]
             old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
-        changes = [
-            {"code": item["code"], "title": item["title"], "before": old_items[item["code"]]["status"],
-             "after": item["status"], "reason_changed": old_items[item["code"]]["reason"] != item["reason"]}
-            for item in checklist.items
-            if item["code"] in old_items and (old_items[item["code"]]["status"] != item["status"]
-                                              or old_items[item["code"]]["reason"] != item["reason"])
-        ]
+        changes = checklist_changes(old_items, checklist.items)
         if assessment.signed:
             if changes or assessment.previous_overall != checklist.overall:
-                to_review.append((assessment.pk, (
-                    f"Rule set version {ruleset.version} would change this signed checklist "
-                    f"({assessment.previous_overall.replace('_', ' ')} -> {checklist.overall.replace('_', ' ')}; "
-                    f"{len(changes)} item(s)): review and sign again if you agree.")))
+                requests.append(ReviewRequest(
+                    assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
+                    message=f"Rule set version {ruleset.version} would change this signed checklist "
+                            f"({assessment.previous_overall.replace('_', ' ')} -> "
+                            f"{checklist.overall.replace('_', ' ')}; "
+                            + "; ".join(f"{change['title']}: {change['before']} -> {change['after']}"
+                                        if change["before"] != change["after"] else f"{change['title']}: reason"
+                                        for change in changes)
+                            + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))
+                outcome.review_requested += 1
             else:
                 outcome.unchanged_signed += 1
             continue
@@ -265,8 +283,15 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
             f"UPDATE {connection.ops.quote_name(table)} SET {connection.ops.quote_name(column)} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
             [(evaluation.pk, assessment.pk) for assessment, evaluation in new_evaluations],
         )
-    for pk, request in to_review:
-        Assessment.objects.filter(pk=pk).update(review_requested=request)
+    # A new version's request replaces an earlier version's open one (and a re-evaluated
+    # assessment has nothing left to review).
+    ReviewRequest.objects.filter(
+        assessment_id__in=[request.assessment_id for request in requests]
+        + [assessment.pk for assessment, _ in new_evaluations],
+        resolved_at__isnull=True,
+    ).update(resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
+             resolved_by_name=review.signer_name(by), justification=f"Rule set version {ruleset.version} published.")
+    ReviewRequest.objects.bulk_create(requests)
     # Decisions on findings that did not change carry over to the new evaluation.
     replaced_by = {assessment.previous_id: evaluation for assessment, evaluation in new_evaluations
                    if assessment.previous_id is not None}
@@ -279,7 +304,6 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
         for carried in review.carried_dispositions(dispositions, replaced_by[previous_id])
     ])
     outcome.reevaluated += len(new_evaluations)
-    outcome.review_requested += len(to_review)
 
 
 def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],
@@ -321,3 +345,40 @@ def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Produc
         setattr(product, key, value)
     product.save()
     return product
+
+
+#: A product code as the case names it (criteria.md section 5): lower-case words joined by "_".
+PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+PRODUCT_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational", "age_limit_diagnoses",
+                  "min_age_years", "max_age_years")
+
+
+@transaction.atomic
+def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
+    """Add a product to a draft's catalogue after validating its code and values."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    errors = product_errors(**{key: values[key] for key in (
+        "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
+    code = code.strip()
+    if not PRODUCT_CODE.match(code) or len(code) > Product._meta.get_field("code").max_length:
+        errors["code"] = ["use lower-case letters, digits and single underscores, starting with a letter "
+                          "(e.g. tisagenlecleucel), at most 64 characters"]
+    elif draft.products.filter(code=code).exists():
+        errors["code"] = [f"'{code}' is in this catalogue already"]
+    if errors:
+        raise RuleSetRefused("Some values are not allowed; nothing was added.", errors)
+    return Product.objects.create(ruleset=draft, code=code, **{key: values[key] for key in PRODUCT_FIELDS})
+
+
+@transaction.atomic
+def ruleset_product_remove(*, draft: RuleSet, code: str, by) -> None:
+    """Remove a product from a draft's catalogue (the preview lists the patients it concerns)."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    product = draft.products.filter(code=code).first()
+    if product is None:
+        raise RuleSetRefused(f"'{code}' is not in the catalogue of version {draft.version}.")
+    if draft.products.count() == 1:
+        raise RuleSetRefused("The catalogue needs at least one product.")
+    product.delete()

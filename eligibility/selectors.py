@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, Q
 
-from .models import Evaluation, Patient, RuleSet, SignOff
+from .models import Evaluation, Patient, ReviewRequest, RuleSet, SignOff
 from .rules import Engine, RuleSetData
 from .rules.thresholds import ProductSpec
 
@@ -87,13 +87,15 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
 
 
 def physician_queue():
-    """Current checklists without a standing sign-off, oldest first, with how many items still
-    need a physician's disposition (one query)."""
+    """Current checklists without a standing sign-off, or signed ones a new rule-set version asks
+    a physician to review again; oldest first, with how many items still need a physician's
+    disposition (one query)."""
     signed = SignOff.objects.filter(evaluation=OuterRef("pk"), voided_at__isnull=True)
+    requested = ReviewRequest.objects.filter(assessment=OuterRef("assessment"), resolved_at__isnull=True)
     return (
         Evaluation.objects.filter(assessment__current_evaluation=F("pk"))
-        .annotate(signed=Exists(signed), decided=Count("dispositions"))
-        .filter(signed=False)
+        .annotate(signed=Exists(signed), review_requested=Exists(requested), decided=Count("dispositions"))
+        .filter(Q(signed=False) | Q(review_requested=True))
         .annotate(undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
                   - F("decided"))
         .select_related("assessment__patient")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import review
-from .models import Assessment, Evaluation, Patient
+from .models import Assessment, Disposition, Evaluation, Patient, ReviewRequest, SignOff
 from .rules import CaseValidationError
 from .rules.case import case_as_dict
 from .selectors import active_engine
@@ -38,6 +39,18 @@ def evaluation_build(*, assessment_id: int, ruleset, case, checklist, by, **extr
         created_by=by,
         **extra,
     )
+
+
+def checklist_changes(old_items: dict[str, dict[str, Any]], items) -> list[dict[str, Any]]:
+    """The items whose status or reason differ from ``old_items`` (by code), as an evaluation's
+    ``changes``: ``[{"code", "title", "before", "after", "reason_changed"}]``."""
+    changes = []
+    for item in items:
+        old = old_items.get(item["code"])
+        if old is not None and (old["status"] != item["status"] or old["reason"] != item["reason"]):
+            changes.append({"code": item["code"], "title": item["title"], "before": old["status"],
+                            "after": item["status"], "reason_changed": old["reason"] != item["reason"]})
+    return changes
 
 
 def _evaluate(*, assessment: Assessment, by) -> Evaluation:
@@ -100,6 +113,67 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     return evaluation
 
 
+def _open_request(request: ReviewRequest) -> ReviewRequest:
+    request = ReviewRequest.objects.select_for_update().select_related("assessment__patient", "ruleset").get(
+        pk=request.pk)
+    if not request.is_open:
+        raise review.ReviewRefused(f"This review request was resolved already ({request.get_resolution_display()} "
+                                   f"by {request.resolved_by_name}).")
+    return request
+
+
+def _resolve(request: ReviewRequest, resolution: str, justification: str, by) -> None:
+    request.resolution = resolution
+    request.justification = justification
+    request.resolved_by = by
+    request.resolved_by_name = review.signer_name(by)
+    request.resolved_at = timezone.now()
+    request.save(update_fields=["resolution", "justification", "resolved_by", "resolved_by_name", "resolved_at"])
+
+
+@transaction.atomic
+def review_request_keep(*, request: ReviewRequest, justification: str, by) -> ReviewRequest:
+    """The physician keeps the signed checklist under its own version: recorded with why."""
+    request = _open_request(request)
+    justification = justification.strip()
+    if not justification:
+        raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.")
+    _resolve(request, ReviewRequest.Resolution.KEPT, justification, by)
+    return request
+
+
+@transaction.atomic
+def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
+    """The physician takes the new version: a new checklist under the active version replaces the
+    pinned one, the standing signature is voided (the new checklist needs signing) and decisions on
+    unchanged findings carry over."""
+    request = _open_request(request)
+    assessment = Assessment.objects.select_for_update().select_related("current_evaluation").get(
+        pk=request.assessment_id)
+    previous = assessment.current_evaluation
+    ruleset, engine = active_engine()
+    try:
+        case = engine.parse({**assessment.data, "stage": assessment.stage,
+                             "case_id": str(request.assessment.patient.public_id)})
+    except CaseValidationError as exc:
+        problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
+        raise review.ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
+                                   "the coordinator must correct them first.") from exc
+    checklist = engine.evaluate(case)
+    changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]}, checklist.items)
+    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
+                                  by=by, reevaluated_from=previous, changes=changes)
+    evaluation.save()
+    Assessment.objects.filter(pk=assessment.pk).update(current_evaluation=evaluation)
+    SignOff.objects.filter(assessment=assessment, voided_at__isnull=True).update(
+        voided_at=timezone.now(), voided_by=by,
+        void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
+                    f"{review.signer_name(by)}; the new checklist needs signing.")
+    Disposition.objects.bulk_create(review.carried_dispositions(previous.dispositions.all(), evaluation))
+    _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
+    return evaluation
+
+
 def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The case paths whose values differ (groups one level deep, as the forms show them)."""
     changed = []
@@ -113,4 +187,5 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return changed
 
 
-__all__ = ["CaseValidationError", "ConcurrentEdit", "assessment_update", "patient_create"]
+__all__ = ["CaseValidationError", "ConcurrentEdit", "assessment_update", "patient_create", "review_request_keep",
+           "review_request_reevaluate"]

@@ -14,8 +14,17 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from . import review, services
-from .forms import SECTIONS, DispositionForm, FilterForm, PatientForm, SearchForm, SectionForm, SignOffForm
-from .models import Evaluation, Patient, SignOff
+from .forms import (
+    SECTIONS,
+    DispositionForm,
+    FilterForm,
+    PatientForm,
+    ReviewKeepForm,
+    SearchForm,
+    SectionForm,
+    SignOffForm,
+)
+from .models import Evaluation, Patient, ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, history_rows
 from .selectors import active_engine, physician_queue, worklist_patients
@@ -124,6 +133,11 @@ def _checklist_context(request, patient, evaluation, current: bool) -> dict:
                "sections": SECTIONS, "signoffs": evaluation.assessment.signoffs.select_related("evaluation")[:20]}
     standing = next((s for s in context["signoffs"] if not s.is_void and s.evaluation_id == evaluation.pk), None)
     context["standing_signoff"] = standing
+    requests = list(evaluation.assessment.review_requests.select_related("ruleset")[:20])
+    context["open_request"] = next((r for r in requests if r.is_open), None)
+    context["past_requests"] = [r for r in requests if not r.is_open]
+    if current and context["open_request"] and request.user.has_perm("eligibility.add_signoff"):
+        context["keep_form"] = ReviewKeepForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     if current and request.user.has_perm("eligibility.add_signoff") and standing is None:
         context["meaning"] = review.meaning_for(evaluation.stage)
@@ -216,3 +230,41 @@ def signoff_pdf(request, public_id):
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="signed-checklist-{signoff.signed_at:%Y%m%d-%H%M}.pdf"'
     return response
+
+
+def _review_request(public_id) -> ReviewRequest:
+    return get_object_or_404(ReviewRequest.objects.select_related("assessment__patient"), public_id=public_id)
+
+
+@permission_required("eligibility.add_signoff", raise_exception=True)
+@require_http_methods(["POST"])
+def review_keep(request, public_id):
+    """A physician keeps a signed checklist a new rule-set version would change, saying why."""
+    review_request = _review_request(public_id)
+    form = ReviewKeepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Why the signed checklist stands: write the justification.")
+    else:
+        try:
+            services.review_request_keep(request=review_request, justification=form.cleaned_data["justification"],
+                                         by=request.user)
+        except review.ReviewRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "The signed checklist stands; your decision is recorded.")
+    return redirect("checklist", public_id=review_request.assessment.patient.public_id)
+
+
+@permission_required("eligibility.add_signoff", raise_exception=True)
+@require_http_methods(["POST"])
+def review_reevaluate(request, public_id):
+    """A physician takes the new rule-set version: a new checklist, to review and sign."""
+    review_request = _review_request(public_id)
+    try:
+        evaluation = services.review_request_reevaluate(request=review_request, by=request.user)
+    except review.ReviewRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"Re-evaluated under rule-set version {evaluation.ruleset.version}: review the "
+                                  "changed items and sign again.")
+    return redirect("checklist", public_id=review_request.assessment.patient.public_id)

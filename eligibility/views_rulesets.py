@@ -44,6 +44,16 @@ class ProductForm(forms.ModelForm):
                   "min_age_years", "max_age_years"]
 
 
+class NewProductForm(ProductForm):
+    """A product to add to a draft's catalogue: its code as cases name it, and its values."""
+
+    code = forms.CharField(max_length=64, help_text="As cases name it: lower-case letters, digits and underscores, "
+                                                    "e.g. tabelecleucel.")
+
+    class Meta(ProductForm.Meta):
+        fields = ["code", *ProductForm.Meta.fields]
+
+
 class PublishForm(forms.Form):
     change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -80,23 +90,44 @@ def ruleset_detail(request, version):
             try:
                 rulesets.ruleset_thresholds_update(draft=ruleset, values=form.cleaned_data, by=request.user)
             except rulesets.RuleSetRefused as refused:
-                form.add_error(None, str(refused))
-                for key, problems in refused.errors.items():
-                    for problem in problems:
-                        form.add_error(key if key in form.fields else None, problem)
+                _refusal_to_form(form, refused)
             else:
                 messages.success(request, "Draft saved.")
                 return redirect("ruleset_detail", version=version)
+    return _detail(request, ruleset, values, form=form)
+
+
+def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None:
+    """The service's reasons beside the fields they concern (the rest at the top of the form)."""
+    form.add_error(None, str(refused))
+    for key, problems in refused.errors.items():
+        for problem in problems:
+            form.add_error(key if key in form.fields else None, problem)
+
+
+def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product: ProductForm | None = None,
+            add_form: NewProductForm | None = None, status: int = 200):
+    """The version's page; a form that was refused is shown bound, with its errors beside the fields."""
+    if values is None:
+        values = dict(ruleset.thresholds.values_list("key", "value"))
+    if form is None and ruleset.is_editable:
+        form = ThresholdsForm(values=values)
     active = ruleset_get()
-    products = [(product, ProductForm(instance=product, prefix=product.code) if ruleset.is_editable else None)
-                for product in ruleset.products.all()]
+    products = []
+    for product in ruleset.products.all():
+        product_form = None
+        if ruleset.is_editable:
+            product_form = (bound_product if bound_product is not None and bound_product.prefix == product.code
+                            else ProductForm(instance=product, prefix=product.code))
+        products.append((product, product_form))
     return render(request, "eligibility/ruleset_detail.html", {
         "products": products,
+        "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
         "ruleset": ruleset, "form": form, "publish_form": PublishForm() if ruleset.is_editable else None,
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
         "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
-    })
+    }, status=status)
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -126,25 +157,70 @@ def ruleset_publish(request, version):
     return redirect("ruleset_list")
 
 
+def _editable_or_refused(request, ruleset: RuleSet) -> bool:
+    if ruleset.is_editable:
+        return True
+    messages.error(request, f"Version {ruleset.version} is {ruleset.get_status_display().lower()} and read-only; "
+                            "make a draft to change it.")
+    return False
+
+
 @permission_required(ADMIN, raise_exception=True)
 @require_http_methods(["POST"])
 def ruleset_product(request, version, code):
     """Save one product of a draft's catalogue."""
     ruleset = get_object_or_404(RuleSet, version=version)
     product = get_object_or_404(Product, ruleset=ruleset, code=code)
-    form = ProductForm(request.POST, instance=product, prefix=code)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{product.name}: {field}: {' '.join(errors)}")
+    if not _editable_or_refused(request, ruleset):
         return redirect("ruleset_detail", version=version)
-    values = {field: form.cleaned_data[field] for field in ProductForm.Meta.fields}
-    # The service validates again and saves a fresh copy of the product (the form only converts).
-    try:
-        rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user, **values)
-    except rulesets.RuleSetRefused as refused:
-        messages.error(request, f"{product.name}: {refused}")
-        for field, problems in refused.errors.items():
-            messages.error(request, f"{product.name}: {field}: {' '.join(problems)}")
-    else:
-        messages.success(request, f"{values['name']} saved.")
+    form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk), prefix=code)
+    if form.is_valid():
+        values = {field: form.cleaned_data[field] for field in rulesets.PRODUCT_FIELDS}
+        # The service validates again and saves a fresh copy of the product (the form only converts).
+        try:
+            rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user, **values)
+        except rulesets.RuleSetRefused as refused:
+            _refusal_to_form(form, refused)
+        else:
+            messages.success(request, f"{values['name']} saved.")
+            return redirect("ruleset_detail", version=version)
+    messages.error(request, f"{product.name} was not saved: see the reasons beside its fields.")
+    return _detail(request, ruleset, bound_product=form, status=400)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_product_add(request, version):
+    """Add a product to a draft's catalogue."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = NewProductForm(request.POST, prefix="new")
+    if form.is_valid():
+        values = {field: form.cleaned_data[field] for field in rulesets.PRODUCT_FIELDS}
+        try:
+            product = rulesets.ruleset_product_add(draft=ruleset, code=form.cleaned_data["code"], by=request.user,
+                                                   **values)
+        except rulesets.RuleSetRefused as refused:
+            _refusal_to_form(form, refused)
+        else:
+            messages.success(request, f"{product.name} ({product.code}) added to draft version {version}.")
+            return redirect("ruleset_detail", version=version)
+    messages.error(request, "The product was not added: see the reasons beside its fields.")
+    return _detail(request, ruleset, add_form=form, status=400)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_product_remove(request, version, code):
+    """Remove a product from a draft's catalogue."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if _editable_or_refused(request, ruleset):
+        try:
+            rulesets.ruleset_product_remove(draft=ruleset, code=code, by=request.user)
+        except rulesets.RuleSetRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, f"{code} removed from draft version {version}. Preview the impact: open "
+                                      "assessments naming it cannot be evaluated under this version.")
     return redirect("ruleset_detail", version=version)

@@ -129,11 +129,14 @@ def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administra
     signed_assessment = Assessment.objects.get(patient=signed)
     assert signed_assessment.current_evaluation == signed_evaluation  # pinned, never silently changed
     assert signed_evaluation.ruleset.version == 1
-    assert "version 2 would change this signed checklist" in signed_assessment.review_requested
+    request = signed_assessment.review_requests.get()
+    assert request.is_open and request.evaluation == signed_evaluation and request.ruleset == published
+    assert "version 2 would change this signed checklist" in request.message
+    assert "(cleared with flags -> cleared; Absolute lymphocyte count: flag -> pass)" in request.message
     signoff.refresh_from_db()
     assert not signoff.is_void and review.signoff_verify(signoff)
     assert Assessment.objects.get(patient=closed).current_evaluation == closed_evaluation
-    assert Assessment.objects.get(patient=closed).review_requested == ""
+    assert not Assessment.objects.get(patient=closed).review_requests.exists()
 
 
 def product_values(**changes):
