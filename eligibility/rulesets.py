@@ -256,7 +256,10 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
             old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
         changes = checklist_changes(old_items, checklist.items)
         if assessment.signed:
-            if changes or assessment.previous_overall != checklist.overall:
+            # The result, not the wording: a status or the overall result would change (a reason that
+            # only quotes the new threshold leaves what was signed as it was).
+            if any(change["before"] != change["after"] for change in changes) or (
+                    assessment.previous_overall != checklist.overall):
                 requests.append(ReviewRequest(
                     assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
                     message=f"Rule set version {ruleset.version} would change this signed checklist "

@@ -47,11 +47,10 @@ class ProductForm(forms.ModelForm):
 class NewProductForm(ProductForm):
     """A product to add to a draft's catalogue: its code as cases name it, and its values."""
 
-    code = forms.CharField(max_length=64, help_text="As cases name it: lower-case letters, digits and underscores, "
-                                                    "e.g. tabelecleucel.")
-
-    class Meta(ProductForm.Meta):
-        fields = ["code", *ProductForm.Meta.fields]
+    code = forms.CharField(help_text="As cases name it: lower-case letters, digits and single underscores, "
+                                     "e.g. tisagenlecleucel.")
+    field_order = ["code", *ProductForm.Meta.fields]
+    # The code is checked by the service (with every other value, so all problems show at once).
 
 
 class PublishForm(forms.Form):

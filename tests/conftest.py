@@ -17,3 +17,15 @@ def load_examples() -> list[tuple[str, dict]]:
 @pytest.fixture
 def examples():
     return load_examples()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engine_cache():
+    """Engines of published versions are cached per process by (primary key, version): a version
+    never changes once published, but a test's rollback lets the next test reuse the same key for
+    different values."""
+    from eligibility import selectors
+
+    selectors._ENGINES.clear()
+    yield
+    selectors._ENGINES.clear()

@@ -10,6 +10,7 @@ import pytest
 
 from eligibility import review, rulesets, services
 from eligibility.models import Assessment, RuleSet
+from eligibility.rules import CaseValidationError
 from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 
@@ -171,3 +172,65 @@ def test_a_product_change_shows_in_the_differences_and_the_engine(administrator)
     with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
         rulesets.ruleset_product_update(draft=draft.based_on, code="tisagenlecleucel", by=administrator,
                                         **product_values())
+
+
+NEW_PRODUCT = product_values(name="Example product", target="CD22", diagnoses=["b_all"], accepts_cryopreserved=False,
+                             age_limit_diagnoses=[], max_age_years=None)
+
+
+def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_add(draft=draft, code="example_product", by=administrator, **NEW_PRODUCT)
+    [difference] = rulesets.ruleset_differences(draft.based_on, draft)
+    assert (difference.key, difference.before, difference.after) == (
+        "product:example_product", "absent", "Example product, CD22, b_all")
+    engine = rulesets.Engine(rulesets.ruleset_data(draft))
+    def indication(diagnosis):
+        case = engine.parse({"stage": "screening", "product": "example_product", "diagnosis": diagnosis,
+                             "disease_status": "refractory", "prior_lines": 3})
+        return next(item for item in engine.evaluate(case).items if item["code"] == "indication")
+
+    assert indication("b_all")["status"] == "pass" and "Example product for" in indication("b_all")["reason"]
+    assert indication("lbcl")["status"] == "exclude"
+    assert "Example product is not indicated for" in indication("lbcl")["reason"]
+    with pytest.raises(CaseValidationError):  # not in the active version's catalogue
+        rulesets.engine_for(draft.based_on).parse({"stage": "screening", "product": "example_product"})
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("Example Product", "lower-case letters"),
+    ("1example", "starting with a letter"),
+    ("example__product", "single underscores"),
+    ("e" * 65, "at most 64 characters"),
+    ("tisagenlecleucel", "in this catalogue already"),
+])
+def test_a_new_product_code_is_validated_and_nothing_is_added(administrator, code, message):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused) as refused:
+        rulesets.ruleset_product_add(draft=draft, code=code, by=administrator, **NEW_PRODUCT)
+    assert any(message in problem for problem in refused.value.errors["code"])
+    assert draft.products.count() == 9
+
+
+def test_the_longest_allowed_code_is_accepted(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_add(draft=draft, code="e" * 64, by=administrator, **NEW_PRODUCT)
+    assert draft.products.filter(code="e" * 64).exists()
+
+
+def test_products_are_removed_from_drafts_only_and_never_the_last(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    for refused_on in (draft.based_on,):
+        with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
+            rulesets.ruleset_product_remove(draft=refused_on, code="tisagenlecleucel", by=administrator)
+        with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
+            rulesets.ruleset_product_add(draft=refused_on, code="example_product", by=administrator, **NEW_PRODUCT)
+    codes = list(draft.products.values_list("code", flat=True))
+    for code in codes[:-1]:
+        rulesets.ruleset_product_remove(draft=draft, code=code, by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused, match="at least one product"):
+        rulesets.ruleset_product_remove(draft=draft, code=codes[-1], by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused, match="not in the catalogue"):
+        rulesets.ruleset_product_remove(draft=draft, code=codes[0], by=administrator)
+    assert list(draft.products.values_list("code", flat=True)) == codes[-1:]
+    assert draft.based_on.products.count() == 9

@@ -69,3 +69,55 @@ def test_administrator_edits_a_product_of_the_draft(client):
     active = client.post(reverse("ruleset_product", args=[1, "tisagenlecleucel"]), form, follow=True)
     assert "read-only" in active.content.decode()
     assert RuleSet.objects.get(version=1).products.get(code="tisagenlecleucel").diagnoses == ["b_all", "fl", "lbcl"]
+
+
+NEW = {"new-code": "example_product", "new-name": "Example product", "new-target": "CD22", "new-diagnoses": ["b_all"]}
+
+
+def test_administrator_adds_and_removes_a_product_of_the_draft(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    refused = client.post(reverse("ruleset_product_add", args=[draft.version]),
+                          {**NEW, "new-code": "Example Product", "new-max_age_years": "130"})
+    page = refused.content.decode()
+    assert refused.status_code == 400
+    assert "use lower-case letters" in page and "must be between 0 and 120 years" in page
+    assert 'value="Example product"' in page  # what was typed stays in the form
+    assert not draft.products.filter(name="Example product").exists()
+    client.post(reverse("ruleset_product_add", args=[draft.version]), NEW)
+    assert draft.products.get(code="example_product").diagnoses == ["b_all"]
+    detail = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert "Product example_product" in detail and "absent" in detail
+    client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"]))
+    assert not draft.products.filter(code="tisagenlecleucel").exists()
+    # Active and retired versions stay as they are, also through crafted posts.
+    removed = client.post(reverse("ruleset_product_remove", args=[1, "tisagenlecleucel"]), follow=True)
+    added = client.post(reverse("ruleset_product_add", args=[1]), NEW, follow=True)
+    assert "read-only" in removed.content.decode() and "read-only" in added.content.decode()
+    assert RuleSet.objects.get(version=1).products.count() == 9
+
+
+def test_a_refused_product_edit_keeps_the_typed_values_beside_their_errors(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    response = client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]), {
+        "tisagenlecleucel-name": "Kymriah (renamed)", "tisagenlecleucel-target": "CD19",
+        "tisagenlecleucel-diagnoses": ["b_all"], "tisagenlecleucel-age_limit_diagnoses": ["mm"]})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert 'value="Kymriah (renamed)"' in page and "Select a valid choice" not in page
+    assert "an age limit can only apply to the product" in page
+    assert draft.products.get(code="tisagenlecleucel").name == "Kymriah"
+
+
+@pytest.mark.parametrize("role", ["Coordinator", "Physician"])
+def test_only_administrators_change_the_catalogue(client, role):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    client.force_login(UserFactory(role=role))
+    assert client.post(reverse("ruleset_product_add", args=[draft.version]), NEW).status_code == 403
+    assert client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"])).status_code == 403
+    assert draft.products.count() == 9

@@ -1,0 +1,193 @@
+"""A new rule-set version and signed checklists: pinned, a review request opened, and the
+physician's decision (keep with a justification, or re-evaluate and sign again), service and pages."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from eligibility import review, rulesets, services
+from eligibility.models import Assessment, Evaluation, ReviewRequest
+from eligibility.selectors import physician_queue
+from tests.conftest import EXAMPLES_DIR
+from tests.factories import PASSWORD, PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CLEAN = {key: value for key, value in json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"].items()
+         if key not in ("case_id", "stage")}
+
+
+@pytest.fixture
+def physician():
+    return UserFactory(role="Physician")
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator")
+
+
+@pytest.fixture
+def administrator():
+    return UserFactory(role="Administrator")
+
+
+def signed_before_apheresis(coordinator, physician, study_id="SIGNED-1", **changes):
+    """Signed off before leukapheresis with ALC 150 cells/uL (flag, acknowledged) and HBV positive
+    with prophylaxis (flag, acknowledged: a finding no version below changes)."""
+    patient = PatientFactory(by=coordinator, study_id=study_id)
+    infections = {**CLEAN["infections"], "hbv": "positive", "hbv_prophylaxis": True}
+    evaluation = services.assessment_update(
+        assessment=patient.assessment, stage="pre_apheresis", revision=patient.assessment.revision, by=coordinator,
+        changes={**CLEAN, "alc": {"value": 150, "unit": "cells/uL"}, "infections": infections, **changes})
+    for code in ("alc", "hbv"):
+        review.disposition_record(evaluation=evaluation, code=code, kind="acknowledged", by=physician)
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    return patient, evaluation, signoff
+
+
+def publish(administrator, **values):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values=values, by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
+    return published, rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+
+
+def lower_alc(administrator):
+    """A version whose ALC threshold (0.1 x10^9/L) clears ALC 150 cells/uL = 0.15 x10^9/L."""
+    return publish(administrator, alc_min_1e9_per_l=Decimal("0.1"))
+
+
+def queued(patient) -> bool:
+    return physician_queue().filter(assessment__patient=patient).exists()
+
+
+def test_the_boundary_decides_whether_a_signed_checklist_is_asked_about(administrator, coordinator, physician):
+    # ALC 0.15 x10^9/L: a minimum of 0.16 keeps the flag (nothing to review); 0.15 itself passes it.
+    patient, evaluation, _ = signed_before_apheresis(coordinator, physician)
+    _, outcome = publish(administrator, alc_min_1e9_per_l=Decimal("0.16"))
+    assert (outcome.review_requested, outcome.unchanged_signed) == (0, 1)
+    assert not patient.assessment.review_requests.exists()
+    assert not queued(patient)
+    _, outcome = publish(administrator, alc_min_1e9_per_l=Decimal("0.15"))
+    assert (outcome.review_requested, outcome.unchanged_signed) == (1, 0)
+    assert Assessment.objects.get(pk=patient.assessment.pk).current_evaluation == evaluation
+    assert queued(patient)
+
+
+def test_a_physician_keeps_the_signed_checklist_with_a_justification(administrator, coordinator, physician):
+    patient, evaluation, signoff = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    request = patient.assessment.review_requests.get()
+    with pytest.raises(review.ReviewRefused, match="needs a justification"):
+        services.review_request_keep(request=request, justification="  ", by=physician)
+    assert ReviewRequest.objects.get(pk=request.pk).is_open
+    services.review_request_keep(request=request, justification="Leukapheresis booked; ALC rechecked.",
+                                 by=physician)
+    request.refresh_from_db()
+    assert (request.resolution, request.resolved_by, request.justification) == (
+        "kept", physician, "Leukapheresis booked; ALC rechecked.")
+    assert Assessment.objects.get(pk=patient.assessment.pk).current_evaluation == evaluation
+    signoff.refresh_from_db()
+    assert not signoff.is_void and review.signoff_verify(signoff)
+    assert not queued(patient)
+    with pytest.raises(review.ReviewRefused, match="resolved already"):
+        services.review_request_keep(request=request, justification="again", by=physician)
+
+
+def test_a_physician_reevaluates_under_the_new_version_and_signs_again(administrator, coordinator, physician):
+    patient, evaluation, signoff = signed_before_apheresis(coordinator, physician)
+    published, _ = lower_alc(administrator)
+    request = patient.assessment.review_requests.get()
+    new = services.review_request_reevaluate(request=request, by=physician)
+    assert Assessment.objects.get(pk=patient.assessment.pk).current_evaluation == new
+    assert (new.ruleset, new.reevaluated_from) == (published, evaluation)
+    assert [(change["code"], change["before"], change["after"]) for change in new.changes] == [("alc", "flag", "pass")]
+    signoff.refresh_from_db()
+    assert signoff.is_void and f"version {published.version}" in signoff.void_reason
+    # The HBV finding did not change: its decision carries over; ALC passes now and needs none.
+    assert list(new.dispositions.values_list("code", flat=True)) == ["hbv"]
+    assert ReviewRequest.objects.get(pk=request.pk).resolution == "reevaluated"
+    assert queued(patient)  # unsigned now: awaiting the physician's signature
+    review.signoff_create(evaluation=new, password=PASSWORD, by=physician)
+    assert not queued(patient)
+    # The pinned, signed checklist is still shown exactly as it was signed.
+    assert Evaluation.objects.get(pk=evaluation.pk).checklist == evaluation.checklist and review.signoff_verify(signoff)
+
+
+def test_a_data_change_or_a_later_version_supersedes_an_open_request(administrator, coordinator, physician):
+    patient, _, _ = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    first = patient.assessment.review_requests.get()
+    publish(administrator, alc_min_1e9_per_l=Decimal("0.12"))  # a later version asks again
+    first.refresh_from_db()
+    assert first.resolution == "superseded" and "version 3 published" in first.justification
+    second = ReviewRequest.objects.get(assessment=patient.assessment, resolved_at__isnull=True)
+    assert second.ruleset.version == 3
+    assessment = Assessment.objects.get(pk=patient.assessment.pk)
+    services.assessment_update(assessment=assessment, changes={"weight_kg": 81}, stage=assessment.stage,
+                               revision=assessment.revision, by=coordinator)
+    second.refresh_from_db()
+    assert second.resolution == "superseded" and "weight_kg" in second.justification
+    assert not ReviewRequest.objects.filter(resolved_at__isnull=True).exists()
+
+
+@pytest.mark.parametrize("role", ["Coordinator", "Administrator"])
+def test_only_physicians_resolve_requests_also_by_crafted_posts(client, administrator, coordinator, physician, role):
+    patient, _, _ = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    request = patient.assessment.review_requests.get()
+    client.force_login(UserFactory(role=role))
+    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
+    assert "Physician review requested" in page and "Keep the signed checklist" not in page
+    assert client.post(reverse("review_keep", args=[request.public_id]), {"justification": "x"}).status_code == 403
+    assert client.post(reverse("review_reevaluate", args=[request.public_id])).status_code == 403
+    assert ReviewRequest.objects.get(pk=request.pk).is_open
+
+
+def test_the_physician_decides_on_the_checklist_page(client, administrator, coordinator, physician):
+    patient, _, _ = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    request = patient.assessment.review_requests.get()
+    client.force_login(physician)
+    worklist = client.get(reverse("worklist")).content.decode()
+    assert "review requested by a new rule-set version" in worklist
+    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
+    assert "Re-evaluate under version 2" in page and "Keep the signed checklist" in page
+    refused = client.post(reverse("review_keep", args=[request.public_id]), {"justification": ""}, follow=True)
+    assert "write the justification" in refused.content.decode()
+    kept = client.post(reverse("review_keep", args=[request.public_id]), {"justification": "ALC rechecked"},
+                       follow=True).content.decode()
+    assert "Signed checklist kept" in kept and "ALC rechecked" in kept
+    assert "Keep the signed checklist" not in kept
+
+
+def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publishing(
+        administrator, coordinator, physician):
+    patient = PatientFactory(by=coordinator, study_id="LISO-1")
+    services.assessment_update(assessment=patient.assessment, changes=CLEAN, stage="pre_infusion",
+                               revision=patient.assessment.revision, by=coordinator)
+    before = Assessment.objects.get(pk=patient.assessment.pk).current_evaluation
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_remove(draft=draft, code="lisocabtagene_maraleucel", by=administrator)
+    impact = rulesets.impact_preview(draft=draft)
+    assert [(row["study_id"], [error["field"] for error in row["errors"]]) for row in impact.unevaluable] == [
+        ("LISO-1", ["product"])]
+    published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
+    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    assert outcome.unevaluable == 1
+    assessment = Assessment.objects.get(pk=patient.assessment.pk)
+    assert assessment.current_evaluation == before  # stays under version 1, never silently changed
+    request = assessment.review_requests.get()
+    assert "cannot evaluate this assessment (product:" in request.message
+    with pytest.raises(review.ReviewRefused, match="coordinator must correct them first"):
+        services.review_request_reevaluate(request=request, by=physician)
+    services.assessment_update(assessment=assessment, changes={"product": "axicabtagene_ciloleucel"},
+                               stage=assessment.stage, revision=assessment.revision, by=coordinator)
+    request.refresh_from_db()
+    assert request.resolution == "superseded"
+    assert Assessment.objects.get(pk=assessment.pk).current_evaluation.ruleset == published
