@@ -5,6 +5,7 @@ import random
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from simple_history.utils import bulk_create_with_history
 
 from eligibility.models import Assessment, Evaluation, Patient
 from eligibility.selectors import active_engine
@@ -41,15 +42,18 @@ class Command(BaseCommand):
     @staticmethod
     def _batch(engine, ruleset, rng, seed, start, size, author):
         cases = [synthetic_case(rng, start + index) for index in range(size)]
-        patients = Patient.objects.bulk_create(
-            Patient(study_id=f"SYN-{seed}-{start + index:06d}", initials="SY", created_by=author)
-            for index in range(size)
+        # With their history records, as if entered on the pages (who, when, which values).
+        patients = bulk_create_with_history(
+            [Patient(study_id=f"SYN-{seed}-{start + index:06d}", initials="SY", created_by=author)
+             for index in range(size)],
+            Patient, default_user=author, default_change_reason="Synthetic (seed_assessments)",
         )
-        assessments = Assessment.objects.bulk_create(
-            Assessment(patient=patient, stage=case.pop("stage"),
-                       data={key: value for key, value in case.items() if key != "case_id" and value is not None},
-                       updated_by=author)
-            for patient, case in zip(patients, cases, strict=True)
+        assessments = bulk_create_with_history(
+            [Assessment(patient=patient, stage=case.pop("stage"),
+                        data={key: value for key, value in case.items() if key != "case_id" and value is not None},
+                        updated_by=author)
+             for patient, case in zip(patients, cases, strict=True)],
+            Assessment, default_user=author, default_change_reason="Synthetic (seed_assessments)",
         )
         evaluations = []
         for assessment in assessments:
