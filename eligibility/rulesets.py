@@ -188,6 +188,7 @@ class Reevaluation:
     unchanged_signed: int = 0
     review_requested: int = 0
     unevaluable: int = 0
+    changed_meanwhile: int = 0  # saved by someone while this ran: that save evaluated them
 
 
 def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) -> Reevaluation:
@@ -206,7 +207,12 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
                                     evaluation=OuterRef("current_evaluation"))
     # Plain rows, not model instances: three instances a row (with the patient and the evaluation)
     # cost more than evaluating the case twice.
+    # Resumable: what this version evaluated or asked about already is not done again (a run cut
+    # short, e.g. by a timeout, is finished with ``manage.py reevaluate_open_assessments``).
+    asked = ReviewRequest.objects.filter(assessment=OuterRef("pk"), ruleset=ruleset, resolved_at__isnull=True)
     rows = (open_assessments().annotate(signed=Exists(signed)).order_by("pk")
+            .filter(current_evaluation__isnull=False).exclude(current_evaluation__ruleset=ruleset)
+            .exclude(Exists(asked))
             .values_list("pk", "stage", "data", "patient__public_id", "current_evaluation_id",
                          "current_evaluation__ruleset_id", "current_evaluation__overall", "signed"))
     batch: list[_Open] = []
@@ -235,7 +241,14 @@ class _Open(NamedTuple):
 def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation) -> None:
     new_evaluations, requests = [], []
+    # Lock the rows, and leave out any saved since they were read: that save evaluated the new data
+    # under the active version already, and must not be overwritten with a result of the old data.
+    current = dict(Assessment.objects.select_for_update().filter(pk__in=[assessment.pk for assessment in assessments])
+                   .values_list("pk", "current_evaluation_id"))
     for assessment in assessments:
+        if current.get(assessment.pk) != assessment.previous_id:
+            outcome.changed_meanwhile += 1
+            continue
         # Stored data was validated when saved: encoded once, read by both versions' engines.
         raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
         try:

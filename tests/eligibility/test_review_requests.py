@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from eligibility import review, rulesets, services
@@ -191,3 +193,45 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     request.refresh_from_db()
     assert request.resolution == "superseded"
     assert Assessment.objects.get(pk=assessment.pk).current_evaluation.ruleset == published
+
+
+def test_reevaluation_is_resumable_and_never_overwrites_a_save_made_meanwhile(
+        administrator, coordinator, physician, monkeypatch):
+    patients = [PatientFactory(by=coordinator, study_id=f"OPEN-{n}") for n in range(3)]
+    signed_before_apheresis(coordinator, physician)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
+    real_batch = rulesets._reevaluate_batch
+
+    def batch_after_a_save(assessments, *args):
+        # A coordinator saves the first patient after the rows were read, before they are written.
+        assessment = Assessment.objects.get(patient=patients[0])
+        services.assessment_update(assessment=assessment, changes={"weight_kg": 70}, stage=assessment.stage,
+                                   revision=assessment.revision, by=coordinator)
+        return real_batch(assessments, *args)
+
+    monkeypatch.setattr(rulesets, "_reevaluate_batch", batch_after_a_save)
+    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    assert (outcome.reevaluated, outcome.changed_meanwhile, outcome.review_requested) == (2, 1, 1)
+    saved = Assessment.objects.get(patient=patients[0])
+    assert saved.data["weight_kg"] == 70 and saved.current_evaluation.inputs["weight_kg"] == 70
+    assert saved.current_evaluation.reevaluated_from is None  # the save's own evaluation stands
+    monkeypatch.undo()
+    evaluations = Evaluation.objects.count()
+    again = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    assert (again.reevaluated, again.review_requested, again.changed_meanwhile) == (0, 0, 0)
+    assert Evaluation.objects.count() == evaluations
+
+
+def test_the_command_finishes_a_reevaluation(administrator, coordinator):
+    patient = PatientFactory(by=coordinator, study_id="OPEN-CMD")
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
+    rulesets.ruleset_publish(draft=draft, note="test", by=administrator)  # not re-evaluated: cut short
+    with pytest.raises(CommandError, match="not an administrator"):
+        call_command("reevaluate_open_assessments", "--as-user", coordinator.username)
+    out = StringIO()
+    call_command("reevaluate_open_assessments", "--as-user", administrator.username, stdout=out)
+    assert "Rule set version 2: 1 re-evaluated" in out.getvalue()
+    assert Assessment.objects.get(patient=patient).current_evaluation.ruleset.version == 2
