@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -14,6 +17,7 @@ from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
 from .selectors import ruleset_get
 
 ADMIN = "eligibility.change_ruleset"
+logger = logging.getLogger(__name__)
 
 
 class ThresholdsForm(forms.Form):
@@ -149,10 +153,21 @@ def ruleset_publish(request, version):
     except rulesets.RuleSetRefused as refused:
         messages.error(request, str(refused))
         return redirect("ruleset_detail", version=version)
-    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=request.user)
+    try:
+        outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=request.user)
+    except DatabaseError:
+        # Published (committed); the batches done so far are kept and the rest can be finished.
+        logger.exception("Re-evaluation after publishing version %s stopped", published.version)
+        messages.error(request, (
+            f"Version {published.version} is active, but re-evaluating the open assessments stopped before the "
+            "end. Ask the system administrator to run 'manage.py reevaluate_open_assessments --as-user "
+            f"{request.user.username}': it does what is left."))
+        return redirect("ruleset_list")
     messages.success(request, (
         f"Version {published.version} is active. Re-evaluated {outcome.reevaluated} open assessment(s); "
-        f"{outcome.review_requested} signed checklist(s) marked for a physician's review."))
+        f"{outcome.review_requested} signed checklist(s) marked for a physician's review"
+        + (f"; {outcome.unevaluable} cannot be evaluated under this version and are marked for review"
+           if outcome.unevaluable else "") + "."))
     return redirect("ruleset_list")
 
 

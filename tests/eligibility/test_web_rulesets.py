@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import OperationalError
 from django.urls import reverse
 
+from eligibility import rulesets
 from eligibility.models import RuleSet
 from eligibility.rules.thresholds import DEFAULT_THRESHOLDS
 from tests.factories import UserFactory
@@ -121,3 +123,17 @@ def test_only_administrators_change_the_catalogue(client, role):
     assert client.post(reverse("ruleset_product_add", args=[draft.version]), NEW).status_code == 403
     assert client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"])).status_code == 403
     assert draft.products.count() == 9
+
+
+def test_a_reevaluation_cut_short_keeps_the_publication_and_says_how_to_finish(client, monkeypatch):
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    monkeypatch.setattr(rulesets, "reevaluate_open_assessments", locked)
+    response = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "x"}, follow=True)
+    assert response.status_code == 200
+    assert "manage.py reevaluate_open_assessments" in response.content.decode()
+    assert RuleSet.objects.get(pk=draft.pk).status == "active"
