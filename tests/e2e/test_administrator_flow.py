@@ -1,15 +1,16 @@
 """An administrator makes version 2 (2-week driving restriction), previews, publishes; a physician
-sees the re-evaluated checklist."""
+sees the re-evaluated checklist, and answers a review request for a checklist signed earlier."""
 
 import json
 import re
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from eligibility import services
+from eligibility import review, rulesets, services
 from tests.conftest import EXAMPLES_DIR
-from tests.e2e.helpers import field, sign_in, user
+from tests.e2e.helpers import PASSWORD, field, sign_in, user
 
 CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
 
@@ -50,3 +51,39 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     expect(doctor.locator("#item-driving_counselled")).to_contain_text("2 weeks")
     expect(doctor.locator("#item-proximity")).to_contain_text("Pass")
     expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Cleared")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_physician_answers_a_review_request_for_a_signed_checklist(browser: Browser, live_server):
+    coordinator = user("casey", "Coordinator", "Casey", "Jones")
+    administrator = user("ada", "Administrator", "Ada", "Admin")
+    physician = user("robin", "Physician", "Robin", "Lee")
+    patient = services.patient_create(study_id="CART-E2E-05", initials="GH", by=coordinator)
+    data = {key: value for key, value in CLEAN.items() if key not in ("case_id", "stage")}
+    signed = services.assessment_update(
+        assessment=patient.assessment, changes={**data, "alc": {"value": 150, "unit": "cells/uL"}},
+        stage="pre_apheresis", revision=patient.assessment.revision, by=coordinator)
+    review.disposition_record(evaluation=signed, code="alc", kind="acknowledged", by=physician)
+    review.signoff_create(evaluation=signed, password=PASSWORD, by=physician)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="test: a lower ALC minimum", by=administrator)
+    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+
+    doctor = browser.new_context().new_page()
+    sign_in(doctor, live_server.url, "robin")
+    queue = doctor.get_by_role("region", name="Awaiting your sign-off or review")
+    expect(queue).to_contain_text("review requested by a new rule-set version")
+    queue.get_by_role("link", name="CART-E2E-05").click()
+    expect(doctor.get_by_role("status").filter(has_text="Physician review requested")).to_contain_text(
+        "Absolute lymphocyte count: flag -> pass")
+    expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Cleared with flags")
+    # Keyboard only: the justification field, then the button.
+    field(doctor, "Why the signed checklist stands").focus()
+    doctor.keyboard.type("Leukapheresis collected on the signed count; nothing to redo.")
+    doctor.keyboard.press("Tab")
+    doctor.keyboard.press("Enter")
+    expect(doctor.get_by_text("The signed checklist stands; your decision is recorded.")).to_be_visible()
+    expect(doctor.get_by_text(re.compile("Signed checklist kept by Robin Lee"))).to_be_visible()
+    expect(doctor.get_by_text(re.compile("verified, unchanged since signing"))).to_be_visible()
+    expect(doctor.get_by_role("button", name="Keep the signed checklist")).to_have_count(0)
