@@ -130,6 +130,8 @@ class Impact:
     total: int = 0
     transitions: Counter = field(default_factory=Counter)  # (before, after) overall -> patients
     changed: list[dict] = field(default_factory=list)  # patients whose result or an item changes
+    #: Of ``changed``, signed checklists a physician will be asked to review (not re-evaluated).
+    reviews: int = 0
     #: Patients whose data the draft rejects (e.g. a product it removes), with why.
     unevaluable: list[dict] = field(default_factory=list)
 
@@ -143,8 +145,9 @@ def impact_preview(*, draft: RuleSet) -> Impact:
     active_engine = engine_for(ruleset_get())
     draft_engine = Engine(ruleset_data(draft))
     impact = Impact()
-    rows = open_assessments().values_list("patient__public_id", "patient__study_id", "stage", "data")
-    for public_id, study_id, stage, data in rows.iterator(chunk_size=2000):
+    rows = (open_assessments().annotate(signed=Exists(_standing_signoff()))
+            .values_list("patient__public_id", "patient__study_id", "stage", "data", "signed"))
+    for public_id, study_id, stage, data, signed in rows.iterator(chunk_size=2000):
         impact.total += 1
         raw = dumps({**data, "stage": stage})  # stored data was validated when saved: encoded once, read twice
         try:
@@ -158,9 +161,18 @@ def impact_preview(*, draft: RuleSet) -> Impact:
         if before.overall != after.overall:
             impact.transitions[(before.overall, after.overall)] += 1
         if items or before.overall != after.overall:
+            # What publishing will do: re-evaluate, or (signed, a status or the result changes) ask.
+            asks = signed and (before.overall != after.overall or any(old != new for _, old, new in items))
             impact.changed.append({"public_id": public_id, "study_id": study_id, "before": before.overall,
-                                   "after": after.overall, "items": items})
+                                   "after": after.overall, "items": items, "signed": signed, "asks": asks})
+            impact.reviews += asks
     return impact
+
+
+def _standing_signoff():
+    """A standing sign-off on the assessment's current evaluation (for ``Exists`` on assessments)."""
+    return SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
+                                  evaluation=OuterRef("current_evaluation"))
 
 
 @transaction.atomic
@@ -203,14 +215,12 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
     # read back: decoding thousands of stored checklists costs more than evaluating them.
     engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
     outcome = Reevaluation()
-    signed = SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
-                                    evaluation=OuterRef("current_evaluation"))
     # Plain rows, not model instances: three instances a row (with the patient and the evaluation)
     # cost more than evaluating the case twice.
     # Resumable: what this version evaluated or asked about already is not done again (a run cut
     # short, e.g. by a timeout, is finished with ``manage.py reevaluate_open_assessments``).
     asked = ReviewRequest.objects.filter(assessment=OuterRef("pk"), ruleset=ruleset, resolved_at__isnull=True)
-    rows = (open_assessments().annotate(signed=Exists(signed)).order_by("pk")
+    rows = (open_assessments().annotate(signed=Exists(_standing_signoff())).order_by("pk")
             .filter(current_evaluation__isnull=False).exclude(current_evaluation__ruleset=ruleset)
             .exclude(Exists(asked))
             .values_list("pk", "stage", "data", "patient__public_id", "current_evaluation_id",

@@ -235,3 +235,20 @@ def test_the_command_finishes_a_reevaluation(administrator, coordinator):
     call_command("reevaluate_open_assessments", "--as-user", administrator.username, stdout=out)
     assert "Rule set version 2: 1 re-evaluated" in out.getvalue()
     assert Assessment.objects.get(patient=patient).current_evaluation.ruleset.version == 2
+
+
+def test_the_preview_says_which_signed_checklists_will_be_asked_about(administrator, coordinator, physician, client):
+    patient, _, _ = signed_before_apheresis(coordinator, physician)
+    PatientFactory(by=coordinator, study_id="UNSIGNED-1")
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.15")}, by=administrator)
+    impact = rulesets.impact_preview(draft=draft)
+    [row] = impact.changed
+    assert (row["study_id"], row["signed"], row["asks"], impact.reviews) == ("SIGNED-1", True, True, 1)
+    client.force_login(administrator)
+    page = client.get(reverse("ruleset_preview", args=[draft.version])).content.decode()
+    assert "1 of them is a signed checklist" in page and "physician review requested" in page
+    # 0.16: the flag stays; only the reason quotes the new minimum: no review to ask for.
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.16")}, by=administrator)
+    impact = rulesets.impact_preview(draft=draft)
+    assert [(row["signed"], row["asks"]) for row in impact.changed] == [(True, False)] and impact.reviews == 0
