@@ -66,6 +66,8 @@ class Threshold(models.Model):
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="thresholds")
     key = models.CharField(max_length=64, choices=[(spec.key, spec.label) for spec in THRESHOLDS])
     value = models.DecimalField(max_digits=10, decimal_places=3)
+    #: Who changed which value of a draft, and when (django-simple-history).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["ruleset", "key"]
@@ -89,6 +91,8 @@ class Product(models.Model):
                                            help_text="Diagnoses to which the age limits apply.")
     min_age_years = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
     max_age_years = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    #: Who added, changed or removed which product of a draft, and when.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["ruleset", "code"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .models import Product, Threshold
 from .rules import vocabulary
 from .rules.arithmetic import plain
 from .rules.engine import RULE_CLASSES
@@ -95,3 +96,59 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
         previous_data, previous_stage = record.data or {}, record.stage
     rows.reverse()
     return rows[:limit]
+
+
+PRODUCT_HISTORY_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational",
+                          "age_limit_diagnoses", "min_age_years", "max_age_years")
+
+
+def _who(record) -> str:
+    user = record.history_user
+    return (user.get_full_name() or user.username) if user else "system"
+
+
+def _product_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    if value is None:
+        return "none"
+    return _value_text(value)
+
+
+def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
+    """Every edit of a version while it was a draft: who, when, what, before and after (newest first).
+
+    The copy a draft starts from is not an edit; the differences from the active version show its result.
+    """
+    rows: list[dict[str, Any]] = []
+    last: dict[int, Any] = {}
+    for record in (Threshold.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
+                   .order_by("history_date", "history_id")):
+        before = last.get(record.id)
+        if record.history_type == "~" and before is not None and before.value != record.value:
+            spec = THRESHOLDS_BY_KEY[record.key]
+            rows.append({"when": record.history_date, "who": _who(record), "what": spec.label,
+                         "old": f"{plain(before.value)} {spec.unit}".strip(),
+                         "new": f"{plain(record.value)} {spec.unit}".strip()})
+        last[record.id] = record
+    last = {}
+    for record in (Product.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
+                   .order_by("history_date", "history_id")):
+        before = last.get(record.id)
+        what = f"Product {record.name} ({record.code})"
+        if record.history_type == "+" and not (record.history_change_reason or "").startswith("Copied"):
+            rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "absent",
+                         "new": "added"})
+        elif record.history_type == "-":
+            rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "present",
+                         "new": "removed"})
+        elif record.history_type == "~" and before is not None:
+            for name in PRODUCT_HISTORY_FIELDS:
+                old, new = getattr(before, name), getattr(record, name)
+                if old != new:
+                    rows.append({"when": record.history_date, "who": _who(record),
+                                 "what": f"{what}: {name.replace('_', ' ')}",
+                                 "old": _product_value(old), "new": _product_value(new)})
+        last[record.id] = record
+    rows.sort(key=lambda row: row["when"], reverse=True)
+    return rows

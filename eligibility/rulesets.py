@@ -12,6 +12,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from . import review
 from .models import (
@@ -57,12 +58,14 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     version = (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
     draft = RuleSet.objects.create(name=name or active.name, version=version, status=RuleSet.Status.DRAFT,
                                    based_on=active, created_by=by)
-    Threshold.objects.bulk_create(Threshold(ruleset=draft, key=key, value=value)
-                                  for key, value in active.thresholds.values_list("key", "value"))
+    copied = f"Copied from version {active.version}"
+    bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
+                              for key, value in active.thresholds.values_list("key", "value")],
+                             Threshold, default_user=by, default_change_reason=copied)
     products = list(active.products.all())
     for product in products:
         product.pk, product.ruleset = None, draft
-    Product.objects.bulk_create(products)
+    bulk_create_with_history(products, Product, default_user=by, default_change_reason=copied)
     return draft
 
 
@@ -79,9 +82,10 @@ def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by)
     errors = threshold_set_errors(merged)
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
-    for key, value in values.items():
-        if value != current[key]:
-            Threshold.objects.filter(ruleset=draft, key=key).update(value=value)
+    for threshold in draft.thresholds.filter(key__in=[key for key, value in values.items() if value != current[key]]):
+        threshold.value = values[threshold.key]
+        threshold._history_user = by
+        threshold.save(update_fields=["value"])
 
 
 @dataclass(frozen=True)
@@ -369,6 +373,7 @@ def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Produc
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
     for key, value in values.items():
         setattr(product, key, value)
+    product._history_user = by
     product.save()
     return product
 
@@ -394,7 +399,10 @@ def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
         errors["code"] = [f"'{code}' is in this catalogue already"]
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was added.", errors)
-    return Product.objects.create(ruleset=draft, code=code, **{key: values[key] for key in PRODUCT_FIELDS})
+    product = Product(ruleset=draft, code=code, **{key: values[key] for key in PRODUCT_FIELDS})
+    product._history_user = by
+    product.save()
+    return product
 
 
 @transaction.atomic
@@ -407,4 +415,5 @@ def ruleset_product_remove(*, draft: RuleSet, code: str, by) -> None:
         raise RuleSetRefused(f"'{code}' is not in the catalogue of version {draft.version}.")
     if draft.products.count() == 1:
         raise RuleSetRefused("The catalogue needs at least one product.")
+    product._history_user = by
     product.delete()

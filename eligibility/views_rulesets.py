@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import rulesets
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
+from .presenters import ruleset_edit_rows
 from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
 from .selectors import ruleset_get
 
@@ -130,6 +131,7 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
         "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
+        "edits": ruleset_edit_rows(ruleset),
     }, status=status)
 
 

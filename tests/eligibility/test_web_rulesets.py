@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import OperationalError
 from django.urls import reverse
@@ -137,3 +139,23 @@ def test_a_reevaluation_cut_short_keeps_the_publication_and_says_how_to_finish(c
     assert response.status_code == 200
     assert "manage.py reevaluate_open_assessments" in response.content.decode()
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
+
+
+def test_every_edit_of_a_draft_is_recorded_with_who_and_when(client):
+    first = UserFactory(role="Administrator", first_name="Ada", last_name="Admin")
+    second = UserFactory(role="Administrator", first_name="Bo", last_name="Berg")
+    client.force_login(first)
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert "Edits to this version" not in page  # the copy it starts from is not an edit
+    client.post(reverse("ruleset_detail", args=[draft.version]), values(driving_restriction_weeks=2))
+    client.force_login(second)
+    client.post(reverse("ruleset_product_add", args=[draft.version]), NEW)
+    client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"]))
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert "Edits to this version (3)" in page
+    assert re.search(r"<td>Ada Admin</td><td>No driving after infusion</td><td>8 weeks</td><td>2 weeks</td>",
+                     page)
+    assert re.search(r"<td>Bo Berg</td><td>Product Example product \(example_product\)</td><td>absent</td>", page)
+    assert re.search(r"<td>Bo Berg</td><td>Product Kymriah \(tisagenlecleucel\)</td><td>present</td><td>removed", page)
