@@ -114,8 +114,8 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
 
 
 def _open_request(request: ReviewRequest) -> ReviewRequest:
-    request = ReviewRequest.objects.select_for_update().select_related("assessment__patient", "ruleset").get(
-        pk=request.pk)
+    request = (ReviewRequest.objects.select_for_update(of=("self",)).select_related("assessment__patient", "ruleset")
+               .get(pk=request.pk))
     if not request.is_open:
         raise review.ReviewRefused(f"This review request was resolved already ({request.get_resolution_display()} "
                                    f"by {request.resolved_by_name}).")
@@ -148,8 +148,8 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     pinned one, the standing signature is voided (the new checklist needs signing) and decisions on
     unchanged findings carry over."""
     request = _open_request(request)
-    assessment = Assessment.objects.select_for_update().select_related("current_evaluation").get(
-        pk=request.assessment_id)
+    # Locked alone (PostgreSQL locks no row of an outer join); the pinned evaluation is read after.
+    assessment = Assessment.objects.select_for_update().get(pk=request.assessment_id)
     previous = assessment.current_evaluation
     ruleset, engine = active_engine()
     try:
