@@ -29,5 +29,6 @@ urlpatterns = [
     path("rulesets/<int:version>/products/<slug:code>/remove/", views_rulesets.ruleset_product_remove,
          name="ruleset_product_remove"),
     path("rulesets/<int:version>/publish/", views_rulesets.ruleset_publish, name="ruleset_publish"),
+    path("rulesets/<int:version>/discard/", views_rulesets.ruleset_discard, name="ruleset_discard"),
     path("admin/", admin.site.urls),
 ]

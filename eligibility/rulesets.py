@@ -70,6 +70,17 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
 
 
 @transaction.atomic
+def ruleset_draft_discard(*, draft: RuleSet, by) -> None:
+    """Delete a draft that will not be published (its edits stay in the history tables)."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    for row in (*draft.thresholds.all(), *draft.products.all()):
+        row._history_user = by
+        row.delete()
+    draft.delete()
+
+
+@transaction.atomic
 def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by) -> None:
     """Change thresholds of a draft; every value and every ordered pair is validated first."""
     draft = RuleSet.objects.select_for_update().get(pk=draft.pk)

@@ -240,3 +240,15 @@ def ruleset_product_remove(request, version, code):
             messages.success(request, f"{code} removed from draft version {version}. Preview the impact: open "
                                       "assessments naming it cannot be evaluated under this version.")
     return redirect("ruleset_detail", version=version)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_discard(request, version):
+    """Discard a draft (nothing it changed ever took effect)."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if _editable_or_refused(request, ruleset):
+        rulesets.ruleset_draft_discard(draft=ruleset, by=request.user)
+        messages.success(request, f"Draft version {version} discarded.")
+        return redirect("ruleset_list")
+    return redirect("ruleset_detail", version=version)

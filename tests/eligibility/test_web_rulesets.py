@@ -159,3 +159,20 @@ def test_every_edit_of_a_draft_is_recorded_with_who_and_when(client):
                      page)
     assert re.search(r"<td>Bo Berg</td><td>Product Example product \(example_product\)</td><td>absent</td>", page)
     assert re.search(r"<td>Bo Berg</td><td>Product Kymriah \(tisagenlecleucel\)</td><td>present</td><td>removed", page)
+
+
+def test_a_draft_can_be_discarded_but_no_published_version(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    client.post(reverse("ruleset_detail", args=[draft.version]), values(driving_restriction_weeks=2))
+    refused = client.post(reverse("ruleset_discard", args=[1]), follow=True)
+    assert "read-only" in refused.content.decode() and RuleSet.objects.filter(version=1).exists()
+    client.force_login(UserFactory(role="Coordinator"))
+    assert client.post(reverse("ruleset_discard", args=[draft.version])).status_code == 403
+    client.force_login(UserFactory(role="Administrator"))
+    page = client.post(reverse("ruleset_discard", args=[draft.version]), follow=True).content.decode()
+    assert f"Draft version {draft.version} discarded." in page
+    assert list(RuleSet.objects.values_list("version", "status")) == [(1, "active")]
+    client.post(reverse("ruleset_list"))  # a new draft can be made again
+    assert RuleSet.objects.get(status="draft").thresholds.get(key="driving_restriction_weeks").value == 8
