@@ -75,8 +75,10 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
 
     One query for the page whatever the number of patients (joins, no per-row lookups).
     """
-    patients = Patient.objects.select_related("assessment", "assessment__current_evaluation",
-                                              "assessment__updated_by").order_by("-assessment__updated_at")
+    requested = ReviewRequest.objects.filter(assessment=OuterRef("assessment"), resolved_at__isnull=True)
+    patients = (Patient.objects.select_related("assessment", "assessment__current_evaluation",
+                                               "assessment__updated_by")
+                .annotate(review_requested=Exists(requested)).order_by("-assessment__updated_at"))
     if result:
         patients = patients.filter(assessment__current_evaluation__overall=result)
     if stage:

@@ -144,6 +144,7 @@ def test_only_physicians_resolve_requests_also_by_crafted_posts(client, administ
     lower_alc(administrator)
     request = patient.assessment.review_requests.get()
     client.force_login(UserFactory(role=role))
+    assert "review requested by a new rule-set version" in client.get(reverse("worklist")).content.decode()
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
     assert "Physician review requested" in page and "Keep the signed checklist" not in page
     assert client.post(reverse("review_keep", args=[request.public_id]), {"justification": "x"}).status_code == 403
