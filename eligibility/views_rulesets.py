@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from . import rulesets
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import ruleset_edit_rows
+from .rules.arithmetic import plain
 from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
 from .selectors import ruleset_get
 
@@ -29,7 +31,7 @@ class ThresholdsForm(forms.Form):
         for spec in THRESHOLDS:
             self.fields[spec.key] = forms.DecimalField(
                 label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=values[spec.key],
-                max_digits=10, decimal_places=3,
+                max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"{spec.rule}; allowed {spec.minimum.normalize():f} to {spec.maximum.normalize():f}"
                           + (", whole number" if spec.kind == "count" else ""),
             )
@@ -47,6 +49,12 @@ class ProductForm(forms.ModelForm):
         model = Product
         fields = ["name", "target", "diagnoses", "accepts_cryopreserved", "investigational", "age_limit_diagnoses",
                   "min_age_years", "max_age_years"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # editing: each field carries the value it was shown with
+            for field in self.fields.values():
+                field.show_hidden_initial = True
 
 
 class NewProductForm(ProductForm):
@@ -90,15 +98,47 @@ def ruleset_detail(request, version):
         if form is None:
             messages.error(request, f"Version {version} is {ruleset.get_status_display().lower()} and read-only.")
             return redirect("ruleset_detail", version=version)
-        if form.is_valid():
+        if form.is_valid() and not _changed_by_someone_else(form, values):
+            # Only what this user changed: another administrator's edits to other values stay.
+            changed = {key: form.cleaned_data[key] for key in form.changed_data}
             try:
-                rulesets.ruleset_thresholds_update(draft=ruleset, values=form.cleaned_data, by=request.user)
+                rulesets.ruleset_thresholds_update(draft=ruleset, values=changed, by=request.user)
             except rulesets.RuleSetRefused as refused:
                 _refusal_to_form(form, refused)
             else:
-                messages.success(request, "Draft saved.")
+                messages.success(request, "Draft saved." if changed else "Nothing was changed.")
                 return redirect("ruleset_detail", version=version)
     return _detail(request, ruleset, values, form=form)
+
+
+def _changed_by_someone_else(form: forms.Form, current: dict) -> bool:
+    """Values this user changed that someone else changed too since the page was shown: refused,
+    naming each one, so that nobody overwrites an edit they never saw. (Each field carries the value
+    it was shown with: ``show_hidden_initial``.)"""
+    conflict = False
+    for name in form.changed_data:
+        field = form.fields[name]
+        widget = field.hidden_widget()
+        if widget.value_omitted_from_data(form.data, form.files, form.add_initial_prefix(name)):
+            continue  # a client that did not send what it was shown: its values are applied as sent
+        shown = field.to_python(widget.value_from_datadict(form.data, form.files, form.add_initial_prefix(name)))
+        if _comparable(shown) != _comparable(current[name]):
+            form.add_error(name, f"was changed by someone else since you opened this page (now "
+                                 f"{_shown(current[name])}); check it and save again")
+            conflict = True
+    return conflict
+
+
+def _comparable(value):
+    return sorted(value) if isinstance(value, list) else value
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    if isinstance(value, Decimal):
+        return plain(value)
+    return "none" if value in (None, "") else str(value)
 
 
 def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None:
@@ -190,8 +230,10 @@ def ruleset_product(request, version, code):
     if not _editable_or_refused(request, ruleset):
         return redirect("ruleset_detail", version=version)
     form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk), prefix=code)
-    if form.is_valid():
-        values = {field: form.cleaned_data[field] for field in rulesets.PRODUCT_FIELDS}
+    current = {field: getattr(product, field) for field in rulesets.PRODUCT_FIELDS}
+    if form.is_valid() and not _changed_by_someone_else(form, current):
+        # Only what this user changed is applied over the product as it is now.
+        values = {**current, **{field: form.cleaned_data[field] for field in form.changed_data}}
         # The service validates again and saves a fresh copy of the product (the form only converts).
         try:
             rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user, **values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.db import OperationalError
@@ -176,3 +177,53 @@ def test_a_draft_can_be_discarded_but_no_published_version(client):
     assert list(RuleSet.objects.values_list("version", "status")) == [(1, "active")]
     client.post(reverse("ruleset_list"))  # a new draft can be made again
     assert RuleSet.objects.get(status="draft").thresholds.get(key="driving_restriction_weeks").value == 8
+
+
+def shown(form_values):
+    """A form as a browser posts it: each value and, hidden, the value the page showed."""
+    return {**form_values, **{f"initial-{key}": value for key, value in form_values.items()}}
+
+
+def test_two_administrators_editing_one_draft_never_overwrite_each_other_unseen(client):
+    ada, bo = UserFactory(role="Administrator"), UserFactory(role="Administrator")
+    client.force_login(ada)
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert 'type="hidden" name="initial-driving_restriction_weeks" value="8' in page  # what the page carries
+    assert 'name="initial-tisagenlecleucel-target" value="CD19"' in page
+    page_ada_saw = shown(values())  # Ada opens the page ...
+    client.force_login(bo)  # ... Bo changes the driving restriction meanwhile
+    client.post(reverse("ruleset_detail", args=[draft.version]), {**shown(values()), "driving_restriction_weeks": "4"})
+    assert draft.thresholds.get(key="driving_restriction_weeks").value == 4
+    client.force_login(ada)
+    # Ada changes only the fever threshold: saved, and Bo's change stays.
+    client.post(reverse("ruleset_detail", args=[draft.version]), {**page_ada_saw, "fever_c": "38.5"})
+    assert draft.thresholds.get(key="fever_c").value == Decimal("38.5")
+    assert draft.thresholds.get(key="driving_restriction_weeks").value == 4
+    # Ada changes the driving restriction from the 8 weeks she saw: refused, naming it and the new value.
+    refused = client.post(reverse("ruleset_detail", args=[draft.version]),
+                          {**page_ada_saw, "driving_restriction_weeks": "2"}).content.decode()
+    assert "was changed by someone else since you opened this page (now 4)" in refused
+    assert draft.thresholds.get(key="driving_restriction_weeks").value == 4
+
+
+def test_a_product_edit_applies_only_what_this_administrator_changed(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    seen = {"tisagenlecleucel-name": "Kymriah", "tisagenlecleucel-target": "CD19",
+            "tisagenlecleucel-diagnoses": ["b_all", "fl", "lbcl"], "tisagenlecleucel-accepts_cryopreserved": "True",
+            "tisagenlecleucel-investigational": "False", "tisagenlecleucel-age_limit_diagnoses": ["b_all"],
+            "tisagenlecleucel-min_age_years": "", "tisagenlecleucel-max_age_years": "25.0"}
+    form = {**{f"initial-{key}": value for key, value in seen.items()}, **seen}
+    form["tisagenlecleucel-accepts_cryopreserved"] = "on"
+    draft.products.filter(code="tisagenlecleucel").update(target="CD19 (renamed meanwhile)")
+    client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]),
+                {**form, "tisagenlecleucel-max_age_years": "26"})
+    product = draft.products.get(code="tisagenlecleucel")
+    assert (product.max_age_years, product.target) == (26, "CD19 (renamed meanwhile)")
+    refused = client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]),
+                          {**form, "tisagenlecleucel-target": "CD22"}).content.decode()
+    assert "was changed by someone else since you opened this page (now CD19 (renamed meanwhile))" in refused
+    assert draft.products.get(code="tisagenlecleucel").target == "CD19 (renamed meanwhile)"
