@@ -16,10 +16,15 @@ from . import rulesets
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import ruleset_edit_rows
 from .rules.arithmetic import plain
+from .rules.engine import RULE_CLASSES
+from .rules.statuses import OVERALL_LABELS, STATUS_LABELS
 from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
 from .selectors import ruleset_get
 
 ADMIN = "eligibility.change_ruleset"
+#: Patients listed on the preview page (all are counted).
+PREVIEW_ROWS = 500
+TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
 logger = logging.getLogger(__name__)
 
 
@@ -179,7 +184,17 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
 def ruleset_preview(request, version):
     draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
     impact = rulesets.impact_preview(draft=draft)
-    return render(request, "eligibility/ruleset_preview.html", {"ruleset": draft, "impact": impact})
+    # Words, not codes; what changes a result or a status first, wording-only changes after.
+    rows = sorted(impact.changed, key=lambda row: (row["before"] == row["after"],
+                                                  all(old == new for _, old, new in row["items"]), row["study_id"]))
+    return render(request, "eligibility/ruleset_preview.html", {
+        "ruleset": draft, "impact": impact, "listed": PREVIEW_ROWS,
+        "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count) for before, after, count in impact.summary],
+        "rows": [{**row, "before": OVERALL_LABELS[row["before"]], "after": OVERALL_LABELS[row["after"]],
+                  "items": [(TITLES[code], STATUS_LABELS[old], STATUS_LABELS[new], old != new)
+                            for code, old, new in row["items"]]}
+                 for row in rows[:PREVIEW_ROWS]],
+    })
 
 
 @permission_required(ADMIN, raise_exception=True)
