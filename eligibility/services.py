@@ -135,6 +135,9 @@ def _resolve(request: ReviewRequest, resolution: str, justification: str, by) ->
 def review_request_keep(*, request: ReviewRequest, justification: str, by) -> ReviewRequest:
     """The physician keeps the signed checklist under its own version: recorded with why."""
     request = _open_request(request)
+    if not SignOff.objects.filter(evaluation_id=request.evaluation_id, voided_at__isnull=True).exists():
+        raise review.ReviewRefused("This checklist is not signed: there is no signed checklist to keep. It is "
+                                   "re-evaluated when its data are corrected.")
     justification = justification.strip()
     if not justification:
         raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.")

@@ -136,7 +136,7 @@ def _checklist_context(request, patient, evaluation, current: bool) -> dict:
     requests = list(evaluation.assessment.review_requests.select_related("ruleset")[:20])
     context["open_request"] = next((r for r in requests if r.is_open), None)
     context["past_requests"] = [r for r in requests if not r.is_open]
-    if current and context["open_request"] and request.user.has_perm("eligibility.add_signoff"):
+    if current and standing and context["open_request"] and request.user.has_perm("eligibility.add_signoff"):
         context["keep_form"] = ReviewKeepForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     if current and request.user.has_perm("eligibility.add_signoff") and standing is None:

@@ -170,7 +170,7 @@ def test_the_physician_decides_on_the_checklist_page(client, administrator, coor
 
 
 def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publishing(
-        administrator, coordinator, physician):
+        administrator, coordinator, physician, client):
     patient = PatientFactory(by=coordinator, study_id="LISO-1")
     services.assessment_update(assessment=patient.assessment, changes=CLEAN, stage="pre_infusion",
                                revision=patient.assessment.revision, by=coordinator)
@@ -189,6 +189,12 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     assert "cannot evaluate this assessment (product:" in request.message
     with pytest.raises(review.ReviewRefused, match="coordinator must correct them first"):
         services.review_request_reevaluate(request=request, by=physician)
+    with pytest.raises(review.ReviewRefused, match="no signed checklist to keep"):
+        services.review_request_keep(request=request, justification="x", by=physician)
+    client.force_login(physician)
+    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
+    assert "cannot evaluate this assessment (product:" in page and "when the coordinator corrects the data" in page
+    assert "Keep the signed checklist" not in page
     services.assessment_update(assessment=assessment, changes={"product": "axicabtagene_ciloleucel"},
                                stage=assessment.stage, revision=assessment.revision, by=coordinator)
     request.refresh_from_db()
