@@ -356,6 +356,10 @@ def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_di
         errors["name"] = ["is required"]
     if not target.strip():
         errors["target"] = ["is required (e.g. CD19, BCMA, EBV)"]
+    for key, value in (("name", name), ("target", target)):
+        limit = Product._meta.get_field(key).max_length
+        if len(value) > limit:
+            errors.setdefault(key, []).append(f"at most {limit} characters")
     if not diagnoses:
         errors["diagnoses"] = ["choose at least one diagnosis"]
     elif set(diagnoses) - known:

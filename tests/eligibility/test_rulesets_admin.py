@@ -150,6 +150,8 @@ def product_values(**changes):
 @pytest.mark.parametrize(("changes", "field", "message"), [
     ({"diagnoses": []}, "diagnoses", "choose at least one diagnosis"),
     ({"target": " "}, "target", "is required"),
+    ({"target": "T" * 21}, "target", "at most 20 characters"),
+    ({"name": "N" * 101}, "name", "at most 100 characters"),
     ({"max_age_years": Decimal(121)}, "max_age_years", "must be between 0 and 120 years"),
     ({"min_age_years": Decimal(25)}, "min_age_years", "must be below the maximum age"),
     ({"age_limit_diagnoses": ["mm"]}, "age_limit_diagnoses", "an age limit can only apply to the product's own"),
@@ -161,6 +163,13 @@ def test_product_values_are_validated_and_nothing_is_saved(administrator, change
                                         **product_values(**changes))
     assert any(message in problem for problem in refused.value.errors[field])
     assert rulesets.ruleset_differences(draft.based_on, draft) == []
+
+
+def test_the_longest_allowed_name_and_target_are_accepted(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
+                                    **product_values(name="N" * 100, target="T" * 20))
+    assert draft.products.get(code="tisagenlecleucel").target == "T" * 20
 
 
 def test_a_product_change_shows_in_the_differences_and_the_engine(administrator):

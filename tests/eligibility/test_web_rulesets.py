@@ -218,12 +218,12 @@ def test_a_product_edit_applies_only_what_this_administrator_changed(client):
             "tisagenlecleucel-min_age_years": "", "tisagenlecleucel-max_age_years": "25.0"}
     form = {**{f"initial-{key}": value for key, value in seen.items()}, **seen}
     form["tisagenlecleucel-accepts_cryopreserved"] = "on"
-    draft.products.filter(code="tisagenlecleucel").update(target="CD19 (renamed meanwhile)")
+    draft.products.filter(code="tisagenlecleucel").update(target="CD19 (meanwhile)")
     client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]),
                 {**form, "tisagenlecleucel-max_age_years": "26"})
     product = draft.products.get(code="tisagenlecleucel")
-    assert (product.max_age_years, product.target) == (26, "CD19 (renamed meanwhile)")
+    assert (product.max_age_years, product.target) == (26, "CD19 (meanwhile)")
     refused = client.post(reverse("ruleset_product", args=[draft.version, "tisagenlecleucel"]),
                           {**form, "tisagenlecleucel-target": "CD22"}).content.decode()
-    assert "was changed by someone else since you opened this page (now CD19 (renamed meanwhile))" in refused
-    assert draft.products.get(code="tisagenlecleucel").target == "CD19 (renamed meanwhile)"
+    assert "was changed by someone else since you opened this page (now CD19 (meanwhile))" in refused
+    assert draft.products.get(code="tisagenlecleucel").target == "CD19 (meanwhile)"
