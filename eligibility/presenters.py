@@ -9,7 +9,7 @@ from .rules import vocabulary
 from .rules.arithmetic import plain
 from .rules.engine import RULE_CLASSES
 from .rules.statuses import OVERALL_LABELS, PHASE_LABELS, PHASES, STATUS_LABELS, STATUSES
-from .rules.thresholds import THRESHOLDS_BY_KEY
+from .rules.thresholds import MIN_PRIOR_LINES_KEYS, THRESHOLDS_BY_KEY
 
 #: Icons carry the status beside its word (never colour alone).
 STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "‖", "exclude": "✕", "pending": "…"}
@@ -28,6 +28,16 @@ def _value_text(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
+def _thresholds_used(item: dict[str, Any]) -> tuple[str, ...]:
+    """The thresholds an item was judged by: for the indication, only the minimum prior lines of
+    the patient's diagnosis (all five when the diagnosis is not recorded; none for B-ALL)."""
+    keys = THRESHOLD_KEYS.get(item["code"], ())
+    diagnosis = item["inputs"].get("diagnosis")
+    if item["code"] == "indication" and diagnosis is not None:
+        return (MIN_PRIOR_LINES_KEYS[diagnosis],) if diagnosis in MIN_PRIOR_LINES_KEYS else ()
+    return keys
+
+
 def checklist_view_model(evaluation) -> dict[str, Any]:
     """The stored checklist grouped by phase, with the thresholds of its own rule-set version and
     the physician's dispositions beside the engine's statuses."""
@@ -43,7 +53,7 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
             used = [
                 {"label": THRESHOLDS_BY_KEY[key].label, "value": plain(thresholds[key]),
                  "unit": THRESHOLDS_BY_KEY[key].unit}
-                for key in THRESHOLD_KEYS.get(item["code"], ()) if key in thresholds
+                for key in _thresholds_used(item) if key in thresholds
             ]
             items.append({
                 **item,
