@@ -35,11 +35,18 @@ class ThresholdsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
             self.fields[spec.key] = forms.DecimalField(
-                label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=values[spec.key],
+                label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
-                help_text=f"{spec.rule}; allowed {spec.minimum.normalize():f} to {spec.maximum.normalize():f}"
-                          + (", whole number" if spec.kind == "count" else ""),
+                help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
+                          + (", a whole number" if spec.kind == "count" else "")
+                          + f"; source documents: {plain(spec.default)}",
             )
+
+    def groups(self) -> list[dict]:
+        """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
+        return [{"title": rule.title, "source": rule.source,
+                 "fields": [self[spec.key] for spec in THRESHOLDS if spec.rule == rule.code]}
+                for rule in RULE_CLASSES if any(spec.rule == rule.code for spec in THRESHOLDS)]
 
 
 class ProductForm(forms.ModelForm):

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from eligibility import rulesets
 from eligibility.models import RuleSet
-from eligibility.rules.thresholds import DEFAULT_THRESHOLDS
+from eligibility.rules.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +227,16 @@ def test_a_product_edit_applies_only_what_this_administrator_changed(client):
                           {**form, "tisagenlecleucel-target": "CD22"}).content.decode()
     assert "was changed by someone else since you opened this page (now CD19 (meanwhile))" in refused
     assert draft.products.get(code="tisagenlecleucel").target == "CD19 (meanwhile)"
+
+
+def test_every_threshold_is_on_the_draft_page_under_its_rule_with_the_rules_sources(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    for spec in THRESHOLDS:
+        assert f'name="{spec.key}"' in page, spec.key
+    assert re.search(r"<legend[^>]*>Driving restriction counselled</legend>\s*<p[^>]*>Source: Baltaleucel-T drug "
+                     r"overview - Do&#x27;s and Don&#x27;ts", page)
+    assert 'name="min_prior_lines_lbcl" value="2"' in page  # whole numbers shown as such
+    assert "Allowed 0 to 20, a whole number; source documents: 2" in page
