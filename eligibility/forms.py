@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec.inspect as schema
+from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
@@ -401,5 +402,5 @@ class ReviewKeepForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout("justification", Submit("keep", "Keep the signed checklist",
-                                                            css_class="btn-outline-secondary"))
+        self.helper.layout = Layout("justification", StrictButton("Keep the signed checklist", type="submit",
+                                                                  name="keep", css_class="btn-secondary"))
