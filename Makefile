@@ -67,6 +67,7 @@ lint: install-dev
 ## Throughput of `evaluate --jsonl --format json` and the engine's cost per case
 bench: install-dev
 	$(PY) bench/bench_evaluate.py
+	$(PY) bench/bench_rulesets.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis node_modules static/vendor
