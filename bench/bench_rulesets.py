@@ -16,7 +16,9 @@ Usage: ``python bench/bench_rulesets.py [--assessments 10000] [--rounds 3]``
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="versions made, previewed and published in turn")
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the benchmark's own database
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "False",
            "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3", "DJANGO_ADMIN_PASSWORD": "bench-only-not-used"}
     manage = [sys.executable, "manage.py"]
