@@ -74,6 +74,10 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
         "stage_label": vocabulary.STAGE[checklist["stage"]],
         "phases": phases,
         "all_items": all_items,
+        # What a re-evaluation under a new rule-set version changed, in words.
+        "changes": [{"title": change["title"], "before": STATUS_LABELS[change["before"]],
+                     "after": STATUS_LABELS[change["after"]], "status_changed": change["before"] != change["after"]}
+                    for change in evaluation.changes],
     }
 
 

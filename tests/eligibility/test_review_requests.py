@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from eligibility import review, rulesets, services
 from eligibility.models import Assessment, Evaluation, ReviewRequest
+from eligibility.presenters import checklist_view_model
 from eligibility.selectors import physician_queue
 from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
@@ -115,6 +116,9 @@ def test_a_physician_reevaluates_under_the_new_version_and_signs_again(administr
     assert list(new.dispositions.values_list("code", flat=True)) == ["hbv"]
     assert ReviewRequest.objects.get(pk=request.pk).resolution == "reevaluated"
     assert queued(patient)  # unsigned now: awaiting the physician's signature
+    view = checklist_view_model(new)
+    assert view["changes"] == [{"title": "Absolute lymphocyte count", "before": "Flag", "after": "Pass",
+                                "status_changed": True}]
     review.signoff_create(evaluation=new, password=PASSWORD, by=physician)
     assert not queued(patient)
     # The pinned, signed checklist is still shown exactly as it was signed.
