@@ -256,9 +256,9 @@ class _Open(NamedTuple):
     stage: str
     data: dict
     public_id: object
-    previous_id: int | None
-    previous_ruleset_id: int | None
-    previous_overall: str | None
+    previous_id: int  # the current evaluation (rows without one are not selected)
+    previous_ruleset_id: int
+    previous_overall: str
     signed: bool
 
 
@@ -280,18 +280,15 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
             case = engine.parse_json(raw)
         except CaseValidationError as exc:
             outcome.unevaluable += 1
-            if assessment.previous_id is not None:
-                problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
-                requests.append(ReviewRequest(
-                    assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
-                    message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
-                            "the checklist stays under its version until the data are corrected."))
+            problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
+            requests.append(ReviewRequest(
+                assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
+                message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
+                        "the checklist stays under its version until the data are corrected."))
             continue
         checklist = engine.evaluate(case)
-        old_items = {}
-        if assessment.previous_id is not None:
-            previous_engine = engines[assessment.previous_ruleset_id]
-            old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
+        previous_engine = engines[assessment.previous_ruleset_id]
+        old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
         changes = checklist_changes(old_items, checklist.items)
         if assessment.signed:
             # The result, not the wording: a status or the overall result would change (a reason that
@@ -334,8 +331,7 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
              resolved_by_name=review.signer_name(by), justification=f"Rule set version {ruleset.version} published.")
     ReviewRequest.objects.bulk_create(requests)
     # Decisions on findings that did not change carry over to the new evaluation.
-    replaced_by = {assessment.previous_id: evaluation for assessment, evaluation in new_evaluations
-                   if assessment.previous_id is not None}
+    replaced_by = {assessment.previous_id: evaluation for assessment, evaluation in new_evaluations}
     by_previous: dict[int, list] = {}
     for disposition in Disposition.objects.filter(evaluation_id__in=replaced_by):
         by_previous.setdefault(disposition.evaluation_id, []).append(disposition)
