@@ -94,6 +94,10 @@ class Product(models.Model):
     #: Who added, changed or removed which product of a draft, and when.
     history = HistoricalRecords()
 
+    #: What an administrator sets for a product of a draft (the code is set once, when it is added).
+    EDITABLE_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational",
+                       "age_limit_diagnoses", "min_age_years", "max_age_years")
+
     class Meta:
         ordering = ["ruleset", "code"]
         constraints = [models.UniqueConstraint(fields=["ruleset", "code"], name="one_product_code_per_ruleset")]
@@ -259,6 +263,12 @@ class SignOff(models.Model):
         return self.voided_at is not None
 
 
+class ReviewRequestQuerySet(models.QuerySet):
+    def open(self):
+        """Not resolved yet (at most one per assessment)."""
+        return self.filter(resolved_at__isnull=True)
+
+
 class ReviewRequest(models.Model):
     """A published rule-set version would change a signed checklist, or cannot evaluate the
     assessment's data at all: the checklist stays pinned to its version and a physician decides.
@@ -287,6 +297,8 @@ class ReviewRequest(models.Model):
                                     related_name="+")
     resolved_by_name = models.CharField(max_length=200, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ReviewRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

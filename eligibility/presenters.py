@@ -112,10 +112,6 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     return rows[:limit]
 
 
-PRODUCT_HISTORY_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational",
-                          "age_limit_diagnoses", "min_age_years", "max_age_years")
-
-
 def _who(record) -> str:
     user = record.history_user
     return (user.get_full_name() or user.username) if user else "system"
@@ -157,7 +153,7 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
             rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "present",
                          "new": "removed"})
         elif record.history_type == "~" and before is not None:
-            for name in PRODUCT_HISTORY_FIELDS:
+            for name in Product.EDITABLE_FIELDS:
                 old, new = getattr(before, name), getattr(record, name)
                 if old != new:
                     rows.append({"when": record.history_date, "who": _who(record),

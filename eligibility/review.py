@@ -144,7 +144,7 @@ def after_reevaluation(*, assessment: Assessment, previous: Evaluation | None, c
         standing.update(voided_at=timezone.now(), voided_by=by,
                         void_reason=f"Data changed by {signer_name(by)}: {what}.")
     # A review a rule-set version asked for concerned the checklist just replaced.
-    ReviewRequest.objects.filter(assessment=assessment, resolved_at__isnull=True).update(
+    ReviewRequest.objects.open().filter(assessment=assessment).update(
         resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=signer_name(by),
         resolved_at=timezone.now(),
         justification=f"Data changed ({', '.join(changed) or 'stage'}): re-evaluated under rule-set version "

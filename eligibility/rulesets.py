@@ -234,7 +234,7 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) 
     # cost more than evaluating the case twice.
     # Resumable: what this version evaluated or asked about already is not done again (a run cut
     # short, e.g. by a timeout, is finished with ``manage.py reevaluate_open_assessments``).
-    asked = ReviewRequest.objects.filter(assessment=OuterRef("pk"), ruleset=ruleset, resolved_at__isnull=True)
+    asked = ReviewRequest.objects.open().filter(assessment=OuterRef("pk"), ruleset=ruleset)
     rows = (open_assessments().annotate(signed=Exists(_standing_signoff())).order_by("pk")
             .filter(current_evaluation__isnull=False).exclude(current_evaluation__ruleset=ruleset)
             .exclude(Exists(asked))
@@ -323,10 +323,9 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
         )
     # A new version's request replaces an earlier version's open one (and a re-evaluated
     # assessment has nothing left to review).
-    ReviewRequest.objects.filter(
+    ReviewRequest.objects.open().filter(
         assessment_id__in=[request.assessment_id for request in requests]
         + [assessment.pk for assessment, _ in new_evaluations],
-        resolved_at__isnull=True,
     ).update(resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
              resolved_by_name=review.signer_name(by), justification=f"Rule set version {ruleset.version} published.")
     ReviewRequest.objects.bulk_create(requests)
@@ -391,8 +390,6 @@ def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Produc
 
 #: A product code as the case names it (criteria.md section 5): lower-case words joined by "_".
 PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
-PRODUCT_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational", "age_limit_diagnoses",
-                  "min_age_years", "max_age_years")
 
 
 @transaction.atomic
@@ -410,7 +407,7 @@ def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
         errors["code"] = [f"'{code}' is in this catalogue already"]
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was added.", errors)
-    product = Product(ruleset=draft, code=code, **{key: values[key] for key in PRODUCT_FIELDS})
+    product = Product(ruleset=draft, code=code, **{key: values[key] for key in Product.EDITABLE_FIELDS})
     product._history_user = by
     product.save()
     return product

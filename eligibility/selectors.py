@@ -75,7 +75,7 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
 
     One query for the page whatever the number of patients (joins, no per-row lookups).
     """
-    requested = ReviewRequest.objects.filter(assessment=OuterRef("assessment"), resolved_at__isnull=True)
+    requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     patients = (Patient.objects.select_related("assessment", "assessment__current_evaluation",
                                                "assessment__updated_by")
                 .annotate(review_requested=Exists(requested)).order_by("-assessment__updated_at"))
@@ -93,7 +93,7 @@ def physician_queue():
     a physician to review again; oldest first, with how many items still need a physician's
     disposition (one query)."""
     signed = SignOff.objects.filter(evaluation=OuterRef("pk"), voided_at__isnull=True)
-    requested = ReviewRequest.objects.filter(assessment=OuterRef("assessment"), resolved_at__isnull=True)
+    requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     return (
         Evaluation.objects.filter(assessment__current_evaluation=F("pk"))
         .annotate(signed=Exists(signed), review_requested=Exists(requested), decided=Count("dispositions"))

@@ -59,8 +59,7 @@ class ProductForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        fields = ["name", "target", "diagnoses", "accepts_cryopreserved", "investigational", "age_limit_diagnoses",
-                  "min_age_years", "max_age_years"]
+        fields = list(Product.EDITABLE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -252,7 +251,7 @@ def ruleset_product(request, version, code):
     if not _editable_or_refused(request, ruleset):
         return redirect("ruleset_detail", version=version)
     form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk), prefix=code)
-    current = {field: getattr(product, field) for field in rulesets.PRODUCT_FIELDS}
+    current = {field: getattr(product, field) for field in Product.EDITABLE_FIELDS}
     if form.is_valid() and not _changed_by_someone_else(form, current):
         # Only what this user changed is applied over the product as it is now.
         values = {**current, **{field: form.cleaned_data[field] for field in form.changed_data}}
@@ -277,7 +276,7 @@ def ruleset_product_add(request, version):
         return redirect("ruleset_detail", version=version)
     form = NewProductForm(request.POST, prefix="new")
     if form.is_valid():
-        values = {field: form.cleaned_data[field] for field in rulesets.PRODUCT_FIELDS}
+        values = {field: form.cleaned_data[field] for field in Product.EDITABLE_FIELDS}
         try:
             product = rulesets.ruleset_product_add(draft=ruleset, code=form.cleaned_data["code"], by=request.user,
                                                    **values)
