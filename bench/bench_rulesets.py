@@ -10,7 +10,7 @@ Runs with DEBUG off, as deployed (debug mode keeps a copy of every SQL statement
 round and the median of the rounds; the preview is also timed as the administrator's page (request and
 rendering included).
 
-Usage: ``python bench/bench_rulesets.py [--assessments 10000] [--rounds 3]``
+Usage: ``python bench/bench_rulesets.py [--assessments 10000] [--rounds 3] [--database-url URL]``
 """
 
 from __future__ import annotations
@@ -35,11 +35,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assessments", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="versions made, previewed and published in turn")
+    parser.add_argument("--database-url", default="",
+                        help="an EMPTY database to use instead of a new SQLite file (e.g. PostgreSQL)")
     args = parser.parse_args()
-    folder = tempfile.mkdtemp()
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the benchmark's own database
+    database_url = args.database_url
+    if not database_url:
+        folder = tempfile.mkdtemp()
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the benchmark's own database
+        database_url = f"sqlite:///{folder}/bench.sqlite3"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "False",
-           "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3", "DJANGO_ADMIN_PASSWORD": "bench-only-not-used"}
+           "DATABASE_URL": database_url, "DJANGO_ADMIN_PASSWORD": "bench-only-not-used"}
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "-v", "0"], ["ensure_admin"], ["seed_assessments", str(args.assessments)]):
         subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

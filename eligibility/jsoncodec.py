@@ -1,4 +1,4 @@
-"""JSON for the model fields that hold cases and checklists: orjson, a C encoder and decoder
+"""JSON for the model fields that hold cases and checklists (``CompactJSONField``): orjson, a C encoder and decoder
 (ten times the standard library's speed on a 7 KB checklist), with the standard library as the
 fallback for what orjson refuses, so every value the standard library accepts is still accepted.
 
@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 import orjson
+from django.db import models
 
 
 class CompactJSONEncoder(json.JSONEncoder):
@@ -35,3 +36,21 @@ class CompactJSONDecoder(json.JSONDecoder):
             return orjson.loads(s)
         except orjson.JSONDecodeError:
             return super().decode(s, *args)
+
+
+class CompactJSONField(models.JSONField):
+    """A JSON column written and read with orjson (the classes above).
+
+    It also defines ``get_placeholder``, which keeps Django's PostgreSQL bulk insert on ``VALUES``
+    rows: with ``UNNEST`` arrays (Django 5.2's default) psycopg quotes every element of a text
+    array in Python, one regular-expression substitution per double quote, which took 30 s for
+    10,000 checklists; a ``VALUES`` parameter is quoted by libpq in C.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("encoder", CompactJSONEncoder)
+        kwargs.setdefault("decoder", CompactJSONDecoder)
+        super().__init__(*args, **kwargs)
+
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        return "%s"

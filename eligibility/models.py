@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from .jsoncodec import CompactJSONDecoder, CompactJSONEncoder
+from .jsoncodec import CompactJSONField
 from .rules.case import Diagnosis
 from .rules.statuses import OVERALL_LABELS
 from .rules.thresholds import THRESHOLDS
@@ -145,7 +145,7 @@ class Assessment(models.Model):
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="assessment")
     stage = models.CharField(max_length=24, choices=list(STAGE.items()), default="screening")
-    data = models.JSONField(default=dict, blank=True, encoder=CompactJSONEncoder, decoder=CompactJSONDecoder)
+    data = CompactJSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(default=0)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
@@ -169,10 +169,8 @@ class Evaluation(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="evaluations")
     ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="evaluations")
     stage = models.CharField(max_length=24, choices=list(STAGE.items()))
-    inputs = models.JSONField(help_text="The case as evaluated (snapshot).", encoder=CompactJSONEncoder,
-                              decoder=CompactJSONDecoder)
-    checklist = models.JSONField(help_text="The checklist of criteria.md section 4.", encoder=CompactJSONEncoder,
-                                 decoder=CompactJSONDecoder)
+    inputs = CompactJSONField(help_text="The case as evaluated (snapshot).")
+    checklist = CompactJSONField(help_text="The checklist of criteria.md section 4.")
     overall = models.CharField(max_length=24, choices=list(OVERALL_LABELS.items()))
     flag_count = models.PositiveSmallIntegerField(default=0)
     missing_count = models.PositiveSmallIntegerField(default=0)
@@ -183,7 +181,7 @@ class Evaluation(models.Model):
     #: When a new rule-set version re-evaluated unchanged data: the evaluation it replaced and the
     #: items whose status or reason changed ([{"code", "title", "before", "after"}]).
     reevaluated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    changes = models.JSONField(default=list, blank=True, encoder=CompactJSONEncoder, decoder=CompactJSONDecoder)
+    changes = CompactJSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
