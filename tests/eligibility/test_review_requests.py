@@ -24,21 +24,6 @@ CLEAN = {key: value for key, value in json.loads((EXAMPLES_DIR / "01-clean.json"
          if key not in ("case_id", "stage")}
 
 
-@pytest.fixture
-def physician():
-    return UserFactory(role="Physician")
-
-
-@pytest.fixture
-def coordinator():
-    return UserFactory(role="Coordinator")
-
-
-@pytest.fixture
-def administrator():
-    return UserFactory(role="Administrator")
-
-
 def signed_before_apheresis(coordinator, physician, study_id="SIGNED-1", **changes):
     """Signed off before leukapheresis with ALC 150 cells/uL (flag, acknowledged) and HBV positive
     with prophylaxis (flag, acknowledged: a finding no version below changes)."""

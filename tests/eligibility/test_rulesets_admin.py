@@ -21,16 +21,6 @@ VERSION_2 = {"proximity_max_minutes": Decimal(120), "driving_restriction_weeks":
              "proximity_stay_weeks": Decimal(2)}
 
 
-@pytest.fixture
-def administrator():
-    return UserFactory(role="Administrator")
-
-
-@pytest.fixture
-def coordinator():
-    return UserFactory(role="Coordinator")
-
-
 def patient_at(coordinator, minutes):
     """A clean pre-infusion case living ``minutes`` away from the centre."""
     patient = PatientFactory(by=coordinator, study_id=f"TRAVEL-{minutes}")
