@@ -32,6 +32,7 @@ DATA_MIGRATIONS = [
     ("0002_default_ruleset", "create_default_ruleset"),
     ("0004_roles", "create_roles"),
     ("0006_physician_permissions", "grant"),
+    ("0015_withdrawal_permissions", "grant"),
 ]
 
 
