@@ -84,8 +84,9 @@ class _Text:
 
 
 def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    """A JSON object as {"data.infections.hbv": ...}; anything else as {prefix: value}."""
-    if not isinstance(value, dict) or not value:
+    """A JSON object as {"data.infections.hbv": ...} (an empty object has no entries); anything
+    else as {prefix: value}."""
+    if not isinstance(value, dict):
         return {prefix: value}
     flat: dict[str, Any] = {}
     for key, item in value.items():
@@ -114,6 +115,7 @@ class _Identity:
                            if isinstance(field, ForeignKey) and not self.public_id
                            and {"public_id", "study_id"} <= {f.name for f in field.related_model._meta.fields}),
                           None)
+        self.owner_name = self.owner.name if self.owner is not None else None
 
     def lookup(self, records) -> dict[int, tuple[str, str]]:
         """{owner pk: (public_id, study_id)} for the records' owners (one query)."""
@@ -174,7 +176,9 @@ def _history_rows(order: int, model, start, end, text: _Text) -> Iterator[tuple[
                         yield key, {**base, "action": "changed", "field": name,
                                     "old_value": text.value(old, field), "new_value": text.value(new, field)}
                 continue
-            values = model_to_dict(record, fields=list(fields))
+            # The record's own key and its patient are in the record columns already.
+            shown = [name for name in fields if name not in (model._meta.pk.name, identity.owner_name)]
+            values = model_to_dict(record, fields=shown)
             snapshot = text.value({name: value if isinstance(value, dict | list) else text.value(value, fields[name])
                                    for name, value in values.items()})
             created = record.history_type != "-"
