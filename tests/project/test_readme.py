@@ -7,12 +7,10 @@ own instead of the ``db.sqlite3`` that ``make run`` creates.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -68,17 +66,7 @@ def console_sessions(block: str) -> list[tuple[str, str]]:
     return [(command, output) for command, output in sessions]
 
 
-@pytest.fixture(scope="module")
-def environment(tmp_path_factory):
-    """A shell's environment as after ``make run``: development settings, a migrated database."""
-    database = tmp_path_factory.mktemp("readme") / "db.sqlite3"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env["DATABASE_URL"] = f"sqlite:///{database}"
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-    return env
-
-
-def run(command: str, env) -> subprocess.CompletedProcess:
+def run(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([BASH, "-c", command], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 
@@ -95,8 +83,8 @@ def test_the_section_shows_commands_and_a_sample():
 
 
 @pytest.mark.parametrize(("command", "comment"), COMMANDS, ids=[comment for _, comment in COMMANDS])
-def test_each_command_runs_as_written(environment, command, comment):
-    result = run(command, environment)
+def test_each_command_runs_as_written(shell_environment, command, comment):
+    result = run(command, shell_environment)
     expected_status = 2 if "exit status 2" in comment else 0
     assert result.returncode == expected_status, result.stderr
     assert "Traceback" not in result.stderr
@@ -107,14 +95,14 @@ def test_each_command_runs_as_written(environment, command, comment):
 
 
 @pytest.mark.parametrize(("command", "output"), SAMPLES, ids=[command for command, _ in SAMPLES])
-def test_the_sample_output_is_what_the_command_prints(environment, command, output):
-    result = run(command, environment)
+def test_the_sample_output_is_what_the_command_prints(shell_environment, command, output):
+    result = run(command, shell_environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout == output
 
 
-def test_the_batch_comment_tells_the_truth_about_line_5(environment):
+def test_the_batch_comment_tells_the_truth_about_line_5(shell_environment):
     batch = next(command for command, _ in COMMANDS if "--jsonl" in command)
-    lines = run(batch, environment).stdout.splitlines()
+    lines = run(batch, shell_environment).stdout.splitlines()
     assert len(lines) == 5
     assert '"line":5' in lines[4] and '"errors"' in lines[4]
