@@ -15,6 +15,7 @@ import subprocess
 from tests.conftest import ROOT
 
 GIT = shutil.which("git") or "git"
+THIS_FILE = "tests/project/test_self_contained.py"
 #: What points outside: the reference folder beside the project, by relative or absolute path or
 #: by a path built from the project's parent; the workplace's folders.
 OUTSIDE = re.compile(
@@ -46,7 +47,7 @@ def test_no_tracked_file_refers_outside_the_repository():
     found = []
     for name in files:
         path = ROOT / name
-        if not path.is_file():
+        if name == THIS_FILE or not path.is_file():  # this file names what it looks for
             continue
         try:
             text = path.read_text(encoding="utf-8")
