@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = ROOT.parent / "shared" / "examples"
+#: The worked examples of the documentation (README, docs/criteria.md), one case and its expected result each.
+EXAMPLES_DIR = ROOT / "docs" / "examples"
 
 
 def load_examples() -> list[tuple[str, dict]]:
-    """The worked cases of shared/examples: (file name, {"case", "expected", ...})."""
+    """The worked cases of docs/examples: (file name, {"note", "case", "expected"})."""
     return [(path.name, json.loads(path.read_text())) for path in sorted(EXAMPLES_DIR.glob("*.json"))]
 
 
