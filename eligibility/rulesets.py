@@ -162,15 +162,16 @@ def impact_preview(*, draft: RuleSet) -> Impact:
     draft_engine = Engine(ruleset_data(draft))
     impact = Impact()
     rows = (open_assessments().annotate(signed=Exists(_standing_signoff()))
-            .values_list("patient__public_id", "patient__study_id", "stage", "data", "signed"))
-    for public_id, study_id, stage, data, signed in rows.iterator(chunk_size=2000):
+            .values_list("patient__public_id", "patient__study_id", "patient__initials", "stage", "data", "signed"))
+    for public_id, study_id, initials, stage, data, signed in rows.iterator(chunk_size=2000):
         impact.total += 1
         raw = dumps({**data, "stage": stage})  # stored data was validated when saved: encoded once, read twice
         try:
             before = active_engine.evaluate(active_engine.parse_json(raw))
             after = draft_engine.evaluate(draft_engine.parse_json(raw))
         except CaseValidationError as exc:
-            impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "errors": exc.errors})
+            impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "initials": initials,
+                                       "errors": exc.errors})
             continue
         items = [(old["code"], old["status"], new["status"]) for old, new in zip(before.items, after.items, strict=True)
                  if old["status"] != new["status"] or old["reason"] != new["reason"]]
@@ -179,7 +180,8 @@ def impact_preview(*, draft: RuleSet) -> Impact:
         if items or before.overall != after.overall:
             # What publishing will do: re-evaluate, or (signed, a status or the result changes) ask.
             asks = signed and (before.overall != after.overall or any(old != new for _, old, new in items))
-            impact.changed.append({"public_id": public_id, "study_id": study_id, "before": before.overall,
+            impact.changed.append({"public_id": public_id, "study_id": study_id, "initials": initials,
+                                   "before": before.overall,
                                    "after": after.overall, "items": items, "signed": signed, "asks": asks})
             impact.reviews += asks
     return impact
