@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 
 from eligibility import views, views_rulesets
 
@@ -30,5 +30,6 @@ urlpatterns = [
          name="ruleset_product_remove"),
     path("rulesets/<int:version>/publish/", views_rulesets.ruleset_publish, name="ruleset_publish"),
     path("rulesets/<int:version>/discard/", views_rulesets.ruleset_discard, name="ruleset_discard"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
+from accounts.services import signing_password_check
+
 from . import review, services
 from .forms import (
     SECTIONS,
@@ -205,6 +207,10 @@ def sign_off(request, public_id):
     form = SignOffForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Enter your password to sign.")
+    elif not signing_password_check(request=request, user=request.user, password=form.cleaned_data["password"]):
+        if not request.user.is_authenticated:  # that wrong password locked the account: signed out
+            return redirect("login")
+        messages.error(request, "The password is not correct; nothing was signed.")
     else:
         try:
             signoff = review.signoff_create(evaluation=evaluation, password=form.cleaned_data["password"],
