@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from .network import client_ip
-from .selectors import lock_until
+from .selectors import BY_ADDRESS, BY_USERNAME, lock_list
 
 logger = logging.getLogger("accounts")
 
@@ -38,6 +38,8 @@ def log_failed_sign_in(sender, credentials, request=None, **kwargs):
     # axes counted the failures only when this one was not refused by a lock already in force.
     failures = getattr(request, "axes_failures_since_start", None)
     if locked and failures is not None and failures >= settings.AXES_FAILURE_LIMIT:
-        until = lock_until(username=username, ip_address=address, now=now)
-        logger.warning("Sign-in lock started: user name %r and address %s after %d failures; locked until %s",
-                       username, address, failures, until.isoformat(timespec="seconds") if until else "unknown")
+        for lock in lock_list(now=now):
+            if (lock.kind, lock.value) in {(BY_USERNAME, username), (BY_ADDRESS, address)}:
+                logger.warning("Sign-in lock started: %s %r after %d failures (this one by user name %r from "
+                               "address %s); locked until %s", lock.kind_label.lower(), lock.value, lock.failures,
+                               username, address, lock.until.isoformat(timespec="seconds"))
