@@ -2,8 +2,26 @@
 
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm as DjangoPasswordChangeForm
 
+from . import services
 from .selectors import BY_ADDRESS, BY_USERNAME
+
+
+class PasswordChangeForm(DjangoPasswordChangeForm):
+    """Django's form, whose current password counts towards the lock-out like a sign-in (a
+    session left open must not let anyone guess the password to change it)."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self):
+        old_password = self.cleaned_data["old_password"]
+        if not services.password_recheck(request=self.request, user=self.user, password=old_password,
+                                         what="current password"):
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class _Form(forms.Form):

@@ -21,6 +21,7 @@ FORMS = {
     "admin:login": "admin sign-in",
     "sign_off": "signing password",
     "otp_verify": "second-factor code",
+    "password_change": "current password, to change it",
 }
 
 

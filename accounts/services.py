@@ -56,15 +56,21 @@ def _session_end_for_lockout(request, *, what: str) -> None:
                             f"locked{when}. Nothing was signed or changed. An administrator can lift the lock sooner.")
 
 
-def signing_password_check(*, request, user: AbstractBaseUser, password: str) -> bool:
-    """Whether ``password`` is ``user``'s, checked like a sign-in so that a wrong one counts
-    towards the lock-out. When it locks the user out, the session ends (the caller then sends
-    the browser to the sign-in page, which shows why)."""
+def password_recheck(*, request, user: AbstractBaseUser, password: str, what: str) -> bool:
+    """Whether ``password`` is ``user``'s, re-entered while signed in (``what`` names it in the
+    message): checked like a sign-in so that a wrong one counts towards the lock-out. When it locks
+    the user out, the session ends (the caller then sends the browser to the sign-in page, which
+    shows why)."""
     if authenticate(request=request, username=user.get_username(), password=password) is not None:
         return True
     if getattr(request, "axes_locked_out", False):
-        _session_end_for_lockout(request, what="signing password")
+        _session_end_for_lockout(request, what=what)
     return False
+
+
+def signing_password_check(*, request, user: AbstractBaseUser, password: str) -> bool:
+    """The password re-entered to sign a checklist (see ``password_recheck``)."""
+    return password_recheck(request=request, user=user, password=password, what="signing password")
 
 
 def lock_lift(*, kind: str, value: str, by: AbstractBaseUser) -> int:

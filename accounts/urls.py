@@ -1,4 +1,4 @@
-"""Account pages: password change (Django's views, our templates), second factor, sign-in locks."""
+"""Account pages: password change (Django's views and form, our templates), second factor, sign-in locks."""
 
 from django.contrib.auth import views as auth_views
 from django.urls import path
@@ -6,8 +6,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("account/password/", auth_views.PasswordChangeView.as_view(
-        template_name="accounts/password_change_form.html"), name="password_change"),
+    path("account/password/", views.PasswordChange.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="accounts/password_change_done.html"), name="password_change_done"),
     path("account/two-factor/", views.otp_overview, name="otp_overview"),

@@ -10,6 +10,7 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
@@ -21,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
 from . import services
-from .forms import LockLiftForm, OTPSetupForm, OTPVerifyForm
+from .forms import LockLiftForm, OTPSetupForm, OTPVerifyForm, PasswordChangeForm
 from .selectors import BY_USERNAME, lock_list, otp_device_for, otp_required_for, recovery_codes_left
 
 SETUP_KEY = "otp_setup_key"  # the secret of the app being set up, until its first code confirms it
@@ -34,6 +35,22 @@ def _next(request) -> str:
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Django's password change page (password policy included), with our template; a current
+    password wrong too often signs the user out like a wrong sign-in would lock them out."""
+
+    form_class = PasswordChangeForm
+    template_name = "accounts/password_change_form.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_invalid(self, form):
+        if not self.request.user.is_authenticated:  # locked out by that wrong password: signed out
+            return redirect("login")
+        return super().form_invalid(form)
 
 
 @permission_required("axes.view_accessattempt", raise_exception=True)

@@ -139,3 +139,17 @@ def test_password_change_needs_the_current_password(client, coordinator):
     assert "Your old password was entered incorrectly" in refused.content.decode()
     coordinator.refresh_from_db()
     assert coordinator.check_password(PASSWORD)
+
+
+def test_wrong_current_passwords_count_towards_the_lock_out_and_end_the_session(client, coordinator, limit):
+    client.force_login(coordinator)
+    attempt = {"old_password": "not-it", "new_password1": LONG_ENOUGH, "new_password2": LONG_ENOUGH}
+    for _ in range(limit - 1):
+        assert client.post(reverse("password_change"), attempt).status_code == 200
+    ended = client.post(reverse("password_change"), attempt)
+    assert ended.status_code == 302 and ended.url == reverse("login")
+    assert "_auth_user_id" not in client.session
+    assert "current password was wrong too many times" in client.get(ended.url).content.decode()
+    coordinator.refresh_from_db()
+    assert coordinator.check_password(PASSWORD)
+    assert client.post("/login/", {"username": coordinator.username, "password": PASSWORD}).status_code == 429
