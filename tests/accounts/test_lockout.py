@@ -112,14 +112,17 @@ def sign(client, evaluation, password):
 def test_wrong_signing_passwords_lock_out_and_end_the_session(client, physician, evaluation, limit, caplog):
     client.force_login(physician)
     for _ in range(limit - 1):
-        refused = sign(client, evaluation, "wrong-password")
-        assert refused.status_code == 302 and refused.url.endswith("/checklist/")
-    # Still signed in after limit - 1: the right password passes the password check (the checklist
-    # then refuses for its undecided items, which is the service's own rule).
-    page = client.get(refused.url).content.decode()
-    assert "The password is not correct" in page
+        refused = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": "wrong-password"},
+                              follow=True)
+        assert "The password is not correct" in refused.content.decode()
+    # Still signed in after limit - 1, and the right password passes the password check (no
+    # failure more is counted; the checklist itself is then refused for its undecided items).
+    assert "_auth_user_id" in client.session
+    failures = sum(AccessAttempt.objects.values_list("failures_since_start", flat=True))
+    assert failures == limit - 1
     right = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": PASSWORD}, follow=True)
-    assert "Record a disposition" in right.content.decode()
+    assert "The password is not correct" not in right.content.decode() and "_auth_user_id" in client.session
+    assert sum(AccessAttempt.objects.values_list("failures_since_start", flat=True)) == failures
 
     AccessAttempt.objects.all().delete()
     with caplog.at_level(logging.INFO, logger="accounts"):
