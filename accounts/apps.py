@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
-    verbose_name = "Users and audit"
+    verbose_name = "Users, sign-in and audit"
 
     def ready(self):
-        from . import receivers  # noqa: F401 (connects the signal receivers)
+        from . import receivers  # noqa: F401 (connects the one-time-password flag and the log of failed sign-ins)

@@ -1,7 +1,8 @@
-"""Users' pages, the audit export and the password change page."""
+"""Users' pages and the audit export (administrators); account pages: password change (Django's
+view and form, our templates), second factor; sign-in locks (administrators)."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path
 
 from . import views
 
@@ -14,10 +15,13 @@ urlpatterns = [
     path("users/<int:pk>/reactivate/", views.user_reactivate, name="user_reactivate"),
     path("users/<int:pk>/password-reset/", views.user_password_reset, name="user_password_reset"),
     path("audit/export/", views.audit_export, name="audit_export"),
-    # A minimal password change page (another branch brings the full one: keep one of the two).
-    path("account/password/", auth_views.PasswordChangeView.as_view(
-        template_name="accounts/password_change_form.html", success_url=reverse_lazy("password_change_done")),
-        name="password_change"),
+    path("account/password/", views.PasswordChange.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(
         template_name="accounts/password_change_done.html"), name="password_change_done"),
+    path("account/two-factor/", views.otp_overview, name="otp_overview"),
+    path("account/two-factor/setup/", views.otp_setup, name="otp_setup"),
+    path("account/two-factor/verify/", views.otp_verify, name="otp_verify"),
+    path("account/two-factor/recovery-codes/", views.otp_recovery_codes, name="otp_recovery_codes"),
+    path("locks/", views.locks, name="locks"),
+    path("locks/lift/", views.lock_lift, name="lock_lift"),
 ]

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
+from accounts.services import signing_password_check
+
 from . import review, services
 from .forms import (
     SECTIONS,
@@ -311,6 +313,11 @@ def sign_off(request, public_id):
     evaluation = _evaluation_for_review(public_id)
     form = SignOffForm(request.POST)
     if form.is_valid():
+        if not signing_password_check(request=request, user=request.user, password=form.cleaned_data["password"]):
+            if not request.user.is_authenticated:  # that wrong password locked the account: signed out
+                return redirect("login")
+            form.add_error("password", "The password is not correct; nothing was signed.")
+            return _refused_page(request, evaluation, signoff_form=form)
         try:
             signoff = review.signoff_create(evaluation=evaluation, password=form.cleaned_data["password"],
                                             by=request.user)

@@ -3,6 +3,7 @@
 ``DATABASE_URL`` selects the database (default: a SQLite file beside the project).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -61,6 +62,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "eligibility",
     "accounts",
 ]
@@ -74,14 +79,20 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (the login page).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # A user signed in with a one-time password goes to the password change page first.
+    # Then a second factor where the deployment requires it (OTP_REQUIRED_ROLES) or the user has one,
+    "accounts.middleware.OTPRequiredMiddleware",
+    # and a user signed in with a one-time password goes to the password change page (each of the two
+    # lets the other's pages through: second factor first, then the new password).
     "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a sign-in that locks out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Content security policy: everything from this server, nothing inline, nothing from elsewhere.
@@ -102,6 +113,26 @@ CONTENT_SECURITY_POLICY = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "worklist"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in lock-out (django-axes): every password form goes through authenticate(), which axes
+# watches. After LOCKOUT_FAILURE_LIMIT failures within LOCKOUT_COOLOFF_MINUTES, the user name is
+# locked (from any address) and so is the address (for any user name), until the cool-off has
+# passed since the last failure or an administrator lifts the lock (page "Sign-in locks").
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOCKOUT_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOCKOUT_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts while locked neither count nor push the end of the lock further (the page says when it ends).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_ip"
+# Behind N reverse proxies that each append to X-Forwarded-For, the client is the N-th address
+# from the right; 0 (default) ignores the header, which a client could otherwise forge.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Second factor (django-otp): the roles that must use one, e.g. "Administrator,Physician".
+OTP_REQUIRED_ROLES: list[str] = [role for role in env.list("OTP_REQUIRED_ROLES", default=[]) if role]
+OTP_TOTP_ISSUER = "CAR-T readiness"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -156,5 +187,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # WeasyPrint reports every rendering step at INFO.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+                # accounts logs each failed sign-in and lock readably; axes' own lines would repeat them.
+                "axes": {"level": "ERROR"}},
 }

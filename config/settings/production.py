@@ -16,3 +16,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=60 * 60 * 8)
+
+# Administrators and physicians sign in with a second factor unless the deployment says otherwise
+# (OTP_REQUIRED_ROLES= with nothing after it turns the requirement off).
+OTP_REQUIRED_ROLES = [role for role in env.list("OTP_REQUIRED_ROLES", default=["Administrator", "Physician"]) if role]

@@ -1,12 +1,15 @@
 """Create the first administrator if there is none. No password is shipped: it comes from
-``DJANGO_ADMIN_PASSWORD`` or is generated and printed once."""
+``DJANGO_ADMIN_PASSWORD`` (checked against the password policy, AUTH_PASSWORD_VALIDATORS) or is
+generated and printed once."""
 
 import os
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -17,9 +20,15 @@ class Command(BaseCommand):
         if administrators.user_set.exists():
             self.stdout.write("An administrator exists already; nothing to do.")
             return
+        User = get_user_model()
         username = os.environ.get("DJANGO_ADMIN_USERNAME", "admin")
         password = os.environ.get("DJANGO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        user = get_user_model().objects.create_user(username=username, password=password, is_staff=True)
+        try:
+            validate_password(password, user=User(username=username))
+        except ValidationError as refused:
+            raise CommandError("DJANGO_ADMIN_PASSWORD does not meet the password policy: "
+                               + " ".join(refused.messages) + " No administrator was created.") from None
+        user = User.objects.create_user(username=username, password=password, is_staff=True)
         user.groups.add(administrators)
         if "DJANGO_ADMIN_PASSWORD" in os.environ:
             self.stdout.write(f"Administrator '{username}' created with the password from DJANGO_ADMIN_PASSWORD.")
