@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "eligibility",
+    "session_guard",
 ]
 
 MIDDLEWARE = [
@@ -41,6 +42,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle sign-out; a form posted after the session ended is kept for the same user (before
+    # LoginRequiredMiddleware, which sends the user to sign in).
+    "session_guard.middleware.IdleTimeoutMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (the login page).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -65,6 +69,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LOGIN_URL = "login"
+# Signed out after this many seconds without a request (the page warns SESSION_IDLE_WARNING
+# seconds before and offers to stay signed in).
+SESSION_IDLE_TIMEOUT = env.int("DJANGO_SESSION_IDLE_TIMEOUT", default=15 * 60)
+SESSION_IDLE_WARNING = env.int("DJANGO_SESSION_IDLE_WARNING", default=2 * 60)
 LOGIN_REDIRECT_URL = "worklist"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -81,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "session_guard.context_processors.session_idle",
             ],
         },
     },
