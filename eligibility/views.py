@@ -70,8 +70,9 @@ def worklist(request):
 
 @permission_required("eligibility.add_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@restores_entries
 def patient_create(request):
-    form = PatientForm(request.POST or None)
+    form = PatientForm(request.POST if request.method == "POST" else restored_entries(request))
     if request.method == "POST" and form.is_valid():
         patient = services.patient_create(by=request.user, **form.cleaned_data)
         messages.success(request, "Patient created. Record the screening data below.")
