@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -28,13 +29,25 @@ TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
 logger = logging.getLogger(__name__)
 
 
+class FiniteDecimalField(forms.DecimalField):
+    """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
+    and leaves them to validation, but comparing a signalling NaN, as ``has_changed`` does with the
+    hidden copy of the value shown, raises InvalidOperation: a 500 found by fuzzing)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
 class ThresholdsForm(forms.Form):
     """Every threshold of a draft; the allowed values are checked by the rule data's own validation."""
 
     def __init__(self, *args, values, **kwargs):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
-            self.fields[spec.key] = forms.DecimalField(
+            self.fields[spec.key] = FiniteDecimalField(
                 label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
@@ -60,6 +73,7 @@ class ProductForm(forms.ModelForm):
     class Meta:
         model = Product
         fields = list(Product.EDITABLE_FIELDS)
+        field_classes = {"min_age_years": FiniteDecimalField, "max_age_years": FiniteDecimalField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -132,7 +146,14 @@ def _changed_by_someone_else(form: forms.Form, current: dict) -> bool:
         widget = field.hidden_widget()
         if widget.value_omitted_from_data(form.data, form.files, form.add_initial_prefix(name)):
             continue  # a client that did not send what it was shown: its values are applied as sent
-        shown = field.to_python(widget.value_from_datadict(form.data, form.files, form.add_initial_prefix(name)))
+        try:
+            shown = field.to_python(widget.value_from_datadict(form.data, form.files, form.add_initial_prefix(name)))
+        except ValidationError:
+            # The hidden copy of the value shown was altered (a browser sends it back as it got it).
+            form.add_error(name, f"could not be checked against the saved value (now {_shown(current[name])}): "
+                                 "reload the page and enter it again")
+            conflict = True
+            continue
         if _comparable(shown) != _comparable(current[name]):
             form.add_error(name, f"was changed by someone else since you opened this page (now "
                                  f"{_shown(current[name])}); check it and save again")
