@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from session_guard.restore import restored_entries, restores_entries
 
@@ -85,6 +85,7 @@ def _patient(public_id) -> Patient:
 
 
 @permission_required("eligibility.view_patient", raise_exception=True)
+@require_safe
 def patient_detail(request, public_id):
     patient = _patient(public_id)
     assessment = patient.assessment
@@ -170,6 +171,7 @@ def _checklist_context(request, patient, evaluation, current: bool) -> dict:
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
+@require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
     patient = _patient(public_id)
@@ -182,6 +184,7 @@ def checklist(request, public_id):
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
+@require_safe
 def evaluation_detail(request, public_id):
     """Any past checklist, exactly as it was produced."""
     evaluation = get_object_or_404(
@@ -235,6 +238,7 @@ def sign_off(request, public_id):
 
 
 @permission_required("eligibility.view_signoff", raise_exception=True)
+@require_safe
 def signoff_pdf(request, public_id):
     """The signed checklist as a PDF: exactly the evaluation and dispositions the signature binds."""
     signoff = get_object_or_404(SignOff.objects.select_related("evaluation__ruleset", "assessment__patient"),

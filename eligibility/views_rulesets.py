@@ -11,9 +11,10 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import rulesets
+from .forms import FREE_TEXT_MAX_LENGTH
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import ruleset_edit_rows
 from .rules.arithmetic import plain
@@ -92,7 +93,9 @@ class NewProductForm(ProductForm):
 
 
 class PublishForm(forms.Form):
-    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}))
+    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
+                                  max_length=FREE_TEXT_MAX_LENGTH,
+                                  help_text=f"Up to {FREE_TEXT_MAX_LENGTH:,} characters.")
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -182,7 +185,7 @@ def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None
 
 
 def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product: ProductForm | None = None,
-            add_form: NewProductForm | None = None, status: int = 200):
+            add_form: NewProductForm | None = None, publish_form: PublishForm | None = None, status: int = 200):
     """The version's page; a form that was refused is shown bound, with its errors beside the fields."""
     if values is None:
         values = dict(ruleset.thresholds.values_list("key", "value"))
@@ -199,7 +202,8 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
     return render(request, "eligibility/ruleset_detail.html", {
         "products": products,
         "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
-        "ruleset": ruleset, "form": form, "publish_form": PublishForm() if ruleset.is_editable else None,
+        "ruleset": ruleset, "form": form,
+        "publish_form": (publish_form or PublishForm()) if ruleset.is_editable else None,
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
         "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
@@ -208,6 +212,7 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
 
 
 @permission_required(ADMIN, raise_exception=True)
+@require_safe
 def ruleset_preview(request, version):
     draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
     impact = rulesets.impact_preview(draft=draft)
@@ -230,8 +235,10 @@ def ruleset_publish(request, version):
     draft = get_object_or_404(RuleSet, version=version)
     form = PublishForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A change note is required to publish.")
-        return redirect("ruleset_detail", version=version)
+        # Shown again with what was typed and the reason beside the note.
+        messages.error(request, "Not published: see the change note.")
+        return _detail(request, draft, publish_form=form, status=400) if draft.is_editable else redirect(
+            "ruleset_detail", version=version)
     try:
         published = rulesets.ruleset_publish(draft=draft, note=form.cleaned_data["change_note"], by=request.user)
     except rulesets.RuleSetRefused as refused:
