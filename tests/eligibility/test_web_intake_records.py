@@ -379,8 +379,6 @@ def test_the_intake_forms_have_no_free_text():
     """Every intake field is a number, a date or a choice: nothing to bound but what the engine bounds."""
     from django import forms
 
-    form = intake_forms.SectionForm(phase="screening", engine=Engine(default_ruleset()),
-                                    assessment=Assessment(pk=1, data={}, revision=0))
     for phase, _, _ in intake_forms.SECTIONS:
         form = intake_forms.SectionForm(phase=phase, engine=Engine(default_ruleset()),
                                         assessment=Assessment(pk=1, data={}, revision=0))
