@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev assets debs-runtime debs-test clean
+.PHONY: run serve test lint bench install install-dev assets debs-runtime debs-test clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,23 @@ run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# `make serve`: production settings behind gunicorn. Each of these can be set in the environment.
+BIND ?= 127.0.0.1:8000
+GUNICORN_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
+# Publishing a rule-set version re-evaluates every open assessment inside the request (README).
+GUNICORN_TIMEOUT ?= 120
+
+## Production settings (DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL from the environment):
+## migrate, collect the static files, then serve with gunicorn on $(BIND)
+serve: export DJANGO_SETTINGS_MODULE := config.settings.production
+serve: install
+	@test -n "$${DJANGO_SECRET_KEY:-}" -a -n "$${DJANGO_ALLOWED_HOSTS:-}" || { \
+		echo "make serve: set DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS (README, Deploying)" >&2; exit 2; }
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py collectstatic --no-input --verbosity 0
+	exec $(VENV)/bin/gunicorn config.wsgi --bind $(BIND) --workers $(GUNICORN_WORKERS) \
+		--timeout $(GUNICORN_TIMEOUT) --access-logfile -
 
 ## The whole test suite (SQLite unless DATABASE_URL is set)
 test: install-dev assets debs-runtime debs-test

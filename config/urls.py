@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 
 from eligibility import views, views_rulesets
 from session_guard import views as session_views
@@ -15,6 +15,10 @@ urlpatterns = [
     path("patients/new/", views.patient_create, name="patient_create"),
     path("patients/<uuid:public_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<uuid:public_id>/intake/<slug:phase>/", views.intake, name="intake"),
+    path("patients/<uuid:public_id>/identity/", views.patient_identity, name="patient_identity"),
+    path("patients/<uuid:public_id>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
+    path("patients/<uuid:public_id>/reopen/", views.workup_reopen, name="workup_reopen"),
+    path("patients/withdrawn/", views.withdrawn_patients, name="withdrawn_patients"),
     path("patients/<uuid:public_id>/checklist/", views.checklist, name="checklist"),
     path("evaluations/<uuid:public_id>/", views.evaluation_detail, name="evaluation_detail"),
     path("evaluations/<uuid:public_id>/items/<slug:code>/disposition/", views.disposition, name="disposition"),
@@ -33,5 +37,6 @@ urlpatterns = [
     path("rulesets/<int:version>/discard/", views_rulesets.ruleset_discard, name="ruleset_discard"),
     path("session/status/", session_views.session_status, name="session_status"),
     path("session/ping/", session_views.session_ping, name="session_ping"),
+    path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

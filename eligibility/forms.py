@@ -602,25 +602,6 @@ class SectionForm(forms.Form):
                 for name, note in self.notes.items()]
 
 
-class PatientForm(forms.ModelForm):
-    class Meta:
-        model = Patient
-        fields = ["study_id", "initials"]
-        help_texts = {
-            "study_id": "The programme's or trial's identifier for this patient, not a medical record number. "
-                        "Up to 40 characters: letters, digits and . _ / -",
-            "initials": "Up to four capital letters. No names, no medical record numbers.",
-        }
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.add_input(Submit("create", "Create patient"))
-
-    def clean_initials(self):
-        return self.cleaned_data["initials"].upper()
-
-
 class FilterForm(forms.Form):
     """Worklist filters (GET): overall result and stage."""
 
@@ -657,30 +638,51 @@ class SearchForm(forms.Form):
         )
 
 
-class DispositionForm(forms.Form):
-    """A physician's decision on one item (prefixed with the rule code: one form per item)."""
+DECISION_CHOICES = {
+    "flag": [(Disposition.Kind.ACKNOWLEDGED, "Acknowledge")],
+    "blocking": [(Disposition.Kind.ACCEPTED, "Accept the finding"), (Disposition.Kind.OVERRIDDEN, "Override")],
+}
 
-    kind = forms.ChoiceField(label="Decision", choices=[("acknowledged", "Acknowledge"), ("overridden", "Override")],
-                             widget=forms.RadioSelect)
+
+class DispositionForm(forms.Form):
+    """A physician's decision on one item (prefixed with the rule code: one form per item).
+
+    A flag is acknowledged, with an optional note; a blocking item is accepted (a note is optional)
+    or overridden with a reason and a justification (both required).
+    """
+
+    kind = forms.ChoiceField(label="Decision", widget=forms.RadioSelect)
     reason_code = forms.ChoiceField(label="Reason for the override", required=False,
                                     choices=[("", "Choose a reason"), *Disposition.Reason.choices])
-    justification = forms.CharField(label="Justification", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2}))
+    justification = forms.CharField(
+        label="Justification", required=False, max_length=Disposition.JUSTIFICATION_MAX,
+        help_text=f"Required for an override; at most {Disposition.JUSTIFICATION_MAX:,} characters.",
+        widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args, title: str = "", **kwargs):
+    def __init__(self, *args, status: str = "flag", **kwargs):
         super().__init__(*args, **kwargs)
+        self.status = status
+        self.fields["kind"].choices = DECISION_CHOICES["flag" if status == "flag" else "blocking"]
+        if status != "flag":
+            self.fields["kind"].help_text = ("Accept: the patient does not go on because of this finding. Override: "
+                                             "the patient goes on despite it (reason and justification required).")
+        if status == "flag":
+            self.fields["kind"].initial = Disposition.Kind.ACKNOWLEDGED
+            del self.fields["reason_code"]
+            self.fields["justification"].label = "Note (optional)"
+            self.fields["justification"].help_text = f"At most {Disposition.JUSTIFICATION_MAX:,} characters."
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout("kind", "reason_code", "justification",
-                                    Submit("record", "Record decision", css_class="btn-sm"))
+        self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("kind") == "overridden":
+        if cleaned.get("kind") == Disposition.Kind.OVERRIDDEN:
             if not cleaned.get("reason_code"):
-                self.add_error("reason_code", "An override needs a reason.")
-            if not (cleaned.get("justification") or "").strip():
-                self.add_error("justification", "An override needs a justification.")
+                self.add_error("reason_code", "An override needs a reason: choose one.")
+            if not (cleaned.get("justification") or "").strip() and "justification" not in self.errors:
+                self.add_error("justification", "An override needs a justification: write why the finding does "
+                                                "not stop the patient.")
         return cleaned
 
 
@@ -697,10 +699,71 @@ class SignOffForm(forms.Form):
         self.helper.layout = Layout("password", Submit("sign", "Sign"))
 
 
+class ReopenForm(forms.Form):
+    """A physician reopens a work-up closed as not eligible: why."""
+
+    justification = forms.CharField(label="Why the work-up is reopened", max_length=Disposition.JUSTIFICATION_MAX,
+                                    widget=forms.Textarea(attrs={"rows": 2}),
+                                    help_text=f"At most {Disposition.JUSTIFICATION_MAX:,} characters.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("justification", Submit("reopen", "Reopen the work-up", css_class="btn-secondary"))
+
+
+class PatientIdentityForm(forms.Form):
+    """Correct a patient's study identifier or initials."""
+
+    study_id = forms.CharField(label="Study identifier", max_length=40,
+                               validators=Patient._meta.get_field("study_id").validators,
+                               help_text=Patient._meta.get_field("study_id").help_text
+                               + " Up to 40 characters: letters, digits and . _ / -")
+    initials = forms.CharField(label="Initials", max_length=4,
+                               help_text="Up to four capital letters. No names, no medical record numbers.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("save", "Save the correction"))
+
+    def clean_initials(self):
+        initials = self.cleaned_data["initials"].upper()
+        for validator in Patient._meta.get_field("initials").validators:
+            validator(initials)
+        return initials
+
+
+class PatientForm(PatientIdentityForm):
+    """A new patient: the study identifier and initials only."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("create", "Create patient"))
+
+
+class WithdrawForm(forms.Form):
+    """Withdraw a patient, with the reason."""
+
+    reason = forms.CharField(label="Reason for withdrawal", max_length=Disposition.JUSTIFICATION_MAX,
+                             widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text="E.g. entered by mistake (a duplicate of another patient), consent withdrawn, "
+                                       f"referred elsewhere. At most {Disposition.JUSTIFICATION_MAX:,} characters.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("withdraw", "Withdraw the patient", css_class="btn-danger"))
+
+
 class ReviewKeepForm(forms.Form):
     """Keep a signed checklist that a new rule-set version would change: say why."""
 
-    justification = forms.CharField(label="Why the signed checklist stands", widget=forms.Textarea(attrs={"rows": 2}))
+    justification = forms.CharField(label="Why the signed checklist stands", max_length=Disposition.JUSTIFICATION_MAX,
+                                    widget=forms.Textarea(attrs={"rows": 2}),
+                                    help_text=f"At most {Disposition.JUSTIFICATION_MAX:,} characters.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from .jsoncodec import CompactJSONField
@@ -106,16 +107,24 @@ class Product(models.Model):
         return f"{self.name} ({self.code})"
 
 
+class PatientQuerySet(models.QuerySet):
+    def active(self):
+        """Patients not withdrawn (the worklists and queues show only these)."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
 class Patient(models.Model):
     """A patient of the programme, with the least identifying data the programme needs.
 
     Pages address a patient by ``public_id`` (opaque); the study identifier and initials never
-    appear in a URL or a log line.
+    appear in a URL or a log line. Identifiers are unique whatever their letter case (the database
+    enforces it). A patient is never deleted from the application: a mistaken or departed patient
+    is withdrawn with a reason (and can be restored by an administrator).
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     study_id = models.CharField(
-        "study identifier", max_length=40, unique=True,
+        "study identifier", max_length=40,
         validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
                                    "Use letters, digits and . _ / - only (a programme or study number).")],
         help_text="The programme's or trial's identifier for this patient, not a medical record number.",
@@ -126,13 +135,28 @@ class Patient(models.Model):
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    withdrawal_reason = models.TextField(blank=True)
     history = HistoricalRecords()
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["study_id"]
+        permissions = [("withdraw_patient", "Can withdraw a patient"),
+                       ("restore_patient", "Can restore a withdrawn patient")]
+        constraints = [
+            models.UniqueConstraint(Upper("study_id"), name="study_id_unique_any_case"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.study_id} ({self.initials})"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class Assessment(models.Model):
@@ -197,12 +221,22 @@ class Evaluation(models.Model):
 class Disposition(models.Model):
     """A physician's decision about one flagged, deferred, excluded or missing item of an evaluation.
 
-    An override changes what the physician approves, never what the engine computed: the item's
-    status stays as evaluated and both are shown.
+    A flag is acknowledged; a blocking item (exclude, defer, missing) is either accepted (the
+    finding stands) or overridden. An override changes what the physician approves, never what
+    the engine computed: the item's status stays as evaluated and both are shown.
     """
 
+    #: The longest justification or note (characters).
+    JUSTIFICATION_MAX = 2000
+
     class Kind(models.TextChoices):
+        #: A flag was read and noted (a note is optional). Before decisions had meanings (migration
+        #: 0012) blocking items were acknowledged too; those rows stay as they were recorded, and
+        #: such an item needs a new decision before it can be signed.
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        #: A blocking item's finding stands: the patient does not go on because of it.
+        ACCEPTED = "accepted", "Finding accepted"
+        #: A blocking item is overridden by the physician (coded reason and justification).
         OVERRIDDEN = "overridden", "Overridden"
 
     class Reason(models.TextChoices):
@@ -231,16 +265,35 @@ class Disposition(models.Model):
         return f"{self.code}: {self.kind} by {self.decided_by_name}"
 
 
+class SignOffQuerySet(models.QuerySet):
+    def standing(self):
+        """Not voided (at most one per assessment: the database enforces it)."""
+        return self.filter(voided_at__isnull=True)
+
+
 class SignOff(models.Model):
     """A physician's electronic signature on one evaluation (21 CFR Part 11 style): the signer's
     printed name, the date and time, the meaning, bound to what was signed by a SHA-256 hash of
     the evaluation's inputs, rule-set version, checklist and dispositions."""
 
+    class Decision(models.TextChoices):
+        #: Every blocking item overridden (or none): the patient proceeds to the next step.
+        APPROVED = "approved", "Approved to proceed"
+        #: A deferred or missing finding accepted: the work-up stays at its stage, back to the coordinator.
+        DEFERRED = "deferred", "Not approved: deferred"
+        #: An exclusion accepted: the work-up is closed (a physician can reopen it with a justification).
+        NOT_ELIGIBLE = "not_eligible", "Not eligible"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="signoffs")
     evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, related_name="signoffs")
     stage = models.CharField(max_length=24, choices=list(STAGE.items()))
-    meaning = models.CharField(max_length=200)
+    #: What the signature means, derived from the decisions when signing and bound by the hash
+    #: (signatures made before migration 0012 were all approvals, with hash format 1).
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.APPROVED)
+    meaning = models.TextField()
+    #: The content hash's format: 1 = before decisions had meanings, 2 = decision and meaning bound too.
+    hash_version = models.PositiveSmallIntegerField(default=2)
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     signer_name = models.CharField(max_length=200)
     signed_at = models.DateTimeField()
@@ -250,8 +303,19 @@ class SignOff(models.Model):
                                   related_name="+")
     void_reason = models.TextField(blank=True)
 
+    objects = SignOffQuerySet.as_manager()
+
     class Meta:
-        ordering = ["-signed_at"]
+        ordering = ["-signed_at", "-id"]
+        constraints = [
+            # At most one standing signature per checklist (a signature is only ever made on the
+            # current evaluation, under the assessment's row lock; this holds even if code forgets).
+            models.UniqueConstraint(fields=["evaluation"], condition=Q(voided_at__isnull=True),
+                                    name="one_standing_signoff_per_evaluation"),
+            # ... and per assessment: a new checklist always voids the signature of the one it replaces.
+            models.UniqueConstraint(fields=["assessment"], condition=Q(voided_at__isnull=True),
+                                    name="one_standing_signoff_per_assessment"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.meaning} by {self.signer_name} at {self.signed_at:%Y-%m-%d %H:%M}"

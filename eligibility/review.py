@@ -1,6 +1,19 @@
-"""Physician review: dispositions per item, the e-signature bound to what it signs, voiding.
+"""Physician review: a decision per item, the e-signature whose meaning follows from the decisions,
+bound to what it signs, and reopening a work-up closed as not eligible.
 
-Writes go through these functions (the views only bind input and call one of them).
+A flag is *acknowledged* (a note is optional). A blocking item (exclude, defer, missing) is either
+*accepted* (the finding stands: the patient does not go on because of it) or *overridden* (coded
+reason and justification). The signature then means:
+
+- *approved to proceed to the next step*, only when every blocking item is overridden (or there is
+  none); the meaning names the overridden criteria;
+- *not eligible*, when an exclusion is accepted (the work-up is closed; a physician can reopen it);
+- *not approved: deferred*, when a deferred or missing finding is accepted (the work-up stays at its
+  stage and goes back to the coordinator with the items to resolve).
+
+Decisions and signatures lock the assessment's row (:mod:`.lifecycle`), as every path that replaces
+its checklist does, so a signature is only ever made on the checklist that is current when it
+commits. Views only bind input and call these functions.
 """
 
 from __future__ import annotations
@@ -8,18 +21,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import Assessment, Disposition, Evaluation, ReviewRequest, SignOff
+from .lifecycle import assessment_locked, signer_name
+from .models import Assessment, Disposition, Evaluation, SignOff
 from .rules.statuses import BLOCKING
+from .rules.vocabulary import STAGE
 
 logger = logging.getLogger(__name__)
 
-#: Statuses a physician records a disposition for.
+#: Statuses a physician records a decision for.
 NEEDS_DISPOSITION = frozenset({"flag", "defer", "exclude", "missing"})
+#: The decisions each status takes.
+DECISIONS_FOR = {
+    "flag": (Disposition.Kind.ACKNOWLEDGED,),
+    "defer": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
+    "exclude": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
+    "missing": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
+}
 #: What a sign-off at each stage approves.
 NEXT_STEP = {
     "screening": "leukapheresis",
@@ -30,50 +53,68 @@ NEXT_STEP = {
 
 
 class ReviewRefused(Exception):
-    """A disposition or sign-off that cannot be recorded; the message says why, for the user."""
+    """A decision or sign-off that cannot be recorded; the message says why, for the user.
+
+    ``field`` names the form field the message belongs beside, where there is one.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class WrongPassword(ReviewRefused):
     """The password re-entered to sign did not match."""
 
 
-def signer_name(user) -> str:
-    return user.get_full_name() or user.username
+def _locked_current(evaluation: Evaluation) -> Assessment:
+    """Lock the evaluation's assessment and check the evaluation is still its current one."""
+    assessment = assessment_locked(evaluation.assessment_id)
+    if assessment.current_evaluation_id != evaluation.pk:
+        raise ReviewRefused("This checklist has been re-evaluated since (the data or the rule set changed): review "
+                            "the current one. Nothing was recorded.")
+    if assessment.patient.is_withdrawn:
+        raise ReviewRefused("This patient has been withdrawn; nothing can be decided or signed.")
+    return assessment
 
 
-def meaning_for(stage: str) -> str:
-    return f"Reviewed and approved to proceed to {NEXT_STEP[stage]}"
+def decision_allowed(status: str, kind: str) -> bool:
+    return kind in DECISIONS_FOR.get(status, ())
 
 
-def items_needing_disposition(evaluation: Evaluation) -> list[dict[str, Any]]:
-    return [item for item in evaluation.checklist["items"] if item["status"] in NEEDS_DISPOSITION]
-
-
-def _current(evaluation: Evaluation) -> None:
-    if evaluation.assessment.current_evaluation_id != evaluation.pk:
-        raise ReviewRefused("This checklist has been re-evaluated since; review the current one.")
+def is_decided(item: dict[str, Any], disposition: Disposition | None) -> bool:
+    """A decision of the kind the item's status takes (an acknowledgement recorded on a blocking item
+    before decisions had meanings does not count: the physician accepts or overrides it)."""
+    return disposition is not None and decision_allowed(item["status"], disposition.kind)
 
 
 @transaction.atomic
 def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_code: str = "",
                        justification: str = "", by) -> Disposition:
-    """Acknowledge an item, or override it with a coded reason and a justification."""
-    _current(evaluation)
+    """Acknowledge a flag; accept or override a blocking item (an override with a coded reason and a
+    justification). Refused, with the field it concerns, when the decision does not fit the item."""
     item = next((item for item in evaluation.checklist["items"] if item["code"] == code), None)
     if item is None or item["status"] not in NEEDS_DISPOSITION:
-        raise ReviewRefused("Only flagged, deferred, excluded or missing items take a disposition.")
+        raise ReviewRefused("Only flagged, deferred, excluded or missing items take a decision.")
     justification = justification.strip()
+    if kind not in DECISIONS_FOR[item["status"]]:
+        allowed = " or ".join(Disposition.Kind(k).label.lower() for k in DECISIONS_FOR[item["status"]])
+        raise ReviewRefused(f"This item takes: {allowed}.", field="kind")
+    if len(justification) > Disposition.JUSTIFICATION_MAX:
+        raise ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters (this has "
+                            f"{len(justification):,}).", field="justification")
     if kind == Disposition.Kind.OVERRIDDEN:
         if reason_code not in Disposition.Reason.values:
-            raise ReviewRefused("An override needs a reason: choose one.")
+            raise ReviewRefused("An override needs a reason: choose one.", field="reason_code")
         if not justification:
-            raise ReviewRefused("An override needs a justification: write it.")
-    elif kind == Disposition.Kind.ACKNOWLEDGED:
-        reason_code = ""
+            raise ReviewRefused("An override needs a justification: write why the finding does not stop the patient.",
+                                field="justification")
     else:
-        raise ReviewRefused("Choose acknowledge or override.")
-    if evaluation.signoffs.filter(voided_at__isnull=True).exists():
-        raise ReviewRefused("This checklist is signed; a change of data voids the signature first.")
+        reason_code = ""
+    _locked_current(evaluation)
+    if evaluation.signoffs.standing().exists():
+        raise ReviewRefused("This checklist is signed; decisions can change only after a change of data voids the "
+                            "signature.")
     disposition, _ = Disposition.objects.update_or_create(
         evaluation=evaluation, code=code,
         defaults={"status": item["status"], "item_inputs": item["inputs"], "kind": kind, "reason_code": reason_code,
@@ -83,8 +124,63 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
     return disposition
 
 
-def content_hash(evaluation: Evaluation, dispositions) -> str:
-    """SHA-256 over what a signature approves: inputs, rule-set version, checklist, dispositions."""
+@dataclass(frozen=True)
+class SignatureMeaning:
+    """What a signature on a checklist with these decisions states (shown before signing)."""
+
+    decision: str  # SignOff.Decision
+    meaning: str
+    overridden: tuple[str, ...]  # titles of the overridden blocking items
+    accepted: tuple[str, ...]  # titles of the accepted blocking items
+    undecided: tuple[str, ...]  # titles of the items still without a decision (signing is refused)
+
+
+def _criteria(count: int) -> str:
+    return f"{count} criterion" if count == 1 else f"{count} criteria"
+
+
+def signature_meaning(evaluation: Evaluation, dispositions) -> SignatureMeaning:
+    """The decision and its wording, from the checklist's items and the physician's decisions."""
+    decided = {disposition.code: disposition for disposition in dispositions}
+    overridden, accepted_exclusions, accepted_other, undecided = [], [], [], []
+    for item in evaluation.checklist["items"]:
+        if item["status"] not in NEEDS_DISPOSITION:
+            continue
+        disposition = decided.get(item["code"])
+        if not is_decided(item, disposition):
+            undecided.append(item["title"])
+        elif item["status"] in BLOCKING:
+            if disposition.kind == Disposition.Kind.OVERRIDDEN:
+                overridden.append(item["title"])
+            elif item["status"] == "exclude":
+                accepted_exclusions.append(item["title"])
+            else:
+                accepted_other.append(item["title"])
+    stage = evaluation.stage
+    if accepted_exclusions:
+        decision = SignOff.Decision.NOT_ELIGIBLE
+        meaning = (f"Not eligible: {'; '.join(accepted_exclusions)} (finding accepted). The work-up is closed at "
+                   f"{STAGE[stage].lower()}.")
+    elif accepted_other:
+        decision = SignOff.Decision.DEFERRED
+        meaning = (f"Not approved: deferred at {STAGE[stage].lower()} until resolved: {'; '.join(accepted_other)}. "
+                   "Back to the coordinator.")
+    elif overridden:
+        decision = SignOff.Decision.APPROVED
+        meaning = (f"Approved to proceed to {NEXT_STEP[stage]} by physician override of {_criteria(len(overridden))}: "
+                   f"{'; '.join(overridden)}")
+    else:
+        decision = SignOff.Decision.APPROVED
+        meaning = f"Reviewed and approved to proceed to {NEXT_STEP[stage]}"
+    return SignatureMeaning(decision=decision, meaning=meaning, overridden=tuple(overridden),
+                            accepted=tuple(accepted_exclusions + accepted_other), undecided=tuple(undecided))
+
+
+def content_hash(evaluation: Evaluation, dispositions, *, version: int = 2, decision: str = "",
+                 meaning: str = "") -> str:
+    """SHA-256 over what a signature approves: inputs, rule-set version, checklist, decisions and,
+    from format 2 on, the signature's decision and meaning (format 1: signatures made before
+    decisions had meanings, verified as they were made)."""
     signed = {
         "evaluation": str(evaluation.public_id),
         "stage": evaluation.stage,
@@ -97,74 +193,77 @@ def content_hash(evaluation: Evaluation, dispositions) -> str:
             key=lambda d: d["code"],
         ),
     }
+    if version >= 2:
+        signed["signature"] = {"format": version, "decision": decision, "meaning": meaning}
     canonical = json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def signoff_verify(signoff: SignOff) -> bool:
-    """True when the signed evaluation and its dispositions still hash to the stored value."""
+    """True when the signed evaluation, its decisions and the signature's meaning still hash to the
+    stored value."""
     evaluation = Evaluation.objects.select_related("ruleset").get(pk=signoff.evaluation_id)
-    return content_hash(evaluation, evaluation.dispositions.all()) == signoff.content_hash
+    return content_hash(evaluation, evaluation.dispositions.all(), version=signoff.hash_version,
+                        decision=signoff.decision, meaning=signoff.meaning) == signoff.content_hash
+
+
+def signoff_password_check(*, evaluation: Evaluation, password: str, by) -> None:
+    """Refuse a wrong signing password (logged with the user and the checklist's opaque id only)."""
+    if not by.check_password(password):
+        logger.warning("Sign-off refused: wrong password for user %s on evaluation %s", by.pk, evaluation.public_id)
+        raise WrongPassword("The password is not correct; nothing was signed.", field="password")
 
 
 @transaction.atomic
 def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
-    """Sign the current evaluation after re-entering the password.
+    """Sign the current evaluation after re-entering the password; the signature's decision and
+    meaning follow from the decisions (:func:`signature_meaning`) and are bound by the hash.
 
-    Refused while any blocking item (exclude, defer, missing) has no disposition.
+    Refused while any flagged or blocking item has no decision of the kind it takes, when the
+    checklist was replaced meanwhile, or when it is signed already.
     """
-    _current(evaluation)
-    if not by.check_password(password):
-        # No patient identifier in the log: the evaluation's opaque id and the user only.
-        logger.warning("Sign-off refused: wrong password for user %s on evaluation %s", by.pk, evaluation.public_id)
-        raise WrongPassword("The password is not correct; nothing was signed.")
-    if evaluation.signoffs.filter(voided_at__isnull=True).exists():
+    signoff_password_check(evaluation=evaluation, password=password, by=by)
+    assessment = _locked_current(evaluation)
+    if evaluation.signoffs.standing().exists():
         raise ReviewRefused("This checklist is signed already.")
     dispositions = list(evaluation.dispositions.all())
-    decided = {d.code for d in dispositions}
-    undecided = [item["title"] for item in evaluation.checklist["items"]
-                 if item["status"] in BLOCKING and item["code"] not in decided]
-    if undecided:
-        raise ReviewRefused("Record a disposition for every blocking item first: " + ", ".join(undecided) + ".")
-    return SignOff.objects.create(
-        assessment=evaluation.assessment, evaluation=evaluation, stage=evaluation.stage,
-        meaning=meaning_for(evaluation.stage), signer=by, signer_name=signer_name(by), signed_at=timezone.now(),
-        content_hash=content_hash(evaluation, dispositions),
-    )
+    meaning = signature_meaning(evaluation, dispositions)
+    if meaning.undecided:
+        raise ReviewRefused("Record a decision for every item first; still open: " + "; ".join(meaning.undecided)
+                            + ".")
+    try:
+        with transaction.atomic():
+            return SignOff.objects.create(
+                assessment=assessment, evaluation=evaluation, stage=evaluation.stage, decision=meaning.decision,
+                meaning=meaning.meaning, signer=by, signer_name=signer_name(by), signed_at=timezone.now(),
+                hash_version=2,
+                content_hash=content_hash(evaluation, dispositions, decision=meaning.decision, meaning=meaning.meaning),
+            )
+    except IntegrityError:
+        # The database's guard (one standing signature per checklist) caught what the lock should have.
+        raise ReviewRefused("This checklist was signed by someone else at the same moment.") from None
 
 
-def after_reevaluation(*, assessment: Assessment, previous: Evaluation | None, current: Evaluation, by,
-                       changed: list[str]) -> None:
-    """Called by every save: void standing sign-offs, carry unchanged items' dispositions over."""
-    if previous is None:
-        return
-    standing = SignOff.objects.filter(assessment=assessment, voided_at__isnull=True)
-    if standing.exists() and changed:
-        what = ", ".join(changed)
-        standing.update(voided_at=timezone.now(), voided_by=by,
-                        void_reason=f"Data changed by {signer_name(by)}: {what}.")
-    # A review a rule-set version asked for concerned the checklist just replaced.
-    ReviewRequest.objects.open().filter(assessment=assessment).update(
-        resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=signer_name(by),
-        resolved_at=timezone.now(),
-        justification=f"Data changed ({', '.join(changed) or 'stage'}): re-evaluated under rule-set version "
-                      f"{current.ruleset.version}.")
-    Disposition.objects.bulk_create(carried_dispositions(previous.dispositions.all(), current))
+def closing_signoff(assessment: Assessment) -> SignOff | None:
+    """The standing 'not eligible' signature that closes the work-up, if any."""
+    return assessment.signoffs.standing().filter(decision=SignOff.Decision.NOT_ELIGIBLE).first()
 
 
-def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:
-    """Copies (unsaved) for ``current`` of the decisions whose item kept its status and inputs;
-    where the finding changed, the physician decides again."""
-    items = {item["code"]: item for item in current.checklist["items"]}
-    carried = []
-    for disposition in dispositions:
-        item = items.get(disposition.code)
-        if item is None or item["status"] != disposition.status or item["inputs"] != disposition.item_inputs:
-            continue
-        carried.append(Disposition(
-            evaluation=current, code=disposition.code, status=disposition.status, item_inputs=disposition.item_inputs,
-            kind=disposition.kind, reason_code=disposition.reason_code, justification=disposition.justification,
-            decided_by_id=disposition.decided_by_id, decided_by_name=disposition.decided_by_name,
-            decided_at=disposition.decided_at, carried_over_from=disposition.carried_over_from or disposition,
-        ))
-    return carried
+@transaction.atomic
+def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
+    """A physician reopens a work-up closed as not eligible: the signature is voided with why, and
+    the checklist awaits decisions again."""
+    justification = justification.strip()
+    if not justification:
+        raise ReviewRefused("Reopening needs a justification: write why.", field="justification")
+    if len(justification) > Disposition.JUSTIFICATION_MAX:
+        raise ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="justification")
+    assessment = assessment_locked(assessment.pk)
+    closing = closing_signoff(assessment)
+    if closing is None:
+        raise ReviewRefused("This work-up is not closed as not eligible; there is nothing to reopen.")
+    closing.voided_at = timezone.now()
+    closing.voided_by = by
+    closing.void_reason = f"Work-up reopened by {signer_name(by)}: {justification}"
+    closing.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    return closing

@@ -9,17 +9,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from . import review
+from . import lifecycle
 from .models import (
     DIAGNOSIS_CHOICES,
     Assessment,
-    Disposition,
-    Evaluation,
     Product,
     ReviewRequest,
     RuleSet,
@@ -133,9 +131,12 @@ def _product_text(product) -> str:
 
 
 def open_assessments():
-    """Assessments not yet signed off for infusion (a standing sign-off at the last stage closes one)."""
-    closed = SignOff.objects.filter(assessment=OuterRef("pk"), stage=INFUSION_STAGE, voided_at__isnull=True)
-    return Assessment.objects.annotate(closed=Exists(closed)).filter(closed=False)
+    """Assessments of patients not withdrawn, not yet signed off for infusion (a standing approval at
+    the last stage closes one)."""
+    closed = SignOff.objects.standing().filter(assessment=OuterRef("pk"), stage=INFUSION_STAGE,
+                                               decision=SignOff.Decision.APPROVED)
+    return Assessment.objects.filter(patient__withdrawn_at__isnull=True).annotate(closed=Exists(closed)).filter(
+        closed=False)
 
 
 @dataclass
@@ -186,8 +187,7 @@ def impact_preview(*, draft: RuleSet) -> Impact:
 
 def _standing_signoff():
     """A standing sign-off on the assessment's current evaluation (for ``Exists`` on assessments)."""
-    return SignOff.objects.filter(assessment=OuterRef("pk"), voided_at__isnull=True,
-                                  evaluation=OuterRef("current_evaluation"))
+    return SignOff.objects.standing().filter(assessment=OuterRef("pk"), evaluation=OuterRef("current_evaluation"))
 
 
 @transaction.atomic
@@ -218,37 +218,37 @@ class Reevaluation:
     changed_meanwhile: int = 0  # saved by someone while this ran: that save evaluated them
 
 
-def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 500) -> Reevaluation:
-    """After publishing: every open assessment under ``ruleset``, in bulk.
+def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) -> Reevaluation:
+    """After publishing: every open assessment under ``ruleset``, in batches, each batch its own
+    short transaction (a coordinator's save waits for one batch at most, never for the publish).
 
-    Unsigned ones get a new evaluation that says which items changed; dispositions of unchanged
-    items carry over. Signed ones keep their pinned evaluation; where the result would change
-    they are marked for a physician's review instead.
+    Unsigned ones get a new evaluation that says which items changed; decisions on unchanged
+    items carry over. Signed ones keep their pinned evaluation; where a status or the result would
+    change they are marked for a physician's review instead.
+
+    Each batch locks its rows and reads them again under the lock, so whatever was saved meanwhile
+    is what is evaluated: a save that evaluated under the retired version (it began before the
+    publish committed) is re-evaluated here, and one already under ``ruleset`` is left alone.
+    Resumable: what this version evaluated or asked about already is not done again (a run cut
+    short is finished with ``manage.py reevaluate_open_assessments``).
     """
     engine = engine_for(ruleset)
     # The previous results are computed again by their own (immutable, cached) versions rather than
     # read back: decoding thousands of stored checklists costs more than evaluating them.
     engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
     outcome = Reevaluation()
-    # Plain rows, not model instances: three instances a row (with the patient and the evaluation)
-    # cost more than evaluating the case twice.
-    # Resumable: what this version evaluated or asked about already is not done again (a run cut
-    # short, e.g. by a timeout, is finished with ``manage.py reevaluate_open_assessments``).
-    asked = ReviewRequest.objects.open().filter(assessment=OuterRef("pk"), ruleset=ruleset)
-    rows = (open_assessments().annotate(signed=Exists(_standing_signoff())).order_by("pk")
-            .filter(current_evaluation__isnull=False).exclude(current_evaluation__ruleset=ruleset)
-            .exclude(Exists(asked))
-            .values_list("pk", "stage", "data", "patient__public_id", "current_evaluation_id",
-                         "current_evaluation__ruleset_id", "current_evaluation__overall", "signed"))
-    batch: list[_Open] = []
-    for row in rows.iterator(chunk_size=batch_size):
-        batch.append(_Open(*row))
-        if len(batch) >= batch_size:
-            _reevaluate_batch(batch, engine, engines, ruleset, by, outcome)
-            batch = []
-    if batch:
-        _reevaluate_batch(batch, engine, engines, ruleset, by, outcome)
+    pks = list(_to_reevaluate(ruleset).values_list("pk", flat=True))
+    for start in range(0, len(pks), batch_size):
+        _reevaluate_batch(pks[start:start + batch_size], engine, engines, ruleset, by, outcome)
     return outcome
+
+
+def _to_reevaluate(ruleset: RuleSet):
+    """Open assessments whose current checklist is not under ``ruleset`` and that this version has
+    not asked a physician about yet."""
+    asked = ReviewRequest.objects.open().filter(assessment=OuterRef("pk"), ruleset=ruleset)
+    return (open_assessments().filter(current_evaluation__isnull=False).exclude(current_evaluation__ruleset=ruleset)
+            .exclude(Exists(asked)).order_by("pk"))
 
 
 class _Open(NamedTuple):
@@ -263,17 +263,17 @@ class _Open(NamedTuple):
 
 
 @transaction.atomic
-def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
+def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation) -> None:
-    new_evaluations, requests = [], []
-    # Lock the rows, and leave out any saved since they were read: that save evaluated the new data
-    # under the active version already, and must not be overwritten with a result of the old data.
-    current = dict(Assessment.objects.select_for_update().filter(pk__in=[assessment.pk for assessment in assessments])
-                   .values_list("pk", "current_evaluation_id"))
-    for assessment in assessments:
-        if current.get(assessment.pk) != assessment.previous_id:
-            outcome.changed_meanwhile += 1
-            continue
+    lifecycle.assessments_lock(pks)
+    # Read again under the lock: plain rows (three model instances a row cost more than evaluating).
+    rows = [_Open(*row) for row in _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
+        signed=Exists(_standing_signoff())).values_list(
+        "pk", "stage", "data", "patient__public_id", "current_evaluation_id", "current_evaluation__ruleset_id",
+        "current_evaluation__overall", "signed")]
+    outcome.changed_meanwhile += len(pks) - len(rows)
+    replacements, requests = [], []
+    for assessment in rows:
         # Stored data was validated when saved: encoded once, read by both versions' engines.
         raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
         try:
@@ -310,36 +310,17 @@ def _reevaluate_batch(assessments: list[_Open], engine: Engine, engines: dict[in
             continue
         evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
                                       by=by, reevaluated_from_id=assessment.previous_id, changes=changes)
-        new_evaluations.append((assessment, evaluation))
-    Evaluation.objects.bulk_create([evaluation for _, evaluation in new_evaluations])
-    # One prepared statement run for every row: bulk_update's CASE WHEN and a correlated subquery
-    # both cost far more here (0.2-0.7 ms a row on SQLite).
-    table = Assessment._meta.db_table
-    column = Assessment._meta.get_field("current_evaluation").column
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {connection.ops.quote_name(table)} SET {connection.ops.quote_name(column)} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
-            [(evaluation.pk, assessment.pk) for assessment, evaluation in new_evaluations],
-        )
-    # A new version's request replaces an earlier version's open one (and a re-evaluated
-    # assessment has nothing left to review).
-    ReviewRequest.objects.open().filter(
-        assessment_id__in=[request.assessment_id for request in requests]
-        + [assessment.pk for assessment, _ in new_evaluations],
-    ).update(resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
-             resolved_by_name=review.signer_name(by), justification=f"Rule set version {ruleset.version} published.")
+        replacements.append(lifecycle.Replacement(
+            assessment_id=assessment.pk, previous_id=assessment.previous_id, evaluation=evaluation,
+            void_reason=f"Re-evaluated under rule-set version {ruleset.version}.",
+            request_note=f"Rule set version {ruleset.version} published."))
+    lifecycle.evaluations_install(replacements, by=by)
+    # A new version's request replaces an earlier version's open one.
+    ReviewRequest.objects.open().filter(assessment_id__in=[request.assessment_id for request in requests]).update(
+        resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
+        resolved_by_name=lifecycle.signer_name(by), justification=f"Rule set version {ruleset.version} published.")
     ReviewRequest.objects.bulk_create(requests)
-    # Decisions on findings that did not change carry over to the new evaluation.
-    replaced_by = {assessment.previous_id: evaluation for assessment, evaluation in new_evaluations}
-    by_previous: dict[int, list] = {}
-    for disposition in Disposition.objects.filter(evaluation_id__in=replaced_by):
-        by_previous.setdefault(disposition.evaluation_id, []).append(disposition)
-    Disposition.objects.bulk_create([
-        carried
-        for previous_id, dispositions in by_previous.items()
-        for carried in review.carried_dispositions(dispositions, replaced_by[previous_id])
-    ])
-    outcome.reevaluated += len(new_evaluations)
+    outcome.reevaluated += len(replacements)
 
 
 def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],

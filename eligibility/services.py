@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
-from . import review
+from . import lifecycle, review
 from .models import Assessment, Disposition, Evaluation, Patient, ReviewRequest, SignOff
 from .rules import CaseValidationError
+from .rules.arithmetic import native
 from .rules.case import case_as_dict
 from .selectors import active_engine
 
@@ -53,28 +56,122 @@ def checklist_changes(old_items: dict[str, dict[str, Any]], items) -> list[dict[
     return changes
 
 
-def _evaluate(*, assessment: Assessment, by) -> Evaluation:
-    """Evaluate the assessment's data under the active rule set and keep the result."""
-    ruleset, engine = active_engine()
+class PatientRefused(Exception):
+    """A patient record that cannot be written; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class WorkupClosed(Exception):
+    """The work-up was closed as not eligible by a physician's signature (a physician can reopen it)."""
+
+
+def _evaluate(*, assessment: Assessment, engine, ruleset, by) -> Evaluation:
+    """An unsaved evaluation of the assessment's data under ``ruleset``."""
     case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
-    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
-                                  checklist=engine.evaluate(case), by=by)
-    evaluation.save()
-    assessment.current_evaluation = evaluation
-    Assessment.objects.filter(pk=assessment.pk).update(current_evaluation=evaluation)
-    return evaluation
+    return evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
+                            checklist=engine.evaluate(case), by=by)
+
+
+def _identifier_key(study_id: str) -> str:
+    """The form an identifier is unique in: no surrounding spaces, any letter case."""
+    return study_id.strip().upper()
+
+
+def _identifier_lock(study_id: str) -> None:
+    """Serialise writers of one identifier (any letter case) until the transaction ends, so that the
+    check for a duplicate and the write cannot interleave: a duplicate becomes a form error, never a
+    unique-constraint violation (whose message would carry the identifier into the database
+    server's log). PostgreSQL: an advisory lock on a hash of the identifier (the identifier itself
+    is not sent); SQLite serialises writers already (transactions begin IMMEDIATE)."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(_identifier_key(study_id).encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+
+
+def _identifier_taken(study_id: str, *, exclude_pk: int | None = None) -> bool:
+    others = Patient.objects.annotate(key=Upper("study_id")).filter(key=_identifier_key(study_id))
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.exists()
+
+
+DUPLICATE_IDENTIFIER = ("A patient with this study identifier exists already (letter case and spaces do not make "
+                        "identifiers different). Open that patient from the worklist, or check the identifier.")
 
 
 @transaction.atomic
 def patient_create(*, study_id: str, initials: str, by) -> Patient:
-    """A new patient with an empty assessment at the screening stage, evaluated at once."""
+    """A new patient with an empty assessment at the screening stage, evaluated at once.
+
+    Refused (:class:`PatientRefused` on ``study_id``) when the identifier exists in any letter case.
+    """
+    study_id, initials = study_id.strip(), initials.strip().upper()
+    _identifier_lock(study_id)
+    if _identifier_taken(study_id):
+        raise PatientRefused(DUPLICATE_IDENTIFIER, field="study_id")
     patient = Patient(study_id=study_id, initials=initials, created_by=by)
     patient._history_user = by
     patient.save()
     assessment = Assessment(patient=patient, updated_by=by)
     assessment._history_user = by
     assessment.save()
-    _evaluate(assessment=assessment, by=by)
+    ruleset, engine = active_engine()
+    evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
+    lifecycle.install_one(assessment=assessment, evaluation=evaluation, void_reason="", request_note="", by=by)
+    return patient
+
+
+def _patient_locked(patient: Patient) -> Patient:
+    return Patient.objects.select_for_update().get(pk=patient.pk)
+
+
+@transaction.atomic
+def patient_identity_update(*, patient: Patient, study_id: str, initials: str, by) -> Patient:
+    """Correct a patient's study identifier or initials (recorded in the history)."""
+    study_id, initials = study_id.strip(), initials.strip().upper()
+    _identifier_lock(study_id)
+    patient = _patient_locked(patient)
+    if _identifier_taken(study_id, exclude_pk=patient.pk):
+        raise PatientRefused(DUPLICATE_IDENTIFIER, field="study_id")
+    if (patient.study_id, patient.initials) == (study_id, initials):
+        return patient
+    patient.study_id, patient.initials = study_id, initials
+    patient._history_user = by
+    patient.save(update_fields=["study_id", "initials"])
+    return patient
+
+
+@transaction.atomic
+def patient_withdraw(*, patient: Patient, reason: str, by) -> Patient:
+    """Withdraw a patient (entered by mistake, consent withdrawn, ...): the patient leaves the
+    worklists, queues and re-evaluations and stays in the history; nothing is deleted."""
+    reason = reason.strip()
+    if not reason:
+        raise PatientRefused("Say why the patient is withdrawn.", field="reason")
+    if len(reason) > Disposition.JUSTIFICATION_MAX:
+        raise PatientRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="reason")
+    patient = _patient_locked(patient)
+    if patient.is_withdrawn:
+        raise PatientRefused(f"This patient was withdrawn already ({patient.withdrawn_at:%Y-%m-%d %H:%M}).")
+    patient.withdrawn_at, patient.withdrawn_by, patient.withdrawal_reason = timezone.now(), by, reason
+    patient._history_user = by
+    patient.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    return patient
+
+
+@transaction.atomic
+def patient_restore(*, patient: Patient, by) -> Patient:
+    """An administrator restores a withdrawn patient (the withdrawal stays in the history)."""
+    patient = _patient_locked(patient)
+    if not patient.is_withdrawn:
+        raise PatientRefused("This patient is not withdrawn.")
+    patient.withdrawn_at, patient.withdrawn_by, patient.withdrawal_reason = None, None, ""
+    patient._history_user = by
+    patient.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
     return patient
 
 
@@ -86,31 +183,64 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     ``changes`` maps top-level case keys to their new values (``None`` = not recorded, removed
     from the data). ``revision`` is the revision the user's form was built from: if someone
     saved since, :class:`ConcurrentEdit` is raised and nothing is written. Invalid data raises
-    :class:`CaseValidationError` (from the engine's validation) and nothing is written.
+    :class:`CaseValidationError` (from the engine's validation) and nothing is written. A withdrawn
+    patient or a work-up closed as not eligible is refused (:class:`WorkupClosed`).
+
+    The assessment's row is locked first and everything is read after: the data, the revision and
+    the active rule-set version are those committed when the lock was granted, so a save never
+    evaluates under a version retired meanwhile without the publish's re-evaluation seeing it.
     """
+    assessment = lifecycle.assessment_locked(assessment.pk)
+    if revision != assessment.revision:
+        raise ConcurrentEdit(assessment)
+    if assessment.patient.is_withdrawn:
+        raise WorkupClosed("This patient has been withdrawn: nothing can be recorded. An administrator can restore "
+                           "the patient.")
+    closing = review.closing_signoff(assessment)
+    if closing is not None:
+        raise WorkupClosed(f"The work-up was closed as not eligible by {closing.signer_name} on "
+                           f"{timezone.localtime(closing.signed_at):%Y-%m-%d %H:%M}; a physician can reopen it.")
     data = {key: value for key, value in {**assessment.data, **changes}.items() if value is not None}
+    ruleset, engine = active_engine()
+    data = _stamp_counselling(assessment.data, data, engine)
     # Validate before writing anything: the engine's validation is the only one.
-    _, engine = active_engine()
     engine.parse({**data, "stage": stage})
     changed = _changed_paths(assessment.data, data) + (["stage"] if stage != assessment.stage else [])
-    if not changed and assessment.current_evaluation is not None and revision == assessment.revision:
+    if not changed and assessment.current_evaluation is not None:
         # Nothing to record: the standing checklist (and any signature on it) stays as it is.
         return assessment.current_evaluation
-    # Claim the next revision: one statement, so two saves of the same revision cannot both pass.
-    claimed = Assessment.objects.filter(pk=assessment.pk, revision=revision).update(revision=revision + 1)
-    if not claimed:
-        assessment.refresh_from_db()
-        raise ConcurrentEdit(assessment)
-    previous = assessment.current_evaluation
     assessment.data = data
     assessment.stage = stage
     assessment.revision = revision + 1
     assessment.updated_by = by
     assessment._history_user = by
     assessment.save()
-    evaluation = _evaluate(assessment=assessment, by=by)
-    review.after_reevaluation(assessment=assessment, previous=previous, current=evaluation, by=by, changed=changed)
-    return evaluation
+    evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
+    what = ", ".join(changed) or "stage"
+    return lifecycle.install_one(
+        assessment=assessment, evaluation=evaluation, by=by,
+        void_reason=f"Data changed by {lifecycle.signer_name(by)}: {what}.",
+        request_note=f"Data changed ({what}): re-evaluated under rule-set version {ruleset.version}.")
+
+
+#: The case key that records, with a "yes" to driving counselling, the restriction in weeks that
+#: was explained; the threshold it was explained under.
+COUNSELLED_WEEKS = "driving_counselled_weeks"
+COUNSELLED_WEEKS_THRESHOLD = "driving_restriction_weeks"
+
+
+def _stamp_counselling(before: dict[str, Any], data: dict[str, Any], engine) -> dict[str, Any]:
+    """Store what was counselled with the answer: a "yes" newly recorded, or confirmed again with
+    ``driving_counselled_confirm``, carries the restriction in force now; a "no" or nothing carries
+    none; an earlier "yes" keeps what it carried (one recorded before this existed carries nothing
+    and reads as it always did). A later version with another restriction then cannot make the
+    record say what was never said: the rule asks for confirmation instead."""
+    confirm = data.pop("driving_counselled_confirm", None)
+    if data.get("driving_counselled") is not True:
+        data.pop(COUNSELLED_WEEKS, None)
+    elif confirm or before.get("driving_counselled") is not True:
+        data[COUNSELLED_WEEKS] = native(engine.ruleset.thresholds[COUNSELLED_WEEKS_THRESHOLD])
+    return data
 
 
 def _open_request(request: ReviewRequest) -> ReviewRequest:
@@ -126,7 +256,7 @@ def _resolve(request: ReviewRequest, resolution: str, justification: str, by) ->
     request.resolution = resolution
     request.justification = justification
     request.resolved_by = by
-    request.resolved_by_name = review.signer_name(by)
+    request.resolved_by_name = lifecycle.signer_name(by)
     request.resolved_at = timezone.now()
     request.save(update_fields=["resolution", "justification", "resolved_by", "resolved_by_name", "resolved_at"])
 
@@ -134,13 +264,17 @@ def _resolve(request: ReviewRequest, resolution: str, justification: str, by) ->
 @transaction.atomic
 def review_request_keep(*, request: ReviewRequest, justification: str, by) -> ReviewRequest:
     """The physician keeps the signed checklist under its own version: recorded with why."""
+    lifecycle.assessments_lock([request.assessment_id])
     request = _open_request(request)
-    if not SignOff.objects.filter(evaluation_id=request.evaluation_id, voided_at__isnull=True).exists():
+    if not SignOff.objects.standing().filter(evaluation_id=request.evaluation_id).exists():
         raise review.ReviewRefused("This checklist is not signed: there is no signed checklist to keep. It is "
                                    "re-evaluated when its data are corrected.")
     justification = justification.strip()
     if not justification:
-        raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.")
+        raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.",
+                                   field="justification")
+    if len(justification) > Disposition.JUSTIFICATION_MAX:
+        raise review.ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="justification")
     _resolve(request, ReviewRequest.Resolution.KEPT, justification, by)
     return request
 
@@ -150,31 +284,25 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     """The physician takes the new version: a new checklist under the active version replaces the
     pinned one, the standing signature is voided (the new checklist needs signing) and decisions on
     unchanged findings carry over."""
+    assessment = lifecycle.assessment_locked(request.assessment_id)
     request = _open_request(request)
-    # Locked alone (PostgreSQL locks no row of an outer join); the pinned evaluation is read after.
-    assessment = Assessment.objects.select_for_update().get(pk=request.assessment_id)
     previous = assessment.current_evaluation
     ruleset, engine = active_engine()
     try:
-        case = engine.parse({**assessment.data, "stage": assessment.stage,
-                             "case_id": str(request.assessment.patient.public_id)})
+        evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
     except CaseValidationError as exc:
         problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
         raise review.ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
                                    "the coordinator must correct them first.") from exc
-    checklist = engine.evaluate(case)
-    changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]}, checklist.items)
-    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
-                                  by=by, reevaluated_from=previous, changes=changes)
-    evaluation.save()
-    Assessment.objects.filter(pk=assessment.pk).update(current_evaluation=evaluation)
-    SignOff.objects.filter(assessment=assessment, voided_at__isnull=True).update(
-        voided_at=timezone.now(), voided_by=by,
-        void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
-                    f"{review.signer_name(by)}; the new checklist needs signing.")
-    Disposition.objects.bulk_create(review.carried_dispositions(previous.dispositions.all(), evaluation))
+    evaluation.reevaluated_from = previous
+    evaluation.changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]},
+                                           evaluation.checklist["items"])
     _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
-    return evaluation
+    return lifecycle.install_one(
+        assessment=assessment, evaluation=evaluation, by=by,
+        void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
+                    f"{lifecycle.signer_name(by)}; the new checklist needs signing.",
+        request_note=f"Re-evaluated under version {ruleset.version}.")
 
 
 def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -190,5 +318,6 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return changed
 
 
-__all__ = ["CaseValidationError", "ConcurrentEdit", "assessment_update", "patient_create", "review_request_keep",
+__all__ = ["CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed", "assessment_update",
+           "patient_create", "patient_identity_update", "patient_restore", "patient_withdraw", "review_request_keep",
            "review_request_reevaluate"]

@@ -24,10 +24,13 @@ from .forms import (
     DispositionForm,
     FilterForm,
     PatientForm,
+    PatientIdentityForm,
+    ReopenForm,
     ReviewKeepForm,
     SearchForm,
     SectionForm,
     SignOffForm,
+    WithdrawForm,
 )
 from .models import Evaluation, Patient, ReviewRequest, SignOff
 from .pdf import render_pdf
@@ -74,14 +77,82 @@ def worklist(request):
 def patient_create(request):
     form = PatientForm(request.POST if request.method == "POST" else restored_entries(request))
     if request.method == "POST" and form.is_valid():
-        patient = services.patient_create(by=request.user, **form.cleaned_data)
-        messages.success(request, "Patient created. Record the screening data below.")
-        return redirect("intake", public_id=patient.public_id, phase="screening")
+        try:
+            patient = services.patient_create(by=request.user, **form.cleaned_data)
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "Patient created. Record the screening data below.")
+            return redirect("intake", public_id=patient.public_id, phase="screening")
     return render(request, "eligibility/patient_form.html", {"form": form})
 
 
 def _patient(public_id) -> Patient:
     return get_object_or_404(Patient.objects.select_related("assessment"), public_id=public_id)
+
+
+def _active_patient(public_id) -> Patient:
+    """A patient not withdrawn (a withdrawn patient's pages are read-only; 404 for writes)."""
+    patient = _patient(public_id)
+    if patient.is_withdrawn:
+        raise Http404("This patient has been withdrawn.")
+    return patient
+
+
+@permission_required("eligibility.change_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def patient_identity(request, public_id):
+    """Correct a patient's study identifier or initials (recorded in the history)."""
+    patient = _active_patient(public_id)
+    form = PatientIdentityForm(request.POST or None, initial={"study_id": patient.study_id,
+                                                               "initials": patient.initials})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_identity_update(patient=patient, by=request.user, **form.cleaned_data)
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "Identifier and initials saved; the change is in the history.")
+            return redirect("patient_detail", public_id=patient.public_id)
+    return render(request, "eligibility/patient_identity.html", {"patient": patient, "form": form,
+                                                                  "sections": SECTIONS})
+
+
+@permission_required("eligibility.withdraw_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def patient_withdraw(request, public_id):
+    """Withdraw a patient with a reason (leaves the worklists; an administrator can restore)."""
+    patient = _active_patient(public_id)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_withdraw(patient=patient, by=request.user, reason=form.cleaned_data["reason"])
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "The patient is withdrawn: no longer on the worklists. The record stays; an "
+                                      "administrator can restore it.")
+            return redirect("worklist")
+    return render(request, "eligibility/patient_withdraw.html", {"patient": patient, "form": form,
+                                                                  "sections": SECTIONS})
+
+
+@permission_required("eligibility.restore_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def withdrawn_patients(request):
+    """Administrators: withdrawn patients, each with who withdrew it, when and why, and a restore button."""
+    if request.method == "POST":
+        patient = get_object_or_404(Patient, public_id=request.POST.get("patient", ""))
+        try:
+            services.patient_restore(patient=patient, by=request.user)
+        except services.PatientRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Patient restored to the worklists.")
+        return redirect("withdrawn_patients")
+    patients = Patient.objects.filter(withdrawn_at__isnull=False).select_related("withdrawn_by").order_by(
+        "-withdrawn_at")
+    return render(request, "eligibility/withdrawn_patients.html", {"patients": patients})
 
 
 @permission_required("eligibility.view_patient", raise_exception=True)
@@ -130,6 +201,8 @@ def intake(request, public_id, phase):
                     f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
                     "values are shown under each field they changed; your entries are kept. Check them, then "
                     "save again: only what you changed will be saved."))
+            except services.WorkupClosed as closed:
+                form.add_error(None, f"Not saved: {closed}")
             except services.CaseValidationError as invalid:  # changed between form check and save
                 for error in invalid.errors:
                     form.add_case_error(error["field"], error["message"])
@@ -146,28 +219,55 @@ def intake(request, public_id, phase):
     }, status=200)
 
 
-def _checklist_context(request, patient, evaluation, current: bool) -> dict:
+def _checklist_context(request, patient, evaluation, current: bool, *, item_forms=None, signoff_form=None,
+                       reopen_form=None) -> dict:
+    """What the checklist page shows: only the signatures, decisions and review requests that belong
+    to this checklist; for a physician on the current one, a decision form per item that needs one
+    (``item_forms`` holds a refused form, bound, to show again with its errors), and the meaning the
+    signature will have."""
     view = checklist_view_model(evaluation)
+    signoffs = list(evaluation.signoffs.all())
+    standing = next((s for s in signoffs if not s.is_void), None)
+    requests = list(ReviewRequest.objects.filter(evaluation=evaluation).select_related("ruleset")[:20])
     context = {"patient": patient, "evaluation": evaluation, "view": view, "current": current,
-               "sections": SECTIONS, "signoffs": evaluation.assessment.signoffs.select_related("evaluation")[:20]}
-    standing = next((s for s in context["signoffs"] if not s.is_void and s.evaluation_id == evaluation.pk), None)
-    context["standing_signoff"] = standing
-    requests = list(evaluation.assessment.review_requests.select_related("ruleset")[:20])
-    context["open_request"] = next((r for r in requests if r.is_open), None)
-    context["past_requests"] = [r for r in requests if not r.is_open]
-    if current and standing and context["open_request"] and request.user.has_perm("eligibility.add_signoff"):
+               "sections": SECTIONS, "signoffs": signoffs, "standing_signoff": standing,
+               "open_request": next((r for r in requests if r.is_open), None),
+               "past_requests": [r for r in requests if not r.is_open]}
+    # The checklist this one replaced, and the signature its replacement voided (that signature
+    # belongs to the previous checklist, and is shown as such).
+    previous = (Evaluation.objects.filter(assessment_id=evaluation.assessment_id, pk__lt=evaluation.pk)
+                .order_by("-pk").first())
+    if previous is not None:
+        context["previous"] = previous
+        context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
+    physician = request.user.has_perm("eligibility.add_signoff")
+    if current and standing and context["open_request"] and physician:
         context["keep_form"] = ReviewKeepForm()
+    if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:
+        context["reopen_form"] = reopen_form or ReopenForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
-    if current and request.user.has_perm("eligibility.add_signoff") and standing is None:
-        context["meaning"] = review.meaning_for(evaluation.stage)
-        context["signoff_form"] = SignOffForm()
+    if current and physician and standing is None and not patient.is_withdrawn:
+        dispositions = [item["disposition"] for item in view["all_items"] if item.get("disposition")]
+        context["signature"] = review.signature_meaning(evaluation, dispositions)
+        context["signoff_form"] = signoff_form or SignOffForm()
+        item_forms = item_forms or {}
         for item in view["all_items"]:
             if item["status"] in review.NEEDS_DISPOSITION:
                 decided = item.get("disposition")
-                initial = {"kind": decided.kind, "reason_code": decided.reason_code,
-                           "justification": decided.justification} if decided else None
-                item["form"] = DispositionForm(prefix=item["code"], initial=initial)
+                item["decided"] = review.is_decided(item, decided)
+                initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
+                            "justification": decided.justification} if item["decided"] else None)
+                item["form"] = item_forms.get(item["code"]) or DispositionForm(prefix=item["code"], initial=initial,
+                                                                                status=item["status"])
     return context
+
+
+def _current_evaluation(patient) -> Evaluation:
+    evaluation = patient.assessment.current_evaluation
+    if evaluation is None:
+        raise Http404("Not evaluated yet.")
+    return Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
+        pk=evaluation.pk)
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -175,18 +275,14 @@ def _checklist_context(request, patient, evaluation, current: bool) -> dict:
 def checklist(request, public_id):
     """The current checklist of a patient."""
     patient = _patient(public_id)
-    evaluation = patient.assessment.current_evaluation
-    if evaluation is None:
-        raise Http404("Not evaluated yet.")
-    evaluation = Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
-        pk=evaluation.pk)
+    evaluation = _current_evaluation(patient)
     return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 @require_safe
 def evaluation_detail(request, public_id):
-    """Any past checklist, exactly as it was produced."""
+    """Any past checklist, exactly as it was produced, with what belongs to it only."""
     evaluation = get_object_or_404(
         Evaluation.objects.select_related("ruleset", "created_by", "assessment__patient", "reevaluated_from"),
         public_id=public_id)
@@ -199,23 +295,34 @@ def _evaluation_for_review(public_id) -> Evaluation:
     return get_object_or_404(Evaluation.objects.select_related("ruleset", "assessment__patient"), public_id=public_id)
 
 
+def _refused_page(request, evaluation, **forms_to_show):
+    """The checklist again, with the refused form bound (what was typed kept) and its errors beside
+    the fields (400: nothing was recorded)."""
+    patient = evaluation.assessment.patient
+    current = patient.assessment.current_evaluation_id == evaluation.pk
+    context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
+    return render(request, "eligibility/checklist.html", context, status=400)
+
+
 @permission_required("eligibility.add_disposition", raise_exception=True)
 @require_http_methods(["POST"])
 def disposition(request, public_id, code):
     """Record a physician's decision on one item of the current checklist."""
     evaluation = _evaluation_for_review(public_id)
-    form = DispositionForm(request.POST, prefix=code)
-    if not form.is_valid():
-        for field, errors in form.errors.items():
-            messages.error(request, f"{code}: {field if field != '__all__' else ''} {' '.join(errors)}".strip())
-    else:
+    item = next((item for item in evaluation.checklist["items"] if item["code"] == code), None)
+    if item is None or item["status"] not in review.NEEDS_DISPOSITION:
+        raise Http404("No such item needs a decision.")
+    form = DispositionForm(request.POST, prefix=code, status=item["status"])
+    if form.is_valid():
         try:
             review.disposition_record(evaluation=evaluation, code=code, by=request.user, **form.cleaned_data)
         except review.ReviewRefused as refused:
-            messages.error(request, str(refused))
+            form.add_error(refused.field if refused.field in form.fields else None, str(refused))
         else:
-            messages.success(request, "Decision recorded.")
-    return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
+            messages.success(request, f"Decision recorded: {item['title']}.")
+            return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
+    messages.error(request, f"{item['title']}: not recorded; see the message beside the decision.")
+    return _refused_page(request, evaluation, item_forms={code: form})
 
 
 @permission_required("eligibility.add_signoff", raise_exception=True)
@@ -224,17 +331,34 @@ def sign_off(request, public_id):
     """Sign the current checklist after re-entering the password."""
     evaluation = _evaluation_for_review(public_id)
     form = SignOffForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter your password to sign.")
-    else:
+    if form.is_valid():
         try:
             signoff = review.signoff_create(evaluation=evaluation, password=form.cleaned_data["password"],
                                             by=request.user)
         except review.ReviewRefused as refused:
-            messages.error(request, str(refused))
+            form.add_error("password" if refused.field == "password" else None, str(refused))
         else:
             messages.success(request, f"Signed: {signoff.meaning}.")
-    return redirect("checklist", public_id=evaluation.assessment.patient.public_id)
+            return redirect("checklist", public_id=evaluation.assessment.patient.public_id)
+    return _refused_page(request, evaluation, signoff_form=form)
+
+
+@permission_required("eligibility.add_signoff", raise_exception=True)
+@require_http_methods(["POST"])
+def workup_reopen(request, public_id):
+    """A physician reopens a work-up closed as not eligible, saying why."""
+    patient = _active_patient(public_id)
+    form = ReopenForm(request.POST)
+    if form.is_valid():
+        try:
+            review.workup_reopen(assessment=patient.assessment, justification=form.cleaned_data["justification"],
+                                 by=request.user)
+        except review.ReviewRefused as refused:
+            form.add_error("justification" if refused.field == "justification" else None, str(refused))
+        else:
+            messages.success(request, "The work-up is reopened; the checklist awaits your decisions again.")
+            return redirect("checklist", public_id=patient.public_id)
+    return _refused_page(request, _current_evaluation(patient), reopen_form=form)
 
 
 @permission_required("eligibility.view_signoff", raise_exception=True)
@@ -244,9 +368,12 @@ def signoff_pdf(request, public_id):
     signoff = get_object_or_404(SignOff.objects.select_related("evaluation__ruleset", "assessment__patient"),
                                 public_id=public_id)
     evaluation = signoff.evaluation
+    view = checklist_view_model(evaluation)
     html = render_to_string("eligibility/signed_checklist_pdf.html", {
-        "patient": signoff.assessment.patient, "evaluation": evaluation, "signoff": signoff,
-        "view": checklist_view_model(evaluation), "valid": review.signoff_verify(signoff),
+        "patient": signoff.assessment.patient, "evaluation": evaluation, "signoff": signoff, "view": view,
+        "valid": review.signoff_verify(signoff),
+        "overridden": [item["title"] for item in view["all_items"]
+                       if item.get("disposition") and item["disposition"].kind == "overridden"],
     }, request=request)
     pdf = render_pdf(html)
     response = HttpResponse(pdf, content_type="application/pdf")

@@ -1,16 +1,18 @@
 """Shared fixtures."""
 
+import importlib
 import json
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES_DIR = ROOT.parent / "shared" / "examples"
+#: The worked examples of the documentation (README, docs/criteria.md), one case and its expected result each.
+EXAMPLES_DIR = ROOT / "docs" / "examples"
 
 
 def load_examples() -> list[tuple[str, dict]]:
-    """The worked cases of shared/examples: (file name, {"case", "expected", ...})."""
+    """The worked cases of docs/examples: (file name, {"note", "case", "expected"})."""
     return [(path.name, json.loads(path.read_text())) for path in sorted(EXAMPLES_DIR.glob("*.json"))]
 
 
@@ -29,3 +31,29 @@ def _fresh_engine_cache():
     selectors._ENGINES.clear()
     yield
     selectors._ENGINES.clear()
+
+
+#: The data migrations, in order, with the function each runs: what a flushed database lacks.
+DATA_MIGRATIONS = [
+    ("eligibility", "0002_default_ruleset", "create_default_ruleset"),
+    ("eligibility", "0004_roles", "create_roles"),
+    ("eligibility", "0006_physician_permissions", "grant"),
+    ("eligibility", "0015_withdrawal_permissions", "grant"),
+    ("accounts", "0002_administrator_permissions", "grant"),
+]
+
+
+def replay_data_migrations() -> None:
+    """Roles and the default rule set as the migrations create them, when a transactional test's
+    flush emptied the tables (a no-op when they are there)."""
+    from django.contrib.auth.models import Group
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if Group.objects.exists():
+        return
+    loader = MigrationExecutor(connection).loader
+    for app, name, function in DATA_MIGRATIONS:
+        state_apps = loader.project_state((app, name)).apps
+        module = importlib.import_module(f"{app}.migrations.{name}")
+        getattr(module, function)(state_apps, None)

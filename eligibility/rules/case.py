@@ -154,6 +154,9 @@ class Case(Struct, forbid_unknown_fields=True):
     caregiver_confirmed: Optional[bool] = None
     travel_time_minutes: Optional[Annotated[float, Meta(ge=0)]] = None
     driving_counselled: Optional[bool] = None
+    #: The driving restriction (weeks) explained when ``driving_counselled`` was recorded as true; the
+    #: web application stores it with the answer so that a later restriction is not read into it.
+    driving_counselled_weeks: Optional[Annotated[float, Meta(ge=0, le=52)]] = None
     temperature: Optional[Union[TemperatureC, TemperatureF]] = None
     site_fact_accredited: Optional[bool] = None
 

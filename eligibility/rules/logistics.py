@@ -228,20 +228,29 @@ class DrivingCounselled(Rule):
     """Driving restriction explained (rule 24)."""
 
     code = "driving_counselled"
-    reads = ("driving_counselled",)
+    reads = ("driving_counselled", "driving_counselled_weeks")
     phase = PRE_INFUSION
     title = "Driving restriction counselled"
     source = cite((BALTALEUCEL, "Do's and Don'ts"), (GUIDELINE, "Monitoring Protocol"))
     threshold_keys = ("driving_restriction_weeks",)
 
     def evaluate(self, case: Case) -> Outcome:
-        counselled = case.driving_counselled
-        inputs = {"driving_counselled": counselled}
-        weeks = self.texts["driving_restriction_weeks"]
+        counselled, told = case.driving_counselled, case.driving_counselled_weeks
+        inputs: dict = {"driving_counselled": counselled}
+        if told is not None:
+            inputs["driving_counselled_weeks"] = as_written(told)
+        weeks, weeks_text = self.limits["driving_restriction_weeks"], self.texts["driving_restriction_weeks"]
+        restriction = f"no driving or hazardous activities for {weeks_text} weeks after infusion"
+        if counselled and (told is None or told == weeks):
+            return PASS, f"Counselled: {restriction}.", inputs
         if counselled:
-            return PASS, f"Counselled: no driving or hazardous activities for {weeks} weeks after infusion.", inputs
-        return MISSING, (f"Explain the restriction (no driving or hazardous activities for {weeks} weeks after "
-                         "infusion) and record it."), inputs
+            # The record says what was explained; the restriction in force differs: never read the
+            # new figure into an old answer.
+            return MISSING, (f"Counselled for {plain(told)} weeks when recorded; the restriction in force is "
+                             f"{weeks_text} weeks: explain it ({restriction}) and confirm."), inputs
+        if counselled is False:
+            return MISSING, f"Recorded as not done: explain the restriction ({restriction}) and record it.", inputs
+        return MISSING, f"Explain the restriction ({restriction}) and record it.", inputs
 
 
 class Fever(Rule):

@@ -6,7 +6,7 @@ LEUKEMIA_PAGE = "CAR-T therapy for leukemia (patient page)"
 PATIENT_GUIDE = "CAR-T therapy patient guide (blog)"
 BLINATUMOMAB = "Blinatumomab overview"
 
-#: Every title with the file it comes from in ``shared/sources`` (for the README and tests).
+#: Every title with the number of its source document (000-004; docs/criteria.md lists them).
 TITLES = {
     "001": GUIDELINE,
     "000": BALTALEUCEL,

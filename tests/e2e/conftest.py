@@ -2,15 +2,15 @@
 
 The live server needs committed data, so these tests are transactional. The flush after each
 one empties every table, including what the data migrations created (roles, rule set version
-1): ``migration_data`` replays those migrations' own functions when the data is missing.
+1): ``migration_data`` replays those migrations' own functions when the data is missing
+(``tests.conftest.replay_data_migrations``).
 """
 
-import importlib
 import os
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.conftest import replay_data_migrations
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -27,23 +27,7 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS, "headless": True}
 
 
-#: The data migrations, in order, with the function each runs.
-DATA_MIGRATIONS = [
-    ("0002_default_ruleset", "create_default_ruleset"),
-    ("0004_roles", "create_roles"),
-    ("0006_physician_permissions", "grant"),
-]
-
-
 @pytest.fixture(autouse=True)
 def migration_data(transactional_db):
     """Roles and the default rule set, as the migrations create them, for every end-to-end test."""
-    from django.contrib.auth.models import Group
-
-    if Group.objects.exists():
-        return
-    loader = MigrationExecutor(connection).loader
-    for name, function in DATA_MIGRATIONS:
-        state_apps = loader.project_state(("eligibility", name)).apps
-        module = importlib.import_module(f"eligibility.migrations.{name}")
-        getattr(module, function)(state_apps, None)
+    replay_data_migrations()

@@ -37,7 +37,9 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     admin.get_by_role("button", name="Save draft").click()
     expect(admin.get_by_text("Draft saved.")).to_be_visible()
     admin.get_by_role("link", name="Preview the impact on open assessments").click()
-    expect(admin.get_by_text("1 deferred → cleared")).to_be_visible()
+    # Counselled under 8 weeks: under 2 weeks the counselling must be confirmed (the record never says
+    # the patient was told 2 weeks), so the patient goes from deferred (travel) to incomplete.
+    expect(admin.get_by_text("1 deferred → incomplete")).to_be_visible()
     expect(admin.get_by_role("link", name="CART-E2E-03")).to_be_visible()
     admin.get_by_role("link", name="Back to the draft").click()
     field(admin, "Change note (why, and the source)").fill("June 2025 US labels: driving and stay 2 weeks")
@@ -48,9 +50,10 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     sign_in(doctor, live_server.url, "robin")
     doctor.get_by_role("link", name="CART-E2E-03").first.click()
     expect(doctor.get_by_text(re.compile("Re-evaluated under rule-set version 2"))).to_be_visible()
-    expect(doctor.locator("#item-driving_counselled")).to_contain_text("2 weeks")
+    expect(doctor.locator("#item-driving_counselled")).to_contain_text(
+        "Counselled for 8 weeks when recorded; the restriction in force is 2 weeks")
     expect(doctor.locator("#item-proximity")).to_contain_text("Pass")
-    expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Cleared")
+    expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Incomplete")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -40,7 +40,8 @@ def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Br
     field(doctor, "Your password (to sign)").fill(PASSWORD)
     doctor.get_by_role("button", name="Sign", exact=True).click()
     expect(doctor.get_by_role("region", name="Physician sign-off")).to_contain_text(
-        "Reviewed and approved to proceed to leukapheresis. Signed by Robin Lee")
+        "Approved to proceed to leukapheresis by physician override of 1 criterion: Viral infection. "
+        "Signed by Robin Lee")
     expect(doctor.get_by_text("verified, unchanged since signing")).to_be_visible()
 
     # The coordinator corrects a value afterwards.
@@ -54,7 +55,7 @@ def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Br
 
     doctor.reload()
     voided = doctor.locator(".voided")
-    expect(voided).to_contain_text("Voided sign-off")
+    expect(voided).to_contain_text("Voided sign-off of the previous checklist")
     expect(voided).to_contain_text("Data changed by Casey Jones: ecog.")
     expect(doctor.get_by_role("button", name="Sign", exact=True)).to_be_visible()  # a new sign-off is asked for
     # The unchanged override carried over; the patient is back in the queue.

@@ -12,18 +12,17 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from eligibility.rules import CaseValidationError, Engine, default_ruleset, parse_case, parse_case_json
+from tests.conftest import EXAMPLES_DIR
 
 RULESET = default_ruleset()
 PRODUCTS = tuple(RULESET.products)
 ENGINE = Engine(RULESET)
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "examples"
 
 #: A complete, valid case (every key of section 3 recorded); each test changes one thing or several.
 VALID_CASE: dict[str, Any] = {

@@ -105,3 +105,32 @@ def test_unknown_ruleset_version_exits_2(environment):
     result = evaluate(environment, "--ruleset-version", "99", "-", stdin=json.dumps(CLEAN).encode())
     assert result.returncode == 2
     assert "no rule set version 99" in result.stderr.decode()
+
+
+def test_a_worked_example_file_runs_as_it_is_with_example(environment):
+    result = evaluate(environment, "--example", "--format", "json", "docs/examples/02-flags.json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["overall"] == EXAMPLES["02-flags.json"]["expected"]["overall"]
+    without = evaluate(environment, "--format", "json", "docs/examples/02-flags.json")
+    assert without.returncode == 2  # the wrapper's keys are not case keys
+    assert "case: is not a recognised field" in without.stderr.decode()
+
+
+def test_example_refuses_a_file_that_is_not_a_worked_example(environment):
+    result = evaluate(environment, "--example", "-", stdin=json.dumps(CLEAN).encode())
+    assert result.returncode == 2
+    assert 'Not a worked example: expected a JSON object with the case under "case"' in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+    assert result.stdout == b""
+
+
+def test_a_bad_worked_example_is_rejected_like_a_bad_case(environment):
+    result = evaluate(environment, "--example", "docs/examples/05-bad-input.json")
+    assert result.returncode == 2
+    assert "karnofsky: must be a multiple of 10" in result.stderr.decode()
+
+
+def test_example_does_not_take_a_batch(environment):
+    result = evaluate(environment, "--example", "--jsonl", "docs/examples/batch.jsonl")
+    assert result.returncode == 2
+    assert "leave out --jsonl" in result.stderr.decode()

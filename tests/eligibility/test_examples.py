@@ -1,4 +1,4 @@
-"""Every worked case of shared/examples through ``manage.py evaluate``, as a user runs it."""
+"""Every worked case of docs/examples through ``manage.py evaluate``, as a user runs it."""
 
 import io
 import json
@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from eligibility.rules import RULE_CODES
-from tests.conftest import load_examples
+from tests.conftest import EXAMPLES_DIR, load_examples
 
 EXAMPLES = load_examples()
 GOOD = [(name, example) for name, example in EXAMPLES if "error_fields" not in example["expected"]]
@@ -67,3 +67,17 @@ def test_bad_example_is_rejected_naming_each_bad_field(tmp_path, name, example):
     assert [error["field"] for error in rejected["errors"]] == example["expected"]["error_fields"]
     for field in example["expected"]["error_fields"]:
         assert f"{field}:" in err.getvalue()
+
+
+def test_the_batch_file_holds_the_case_of_every_example_in_order():
+    lines = (EXAMPLES_DIR / "batch.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [example["case"] for _, example in EXAMPLES]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "example"), GOOD, ids=[name for name, _ in GOOD])
+def test_example_file_as_it_is_with_the_example_option(name, example):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("evaluate", "--example", "--format", "json", str(EXAMPLES_DIR / name), stdout=out, stderr=err)
+    checklist = json.loads(out.getvalue())
+    assert {item["code"]: item["status"] for item in checklist["items"]} == example["expected"]["items"]

@@ -1,4 +1,5 @@
-"""Physician review: dispositions, e-signature bound to what it signs, voiding and carry-over."""
+"""Physician review: decisions, the signature's meaning that follows from them, bound to what it
+signs, voiding and carry-over."""
 
 from __future__ import annotations
 
@@ -51,6 +52,103 @@ def test_sign_off_is_refused_while_a_blocking_item_has_no_disposition(reviewed, 
     assert not SignOff.objects.exists()
 
 
+def test_sign_off_is_refused_while_a_flag_is_not_acknowledged(reviewed, physician):
+    _, evaluation = reviewed
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="accepted", by=physician)
+    with pytest.raises(review.ReviewRefused, match="still open: Hepatitis B"):
+        review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    assert not SignOff.objects.exists()
+
+
+def test_a_blocking_item_cannot_be_acknowledged_and_a_flag_cannot_be_accepted(reviewed, physician):
+    _, evaluation = reviewed
+    with pytest.raises(review.ReviewRefused, match="finding accepted or overridden") as refused:
+        review.disposition_record(evaluation=evaluation, code="viral_infection", kind="acknowledged", by=physician)
+    assert refused.value.field == "kind"
+    with pytest.raises(review.ReviewRefused, match="takes: acknowledged"):
+        review.disposition_record(evaluation=evaluation, code="hbv", kind="accepted", by=physician)
+    assert not Disposition.objects.exists()
+
+
+def test_accepting_a_deferral_signs_not_approved_deferred(reviewed, physician):
+    _, evaluation = reviewed
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="accepted", by=physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    assert signoff.decision == SignOff.Decision.DEFERRED
+    assert signoff.meaning == ("Not approved: deferred at screening until resolved: Viral infection. "
+                               "Back to the coordinator.")
+    assert review.signoff_verify(signoff)
+    # The meaning is bound by the hash: changing it breaks the verification.
+    SignOff.objects.filter(pk=signoff.pk).update(decision=SignOff.Decision.APPROVED)
+    signoff.refresh_from_db()
+    assert not review.signoff_verify(signoff)
+
+
+def test_accepting_an_exclusion_signs_not_eligible_and_closes_the_work_up(coordinator, physician):
+    patient = PatientFactory(by=coordinator)
+    evaluation = save(patient, coordinator, **dict(SCREENING_TO_REVIEW, ecog=2,
+                                                   infections=dict(SCREENING_TO_REVIEW["infections"], viral="none")))
+    statuses = {item["code"]: item["status"] for item in evaluation.checklist["items"] if item["status"] != "pass"}
+    assert statuses["performance_status"] == "exclude"
+    review.disposition_record(evaluation=evaluation, code="performance_status", kind="accepted", by=physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    assert signoff.decision == SignOff.Decision.NOT_ELIGIBLE
+    assert signoff.meaning.startswith("Not eligible: Performance status (finding accepted).")
+    # Closed: the coordinator's save is refused and nothing changes.
+    with pytest.raises(services.WorkupClosed, match="closed as not eligible by Robin Lee"):
+        save(patient, coordinator, ecog=1)
+    assert Assessment.objects.get(patient=patient).current_evaluation == evaluation
+    # A physician reopens it with a justification: the signature is voided, the data can change.
+    with pytest.raises(review.ReviewRefused, match="justification"):
+        review.workup_reopen(assessment=evaluation.assessment, justification="  ", by=physician)
+    review.workup_reopen(assessment=evaluation.assessment, justification="ECOG re-assessed", by=physician)
+    signoff.refresh_from_db()
+    assert signoff.is_void and signoff.void_reason == "Work-up reopened by Robin Lee: ECOG re-assessed"
+    assert save(patient, coordinator, ecog=1) != evaluation
+
+
+def test_overriding_every_blocking_item_approves_and_names_the_overrides(reviewed, physician):
+    _, evaluation = reviewed
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
+                              reason_code="clinical_judgement", justification="Resolved", by=physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    meaning = review.signature_meaning(evaluation, evaluation.dispositions.all())
+    assert (meaning.decision, meaning.overridden, meaning.undecided) == ("approved", ("Viral infection",), ())
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    assert signoff.meaning == ("Approved to proceed to leukapheresis by physician override of 1 criterion: "
+                               "Viral infection")
+
+
+def test_a_signature_made_before_decisions_had_meanings_still_verifies(reviewed, physician):
+    """Signatures of hash format 1 (before migration 0012) verify as they were made."""
+    _, evaluation = reviewed
+    acknowledged = Disposition.objects.create(
+        evaluation=evaluation, code="viral_infection", status="defer", item_inputs={}, kind="acknowledged",
+        decided_by=physician, decided_by_name="Robin Lee", decided_at=evaluation.created_at)
+    old = SignOff.objects.create(
+        assessment=evaluation.assessment, evaluation=evaluation, stage="screening", hash_version=1,
+        meaning="Reviewed and approved to proceed to leukapheresis", signer=physician, signer_name="Robin Lee",
+        signed_at=evaluation.created_at, content_hash=review.content_hash(evaluation, [acknowledged], version=1))
+    assert old.decision == SignOff.Decision.APPROVED
+    assert review.signoff_verify(old)
+    # ... and an acknowledgement of a blocking item no longer counts as a decision for a new signature.
+    assert review.signature_meaning(evaluation, [acknowledged]).undecided == ("Viral infection", "Hepatitis B")
+
+
+def test_a_justification_has_a_maximum_length(reviewed, physician):
+    _, evaluation = reviewed
+    longest = "x" * Disposition.JUSTIFICATION_MAX
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
+                              reason_code="other", justification=longest, by=physician)
+    with pytest.raises(review.ReviewRefused, match="At most 2,000 characters") as refused:
+        review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
+                                  reason_code="other", justification=longest + "x", by=physician)
+    assert refused.value.field == "justification"
+    assert Disposition.objects.get().justification == longest
+
+
 def test_override_needs_a_reason_and_a_justification(reviewed, physician):
     _, evaluation = reviewed
     with pytest.raises(review.ReviewRefused, match="reason"):
@@ -71,7 +169,8 @@ def test_signed_checklist_shows_the_engine_status_and_the_override(reviewed, phy
                               by=physician)
     review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
     signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
-    assert signoff.meaning == "Reviewed and approved to proceed to leukapheresis"
+    assert signoff.meaning == ("Approved to proceed to leukapheresis by physician override of 1 criterion: "
+                               "Viral infection")
     assert signoff.signer_name == "Robin Lee"
     assert review.signoff_verify(signoff)
     evaluation.refresh_from_db()
@@ -79,13 +178,25 @@ def test_signed_checklist_shows_the_engine_status_and_the_override(reviewed, phy
     client.force_login(physician)
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
     assert "Defer by rule; overridden by Robin Lee (Data verified elsewhere): PCR negative on 12 Nov" in page
-    assert "Reviewed and approved to proceed to leukapheresis." in page
+    assert ("Approved to proceed to leukapheresis by physician override of 1 criterion: Viral infection."
+            in page)
+    assert "Result by rule: Deferred." in page
     assert "verified, unchanged since signing" in page
+
+
+def decide_all(evaluation, physician, blocking="accepted"):
+    """Acknowledge the flags and accept (or override) the blocking items."""
+    for item in evaluation.checklist["items"]:
+        if item["status"] == "flag":
+            review.disposition_record(evaluation=evaluation, code=item["code"], kind="acknowledged", by=physician)
+        elif item["status"] in ("defer", "exclude", "missing"):
+            review.disposition_record(evaluation=evaluation, code=item["code"], kind=blocking, by=physician,
+                                      reason_code="other", justification="Checked")
 
 
 def test_wrong_password_is_refused_and_logged_without_identifiers(reviewed, physician, caplog):
     patient, evaluation = reviewed
-    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="acknowledged", by=physician)
+    decide_all(evaluation, physician)
     with caplog.at_level(logging.WARNING, logger="eligibility.review"), pytest.raises(review.WrongPassword):
         review.signoff_create(evaluation=evaluation, password="not-the-password", by=physician)
     assert not SignOff.objects.exists()
@@ -95,7 +206,7 @@ def test_wrong_password_is_refused_and_logged_without_identifiers(reviewed, phys
 
 def test_a_tampered_snapshot_is_detected(reviewed, physician, client):
     patient, evaluation = reviewed
-    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="acknowledged", by=physician)
+    decide_all(evaluation, physician)
     signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
     tampered = dict(evaluation.inputs, ecog=0)
     Evaluation.objects.filter(pk=evaluation.pk).update(inputs=tampered)
@@ -126,6 +237,7 @@ def test_an_edit_voids_the_sign_off_and_carries_unchanged_dispositions_over(revi
     assert carried["viral_infection"].justification == "Resolving"
     queued = physician_queue().get(pk=current.pk)
     assert queued.undecided == 1  # hbv (now defer) needs a new decision
+    assert queued.assessment.patient.initials == "AB"  # the queue shows initials beside the identifier
 
 
 def test_queue_lists_unsigned_checklists_oldest_first(coordinator):
@@ -156,7 +268,9 @@ def test_physician_reviews_and_signs_through_the_pages(reviewed, client, physici
     client.post(reverse("disposition", args=[evaluation.public_id, "viral_infection"]),
                 {"viral_infection-kind": "overridden", "viral_infection-reason_code": "other",
                  "viral_infection-justification": "Treated, afebrile 5 days"})
-    refused = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": "wrong"}, follow=True)
+    client.post(reverse("disposition", args=[evaluation.public_id, "hbv"]), {"hbv-kind": "acknowledged"})
+    refused = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": "wrong"})
+    assert refused.status_code == 400
     assert "The password is not correct" in refused.content.decode()
     client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": PASSWORD})
     assert SignOff.objects.get().evaluation == evaluation
@@ -164,7 +278,7 @@ def test_physician_reviews_and_signs_through_the_pages(reviewed, client, physici
 
 def test_a_save_that_changes_nothing_keeps_the_signature(reviewed, physician, coordinator):
     patient, evaluation = reviewed
-    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="acknowledged", by=physician)
+    decide_all(evaluation, physician, blocking="overridden")
     signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
     assert save(patient, coordinator, ecog=1) == evaluation  # same value as before
     signoff.refresh_from_db()
@@ -176,6 +290,7 @@ def test_the_pdf_shows_exactly_what_was_signed(reviewed, physician, coordinator,
     patient, evaluation = reviewed
     review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
                               reason_code="trial_protocol_allows", justification="Protocol 7.2 allows", by=physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
     signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
     save(patient, coordinator, ecog=2)  # a later edit voids it; the PDF still shows what was signed
     client.force_login(coordinator)
@@ -186,10 +301,45 @@ def test_the_pdf_shows_exactly_what_was_signed(reviewed, physician, coordinator,
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     text = " ".join(text.split())
     assert "Signed by Robin Lee" in text
-    assert "Reviewed and approved to proceed to leukapheresis." in text
+    assert "Approved to proceed to leukapheresis by physician override of 1 criterion: Viral infection." in text
+    assert "Result by rule: Deferred; approved by physician override of 1 criterion: Viral infection." in text
     assert "Rule set: Default (source documents), version 1" in text
     assert "overridden by Robin Lee (Trial protocol allows): Protocol 7.2 allows" in text
     assert "VOIDED" in text and "ecog" in text
     assert "ECOG 1 is below 2." in text  # the signed evaluation, not the edited one
     for item in evaluation.checklist["items"]:
         assert item["title"] in text, item["title"]
+
+
+def test_a_refused_override_keeps_what_was_typed_beside_the_item(reviewed, client, physician):
+    patient, evaluation = reviewed
+    client.force_login(physician)
+    typed = "PCR negative on 12 Nov, repeat pending"
+    response = client.post(reverse("disposition", args=[evaluation.public_id, "viral_infection"]),
+                           {"viral_infection-kind": "overridden", "viral_infection-justification": typed})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert typed in page  # kept in the form
+    form = response.context["view"]["all_items"]
+    item = next(item for item in form if item["code"] == "viral_infection")
+    assert item["form"].errors == {"reason_code": ["An override needs a reason: choose one."]}
+    assert "Viral infection: not recorded" in page
+    assert not Disposition.objects.exists()
+
+
+def test_a_past_checklist_shows_only_its_own_signatures(reviewed, physician, coordinator, client):
+    patient, first = reviewed
+    decide_all(first, physician, blocking="overridden")
+    first_signoff = review.signoff_create(evaluation=first, password=PASSWORD, by=physician)
+    second = save(patient, coordinator, ecog=0)
+    decide_all(second, physician, blocking="overridden")
+    second_signoff = review.signoff_create(evaluation=second, password=PASSWORD, by=physician)
+    third = save(patient, coordinator, ecog=1)  # voids the second signature
+    client.force_login(physician)
+    first_page = client.get(reverse("evaluation_detail", args=[first.public_id]))
+    assert [s.pk for s in first_page.context["signoffs"]] == [first_signoff.pk]
+    second_page = client.get(reverse("evaluation_detail", args=[second.public_id]))
+    assert [s.pk for s in second_page.context["signoffs"]] == [second_signoff.pk]
+    current_page = client.get(reverse("checklist", args=[patient.public_id]))
+    assert current_page.context["evaluation"] == third and current_page.context["signoffs"] == []
+    assert str(second_signoff.public_id) not in first_page.content.decode()

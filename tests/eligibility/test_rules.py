@@ -762,6 +762,33 @@ class TestDrivingCounselled:
         assert "2 weeks" in reason
         assert "8 weeks" not in reason
 
+    def test_a_recorded_no_reads_differently_from_not_recorded(self):
+        no = item({"driving_counselled": False}, self.code)["reason"]
+        absent = item({}, self.code)["reason"]
+        assert no.startswith("Recorded as not done: explain the restriction")
+        assert absent.startswith("Explain the restriction") and no != absent
+
+    @pytest.mark.parametrize(("told", "expected"), [(8, "pass"), (8.0, "pass"), (7.9, "missing"), (8.1, "missing"),
+                                                    (2, "missing")])
+    def test_counselled_under_another_restriction_asks_for_confirmation(self, told, expected):
+        found = item({"driving_counselled": True, "driving_counselled_weeks": told}, self.code)
+        assert found["status"] == expected
+        assert found["inputs"] == {"driving_counselled": True, "driving_counselled_weeks": told}
+        if expected == "missing":
+            assert found["reason"].startswith(f"Counselled for {told:g} weeks when recorded; the restriction in "
+                                              "force is 8 weeks")
+
+    def test_counselled_under_8_weeks_is_not_read_as_2_weeks(self):
+        found = item({"driving_counselled": True, "driving_counselled_weeks": 8}, self.code, EDITED_RULESET)
+        assert found["status"] == "missing"
+        assert "counselled for 2 weeks" not in found["reason"].lower()
+        assert found["reason"] == ("Counselled for 8 weeks when recorded; the restriction in force is 2 weeks: "
+                                   "explain it (no driving or hazardous activities for 2 weeks after infusion) and "
+                                   "confirm.")
+
+    def test_without_the_weeks_the_item_reads_as_before(self):
+        assert item({"driving_counselled": True}, self.code)["inputs"] == {"driving_counselled": True}
+
 
 class TestFever:
     code = "fever"

@@ -80,12 +80,15 @@ def test_preview_flips_exactly_the_patients_61_to_120_minutes_away(administrator
     rulesets.ruleset_thresholds_update(draft=draft, values=VERSION_2, by=administrator)
     impact = rulesets.impact_preview(draft=draft)
     assert impact.total == 6
-    assert impact.summary == [("deferred", "cleared", 3)]
-    flipped = {row["study_id"] for row in impact.changed if row["before"] != row["after"]}
-    assert flipped == {"TRAVEL-61", "TRAVEL-90", "TRAVEL-120"}
-    # The driving reason (2 weeks) changes for everyone, so every patient is listed.
+    proximity = {row["study_id"]: [(before, after) for code, before, after in row["items"] if code == "proximity"]
+                 for row in impact.changed}
+    assert {study_id for study_id, change in proximity.items() if change == [("defer", "pass")]} == {
+        "TRAVEL-61", "TRAVEL-90", "TRAVEL-120"}
+    # Every patient was counselled under 8 weeks: under 2 weeks the record does not say the patient was
+    # told 2 weeks, so the item asks for confirmation (missing) instead of reading "counselled for 2 weeks".
     assert {row["study_id"] for row in impact.changed} == {f"TRAVEL-{m}" for m in (30, 60, 61, 90, 120, 121)}
-    assert all("driving_counselled" in {code for code, _, _ in row["items"]} for row in impact.changed)
+    assert all(("driving_counselled", "pass", "missing") in row["items"] for row in impact.changed)
+    assert sorted(impact.summary) == [("cleared", "incomplete", 2), ("deferred", "incomplete", 3)]
 
 
 def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administrator, coordinator):

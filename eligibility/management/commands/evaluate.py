@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -17,8 +18,21 @@ from eligibility.selectors import NoActiveRuleSet, engine_get
 INPUT_ERROR = 2
 #: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
 CHUNK_PARTS = 8192
-#: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
-CHUNK_PARTS = 8192
+
+
+def _example_case(raw: bytes) -> bytes:
+    """The case of a worked example (``{"note": ..., "case": {...}, "expected": {...}}``) as JSON text.
+
+    The case itself is then validated as any other; what is not a worked example is refused here.
+    """
+    try:
+        example = json.loads(raw)
+    except (ValueError, RecursionError):
+        example = None
+    if not isinstance(example, dict) or not isinstance(example.get("case"), dict):
+        raise CommandError('Not a worked example: expected a JSON object with the case under "case" '
+                           "(leave out --example for a file holding the case itself).", returncode=INPUT_ERROR)
+    return json.dumps(example["case"]).encode()
 
 
 class Command(BaseCommand):
@@ -35,8 +49,14 @@ class Command(BaseCommand):
                             help="JSON Lines batch: one case a line, results in the same order, streamed")
         parser.add_argument("--ruleset-version", type=int, default=None,
                             help="evaluate under this rule-set version instead of the active one")
+        parser.add_argument("--example", action="store_true",
+                            help='the file is a worked example of docs/examples ({"case": ..., "expected": ...}): '
+                                 "evaluate its case")
 
-    def handle(self, *args, path, format, jsonl, ruleset_version, **options):
+    def handle(self, *args, path, format, jsonl, ruleset_version, example, **options):
+        if example and jsonl:
+            raise CommandError("--example reads one worked example, not a batch: leave out --jsonl.",
+                               returncode=INPUT_ERROR)
         try:
             engine = engine_get(version=ruleset_version)
         except NoActiveRuleSet as exc:
@@ -54,7 +74,8 @@ class Command(BaseCommand):
             if jsonl:
                 bad_lines = self._batch(engine, source, write, format)
             else:
-                bad_lines = self._single(engine, source.read(), write, format)
+                raw = source.read()
+                bad_lines = self._single(engine, _example_case(raw) if example else raw, write, format)
         finally:
             if source is not sys.stdin.buffer:
                 source.close()

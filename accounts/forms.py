@@ -1,0 +1,57 @@
+"""Forms of the users' pages and the audit export (crispy-bootstrap5 renders them; errors beside fields)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .models import AuditExport
+from .selectors import ROLES
+
+ROLE_DESCRIPTIONS = {
+    "Coordinator": "creates patients, records intake data, reads checklists",
+    "Physician": "reads patients, intake and checklists; records decisions and signs",
+    "Administrator": "reads everything, maintains rule sets, manages users, exports the audit trail",
+}
+ROLE_CHOICES = [(role, f"{role}: {ROLE_DESCRIPTIONS[role]}") for role in ROLES]
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(label="User name", max_length=150,
+                               validators=[get_user_model().username_validator],
+                               help_text="What they type to sign in: letters, digits and @ . + - _ only.")
+    full_name = forms.CharField(label="Full name", max_length=300,
+                                help_text="As printed on signatures and in the history, e.g. Robin Lee.")
+    role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect)
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("This user name is taken: choose another.")
+        return username
+
+
+class StampForm(forms.Form):
+    """The state of the user the page was built from (a change made meanwhile is refused)."""
+
+    stamp = forms.CharField(widget=forms.HiddenInput)
+
+
+class UserRoleForm(StampForm):
+    role = forms.ChoiceField(label="New role", choices=ROLE_CHOICES, widget=forms.RadioSelect)
+
+
+class AuditExportForm(forms.Form):
+    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}),
+                                help_text="First day included (YYYY-MM-DD).")
+    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}),
+                              help_text="Last day included (YYYY-MM-DD).")
+    format = forms.ChoiceField(label="File format", choices=AuditExport.Format.choices, widget=forms.RadioSelect,
+                               initial=AuditExport.Format.CSV)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The last day must be on or after the first day.")
+        return cleaned
