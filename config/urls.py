@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from eligibility import views, views_rulesets
+from session_guard import views as session_views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
@@ -34,6 +35,8 @@ urlpatterns = [
          name="ruleset_product_remove"),
     path("rulesets/<int:version>/publish/", views_rulesets.ruleset_publish, name="ruleset_publish"),
     path("rulesets/<int:version>/discard/", views_rulesets.ruleset_discard, name="ruleset_discard"),
+    path("session/status/", session_views.session_status, name="session_status"),
+    path("session/ping/", session_views.session_ping, name="session_ping"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -112,6 +112,25 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     return rows[:limit]
 
 
+def assessment_changed_since(assessment, revision: int) -> dict[str, tuple[str, Any]]:
+    """Who last changed each case path (and ``"stage"``) after ``revision``, and when:
+    ``{path: (name, time)}`` (from the assessment's history)."""
+    records = (assessment.history.filter(revision__gte=revision).select_related("history_user")
+               .order_by("revision", "history_date", "history_id"))
+    changed: dict[str, tuple[str, Any]] = {}
+    previous = None
+    for record in records:
+        if previous is not None:
+            before, after = _flatten(previous.data or {}), _flatten(record.data or {})
+            for path in before.keys() | after.keys():
+                if before.get(path) != after.get(path):
+                    changed[path] = (_who(record), record.history_date)
+            if record.stage != previous.stage:
+                changed["stage"] = (_who(record), record.history_date)
+        previous = record
+    return changed
+
+
 def _who(record) -> str:
     user = record.history_user
     return (user.get_full_name() or user.username) if user else "system"

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
+
+from session_guard.restore import restored_entries, restores_entries
 
 from accounts.services import signing_password_check
 
 from . import review, services
 from .forms import (
+    LABELS,
     SECTIONS,
     DispositionForm,
     FilterForm,
@@ -31,7 +36,7 @@ from .forms import (
 )
 from .models import Evaluation, Patient, ReviewRequest, SignOff
 from .pdf import render_pdf
-from .presenters import checklist_view_model, history_rows
+from .presenters import assessment_changed_since, checklist_view_model, history_rows
 from .selectors import active_engine, physician_queue, worklist_patients
 
 PAGE_SIZE = 25
@@ -70,8 +75,9 @@ def worklist(request):
 
 @permission_required("eligibility.add_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@restores_entries
 def patient_create(request):
-    form = PatientForm(request.POST or None)
+    form = PatientForm(request.POST if request.method == "POST" else restored_entries(request))
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_create(by=request.user, **form.cleaned_data)
@@ -152,6 +158,7 @@ def withdrawn_patients(request):
 
 
 @permission_required("eligibility.view_patient", raise_exception=True)
+@require_safe
 def patient_detail(request, public_id):
     patient = _patient(public_id)
     assessment = patient.assessment
@@ -164,42 +171,54 @@ def patient_detail(request, public_id):
 
 @permission_required("eligibility.change_assessment", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@restores_entries
 def intake(request, public_id, phase):
-    """One phase's intake form; saving re-evaluates the checklist."""
+    """One phase's intake form; saving re-evaluates the checklist.
+
+    A save applies only what the user changed from the values the form was opened with. If a
+    colleague saved meanwhile, the save is refused: the form comes back with the colleague's values
+    under the fields they changed, the user's entries kept, and built on the saved revision.
+    """
     if phase not in {section for section, _, _ in SECTIONS}:
         raise Http404("No such section.")
     patient = _patient(public_id)
     assessment = patient.assessment
     _, engine = active_engine()
-    initial = {**SectionForm.initial_from(assessment.data, phase), "stage": assessment.stage,
-               "revision": assessment.revision}
-    form = SectionForm(request.POST or None, initial=initial, phase=phase, engine=engine,
-                       data_before=assessment.data)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.assessment_update(assessment=assessment, changes=form.changes(),
-                                       stage=form.cleaned_data["stage"], revision=form.cleaned_data["revision"],
-                                       by=request.user)
-        except services.ConcurrentEdit as conflict:
-            changed_by = conflict.assessment.updated_by.get_full_name() or conflict.assessment.updated_by.username
-            form.add_error(None, (
-                f"Not saved: {changed_by} saved this assessment at "
-                f"{conflict.assessment.updated_at:%Y-%m-%d %H:%M} while you were editing. Your entries are kept "
-                "below; check them against the current values on the patient page, then save again."))
-            form.data = form.data.copy()
-            form.data["revision"] = conflict.assessment.revision
-        except services.WorkupClosed as closed:
-            form.add_error(None, f"Not saved: {closed}")
-        except services.CaseValidationError as invalid:  # changed between form check and save
-            for error in invalid.errors:
-                form.add_error(None, f"{error['field']}: {error['message']}")
-        else:
-            title = next(title for section, title, _ in SECTIONS if section == phase)
-            messages.success(request, f"{title}: saved; the checklist was re-evaluated.")
-            return redirect("checklist", public_id=patient.public_id)
+    data = request.POST if request.method == "POST" else restored_entries(request)
+    form = SectionForm(data, initial=SectionForm.initial_for(assessment, phase), phase=phase, engine=engine,
+                       assessment=assessment)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.assessment_update(assessment=assessment, changes=form.changes(), stage=form.stage_value(),
+                                           revision=form.cleaned_data["revision"], by=request.user)
+            except services.ConcurrentEdit as conflict:
+                current = conflict.assessment
+                base = form.cleaned_data.get("base")
+                since = base["r"] if base else form.cleaned_data["revision"]
+                form.rebase(current, assessment_changed_since(current, since))
+                changed_by = current.updated_by.get_full_name() or current.updated_by.username
+                form.add_error(None, (
+                    f"Not saved: {changed_by} saved this assessment at "
+                    f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
+                    "values are shown under each field they changed; your entries are kept. Check them, then "
+                    "save again: only what you changed will be saved."))
+            except services.WorkupClosed as closed:
+                form.add_error(None, f"Not saved: {closed}")
+            except services.CaseValidationError as invalid:  # changed between form check and save
+                for error in invalid.errors:
+                    form.add_case_error(error["field"], error["message"])
+            else:
+                title = next(title for section, title, _ in SECTIONS if section == phase)
+                removed = "; ".join(f"{LABELS[path]} (was {form.display(path, value)})" for path, value in form.removed)
+                messages.success(request, f"{title}: saved; the checklist was re-evaluated." + (
+                    f" Removed because they no longer apply: {removed}." if removed else ""))
+                return redirect("checklist", public_id=patient.public_id)
+        elif form.has_error(NON_FIELD_ERRORS, code="tampered"):
+            form.rebase(assessment, {})
     return render(request, "eligibility/intake.html", {
         "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
-    })
+    }, status=200)
 
 
 def _checklist_context(request, patient, evaluation, current: bool, *, item_forms=None, signoff_form=None,
@@ -254,6 +273,7 @@ def _current_evaluation(patient) -> Evaluation:
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
+@require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
     patient = _patient(public_id)
@@ -262,6 +282,7 @@ def checklist(request, public_id):
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
+@require_safe
 def evaluation_detail(request, public_id):
     """Any past checklist, exactly as it was produced, with what belongs to it only."""
     evaluation = get_object_or_404(
@@ -348,6 +369,7 @@ def workup_reopen(request, public_id):
 
 
 @permission_required("eligibility.view_signoff", raise_exception=True)
+@require_safe
 def signoff_pdf(request, public_id):
     """The signed checklist as a PDF: exactly the evaluation and dispositions the signature binds."""
     signoff = get_object_or_404(SignOff.objects.select_related("evaluation__ruleset", "assessment__patient"),

@@ -8,11 +8,13 @@ from decimal import Decimal
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import rulesets
+from .forms import FREE_TEXT_MAX_LENGTH
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import ruleset_edit_rows
 from .rules.arithmetic import plain
@@ -28,13 +30,25 @@ TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
 logger = logging.getLogger(__name__)
 
 
+class FiniteDecimalField(forms.DecimalField):
+    """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
+    and leaves them to validation, but comparing a signalling NaN, as ``has_changed`` does with the
+    hidden copy of the value shown, raises InvalidOperation: a 500 found by fuzzing)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
 class ThresholdsForm(forms.Form):
     """Every threshold of a draft; the allowed values are checked by the rule data's own validation."""
 
     def __init__(self, *args, values, **kwargs):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
-            self.fields[spec.key] = forms.DecimalField(
+            self.fields[spec.key] = FiniteDecimalField(
                 label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
@@ -60,6 +74,7 @@ class ProductForm(forms.ModelForm):
     class Meta:
         model = Product
         fields = list(Product.EDITABLE_FIELDS)
+        field_classes = {"min_age_years": FiniteDecimalField, "max_age_years": FiniteDecimalField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,7 +93,9 @@ class NewProductForm(ProductForm):
 
 
 class PublishForm(forms.Form):
-    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}))
+    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
+                                  max_length=FREE_TEXT_MAX_LENGTH,
+                                  help_text=f"Up to {FREE_TEXT_MAX_LENGTH:,} characters.")
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -132,7 +149,14 @@ def _changed_by_someone_else(form: forms.Form, current: dict) -> bool:
         widget = field.hidden_widget()
         if widget.value_omitted_from_data(form.data, form.files, form.add_initial_prefix(name)):
             continue  # a client that did not send what it was shown: its values are applied as sent
-        shown = field.to_python(widget.value_from_datadict(form.data, form.files, form.add_initial_prefix(name)))
+        try:
+            shown = field.to_python(widget.value_from_datadict(form.data, form.files, form.add_initial_prefix(name)))
+        except ValidationError:
+            # The hidden copy of the value shown was altered (a browser sends it back as it got it).
+            form.add_error(name, f"could not be checked against the saved value (now {_shown(current[name])}): "
+                                 "reload the page and enter it again")
+            conflict = True
+            continue
         if _comparable(shown) != _comparable(current[name]):
             form.add_error(name, f"was changed by someone else since you opened this page (now "
                                  f"{_shown(current[name])}); check it and save again")
@@ -161,7 +185,7 @@ def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None
 
 
 def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product: ProductForm | None = None,
-            add_form: NewProductForm | None = None, status: int = 200):
+            add_form: NewProductForm | None = None, publish_form: PublishForm | None = None, status: int = 200):
     """The version's page; a form that was refused is shown bound, with its errors beside the fields."""
     if values is None:
         values = dict(ruleset.thresholds.values_list("key", "value"))
@@ -178,7 +202,8 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
     return render(request, "eligibility/ruleset_detail.html", {
         "products": products,
         "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
-        "ruleset": ruleset, "form": form, "publish_form": PublishForm() if ruleset.is_editable else None,
+        "ruleset": ruleset, "form": form,
+        "publish_form": (publish_form or PublishForm()) if ruleset.is_editable else None,
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
         "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
@@ -187,6 +212,7 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
 
 
 @permission_required(ADMIN, raise_exception=True)
+@require_safe
 def ruleset_preview(request, version):
     draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
     impact = rulesets.impact_preview(draft=draft)
@@ -209,8 +235,10 @@ def ruleset_publish(request, version):
     draft = get_object_or_404(RuleSet, version=version)
     form = PublishForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A change note is required to publish.")
-        return redirect("ruleset_detail", version=version)
+        # Shown again with what was typed and the reason beside the note.
+        messages.error(request, "Not published: see the change note.")
+        return _detail(request, draft, publish_form=form, status=400) if draft.is_editable else redirect(
+            "ruleset_detail", version=version)
     try:
         published = rulesets.ruleset_publish(draft=draft, note=form.cleaned_data["change_note"], by=request.user)
     except rulesets.RuleSetRefused as refused:

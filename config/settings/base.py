@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "eligibility",
     "accounts",
+    "session_guard",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +81,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Idle sign-out; a form posted after the session ended is kept for the same user (before
+    # LoginRequiredMiddleware, which sends the user to sign in).
+    "session_guard.middleware.IdleTimeoutMiddleware",
     # Every page needs a signed-in user unless its view says otherwise (the login page).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -111,6 +115,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LOGIN_URL = "login"
+# Signed out after this many seconds without a request (the page warns SESSION_IDLE_WARNING
+# seconds before and offers to stay signed in).
+SESSION_IDLE_TIMEOUT = env.int("DJANGO_SESSION_IDLE_TIMEOUT", default=15 * 60)
+SESSION_IDLE_WARNING = env.int("DJANGO_SESSION_IDLE_WARNING", default=2 * 60)
 LOGIN_REDIRECT_URL = "worklist"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -147,6 +155,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "session_guard.context_processors.session_idle",
             ],
         },
     },
@@ -184,10 +193,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"one_line_forbidden": {"()": "config.logging.OneLineForbidden"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # WeasyPrint reports every rendering step at INFO.
     "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
                 # accounts logs each failed sign-in and lock readably; axes' own lines would repeat them.
-                "axes": {"level": "ERROR"}},
+                "axes": {"level": "ERROR"},
+                "django.request": {"filters": ["one_line_forbidden"]}},
 }

@@ -1,6 +1,11 @@
-// Shows a field only when it applies (e.g. prophylaxis only when a marker is positive).
-// A progressive enhancement: without JavaScript every field is shown, and the server
-// validates every field either way. Conditions: "name=value" or alternatives joined by "|".
+// Intake forms, a progressive enhancement (without JavaScript every field is shown and the
+// problem summary takes the focus through its autofocus attribute; the server checks every
+// field either way).
+// - Shows a field only when it applies (e.g. prophylaxis only when a marker is positive). The
+//   conditions come from the server's own table (eligibility/forms.py SHOW_WHEN) as
+//   data-show-when="name=value|name=value"; the server removes, on save, a value whose
+//   condition no longer holds.
+// - Moves the focus to the summary of problems after a refused save.
 (function () {
   "use strict";
   function fieldValue(form, name) {
@@ -22,4 +27,19 @@
     update(form);
     form.addEventListener("change", function () { update(form); });
   });
+  var summary = document.querySelector("[data-problem-summary]");
+  if (summary) {
+    summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) { return; }
+        var wrapper = target.closest("[data-show-when]");
+        if (wrapper) { wrapper.hidden = false; }
+        event.preventDefault();
+        target.focus();
+        target.scrollIntoView({block: "center"});
+      });
+    });
+  }
 })();

@@ -161,7 +161,8 @@ OUT_OF_RANGE = [
     ("screening", {"weight_kg": 0}, {"weight_kg": 0}, "weight_kg"),
     ("screening", {"prior_lines": 21}, {"prior_lines": 21}, "prior_lines"),
     ("screening", {"ecog": 6}, {"ecog": 6}, "ecog"),
-    ("screening", {"marrow_blasts_pct": 101}, {"marrow_blasts_pct": 101}, "marrow_blasts_pct"),
+    # Marrow blasts apply to B-ALL only (for another diagnosis the value is removed on save).
+    ("screening", {"diagnosis": "b_all", "marrow_blasts_pct": 101}, {"marrow_blasts_pct": 101}, "marrow_blasts_pct"),
     ("screening", {"life_expectancy_weeks": -1}, {"life_expectancy_weeks": -1}, "life_expectancy_weeks"),
     ("pre_infusion", {"temperature__value": 46, "temperature__unit": "C"},
      {"temperature": {"value": 46, "unit": "C"}}, "temperature__value"),
@@ -174,8 +175,8 @@ OUT_OF_RANGE = [
 ]
 
 
-@pytest.mark.parametrize(("phase", "posted", "case", "field"), OUT_OF_RANGE, ids=[row[3] + "-" + str(row[1])
-                                                                                   for row in OUT_OF_RANGE])
+@pytest.mark.parametrize(("phase", "posted", "case", "field"), OUT_OF_RANGE,
+                         ids=[f"{row[3]}-{list(row[1].values())[-1]}" for row in OUT_OF_RANGE])
 def test_out_of_range_value_shows_the_engine_message(signed_in, patient, phase, posted, case, field):
     engine_messages = _engine_message(**case)
     path = field.replace("__", ".")

@@ -50,7 +50,7 @@ def test_administrator_drafts_edits_previews_and_publishes(client):
     page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
     assert "Maximum travel time to the centre" in page and "120" in page
     assert client.get(reverse("ruleset_preview", args=[draft.version])).status_code == 200
-    assert client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": ""}).status_code == 302
+    assert client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": ""}).status_code == 400
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"  # no note, not published
     client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "June 2025 US labels"})
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
@@ -240,3 +240,20 @@ def test_every_threshold_is_on_the_draft_page_under_its_rule_with_the_rules_sour
                      r"overview - Do&#x27;s and Don&#x27;ts", page)
     assert 'name="min_prior_lines_lbcl" value="2"' in page  # whole numbers shown as such
     assert "Allowed 0 to 20, a whole number; source documents: 2" in page
+
+
+def test_change_note_has_a_stated_maximum_and_a_refused_note_is_kept(client):
+    client.force_login(UserFactory(role="Administrator"))
+    client.post(reverse("ruleset_list"))
+    draft = RuleSet.objects.get(status="draft")
+    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
+    assert "Up to 2,000 characters." in page
+    refused = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "n" * 2001})
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "Ensure this value has at most 2000 characters (it has 2001)." in body
+    assert "n" * 2001 in body  # what was typed is still in the field
+    assert RuleSet.objects.get(pk=draft.pk).status == "draft"
+    accepted = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "n" * 2000})
+    assert accepted.status_code == 302
+    assert RuleSet.objects.get(pk=draft.pk).status == "active"
