@@ -20,10 +20,11 @@ from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from . import services
 from .models import Disposition, Patient
 from .rules import CaseValidationError, Engine
 from .rules import vocabulary as words
-from .rules.arithmetic import plain
+from .rules.arithmetic import native, plain
 from .rules.case import Case
 from .rules.statuses import OVERALL_LABELS
 
@@ -278,6 +279,10 @@ def section_paths(phase: str) -> list[str]:
     return next(paths for section, _, paths in SECTIONS if section == phase)
 
 
+#: The box that confirms driving counselling under the restriction in force (see services).
+COUNSELLING_CONFIRM = "driving_counselled_confirm"
+
+
 class SectionForm(forms.Form):
     """One phase's intake fields, validated by the engine together with the rest of the case.
 
@@ -321,10 +326,30 @@ class SectionForm(forms.Form):
             name = field_name(path)
             self.fields[name] = _form_field(path, info, products)
             layout.append(self._conditional(path, name, self._note(name)))
+        confirm = self._counselling_confirmation()
+        if confirm is not None:
+            self.fields[COUNSELLING_CONFIRM] = confirm
+            layout.append(Div(COUNSELLING_CONFIRM, css_class="counselling-confirm"))
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(Fieldset(SECTION_TITLES[phase], *layout),
                                     Submit("save", f"Save {SECTION_TITLES[phase].lower()}"))
+
+    def _counselling_confirmation(self) -> forms.BooleanField | None:
+        """When the driving counselling was recorded under another restriction than the one in force,
+        a box to confirm the restriction in force was explained (the record then carries it)."""
+        if "driving_counselled" not in self.paths or self.current.get("driving_counselled") is not True:
+            return None
+        told = self.current.get(services.COUNSELLED_WEEKS)
+        in_force = native(self.engine.ruleset.thresholds[services.COUNSELLED_WEEKS_THRESHOLD])
+        if told is None or told == in_force:
+            return None
+        return forms.BooleanField(
+            required=False,
+            label=f"I explained the restriction in force now: no driving or hazardous activities for "
+                  f"{plain(in_force)} weeks after infusion",
+            help_text=f"Recorded: counselled for {plain(told)} weeks. Tick once the patient has been told "
+                      f"{plain(in_force)} weeks; the record then says {plain(in_force)} weeks.")
 
     # --- Building -------------------------------------------------------------------------------
 
@@ -485,6 +510,8 @@ class SectionForm(forms.Form):
         for group, members in groups.items():
             kept = {name: value for name, value in members.items() if value is not None}
             changes[group] = kept or None
+        if self.cleaned_data.get(COUNSELLING_CONFIRM):
+            changes[COUNSELLING_CONFIRM] = True
         return changes
 
     def changes(self) -> dict[str, Any]:
@@ -504,7 +531,7 @@ class SectionForm(forms.Form):
             return cleaned
         # One pass: the engine checks what did convert, and its messages join the type errors.
         case = {**self.current, **self.changes(), "stage": self.stage_value()}
-        case = {key: value for key, value in case.items() if value is not None}
+        case = {key: value for key, value in case.items() if value is not None and key != COUNSELLING_CONFIRM}
         try:
             self.engine.parse(case)
         except CaseValidationError as exc:

@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
-from session_guard.restore import restored_entries, restores_entries
-
 from accounts.services import signing_password_check
+from session_guard.restore import restored_entries, restores_entries
 
 from . import review, services
 from .forms import (

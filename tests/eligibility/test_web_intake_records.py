@@ -385,3 +385,47 @@ def test_the_intake_forms_have_no_free_text():
         free = [name for name, field in form.fields.items()
                 if type(field) is forms.CharField and name != "base"]
         assert free == []
+
+
+def test_counselling_recorded_under_another_restriction_is_confirmed_on_the_form(client):
+    """Counselled under 8 weeks; version 2 says 2 weeks: the item asks, the form offers the box, and
+    ticking it records 2 weeks (the item passes again); without the box nothing changes."""
+    from decimal import Decimal
+
+    from eligibility import rulesets
+    from eligibility.models import Assessment
+    from tests.factories import PatientFactory, UserFactory
+
+    coordinator = UserFactory(role="Coordinator")
+    administrator = UserFactory(role="Administrator")
+    patient = PatientFactory(by=coordinator)
+    assessment = Assessment.objects.get(patient=patient)
+    services.assessment_update(assessment=assessment, changes={"driving_counselled": True}, stage="pre_infusion",
+                               revision=assessment.revision, by=coordinator)
+    assessment.refresh_from_db()
+    assert assessment.data["driving_counselled_weeks"] == 8
+    url = reverse("intake", args=[patient.public_id, "pre_infusion"])
+    client.force_login(coordinator)
+    assert "driving_counselled_confirm" not in client.get(url).context["form"].fields  # same restriction
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="2 weeks", by=administrator)
+    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    assessment.refresh_from_db()
+    item = next(i for i in assessment.current_evaluation.checklist["items"] if i["code"] == "driving_counselled")
+    assert item["status"] == "missing" and item["reason"].startswith("Counselled for 8 weeks when recorded")
+    page = client.get(url)
+    assert page.context["form"].fields["driving_counselled_confirm"].label.endswith("for 2 weeks after infusion")
+    data = {name: value for name, value in _form_values(page.content.decode()).items()
+            if value is not None and name != "driving_counselled_confirm"}
+    client.post(url, data)  # saved as it was, box not ticked: the record keeps what was said
+    assessment.refresh_from_db()
+    assert assessment.data["driving_counselled_weeks"] == 8
+    data = {name: value for name, value in _form_values(client.get(url).content.decode()).items()
+            if value is not None}
+    response = client.post(url, {**data, "driving_counselled_confirm": "on"})
+    assert response.status_code == 302, response.context["form"].errors
+    assessment.refresh_from_db()
+    assert assessment.data["driving_counselled_weeks"] == 2
+    item = next(i for i in assessment.current_evaluation.checklist["items"] if i["code"] == "driving_counselled")
+    assert item["status"] == "pass"
