@@ -102,11 +102,12 @@ def _active_patient(public_id) -> Patient:
 
 @permission_required("eligibility.change_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@restores_entries
 def patient_identity(request, public_id):
     """Correct a patient's study identifier or initials (recorded in the history)."""
     patient = _active_patient(public_id)
-    form = PatientIdentityForm(request.POST or None, initial={"study_id": patient.study_id,
-                                                               "initials": patient.initials})
+    form = PatientIdentityForm(request.POST if request.method == "POST" else restored_entries(request),
+                               initial={"study_id": patient.study_id, "initials": patient.initials})
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_identity_update(patient=patient, by=request.user, **form.cleaned_data)
@@ -121,10 +122,11 @@ def patient_identity(request, public_id):
 
 @permission_required("eligibility.withdraw_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@restores_entries
 def patient_withdraw(request, public_id):
     """Withdraw a patient with a reason (leaves the worklists; an administrator can restore)."""
     patient = _active_patient(public_id)
-    form = WithdrawForm(request.POST or None)
+    form = WithdrawForm(request.POST if request.method == "POST" else restored_entries(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_withdraw(patient=patient, by=request.user, reason=form.cleaned_data["reason"])
@@ -296,23 +298,34 @@ def _evaluation_for_review(public_id) -> Evaluation:
     return get_object_or_404(Evaluation.objects.select_related("ruleset", "assessment__patient"), public_id=public_id)
 
 
-def _refused_page(request, evaluation, **forms_to_show):
+def _refused_page(request, evaluation, status=400, **forms_to_show):
     """The checklist again, with the refused form bound (what was typed kept) and its errors beside
-    the fields (400: nothing was recorded)."""
+    the fields (400: nothing was recorded; 200 for entries given back after signing in again)."""
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
-    return render(request, "eligibility/checklist.html", context, status=400)
+    return render(request, "eligibility/checklist.html", context, status=status)
 
 
 @permission_required("eligibility.add_disposition", raise_exception=True)
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
+@restores_entries
 def disposition(request, public_id, code):
-    """Record a physician's decision on one item of the current checklist."""
+    """Record a physician's decision on one item of the current checklist.
+
+    GET only gives back a decision posted after the session ended (on the checklist, unsaved), or
+    goes to the item on the checklist.
+    """
     evaluation = _evaluation_for_review(public_id)
     item = next((item for item in evaluation.checklist["items"] if item["code"] == code), None)
     if item is None or item["status"] not in review.NEEDS_DISPOSITION:
         raise Http404("No such item needs a decision.")
+    if request.method == "GET":
+        entries = restored_entries(request)
+        if entries is None:
+            return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
+        return _refused_page(request, evaluation, status=200,
+                             item_forms={code: DispositionForm(entries, prefix=code, status=item["status"])})
     form = DispositionForm(request.POST, prefix=code, status=item["status"])
     if form.is_valid():
         try:
@@ -350,10 +363,17 @@ def sign_off(request, public_id):
 
 
 @permission_required("eligibility.add_signoff", raise_exception=True)
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
+@restores_entries
 def workup_reopen(request, public_id):
-    """A physician reopens a work-up closed as not eligible, saying why."""
+    """A physician reopens a work-up closed as not eligible, saying why (GET: the justification
+    posted after the session ended, given back unsaved, or the checklist)."""
     patient = _active_patient(public_id)
+    if request.method == "GET":
+        entries = restored_entries(request)
+        if entries is None:
+            return redirect("checklist", public_id=patient.public_id)
+        return _refused_page(request, _current_evaluation(patient), status=200, reopen_form=ReopenForm(entries))
     form = ReopenForm(request.POST)
     if form.is_valid():
         try:

@@ -222,3 +222,30 @@ def test_a_form_that_cannot_be_shown_again_returns_to_its_page_after_signing_in(
     checklist = reverse("checklist", args=[patient.public_id])
     response = client.post(reverse("worklist"), {"search": "x"}, HTTP_REFERER=f"http://testserver{checklist}")
     assert parse_qs(urlsplit(response.url).query) == {"next": [checklist]}
+
+
+def test_a_decision_posted_after_the_timeout_comes_back_on_the_checklist_unsaved(client):
+    """A physician's justification typed while the session ran out is given back after signing in."""
+    from eligibility import services
+    from eligibility.models import Disposition
+    from tests.factories import SCREENING_TO_REVIEW
+
+    robin = UserFactory(username="robin", role="Physician")
+    patient = PatientFactory(by=UserFactory(role="Coordinator"))
+    evaluation = services.assessment_update(assessment=patient.assessment, changes=SCREENING_TO_REVIEW,
+                                            stage="screening", revision=0, by=robin)
+    _signed_in(client, robin)
+    url = reverse("disposition", args=[evaluation.public_id, "viral_infection"])
+    typed = "PCR negative on 12 Nov; repeat on 19 Nov also negative"
+    _idle_for(client, 20 * 60)
+    response = client.post(url, {"viral_infection-kind": "overridden", "viral_infection-reason_code": "other",
+                                 "viral_infection-justification": typed})
+    assert response.status_code == 302 and urlsplit(response.url).path == reverse("login")
+    assert not Disposition.objects.exists()
+    signed_in = client.post(reverse("login"), {"username": "robin", "password": PASSWORD, "next": url})
+    page = client.get(signed_in.url)
+    assert page.status_code == 200
+    assert typed in html.unescape(page.content.decode()) and RESTORED_MESSAGE in html.unescape(page.content.decode())
+    assert not Disposition.objects.exists()  # shown, not saved
+    # Without kept entries, the address goes to the item on the checklist.
+    assert client.get(url).url.endswith("#item-viral_infection")
