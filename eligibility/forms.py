@@ -21,7 +21,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from . import services
-from .models import Disposition, Patient
+from .models import FREE_TEXT_MAX, Disposition, Patient
 from .rules import CaseValidationError, Engine
 from .rules import vocabulary as words
 from .rules.arithmetic import native, plain
@@ -129,8 +129,6 @@ MEASUREMENTS = ("alc", "temperature")
 EARLIEST_DATE = datetime.date(1900, 1, 1)
 PLANNED_DATE_HORIZON_DAYS = 365
 PLANNED_DATES = frozenset({"leukapheresis_date"})
-#: The longest free text a form takes (notes, justifications, change notes).
-FREE_TEXT_MAX_LENGTH = 2000
 
 #: Salt of the signed snapshot of the values a section form was built from.
 BASE_SALT = "eligibility.intake.base"
@@ -682,8 +680,8 @@ class DispositionForm(forms.Form):
     reason_code = forms.ChoiceField(label="Reason for the override", required=False,
                                     choices=[("", "Choose a reason"), *Disposition.Reason.choices])
     justification = forms.CharField(
-        label="Justification", required=False, max_length=Disposition.JUSTIFICATION_MAX,
-        help_text=f"Required for an override; at most {Disposition.JUSTIFICATION_MAX:,} characters.",
+        label="Justification", required=False, max_length=FREE_TEXT_MAX,
+        help_text=f"Required for an override; at most {FREE_TEXT_MAX:,} characters.",
         widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, status: str = "flag", **kwargs):
@@ -697,7 +695,7 @@ class DispositionForm(forms.Form):
             self.fields["kind"].initial = Disposition.Kind.ACKNOWLEDGED
             del self.fields["reason_code"]
             self.fields["justification"].label = "Note (optional)"
-            self.fields["justification"].help_text = f"At most {Disposition.JUSTIFICATION_MAX:,} characters."
+            self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
@@ -729,9 +727,9 @@ class SignOffForm(forms.Form):
 class ReopenForm(forms.Form):
     """A physician reopens a work-up closed as not eligible: why."""
 
-    justification = forms.CharField(label="Why the work-up is reopened", max_length=Disposition.JUSTIFICATION_MAX,
+    justification = forms.CharField(label="Why the work-up is reopened", max_length=FREE_TEXT_MAX,
                                     widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {Disposition.JUSTIFICATION_MAX:,} characters.")
+                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -774,10 +772,10 @@ class PatientForm(PatientIdentityForm):
 class WithdrawForm(forms.Form):
     """Withdraw a patient, with the reason."""
 
-    reason = forms.CharField(label="Reason for withdrawal", max_length=Disposition.JUSTIFICATION_MAX,
+    reason = forms.CharField(label="Reason for withdrawal", max_length=FREE_TEXT_MAX,
                              widget=forms.Textarea(attrs={"rows": 2}),
                              help_text="E.g. entered by mistake (a duplicate of another patient), consent withdrawn, "
-                                       f"referred elsewhere. At most {Disposition.JUSTIFICATION_MAX:,} characters.")
+                                       f"referred elsewhere. At most {FREE_TEXT_MAX:,} characters.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -788,9 +786,9 @@ class WithdrawForm(forms.Form):
 class ReviewKeepForm(forms.Form):
     """Keep a signed checklist that a new rule-set version would change: say why."""
 
-    justification = forms.CharField(label="Why the signed checklist stands", max_length=Disposition.JUSTIFICATION_MAX,
+    justification = forms.CharField(label="Why the signed checklist stands", max_length=FREE_TEXT_MAX,
                                     widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {Disposition.JUSTIFICATION_MAX:,} characters.")
+                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,6 +17,17 @@ from .rules.statuses import OVERALL_LABELS
 from .rules.thresholds import THRESHOLDS
 from .rules.vocabulary import DIAGNOSIS, STAGE
 
+#: The longest free text a user writes: justifications, notes, reasons, change notes (characters).
+FREE_TEXT_MAX = 2000
+
+
+def free_text_too_long(text: str) -> str | None:
+    """The message for free text over :data:`FREE_TEXT_MAX` characters, or ``None``."""
+    if len(text) > FREE_TEXT_MAX:
+        return f"At most {FREE_TEXT_MAX:,} characters (this has {len(text):,})."
+    return None
+
+
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 
 
@@ -226,8 +237,6 @@ class Disposition(models.Model):
     the engine computed: the item's status stays as evaluated and both are shown.
     """
 
-    #: The longest justification or note (characters).
-    JUSTIFICATION_MAX = 2000
 
     class Kind(models.TextChoices):
         #: A flag was read and noted (a note is optional). Before decisions had meanings (migration

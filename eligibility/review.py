@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .lifecycle import assessment_locked, signer_name
-from .models import Assessment, Disposition, Evaluation, SignOff
+from .models import Assessment, Disposition, Evaluation, SignOff, free_text_too_long
 from .rules.statuses import BLOCKING
 from .rules.vocabulary import STAGE
 
@@ -100,9 +100,8 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
     if kind not in DECISIONS_FOR[item["status"]]:
         allowed = " or ".join(Disposition.Kind(k).label.lower() for k in DECISIONS_FOR[item["status"]])
         raise ReviewRefused(f"This item takes: {allowed}.", field="kind")
-    if len(justification) > Disposition.JUSTIFICATION_MAX:
-        raise ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters (this has "
-                            f"{len(justification):,}).", field="justification")
+    if too_long := free_text_too_long(justification):
+        raise ReviewRefused(too_long, field="justification")
     if kind == Disposition.Kind.OVERRIDDEN:
         if reason_code not in Disposition.Reason.values:
             raise ReviewRefused("An override needs a reason: choose one.", field="reason_code")
@@ -256,8 +255,8 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
     justification = justification.strip()
     if not justification:
         raise ReviewRefused("Reopening needs a justification: write why.", field="justification")
-    if len(justification) > Disposition.JUSTIFICATION_MAX:
-        raise ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="justification")
+    if too_long := free_text_too_long(justification):
+        raise ReviewRefused(too_long, field="justification")
     assessment = assessment_locked(assessment.pk)
     closing = closing_signoff(assessment)
     if closing is None:

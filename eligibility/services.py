@@ -10,7 +10,7 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 
 from . import lifecycle, review
-from .models import Assessment, Disposition, Evaluation, Patient, ReviewRequest, SignOff
+from .models import Assessment, Evaluation, Patient, ReviewRequest, SignOff, free_text_too_long
 from .rules import CaseValidationError
 from .rules.arithmetic import native
 from .rules.case import case_as_dict
@@ -152,8 +152,8 @@ def patient_withdraw(*, patient: Patient, reason: str, by) -> Patient:
     reason = reason.strip()
     if not reason:
         raise PatientRefused("Say why the patient is withdrawn.", field="reason")
-    if len(reason) > Disposition.JUSTIFICATION_MAX:
-        raise PatientRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="reason")
+    if too_long := free_text_too_long(reason):
+        raise PatientRefused(too_long, field="reason")
     patient = _patient_locked(patient)
     if patient.is_withdrawn:
         raise PatientRefused(f"This patient was withdrawn already ({patient.withdrawn_at:%Y-%m-%d %H:%M}).")
@@ -273,8 +273,8 @@ def review_request_keep(*, request: ReviewRequest, justification: str, by) -> Re
     if not justification:
         raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.",
                                    field="justification")
-    if len(justification) > Disposition.JUSTIFICATION_MAX:
-        raise review.ReviewRefused(f"At most {Disposition.JUSTIFICATION_MAX:,} characters.", field="justification")
+    if too_long := free_text_too_long(justification):
+        raise review.ReviewRefused(too_long, field="justification")
     _resolve(request, ReviewRequest.Resolution.KEPT, justification, by)
     return request
 

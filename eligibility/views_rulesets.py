@@ -14,8 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import rulesets
-from .forms import FREE_TEXT_MAX_LENGTH
-from .models import DIAGNOSIS_CHOICES, Product, RuleSet
+from .models import DIAGNOSIS_CHOICES, FREE_TEXT_MAX, Product, RuleSet
 from .presenters import ruleset_edit_rows
 from .rules.arithmetic import plain
 from .rules.engine import RULE_CLASSES
@@ -94,8 +93,8 @@ class NewProductForm(ProductForm):
 
 class PublishForm(forms.Form):
     change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
-                                  max_length=FREE_TEXT_MAX_LENGTH,
-                                  help_text=f"Up to {FREE_TEXT_MAX_LENGTH:,} characters.")
+                                  max_length=FREE_TEXT_MAX,
+                                  help_text=f"Up to {FREE_TEXT_MAX:,} characters.")
 
 
 @permission_required(ADMIN, raise_exception=True)

@@ -11,7 +11,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from eligibility import review, services
-from eligibility.models import Assessment, Disposition, Evaluation, SignOff
+from eligibility.models import FREE_TEXT_MAX, Assessment, Disposition, Evaluation, SignOff
 from eligibility.selectors import physician_queue
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
@@ -139,7 +139,7 @@ def test_a_signature_made_before_decisions_had_meanings_still_verifies(reviewed,
 
 def test_a_justification_has_a_maximum_length(reviewed, physician):
     _, evaluation = reviewed
-    longest = "x" * Disposition.JUSTIFICATION_MAX
+    longest = "x" * FREE_TEXT_MAX
     review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
                               reason_code="other", justification=longest, by=physician)
     with pytest.raises(review.ReviewRefused, match="At most 2,000 characters") as refused:
