@@ -9,6 +9,10 @@ Sources, merged in time order:
   key, e.g. ``data.ecog``); a creation or deletion is one row with the field empty and the
   object's values as the new (creation) or old (deletion) value;
 - the changes made to users (``UserChange``);
+- the events that the review and rule-set records keep with their own time stamps: a signature
+  made and voided, a review request opened and resolved, a rule-set version created and published
+  (those rows are written once and never edited, so their columns are the record; decisions have
+  history records of their own and come with the first source);
 - the audit exports themselves (``AuditExport``), each in the exports made after it.
 
 A row names the record by the model's name and an opaque identifier (``public_id``, or that of
@@ -22,9 +26,9 @@ import csv
 import datetime as dt
 import heapq
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -210,6 +214,53 @@ def _export_rows(order: int, start, end, before: AuditExport | None, text: _Text
                 "new_value": export.summary}
 
 
+class _Event(NamedTuple):
+    """An event a record keeps in its own columns: when, who, and what it says."""
+
+    model: str  # "app_label.Model"
+    at: str  # the time field
+    action: str
+    who: Callable[[Any, _Text], str]
+    field: str
+    value: Callable[[Any], str]
+    patient: str | None  # the path to the patient, for the record's identifiers
+
+
+EVENTS = (
+    _Event("eligibility.SignOff", "signed_at", "signed", lambda r, t: r.signer_name, "meaning",
+           lambda r: f"{r.get_decision_display()}: {r.meaning} (SHA-256 {r.content_hash})", "assessment__patient"),
+    _Event("eligibility.SignOff", "voided_at", "voided", lambda r, t: t.person(r.voided_by_id), "void_reason",
+           lambda r: r.void_reason, "assessment__patient"),
+    _Event("eligibility.ReviewRequest", "created_at", "review requested", lambda r, t: "system", "message",
+           lambda r: r.message, "assessment__patient"),
+    _Event("eligibility.ReviewRequest", "resolved_at", "review resolved", lambda r, t: r.resolved_by_name,
+           "resolution", lambda r: f"{r.get_resolution_display()}: {r.justification}", "assessment__patient"),
+    _Event("eligibility.RuleSet", "created_at", "created", lambda r, t: t.person(r.created_by_id), "version",
+           lambda r: f"{r.name}, version {r.version}", None),
+    _Event("eligibility.RuleSet", "published_at", "published", lambda r, t: t.person(r.published_by_id),
+           "change_note", lambda r: r.change_note, None),
+)
+
+
+def _event_rows(order: int, event: _Event, start, end, text: _Text) -> Iterator[tuple[tuple, Row]]:
+    model = apps.get_model(event.model)
+    records = model.objects.filter(**{f"{event.at}__gte": start, f"{event.at}__lt": end})
+    if event.patient:
+        records = records.select_related(event.patient)
+    label = str(model._meta.verbose_name)
+    for chunk in _chunks(records, event.at, "id"):
+        for record in chunk:
+            at = getattr(record, event.at)
+            patient = record
+            for step in (event.patient or "").split("__") if event.patient else ():
+                patient = getattr(patient, step)
+            record_id = str(getattr(record, "public_id", "") or record.pk)
+            yield (at, order, record.pk), {
+                "when": text.value(at), "who": event.who(record, text), "action": event.action, "record": label,
+                "record_id": record_id, "study_id": patient.study_id if event.patient else "",
+                "field": event.field, "old_value": "", "new_value": event.value(record)}
+
+
 def audit_rows(*, date_from: dt.date, date_to: dt.date, before: AuditExport | None = None) -> Iterator[Row]:
     """Every row of the audit trail from ``date_from`` to ``date_to`` (whole days, both
     included), oldest first. ``before``: the export being written (it lists only earlier exports)."""
@@ -219,6 +270,7 @@ def audit_rows(*, date_from: dt.date, date_to: dt.date, before: AuditExport | No
     sources = [_history_rows(order, model, start, end, text) for order, model in enumerate(models)]
     sources.append(_user_change_rows(len(models), start, end, text))
     sources.append(_export_rows(len(models) + 1, start, end, before, text))
+    sources += [_event_rows(len(models) + 2 + index, event, start, end, text) for index, event in enumerate(EVENTS)]
     for _, row in heapq.merge(*sources, key=lambda item: item[0]):
         yield row
 

@@ -46,9 +46,9 @@ class UserRoleForm(StampForm):
 
 
 class AuditExportForm(forms.Form):
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}),
+    date_from = forms.DateField(label="From", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
                                 help_text="First day included (YYYY-MM-DD).")
-    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}),
+    date_to = forms.DateField(label="To", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
                               help_text="Last day included (YYYY-MM-DD).")
     format = forms.ChoiceField(label="File format", choices=AuditExport.Format.choices, widget=forms.RadioSelect,
                                initial=AuditExport.Format.CSV)

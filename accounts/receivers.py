@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -63,3 +63,11 @@ def log_failed_sign_in(sender, credentials, request=None, **kwargs):
                 logger.warning("Sign-in lock started: %s %r after %d failures (this one by user name %r from "
                                "address %s); locked until %s", lock.kind_label.lower(), lock.value, lock.failures,
                                username, address, lock.until.isoformat(timespec="seconds"))
+
+
+@receiver(user_logged_in, dispatch_uid="accounts.forget_failures_on_sign_in")
+def forget_failures_on_sign_in(sender, request, user, **kwargs):
+    """A successful sign-in forgets the user's earlier failures (see ``services.forget_failures``)."""
+    from .services import forget_failures
+
+    forget_failures(user)

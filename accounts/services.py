@@ -284,10 +284,17 @@ def password_recheck(*, request, user: AbstractBaseUser, password: str, what: st
     the user out, the session ends (the caller then sends the browser to the sign-in page, which
     shows why)."""
     if authenticate(request=request, username=user.get_username(), password=password) is not None:
+        forget_failures(user)
         return True
     if getattr(request, "axes_locked_out", False):
         _session_end_for_lockout(request, what=what)
     return False
+
+
+def forget_failures(user: AbstractBaseUser) -> None:
+    """The user's own failures (typing slips) are forgotten once the right password is given: only
+    failures in a row lead to a lock. Other user names' failures from the same address stay counted."""
+    axes_reset(username=user.get_username())
 
 
 def signing_password_check(*, request, user: AbstractBaseUser, password: str) -> bool:

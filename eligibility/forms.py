@@ -241,8 +241,8 @@ def _date_field(path: str, label: str) -> forms.DateField:
     else:
         help_text = f"The day it was done: today ({latest:%d %b %Y}) or earlier, not before 1900."
     return forms.DateField(label=label, required=False, help_text=help_text, validators=[DateWithin(planned=planned)],
-                           widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST_DATE.isoformat(),
-                                                         "max": latest.isoformat()}))
+                           widget=forms.DateInput(format="%Y-%m-%d", attrs={
+                               "type": "date", "min": EARLIEST_DATE.isoformat(), "max": latest.isoformat()}))
 
 
 def _form_field(path: str, info, products: dict[str, str]) -> forms.Field:
@@ -745,8 +745,8 @@ class PatientIdentityForm(forms.Form):
                                validators=Patient._meta.get_field("study_id").validators,
                                help_text=Patient._meta.get_field("study_id").help_text
                                + " Up to 40 characters: letters, digits and . _ / -")
-    initials = forms.CharField(label="Initials", max_length=4,
-                               help_text="Up to four capital letters. No names, no medical record numbers.")
+    initials = forms.CharField(label="Initials", max_length=8,  # "J.D.K." is written initials too
+                               help_text="Up to four letters (e.g. JD or J.D.). No names, no medical record numbers.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -754,7 +754,8 @@ class PatientIdentityForm(forms.Form):
         self.helper.add_input(Submit("save", "Save the correction"))
 
     def clean_initials(self):
-        initials = self.cleaned_data["initials"].upper()
+        # "g.h." and "G H" are written initials too: dots and spaces are dropped.
+        initials = "".join(self.cleaned_data["initials"].upper().replace(".", " ").split())
         for validator in Patient._meta.get_field("initials").validators:
             validator(initials)
         return initials

@@ -265,6 +265,8 @@ class Disposition(models.Model):
     decided_by_name = models.CharField(max_length=200)
     decided_at = models.DateTimeField()
     carried_over_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    #: A decision changed before signing (and what it was) stays in the audit trail.
+    history = HistoricalRecords(excluded_fields=["item_inputs", "carried_over_from"])
 
     class Meta:
         ordering = ["evaluation", "code"]

@@ -108,8 +108,32 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
             rows.append({"when": record.history_date, "who": who, "field": "stage",
                          "old": vocabulary.STAGE[previous_stage], "new": vocabulary.STAGE[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
-    rows.reverse()
+    rows += _patient_rows(assessment.patient)
+    rows.sort(key=lambda row: row["when"], reverse=True)
     return rows[:limit]
+
+
+#: The patient's own fields shown in its history, with their labels.
+PATIENT_FIELDS = {"study_id": "study identifier", "initials": "initials"}
+
+
+def _patient_rows(patient) -> list[dict[str, Any]]:
+    """Corrections of the identifier and initials, withdrawals and restorations."""
+    rows, previous = [], None
+    for record in patient.history.select_related("history_user").order_by("history_date", "history_id"):
+        if previous is not None:
+            who = _who(record)
+            for name, label in PATIENT_FIELDS.items():
+                if getattr(previous, name) != getattr(record, name):
+                    rows.append({"when": record.history_date, "who": who, "field": label,
+                                 "old": getattr(previous, name), "new": getattr(record, name)})
+            if (previous.withdrawn_at is None) != (record.withdrawn_at is None):
+                withdrawn = record.withdrawn_at is not None
+                rows.append({"when": record.history_date, "who": who, "field": "withdrawal",
+                             "old": "" if withdrawn else f"withdrawn: {previous.withdrawal_reason}",
+                             "new": f"withdrawn: {record.withdrawal_reason}" if withdrawn else "restored"})
+        previous = record
+    return rows
 
 
 def assessment_changed_since(assessment, revision: int) -> dict[str, tuple[str, Any]]:

@@ -114,12 +114,14 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
     if evaluation.signoffs.standing().exists():
         raise ReviewRefused("This checklist is signed; decisions can change only after a change of data voids the "
                             "signature.")
-    disposition, _ = Disposition.objects.update_or_create(
-        evaluation=evaluation, code=code,
-        defaults={"status": item["status"], "item_inputs": item["inputs"], "kind": kind, "reason_code": reason_code,
-                  "justification": justification, "decided_by": by, "decided_by_name": signer_name(by),
-                  "decided_at": timezone.now(), "carried_over_from": None},
-    )
+    disposition = Disposition.objects.filter(evaluation=evaluation, code=code).first() or Disposition(
+        evaluation=evaluation, code=code)
+    disposition.status, disposition.item_inputs, disposition.kind = item["status"], item["inputs"], kind
+    disposition.reason_code, disposition.justification = reason_code, justification
+    disposition.decided_by, disposition.decided_by_name, disposition.decided_at = by, signer_name(by), timezone.now()
+    disposition.carried_over_from = None
+    disposition._history_user = by  # who changed a decision, in its history (and the audit export)
+    disposition.save()
     return disposition
 
 
@@ -156,13 +158,14 @@ def signature_meaning(evaluation: Evaluation, dispositions) -> SignatureMeaning:
             else:
                 accepted_other.append(item["title"])
     stage = evaluation.stage
+    where = "at screening" if stage == "screening" else STAGE[stage].lower()  # "before leukapheresis"
     if accepted_exclusions:
         decision = SignOff.Decision.NOT_ELIGIBLE
-        meaning = (f"Not eligible: {'; '.join(accepted_exclusions)} (finding accepted). The work-up is closed at "
-                   f"{STAGE[stage].lower()}.")
+        meaning = (f"Not eligible: {'; '.join(accepted_exclusions)} (finding accepted). The work-up is closed "
+                   f"{where}.")
     elif accepted_other:
         decision = SignOff.Decision.DEFERRED
-        meaning = (f"Not approved: deferred at {STAGE[stage].lower()} until resolved: {'; '.join(accepted_other)}. "
+        meaning = (f"Not approved: deferred {where} until resolved: {'; '.join(accepted_other)}. "
                    "Back to the coordinator.")
     elif overridden:
         decision = SignOff.Decision.APPROVED

@@ -245,6 +245,16 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) 
     return outcome
 
 
+def reevaluate_assessment(*, assessment_id: int, by) -> Reevaluation:
+    """One assessment under the active version, as a publish does (e.g. a patient restored after
+    versions were published while it was withdrawn): nothing happens if it is under it already."""
+    ruleset = ruleset_get()
+    engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
+    outcome = Reevaluation()
+    _reevaluate_batch([assessment_id], engine_for(ruleset), engines, ruleset, by, outcome)
+    return outcome
+
+
 def _to_reevaluate(ruleset: RuleSet):
     """Open assessments whose current checklist is not under ``ruleset`` and that this version has
     not asked a physician about yet."""

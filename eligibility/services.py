@@ -172,6 +172,10 @@ def patient_restore(*, patient: Patient, by) -> Patient:
     patient.withdrawn_at, patient.withdrawn_by, patient.withdrawal_reason = None, None, ""
     patient._history_user = by
     patient.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    # Versions published while the patient was withdrawn left it out: evaluated now, as they would have.
+    from .rulesets import reevaluate_assessment  # rulesets builds on this module
+
+    reevaluate_assessment(assessment_id=patient.assessment.pk, by=by)
     return patient
 
 

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -219,6 +220,7 @@ def intake(request, public_id, phase):
             form.rebase(assessment, {})
     return render(request, "eligibility/intake.html", {
         "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
+        "closing": review.closing_signoff(assessment),
     }, status=200)
 
 
@@ -335,7 +337,11 @@ def disposition(request, public_id, code):
         else:
             messages.success(request, f"Decision recorded: {item['title']}.")
             return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
-    messages.error(request, f"{item['title']}: not recorded; see the message beside the decision.")
+    messages.error(request, format_html('{}: not recorded; see <a href="#item-{}">the message beside the decision</a>.',
+                                        item["title"], code))
+    first = next((name for name in form.fields if name in form.errors), None)
+    if first is not None:
+        form.fields[first].widget.attrs["autofocus"] = True
     return _refused_page(request, evaluation, item_forms={code: form})
 
 
@@ -350,15 +356,24 @@ def sign_off(request, public_id):
             if not request.user.is_authenticated:  # that wrong password locked the account: signed out
                 return redirect("login")
             form.add_error("password", "The password is not correct; nothing was signed.")
-            return _refused_page(request, evaluation, signoff_form=form)
+            return _sign_refused(request, evaluation, form)
         try:
             signoff = review.signoff_create(evaluation=evaluation, password=form.cleaned_data["password"],
                                             by=request.user)
         except review.ReviewRefused as refused:
             form.add_error("password" if refused.field == "password" else None, str(refused))
         else:
-            messages.success(request, f"Signed: {signoff.meaning}.")
+            messages.success(request, f"Signed: {signoff.meaning.rstrip('.')}.")
             return redirect("checklist", public_id=evaluation.assessment.patient.public_id)
+    return _sign_refused(request, evaluation, form)
+
+
+def _sign_refused(request, evaluation, form):
+    """Not signed: said at the top of the page (the sign-off block is at its end) and beside the
+    field, which takes the focus."""
+    problems = [str(error) for errors in form.errors.values() for error in errors]
+    messages.error(request, "Not signed: " + " ".join(problems or ["enter your password to sign."]))
+    form.fields["password"].widget.attrs["autofocus"] = True
     return _refused_page(request, evaluation, signoff_form=form)
 
 
@@ -382,7 +397,8 @@ def workup_reopen(request, public_id):
         except review.ReviewRefused as refused:
             form.add_error("justification" if refused.field == "justification" else None, str(refused))
         else:
-            messages.success(request, "The work-up is reopened; the checklist awaits your decisions again.")
+            messages.success(request, "The work-up is reopened and the signature voided: change your decisions, or "
+                                      "let the coordinator update the data, then sign again.")
             return redirect("checklist", public_id=patient.public_id)
     return _refused_page(request, _current_evaluation(patient), reopen_form=form)
 

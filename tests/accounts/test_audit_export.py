@@ -16,6 +16,7 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import audit
 from accounts import services as account_services
 from accounts.audit import COLUMNS, render
 from accounts.models import AuditExport, UserChange
@@ -203,3 +204,37 @@ def test_models_tracked_later_are_found_generically():
 
     assert {model._meta.label for model in tracked_models()} >= {
         "eligibility.Patient", "eligibility.Assessment", "eligibility.Threshold", "eligibility.Product"}
+
+
+def test_decisions_signatures_reviews_and_publications_are_in_the_export():
+    """What physicians and administrators did is in the trail as well as what coordinators typed."""
+    from eligibility import review, rulesets
+    from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
+
+    coordinator = UserFactory(role="Coordinator")
+    physician = UserFactory(role="Physician", first_name="Robin", last_name="Lee", username="robin")
+    administrator = UserFactory(role="Administrator")
+    patient = PatientFactory(by=coordinator, study_id="EXP-REV")
+    evaluation = services.assessment_update(assessment=patient.assessment, changes=SCREENING_TO_REVIEW,
+                                            stage="screening", revision=0, by=coordinator)
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="accepted", by=physician)
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden", reason_code="other",
+                              justification="PCR negative", by=physician)  # a changed decision
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    services.assessment_update(assessment=patient.assessment, changes={"ecog": 0}, stage="screening",
+                               revision=1, by=coordinator)  # voids the signature
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_publish(draft=draft, note="Same values, new name", by=administrator)
+    today = timezone.localdate()
+    rows = list(audit.audit_rows(date_from=today, date_to=today))
+    actions = [(row["record"], row["action"], row["field"]) for row in rows]
+    assert ("sign off", "signed", "meaning") in actions
+    assert ("sign off", "voided", "void_reason") in actions
+    assert ("rule set", "published", "change_note") in actions
+    decision_changes = [row for row in rows if row["record"] == "disposition" and row["field"] == "kind"]
+    assert [(row["old_value"], row["new_value"]) for row in decision_changes] == [("accepted", "overridden")]
+    assert decision_changes[0]["who"].startswith("Robin Lee")
+    signed = next(row for row in rows if row["action"] == "signed")
+    assert signed["study_id"] == "EXP-REV" and signed["record_id"] == str(signoff.public_id)
+    assert signoff.content_hash in signed["new_value"]

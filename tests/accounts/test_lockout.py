@@ -122,7 +122,8 @@ def test_wrong_signing_passwords_lock_out_and_end_the_session(client, physician,
     assert failures == limit - 1
     right = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": PASSWORD}, follow=True)
     assert "The password is not correct" not in right.content.decode() and "_auth_user_id" in client.session
-    assert sum(AccessAttempt.objects.values_list("failures_since_start", flat=True)) == failures
+    # The right password forgets the user's slips: only failures in a row lock.
+    assert not AccessAttempt.objects.filter(username=physician.username).exists()
 
     AccessAttempt.objects.all().delete()
     with caplog.at_level(logging.INFO, logger="accounts"):
@@ -141,9 +142,12 @@ def test_wrong_signing_passwords_lock_out_and_end_the_session(client, physician,
 
 
 def test_sign_in_and_signing_failures_count_together(client, physician, evaluation, limit):
-    for _ in range(limit - 1):
-        sign_in(client, "login", physician.username, "wrong-password")
-    client.force_login(physician)
+    from django.test import Client
+
+    client.force_login(physician)  # signed in (which forgets earlier failures); then, elsewhere,
+    elsewhere = Client()
+    for _ in range(limit - 1):  # someone tries the physician's user name at the sign-in page
+        sign_in(elsewhere, "login", physician.username, "wrong-password")
     ended = sign(client, evaluation, "wrong-password")
     assert ended.url == reverse("login") and "_auth_user_id" not in client.session
 
@@ -169,3 +173,19 @@ def test_behind_a_proxy_the_forwarded_address_is_locked(client, settings, coordi
                      HTTP_X_FORWARDED_FOR="203.0.113.10")
     assert ok.status_code == 302
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.9"}
+
+
+def test_a_successful_sign_in_forgets_the_users_own_failures_but_not_others(client, coordinator, limit):
+    """limit - 1 slips, a success, limit - 1 slips again: not locked (without forgetting, locked)."""
+    other = UserFactory(role="Coordinator")
+    sign_in(client, "login", other.username, "wrong-password")  # someone else's failure, same address
+    for _ in range(limit - 2):
+        sign_in(client, "login", coordinator.username, "wrong-password")
+    assert sign_in(client, "login", coordinator.username, PASSWORD).status_code == 302
+    client.logout()
+    assert not AccessAttempt.objects.filter(username=coordinator.username).exists()
+    assert AccessAttempt.objects.filter(username=other.username).exists()
+    for _ in range(limit - 2):
+        assert sign_in(client, "login", coordinator.username, "wrong-password").status_code == 200
+    # The address has limit - 1 failures now (other's one stayed): the next one locks it.
+    assert sign_in(client, "login", coordinator.username, "wrong-password").status_code == 429

@@ -114,3 +114,47 @@ def test_a_withdrawn_patient_is_not_re_evaluated_by_a_publish(coordinator, admin
     assert rulesets.reevaluate_open_assessments(ruleset=published, by=administrator).reevaluated == 0
     patient.assessment.refresh_from_db()
     assert patient.assessment.current_evaluation_id == before
+
+
+def test_the_patient_history_shows_corrections_withdrawal_and_restoring(coordinator, administrator, client):
+    patient = PatientFactory(by=coordinator, study_id="CART-06")
+    services.patient_identity_update(patient=patient, study_id="CART-007", initials="AB", by=coordinator)
+    services.patient_withdraw(patient=patient, reason="Entered twice", by=coordinator)
+    services.patient_restore(patient=patient, by=administrator)
+    client.force_login(coordinator)
+    rows = client.get(reverse("patient_detail", args=[patient.public_id])).context["history"]
+    assert [(row["field"], row["old"], row["new"]) for row in rows[:3]] == [
+        ("withdrawal", "withdrawn: Entered twice", "restored"),
+        ("withdrawal", "", "withdrawn: Entered twice"),
+        ("study identifier", "CART-06", "CART-007"),
+    ]
+
+
+def test_a_patient_restored_after_a_publish_is_evaluated_under_the_active_version(coordinator, administrator):
+    from eligibility import rulesets
+
+    patient = PatientFactory(by=coordinator)
+    services.patient_withdraw(patient=patient, reason="On hold", by=coordinator)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
+    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    patient.assessment.refresh_from_db()
+    assert patient.assessment.current_evaluation.ruleset.version == 1  # left out while withdrawn
+    services.patient_restore(patient=patient, by=administrator)
+    patient.assessment.refresh_from_db()
+    assert patient.assessment.current_evaluation.ruleset == published
+
+
+@pytest.mark.parametrize(("typed", "stored"), [("g.h.", "GH"), ("J D K", "JDK"), ("abcd", "ABCD")])
+def test_initials_written_with_dots_or_spaces_are_normalised(coordinator, client, typed, stored):
+    client.force_login(coordinator)
+    response = client.post(reverse("patient_create"), {"study_id": f"INI-{stored}", "initials": typed})
+    assert response.status_code == 302
+    assert Patient.objects.get(study_id=f"INI-{stored}").initials == stored
+
+
+def test_five_initials_are_refused_beside_the_field(coordinator, client):
+    client.force_login(coordinator)
+    response = client.post(reverse("patient_create"), {"study_id": "INI-5", "initials": "A.B.C.D.E"})
+    assert response.status_code == 200 and response.context["form"].errors["initials"]
+    assert not Patient.objects.exists()

@@ -366,11 +366,13 @@ def test_the_patient_form_states_and_enforces_its_lengths(client, cora):
     client.force_login(cora)
     page = client.get(reverse("patient_create")).content.decode()
     assert "Up to 40 characters" in page
-    assert "Up to four capital letters" in page
+    assert "Up to four letters" in page
     response = client.post(reverse("patient_create"), {"study_id": "X" * 41, "initials": "ABCDE"})
     assert response.status_code == 200
     assert "at most 40 characters" in _error_beside(response.content.decode(), "study_id")
-    assert "at most 4 characters" in _error_beside(response.content.decode(), "initials")
+    assert "Up to four capital letters" in _error_beside(response.content.decode(), "initials")
+    response = client.post(reverse("patient_create"), {"study_id": "X-1", "initials": "A" * 9})
+    assert "at most 8 characters" in _error_beside(response.content.decode(), "initials")
     response = client.post(reverse("patient_create"), {"study_id": "X" * 200_000, "initials": "AB"})
     assert "at most 40 characters" in _error_beside(response.content.decode(), "study_id")
 
