@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eligibility.rules import Engine, default_ruleset  # noqa: E402
-from eligibility.synthetic import synthetic_cases  # noqa: E402
+from eligibility.rules.synthetic import synthetic_cases  # noqa: E402
 
 
 def run_command(path: Path) -> float:

@@ -56,14 +56,16 @@ def main() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from eligibility import rulesets
+    from eligibility.rulesets import services as rulesets
+    from eligibility.rulesets.preview import impact_preview
+    from eligibility.rulesets.selectors import ruleset_get
 
     admin = User.objects.get(username="admin")
     # Version 2 is the June 2025 label change; later rounds go back and forth (each one changes
     # every open assessment's driving reason, so every round re-evaluates all of them).
     changed = {"proximity_max_minutes": Decimal(120), "driving_restriction_weeks": Decimal(2),
                "proximity_stay_weeks": Decimal(2)}
-    original = {key: Decimal(value) for key, value in rulesets.ruleset_get().thresholds
+    original = {key: Decimal(value) for key, value in ruleset_get().thresholds
                 .filter(key__in=changed).values_list("key", "value")}
     previews, pages, publications = [], [], []
     client = Client(HTTP_HOST="127.0.0.1")
@@ -72,7 +74,7 @@ def main() -> None:
         draft = rulesets.ruleset_draft_create(by=admin)
         rulesets.ruleset_thresholds_update(draft=draft, by=admin, values=changed if round_number % 2 == 0 else original)
         started = time.perf_counter()
-        impact = rulesets.impact_preview(draft=draft)
+        impact = impact_preview(draft=draft)
         previews.append(time.perf_counter() - started)
         print(f"Impact preview of {impact.total:,} open assessments: {previews[-1]:.2f} s "
               f"({len(impact.changed):,} would change; {impact.summary})")
@@ -84,7 +86,7 @@ def main() -> None:
         print(f"The preview page (request, preview, 500 rows rendered): {pages[-1]:.2f} s")
         started = time.perf_counter()
         published = rulesets.ruleset_publish(draft=draft, note="benchmark", by=admin)
-        outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=admin)
+        outcome = rulesets.ruleset_published_notify(ruleset=published, by=admin)
         publications.append(time.perf_counter() - started)
         print(f"Publish version {published.version} and re-evaluate: {publications[-1]:.2f} s ({outcome})")
     print(f"Median of {args.rounds}: impact preview {statistics.median(previews):.2f} s, as a page "

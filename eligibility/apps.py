@@ -2,6 +2,13 @@ from django.apps import AppConfig
 
 
 class EligibilityConfig(AppConfig):
+    """One Django app, laid out as packages by capability (rules <- rulesets <- patients <- review,
+    plus common); see the README's project layout."""
+
     default_auto_field = "django.db.models.BigAutoField"
     name = "eligibility"
     verbose_name = "CAR-T eligibility"
+
+    def ready(self):
+        # Review follows what happens below it (signals and registrations; dependencies point one way).
+        from .review import receivers  # noqa: F401

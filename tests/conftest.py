@@ -26,7 +26,7 @@ def _fresh_engine_cache():
     """Engines of published versions are cached per process by (primary key, version): a version
     never changes once published, but a test's rollback lets the next test reuse the same key for
     different values."""
-    from eligibility import selectors
+    from eligibility.rulesets import selectors
 
     selectors._ENGINES.clear()
     yield

@@ -11,8 +11,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from eligibility import services
 from eligibility.models import Patient
+from eligibility.patients import services
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -10,7 +10,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from eligibility import rulesets
+from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -48,7 +48,7 @@ def test_500_renders_without_a_request_or_the_database(django_assert_num_queries
 
 
 def test_500_handler_answers_with_the_styled_page(client, coordinator, monkeypatch):
-    from eligibility import views
+    from eligibility.review import views
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

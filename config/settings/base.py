@@ -148,7 +148,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Shared templates, then each capability package's own (one app in packages: see the README's layout).
+        "DIRS": [BASE_DIR / "templates",
+                 *(BASE_DIR / "eligibility" / package / "templates" for package in ("review", "patients", "rulesets"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-import eligibility.jsoncodec
+import eligibility.common.jsoncodec
 
 
 class Migration(migrations.Migration):
@@ -16,26 +16,26 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='assessment',
             name='data',
-            field=models.JSONField(blank=True, decoder=eligibility.jsoncodec.CompactJSONDecoder, default=dict, encoder=eligibility.jsoncodec.CompactJSONEncoder),
+            field=models.JSONField(blank=True, decoder=eligibility.common.jsoncodec.CompactJSONDecoder, default=dict, encoder=eligibility.common.jsoncodec.CompactJSONEncoder),
         ),
         migrations.AlterField(
             model_name='evaluation',
             name='changes',
-            field=models.JSONField(blank=True, decoder=eligibility.jsoncodec.CompactJSONDecoder, default=list, encoder=eligibility.jsoncodec.CompactJSONEncoder),
+            field=models.JSONField(blank=True, decoder=eligibility.common.jsoncodec.CompactJSONDecoder, default=list, encoder=eligibility.common.jsoncodec.CompactJSONEncoder),
         ),
         migrations.AlterField(
             model_name='evaluation',
             name='checklist',
-            field=models.JSONField(decoder=eligibility.jsoncodec.CompactJSONDecoder, encoder=eligibility.jsoncodec.CompactJSONEncoder, help_text='The checklist of criteria.md section 4.'),
+            field=models.JSONField(decoder=eligibility.common.jsoncodec.CompactJSONDecoder, encoder=eligibility.common.jsoncodec.CompactJSONEncoder, help_text='The checklist of criteria.md section 4.'),
         ),
         migrations.AlterField(
             model_name='evaluation',
             name='inputs',
-            field=models.JSONField(decoder=eligibility.jsoncodec.CompactJSONDecoder, encoder=eligibility.jsoncodec.CompactJSONEncoder, help_text='The case as evaluated (snapshot).'),
+            field=models.JSONField(decoder=eligibility.common.jsoncodec.CompactJSONDecoder, encoder=eligibility.common.jsoncodec.CompactJSONEncoder, help_text='The case as evaluated (snapshot).'),
         ),
         migrations.AlterField(
             model_name='historicalassessment',
             name='data',
-            field=models.JSONField(blank=True, decoder=eligibility.jsoncodec.CompactJSONDecoder, default=dict, encoder=eligibility.jsoncodec.CompactJSONEncoder),
+            field=models.JSONField(blank=True, decoder=eligibility.common.jsoncodec.CompactJSONDecoder, default=dict, encoder=eligibility.common.jsoncodec.CompactJSONEncoder),
         ),
     ])]

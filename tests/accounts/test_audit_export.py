@@ -20,8 +20,8 @@ from accounts import audit
 from accounts import services as account_services
 from accounts.audit import COLUMNS, render
 from accounts.models import AuditExport, UserChange
-from eligibility import services
 from eligibility.models import Assessment, Patient
+from eligibility.patients import services
 
 pytestmark = pytest.mark.django_db
 UTC = dt.UTC
@@ -208,7 +208,8 @@ def test_models_tracked_later_are_found_generically():
 
 def test_decisions_signatures_reviews_and_publications_are_in_the_export():
     """What physicians and administrators did is in the trail as well as what coordinators typed."""
-    from eligibility import review, rulesets
+    from eligibility.review import services as review
+    from eligibility.rulesets import services as rulesets
     from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
     coordinator = UserFactory(role="Coordinator")

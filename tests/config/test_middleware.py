@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from eligibility import review, rulesets, services
 from eligibility.models import Assessment, RuleSet
+from eligibility.patients import services
+from eligibility.review import services as review
 from eligibility.rules.statuses import PHASES
+from eligibility.rulesets import services as rulesets
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

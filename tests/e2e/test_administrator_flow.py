@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from eligibility import review, rulesets, services
+from eligibility.patients import services
+from eligibility.review import reevaluation
+from eligibility.review import services as review
+from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.helpers import PASSWORD, field, sign_in, user
 
@@ -71,7 +74,7 @@ def test_a_physician_answers_a_review_request_for_a_signed_checklist(browser: Br
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="test: a lower ALC minimum", by=administrator)
-    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
 
     doctor = browser.new_context().new_page()
     sign_in(doctor, live_server.url, "robin")

@@ -6,8 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from eligibility import services
 from eligibility.models import Assessment
+from eligibility.patients import services
 from tests.e2e.helpers import choose, field, sign_in, user
 
 

@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import Browser, expect
 
-from eligibility import services
 from eligibility.models import SignOff
+from eligibility.patients import services
 from tests.e2e.helpers import PASSWORD, field, sign_in, user
 from tests.factories import SCREENING_TO_REVIEW
 

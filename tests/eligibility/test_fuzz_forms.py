@@ -9,11 +9,11 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eligibility import rulesets
-from eligibility.forms import SECTIONS, SectionForm
 from eligibility.models import Assessment, RuleSet
-from eligibility.selectors import active_engine
-from eligibility.views_rulesets import NewProductForm, ProductForm, ThresholdsForm
+from eligibility.patients.forms import SECTIONS, SectionForm
+from eligibility.rulesets import services as rulesets
+from eligibility.rulesets.forms import NewProductForm, ProductForm, ThresholdsForm
+from eligibility.rulesets.selectors import active_engine
 from tests.eligibility.test_web_intake import _form_values
 from tests.factories import PatientFactory, UserFactory
 

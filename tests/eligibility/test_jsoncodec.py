@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from eligibility.jsoncodec import CompactJSONDecoder, CompactJSONEncoder
+from eligibility.common.jsoncodec import CompactJSONDecoder, CompactJSONEncoder
 from eligibility.models import Assessment, Evaluation
 from tests.factories import PatientFactory
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from eligibility import services
 from eligibility.models import Patient
-from eligibility.selectors import physician_queue, worklist_patients
+from eligibility.patients import services
+from eligibility.review.selectors import physician_queue, worklist_patients
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,14 +104,15 @@ def test_only_coordinators_correct_and_withdraw(role, coordinator, client):
 
 
 def test_a_withdrawn_patient_is_not_re_evaluated_by_a_publish(coordinator, administrator):
-    from eligibility import rulesets
+    from eligibility.review import reevaluation
+    from eligibility.rulesets import services as rulesets
 
     patient = PatientFactory(by=coordinator)
     services.patient_withdraw(patient=patient, reason="Consent withdrawn", by=coordinator)
     before = patient.assessment.current_evaluation_id
     draft = rulesets.ruleset_draft_create(by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
-    assert rulesets.reevaluate_open_assessments(ruleset=published, by=administrator).reevaluated == 0
+    assert reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator).reevaluated == 0
     patient.assessment.refresh_from_db()
     assert patient.assessment.current_evaluation_id == before
 
@@ -131,13 +132,14 @@ def test_the_patient_history_shows_corrections_withdrawal_and_restoring(coordina
 
 
 def test_a_patient_restored_after_a_publish_is_evaluated_under_the_active_version(coordinator, administrator):
-    from eligibility import rulesets
+    from eligibility.review import reevaluation
+    from eligibility.rulesets import services as rulesets
 
     patient = PatientFactory(by=coordinator)
     services.patient_withdraw(patient=patient, reason="On hold", by=coordinator)
     draft = rulesets.ruleset_draft_create(by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
-    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     patient.assessment.refresh_from_db()
     assert patient.assessment.current_evaluation.ruleset.version == 1  # left out while withdrawn
     services.patient_restore(patient=patient, by=administrator)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eligibility import services
-from eligibility.presenters import checklist_view_model
+from eligibility.patients import services
+from eligibility.review.presenters import checklist_view_model
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db

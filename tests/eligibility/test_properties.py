@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from eligibility.rules import RULE_CODES, CaseValidationError, Engine, default_ruleset, parse_case, parse_case_json
 from eligibility.rules.case import case_type, decode_case, error_model
-from eligibility.synthetic import synthetic_case
+from eligibility.rules.synthetic import synthetic_case
 
 RULESET = default_ruleset()
 PRODUCTS = tuple(RULESET.products)

@@ -20,8 +20,11 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 
-from eligibility import review, rulesets, services
 from eligibility.models import Assessment, Patient, RuleSet, SignOff
+from eligibility.patients import services
+from eligibility.review import reevaluation
+from eligibility.review import services as review
+from eligibility.rulesets import services as rulesets
 from tests.conftest import replay_data_migrations
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
@@ -175,7 +178,7 @@ def test_a_save_during_a_publish_ends_under_the_new_version(coordinator):
 
     def publish():
         published = rulesets.ruleset_publish(draft=draft, note="ECOG below 3", by=administrator)
-        return rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+        return reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
 
     with transaction.atomic():
         during = save(patient, coordinator, ecog=2)  # under version 1: ECOG 2 excludes
@@ -197,7 +200,7 @@ def test_a_save_waits_for_one_batch_of_a_publish_not_for_all(coordinator):
     patients = [PatientFactory(by=coordinator) for _ in range(3)]
     draft = rulesets.ruleset_draft_create(by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
-    original = rulesets._reevaluate_batch
+    original = reevaluation._reevaluate_batch
     seen = []
 
     def batch_then_a_save(pks, *args):
@@ -205,11 +208,11 @@ def test_a_save_waits_for_one_batch_of_a_publish_not_for_all(coordinator):
         if not seen:  # after the first batch committed, a coordinator saves another patient
             seen.append(save(patients[2], coordinator, ecog=1))
 
-    rulesets._reevaluate_batch = batch_then_a_save
+    reevaluation._reevaluate_batch = batch_then_a_save
     try:
-        outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator, batch_size=1)
+        outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator, batch_size=1)
     finally:
-        rulesets._reevaluate_batch = original
+        reevaluation._reevaluate_batch = original
     assert seen[0].ruleset == published  # the save ran under the new version, between batches
     assert outcome.reevaluated == 2 and outcome.changed_meanwhile == 1
     assert {p.assessment.current_evaluation.ruleset_id for p in Patient.objects.select_related(

@@ -10,9 +10,11 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from eligibility import review, services
-from eligibility.models import FREE_TEXT_MAX, Assessment, Disposition, Evaluation, SignOff
-from eligibility.selectors import physician_queue
+from eligibility.common.text import FREE_TEXT_MAX
+from eligibility.models import Assessment, Disposition, Evaluation, SignOff
+from eligibility.patients import services
+from eligibility.review import services as review
+from eligibility.review.selectors import physician_queue
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from eligibility import review, rulesets, services
 from eligibility.models import Assessment, Evaluation, ReviewRequest
-from eligibility.presenters import checklist_view_model
-from eligibility.selectors import physician_queue
+from eligibility.patients import services
+from eligibility.review import reevaluation
+from eligibility.review import services as review
+from eligibility.review.presenters import checklist_view_model
+from eligibility.review.selectors import physician_queue
+from eligibility.rulesets import preview
+from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 
@@ -42,7 +46,7 @@ def publish(administrator, **values):
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values=values, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
-    return published, rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    return published, reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
 
 
 def lower_alc(administrator):
@@ -72,9 +76,9 @@ def test_a_physician_keeps_the_signed_checklist_with_a_justification(administrat
     lower_alc(administrator)
     request = patient.assessment.review_requests.get()
     with pytest.raises(review.ReviewRefused, match="needs a justification"):
-        services.review_request_keep(request=request, justification="  ", by=physician)
+        review.review_request_keep(request=request, justification="  ", by=physician)
     assert ReviewRequest.objects.get(pk=request.pk).is_open
-    services.review_request_keep(request=request, justification="Leukapheresis booked; ALC rechecked.",
+    review.review_request_keep(request=request, justification="Leukapheresis booked; ALC rechecked.",
                                  by=physician)
     request.refresh_from_db()
     assert (request.resolution, request.resolved_by, request.justification) == (
@@ -84,14 +88,14 @@ def test_a_physician_keeps_the_signed_checklist_with_a_justification(administrat
     assert not signoff.is_void and review.signoff_verify(signoff)
     assert not queued(patient)
     with pytest.raises(review.ReviewRefused, match="resolved already"):
-        services.review_request_keep(request=request, justification="again", by=physician)
+        review.review_request_keep(request=request, justification="again", by=physician)
 
 
 def test_a_physician_reevaluates_under_the_new_version_and_signs_again(administrator, coordinator, physician):
     patient, evaluation, signoff = signed_before_apheresis(coordinator, physician)
     published, _ = lower_alc(administrator)
     request = patient.assessment.review_requests.get()
-    new = services.review_request_reevaluate(request=request, by=physician)
+    new = review.review_request_reevaluate(request=request, by=physician)
     assert Assessment.objects.get(pk=patient.assessment.pk).current_evaluation == new
     assert (new.ruleset, new.reevaluated_from) == (published, evaluation)
     assert [(change["code"], change["before"], change["after"]) for change in new.changes] == [("alc", "flag", "pass")]
@@ -166,20 +170,20 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     before = Assessment.objects.get(pk=patient.assessment.pk).current_evaluation
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_product_remove(draft=draft, code="lisocabtagene_maraleucel", by=administrator)
-    impact = rulesets.impact_preview(draft=draft)
+    impact = preview.impact_preview(draft=draft)
     assert [(row["study_id"], [error["field"] for error in row["errors"]]) for row in impact.unevaluable] == [
         ("LISO-1", ["product"])]
     published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
-    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert outcome.unevaluable == 1
     assessment = Assessment.objects.get(pk=patient.assessment.pk)
     assert assessment.current_evaluation == before  # stays under version 1, never silently changed
     request = assessment.review_requests.get()
     assert "cannot evaluate this assessment (product:" in request.message
     with pytest.raises(review.ReviewRefused, match="coordinator must correct them first"):
-        services.review_request_reevaluate(request=request, by=physician)
+        review.review_request_reevaluate(request=request, by=physician)
     with pytest.raises(review.ReviewRefused, match="no signed checklist to keep"):
-        services.review_request_keep(request=request, justification="x", by=physician)
+        review.review_request_keep(request=request, justification="x", by=physician)
     client.force_login(physician)
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
     assert "cannot evaluate this assessment (product:" in page and "when the coordinator corrects the data" in page
@@ -198,7 +202,7 @@ def test_reevaluation_is_resumable_and_never_overwrites_a_save_made_meanwhile(
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
-    real_batch = rulesets._reevaluate_batch
+    real_batch = reevaluation._reevaluate_batch
 
     def batch_after_a_save(assessments, *args):
         # A coordinator saves the first patient after the rows were read, before they are written.
@@ -207,15 +211,15 @@ def test_reevaluation_is_resumable_and_never_overwrites_a_save_made_meanwhile(
                                    revision=assessment.revision, by=coordinator)
         return real_batch(assessments, *args)
 
-    monkeypatch.setattr(rulesets, "_reevaluate_batch", batch_after_a_save)
-    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    monkeypatch.setattr(reevaluation, "_reevaluate_batch", batch_after_a_save)
+    outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert (outcome.reevaluated, outcome.changed_meanwhile, outcome.review_requested) == (2, 1, 1)
     saved = Assessment.objects.get(patient=patients[0])
     assert saved.data["weight_kg"] == 70 and saved.current_evaluation.inputs["weight_kg"] == 70
     assert saved.current_evaluation.reevaluated_from is None  # the save's own evaluation stands
     monkeypatch.undo()
     evaluations = Evaluation.objects.count()
-    again = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    again = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert (again.reevaluated, again.review_requested, again.changed_meanwhile) == (0, 0, 0)
     assert Evaluation.objects.count() == evaluations
 
@@ -238,7 +242,7 @@ def test_the_preview_says_which_signed_checklists_will_be_asked_about(administra
     PatientFactory(by=coordinator, study_id="UNSIGNED-1")
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.15")}, by=administrator)
-    impact = rulesets.impact_preview(draft=draft)
+    impact = preview.impact_preview(draft=draft)
     [row] = impact.changed
     assert (row["study_id"], row["signed"], row["asks"], impact.reviews) == ("SIGNED-1", True, True, 1)
     client.force_login(administrator)
@@ -246,5 +250,5 @@ def test_the_preview_says_which_signed_checklists_will_be_asked_about(administra
     assert "1 of them is a signed checklist" in page and "physician review requested" in page
     # 0.16: the flag stays; only the reason quotes the new minimum: no review to ask for.
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.16")}, by=administrator)
-    impact = rulesets.impact_preview(draft=draft)
+    impact = preview.impact_preview(draft=draft)
     assert [(row["signed"], row["asks"]) for row in impact.changed] == [(True, False)] and impact.reviews == 0

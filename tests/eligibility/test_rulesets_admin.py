@@ -8,9 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility import review, rulesets, services
 from eligibility.models import Assessment, RuleSet
-from eligibility.rules import CaseValidationError
+from eligibility.patients import services
+from eligibility.review import reevaluation
+from eligibility.review import services as review
+from eligibility.rules import CaseValidationError, Engine
+from eligibility.rulesets import preview
+from eligibility.rulesets import selectors as rs_selectors
+from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 
@@ -33,7 +38,7 @@ def patient_at(coordinator, minutes):
 def test_a_draft_copies_the_active_version(administrator):
     draft = rulesets.ruleset_draft_create(by=administrator)
     assert (draft.version, draft.status, draft.based_on.version) == (2, "draft", 1)
-    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+    assert rs_selectors.ruleset_differences(draft.based_on, draft) == []
     assert draft.products.count() == 9
 
 
@@ -48,7 +53,7 @@ def test_every_kind_of_threshold_is_validated_and_nothing_is_saved(administrator
     with pytest.raises(rulesets.RuleSetRefused) as refused:
         rulesets.ruleset_thresholds_update(draft=draft, values={key: Decimal(value)}, by=administrator)
     assert message in refused.value.errors[key]
-    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+    assert rs_selectors.ruleset_differences(draft.based_on, draft) == []
 
 
 def test_active_and_retired_versions_are_read_only(administrator):
@@ -78,7 +83,7 @@ def test_preview_flips_exactly_the_patients_61_to_120_minutes_away(administrator
         patient_at(coordinator, minutes)
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values=VERSION_2, by=administrator)
-    impact = rulesets.impact_preview(draft=draft)
+    impact = preview.impact_preview(draft=draft)
     assert impact.total == 6
     proximity = {row["study_id"]: [(before, after) for code, before, after in row["items"] if code == "proximity"]
                  for row in impact.changed}
@@ -111,7 +116,7 @@ def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administra
     rulesets.ruleset_thresholds_update(draft=draft, values={**VERSION_2, "alc_min_1e9_per_l": Decimal("0.1")},
                                        by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="June 2025 labels", by=administrator)
-    outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert (outcome.reevaluated, outcome.review_requested) == (1, 1)
 
     near_evaluation = Assessment.objects.get(patient=near).current_evaluation
@@ -155,7 +160,7 @@ def test_product_values_are_validated_and_nothing_is_saved(administrator, change
         rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
                                         **product_values(**changes))
     assert any(message in problem for problem in refused.value.errors[field])
-    assert rulesets.ruleset_differences(draft.based_on, draft) == []
+    assert rs_selectors.ruleset_differences(draft.based_on, draft) == []
 
 
 def test_the_longest_allowed_name_and_target_are_accepted(administrator):
@@ -169,7 +174,7 @@ def test_a_product_change_shows_in_the_differences_and_the_engine(administrator)
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
                                     **product_values(max_age_years=Decimal(26)))
-    assert [change.key for change in rulesets.ruleset_differences(draft.based_on, draft)] == [
+    assert [change.key for change in rs_selectors.ruleset_differences(draft.based_on, draft)] == [
         "product:tisagenlecleucel"]
     with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
         rulesets.ruleset_product_update(draft=draft.based_on, code="tisagenlecleucel", by=administrator,
@@ -183,10 +188,10 @@ NEW_PRODUCT = product_values(name="Example product", target="CD22", diagnoses=["
 def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_product_add(draft=draft, code="example_product", by=administrator, **NEW_PRODUCT)
-    [difference] = rulesets.ruleset_differences(draft.based_on, draft)
+    [difference] = rs_selectors.ruleset_differences(draft.based_on, draft)
     assert (difference.key, difference.before, difference.after) == (
         "product:example_product", "absent", "Example product, CD22, b_all")
-    engine = rulesets.Engine(rulesets.ruleset_data(draft))
+    engine = Engine(rs_selectors.ruleset_data(draft))
     def indication(diagnosis):
         case = engine.parse({"stage": "screening", "product": "example_product", "diagnosis": diagnosis,
                              "disease_status": "refractory", "prior_lines": 3})
@@ -196,7 +201,7 @@ def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
     assert indication("lbcl")["status"] == "exclude"
     assert "Example product is not indicated for" in indication("lbcl")["reason"]
     with pytest.raises(CaseValidationError):  # not in the active version's catalogue
-        rulesets.engine_for(draft.based_on).parse({"stage": "screening", "product": "example_product"})
+        rs_selectors.engine_for(draft.based_on).parse({"stage": "screening", "product": "example_product"})
 
 
 @pytest.mark.parametrize(("code", "message"), [

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from eligibility.models import Assessment, Patient
-from eligibility.rulesets import open_assessments
+from eligibility.review.reevaluation import open_assessments
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
-from eligibility import forms as intake_forms
-from eligibility import services
 from eligibility.models import Assessment, Evaluation
+from eligibility.patients import forms as intake_forms
+from eligibility.patients import services
 from eligibility.rules import CaseValidationError, Engine, default_ruleset
 from tests.factories import PatientFactory, UserFactory
 

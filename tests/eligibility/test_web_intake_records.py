@@ -12,9 +12,9 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
-from eligibility import forms as intake_forms
-from eligibility import services
 from eligibility.models import Assessment, Evaluation
+from eligibility.patients import forms as intake_forms
+from eligibility.patients import services
 from eligibility.rules import Engine, default_ruleset
 from tests.eligibility.test_web_intake import _error_beside, _form_values
 from tests.factories import PatientFactory, UserFactory
@@ -394,8 +394,9 @@ def test_counselling_recorded_under_another_restriction_is_confirmed_on_the_form
     ticking it records 2 weeks (the item passes again); without the box nothing changes."""
     from decimal import Decimal
 
-    from eligibility import rulesets
     from eligibility.models import Assessment
+    from eligibility.review import reevaluation
+    from eligibility.rulesets import services as rulesets
     from tests.factories import PatientFactory, UserFactory
 
     coordinator = UserFactory(role="Coordinator")
@@ -412,7 +413,7 @@ def test_counselling_recorded_under_another_restriction_is_confirmed_on_the_form
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="2 weeks", by=administrator)
-    rulesets.reevaluate_open_assessments(ruleset=published, by=administrator)
+    reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assessment.refresh_from_db()
     item = next(i for i in assessment.current_evaluation.checklist["items"] if i["code"] == "driving_counselled")
     assert item["status"] == "missing" and item["reason"].startswith("Counselled for 8 weeks when recorded")

@@ -9,9 +9,9 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 
-from eligibility import rulesets
 from eligibility.models import RuleSet
 from eligibility.rules.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS
+from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_a_reevaluation_cut_short_keeps_the_publication_and_says_how_to_finish(c
     client.force_login(UserFactory(role="Administrator"))
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
-    monkeypatch.setattr(rulesets, "reevaluate_open_assessments", locked)
+    monkeypatch.setattr(rulesets, "ruleset_published_notify", locked)
     response = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "x"}, follow=True)
     assert response.status_code == 200
     assert "manage.py reevaluate_open_assessments" in response.content.decode()

@@ -13,9 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from eligibility import services
+from eligibility.common.display import STATUS_ICONS
 from eligibility.models import Assessment, Patient, RuleSet
-from eligibility.presenters import STATUS_ICONS
+from eligibility.patients import services
 from eligibility.rules.statuses import STATUS_LABELS, STATUSES
 from tests.factories import PatientFactory, UserFactory
 

@@ -226,8 +226,8 @@ def test_a_form_that_cannot_be_shown_again_returns_to_its_page_after_signing_in(
 
 def test_a_decision_posted_after_the_timeout_comes_back_on_the_checklist_unsaved(client):
     """A physician's justification typed while the session ran out is given back after signing in."""
-    from eligibility import services
     from eligibility.models import Disposition
+    from eligibility.patients import services
     from tests.factories import SCREENING_TO_REVIEW
 
     robin = UserFactory(username="robin", role="Physician")

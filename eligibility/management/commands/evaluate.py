@@ -13,7 +13,7 @@ from django.db import DatabaseError
 
 from eligibility.rules import CaseValidationError, Engine
 from eligibility.rules.report import checklist_text, errors_text
-from eligibility.selectors import NoActiveRuleSet, engine_get
+from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get
 
 INPUT_ERROR = 2
 #: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).

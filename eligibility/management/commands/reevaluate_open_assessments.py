@@ -8,8 +8,8 @@ are not done again.
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from eligibility.rulesets import reevaluate_open_assessments
-from eligibility.selectors import ruleset_get
+from eligibility.review.reevaluation import reevaluate_open_assessments
+from eligibility.rulesets.selectors import ruleset_get
 
 
 class Command(BaseCommand):

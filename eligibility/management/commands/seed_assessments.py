@@ -8,9 +8,9 @@ from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
 from eligibility.models import Assessment, Evaluation, Patient
-from eligibility.selectors import active_engine
-from eligibility.services import evaluation_build
-from eligibility.synthetic import synthetic_case
+from eligibility.patients.services import evaluation_build
+from eligibility.rules.synthetic import synthetic_case
+from eligibility.rulesets.selectors import active_engine
 
 BATCH = 500
 

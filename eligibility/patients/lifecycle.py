@@ -3,26 +3,21 @@
 Three paths give an assessment a new current evaluation: a coordinator's save, the bulk
 re-evaluation after a rule-set version is published, and a physician's re-evaluation at a review
 request. All three lock the assessments' rows with :func:`assessments_lock` and then hand the new
-evaluations to :func:`evaluations_install`, which sets them current, voids the standing signature
-where the checklist it signed is replaced, closes the open review requests, and carries decisions
-on unchanged findings over. The sign-off and the decisions take the same row lock, so a signature
-is only ever made on the evaluation that is current when it commits.
+evaluations to :func:`evaluations_install`, which sets them current and announces it
+(:data:`.signals.evaluations_replaced`): the review package, in the same transaction, voids the
+standing signature where the checklist it signed is replaced, closes the open review requests and
+carries decisions on unchanged findings over. The sign-off and the decisions take the same row
+lock, so a signature is only ever made on the evaluation that is current when it commits.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import connection
-from django.utils import timezone
 
-from .models import Assessment, Disposition, Evaluation, ReviewRequest, SignOff
-
-
-def signer_name(user) -> str:
-    """How a user is named on a record (printed name, else the user name)."""
-    return user.get_full_name() or user.username
+from .models import Assessment, Evaluation
+from .signals import evaluations_replaced
 
 
 def assessments_lock(pks) -> None:
@@ -59,8 +54,9 @@ class Replacement:
 
 
 def evaluations_install(replacements: list[Replacement], *, by) -> list[Evaluation]:
-    """Save the new evaluations and make each its assessment's current one; void standing
-    signatures, supersede open review requests, carry decisions on unchanged findings over.
+    """Save the new evaluations and make each its assessment's current one, then announce it
+    (:data:`.signals.evaluations_replaced`: signatures voided, review requests closed, decisions on
+    unchanged findings carried over by the review package).
 
     The caller holds the assessments' row locks (:func:`assessments_lock`) in this transaction.
     """
@@ -78,47 +74,8 @@ def evaluations_install(replacements: list[Replacement], *, by) -> list[Evaluati
             f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
             [(replacement.evaluation.pk, replacement.assessment_id) for replacement in replacements],
         )
-    now, name = timezone.now(), signer_name(by)
-    by_void_reason, by_request_note = defaultdict(list), defaultdict(list)
-    for replacement in replacements:
-        by_void_reason[replacement.void_reason].append(replacement.assessment_id)
-        by_request_note[replacement.request_note].append(replacement.assessment_id)
-    for reason, assessment_ids in by_void_reason.items():
-        SignOff.objects.standing().filter(assessment_id__in=assessment_ids).update(
-            voided_at=now, voided_by=by, void_reason=reason)
-    for note, assessment_ids in by_request_note.items():
-        ReviewRequest.objects.open().filter(assessment_id__in=assessment_ids).update(
-            resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=name, resolved_at=now,
-            justification=note)
-    replaced = {replacement.previous_id: replacement.evaluation for replacement in replacements
-                if replacement.previous_id is not None}
-    previous_decisions = defaultdict(list)
-    for disposition in Disposition.objects.filter(evaluation_id__in=replaced):
-        previous_decisions[disposition.evaluation_id].append(disposition)
-    Disposition.objects.bulk_create([
-        carried
-        for previous_id, dispositions in previous_decisions.items()
-        for carried in carried_dispositions(dispositions, replaced[previous_id])
-    ])
+    evaluations_replaced.send(sender=Evaluation, replacements=replacements, by=by)
     return [replacement.evaluation for replacement in replacements]
-
-
-def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:
-    """Copies (unsaved) for ``current`` of the decisions whose item kept its status and inputs;
-    where the finding changed, the physician decides again."""
-    items = {item["code"]: item for item in current.checklist["items"]}
-    carried = []
-    for disposition in dispositions:
-        item = items.get(disposition.code)
-        if item is None or item["status"] != disposition.status or item["inputs"] != disposition.item_inputs:
-            continue
-        carried.append(Disposition(
-            evaluation=current, code=disposition.code, status=disposition.status, item_inputs=disposition.item_inputs,
-            kind=disposition.kind, reason_code=disposition.reason_code, justification=disposition.justification,
-            decided_by_id=disposition.decided_by_id, decided_by_name=disposition.decided_by_name,
-            decided_at=disposition.decided_at, carried_over_from=disposition.carried_over_from or disposition,
-        ))
-    return carried
 
 
 def install_one(*, assessment: Assessment, evaluation: Evaluation, void_reason: str, request_note: str,
@@ -131,5 +88,4 @@ def install_one(*, assessment: Assessment, evaluation: Evaluation, void_reason: 
     return evaluation
 
 
-__all__ = ["Replacement", "assessment_locked", "assessments_lock", "carried_dispositions", "evaluations_install",
-           "install_one", "signer_name"]
+__all__ = ["Replacement", "assessment_locked", "assessments_lock", "evaluations_install", "install_one"]

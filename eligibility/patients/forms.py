@@ -6,13 +6,13 @@ messages are shown beside the field they name. Minimum and maximum are copied in
 inputs from the same schema, as hints for the browser only.
 """
 
+
 from __future__ import annotations
 
 import datetime
 from typing import Any
 
 import msgspec.inspect as schema
-from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
@@ -20,13 +20,13 @@ from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from ..common.text import FREE_TEXT_MAX
+from ..rules import CaseValidationError, Engine
+from ..rules import vocabulary as words
+from ..rules.arithmetic import native, plain
+from ..rules.case import Case
 from . import services
-from .models import FREE_TEXT_MAX, Disposition, Patient
-from .rules import CaseValidationError, Engine
-from .rules import vocabulary as words
-from .rules.arithmetic import native, plain
-from .rules.case import Case
-from .rules.statuses import OVERALL_LABELS
+from .models import Patient
 
 #: (phase, title, [case paths]) in the order a coordinator meets them. Every case key is in one section.
 SECTIONS: list[tuple[str, str, list[str]]] = [
@@ -294,7 +294,7 @@ class SectionForm(forms.Form):
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)  # the column's range
     base = forms.CharField(widget=forms.HiddenInput, required=False)
 
-    #: Its problems are listed above it (templates/eligibility/_problems.html), not again by crispy.
+    #: Its problems are listed above it (templates/patients/_problems.html), not again by crispy.
     has_problem_summary = True
 
     #: Hidden fields: the browser never shows them, so their problems are said in words at the top.
@@ -627,117 +627,6 @@ class SectionForm(forms.Form):
                 for name, note in self.notes.items()]
 
 
-class FilterForm(forms.Form):
-    """Worklist filters (GET): overall result and stage."""
-
-    result = forms.ChoiceField(label="Overall result", required=False,
-                               choices=[("", "Any result"), *OVERALL_LABELS.items()])
-    stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *words.STAGE.items()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.form_class = "row g-2 align-items-end"
-        self.helper.layout = Layout(
-            Div("result", css_class="col-md-4"), Div("stage", css_class="col-md-4"),
-            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Filter</button>'),
-                css_class="col-md-2"),
-        )
-
-
-class SearchForm(forms.Form):
-    """Search by study identifier (POST: the term is kept in the session, not in the URL)."""
-
-    search = forms.CharField(label="Study identifier", required=False, max_length=40, strip=True)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_method = "post"
-        self.helper.form_class = "row g-2 align-items-end"
-        self.helper.layout = Layout(
-            Div("search", css_class="col-md-6"),
-            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Search</button>'),
-                css_class="col-md-2"),
-        )
-
-
-DECISION_CHOICES = {
-    "flag": [(Disposition.Kind.ACKNOWLEDGED, "Acknowledge")],
-    "blocking": [(Disposition.Kind.ACCEPTED, "Accept the finding"), (Disposition.Kind.OVERRIDDEN, "Override")],
-}
-
-
-class DispositionForm(forms.Form):
-    """A physician's decision on one item (prefixed with the rule code: one form per item).
-
-    A flag is acknowledged, with an optional note; a blocking item is accepted (a note is optional)
-    or overridden with a reason and a justification (both required).
-    """
-
-    kind = forms.ChoiceField(label="Decision", widget=forms.RadioSelect)
-    reason_code = forms.ChoiceField(label="Reason for the override", required=False,
-                                    choices=[("", "Choose a reason"), *Disposition.Reason.choices])
-    justification = forms.CharField(
-        label="Justification", required=False, max_length=FREE_TEXT_MAX,
-        help_text=f"Required for an override; at most {FREE_TEXT_MAX:,} characters.",
-        widget=forms.Textarea(attrs={"rows": 2}))
-
-    def __init__(self, *args, status: str = "flag", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.status = status
-        self.fields["kind"].choices = DECISION_CHOICES["flag" if status == "flag" else "blocking"]
-        if status != "flag":
-            self.fields["kind"].help_text = ("Accept: the patient does not go on because of this finding. Override: "
-                                             "the patient goes on despite it (reason and justification required).")
-        if status == "flag":
-            self.fields["kind"].initial = Disposition.Kind.ACKNOWLEDGED
-            del self.fields["reason_code"]
-            self.fields["justification"].label = "Note (optional)"
-            self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("kind") == Disposition.Kind.OVERRIDDEN:
-            if not cleaned.get("reason_code"):
-                self.add_error("reason_code", "An override needs a reason: choose one.")
-            if not (cleaned.get("justification") or "").strip() and "justification" not in self.errors:
-                self.add_error("justification", "An override needs a justification: write why the finding does "
-                                                "not stop the patient.")
-        return cleaned
-
-
-class SignOffForm(forms.Form):
-    """Re-enter the password to sign (the signature's meaning is shown beside it)."""
-
-    password = forms.CharField(label="Your password (to sign)", strip=False,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("password", Submit("sign", "Sign"))
-
-
-class ReopenForm(forms.Form):
-    """A physician reopens a work-up closed as not eligible: why."""
-
-    justification = forms.CharField(label="Why the work-up is reopened", max_length=FREE_TEXT_MAX,
-                                    widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("justification", Submit("reopen", "Reopen the work-up", css_class="btn-secondary"))
-
-
 class PatientIdentityForm(forms.Form):
     """Correct a patient's study identifier or initials."""
 
@@ -782,18 +671,3 @@ class WithdrawForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("withdraw", "Withdraw the patient", css_class="btn-danger"))
-
-
-class ReviewKeepForm(forms.Form):
-    """Keep a signed checklist that a new rule-set version would change: say why."""
-
-    justification = forms.CharField(label="Why the signed checklist stands", max_length=FREE_TEXT_MAX,
-                                    widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_tag = False
-        self.helper.layout = Layout("justification", StrictButton("Keep the signed checklist", type="submit",
-                                                                  name="keep", css_class="btn-secondary"))

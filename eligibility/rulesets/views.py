@@ -13,88 +13,22 @@ from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import rulesets
-from .models import DIAGNOSIS_CHOICES, FREE_TEXT_MAX, Product, RuleSet
+from ..rules.arithmetic import plain
+from ..rules.engine import RULE_CLASSES
+from ..rules.statuses import OVERALL_LABELS, STATUS_LABELS
+from ..rules.thresholds import THRESHOLDS_BY_KEY
+from . import services as rulesets
+from .forms import NewProductForm, ProductForm, PublishForm, ThresholdsForm
+from .models import Product, RuleSet
 from .presenters import ruleset_edit_rows
-from .rules.arithmetic import plain
-from .rules.engine import RULE_CLASSES
-from .rules.statuses import OVERALL_LABELS, STATUS_LABELS
-from .rules.thresholds import THRESHOLDS, THRESHOLDS_BY_KEY
-from .selectors import ruleset_get
+from .preview import impact_preview
+from .selectors import ruleset_differences, ruleset_get
 
 ADMIN = "eligibility.change_ruleset"
 #: Patients listed on the preview page (all are counted).
 PREVIEW_ROWS = 500
 TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
 logger = logging.getLogger(__name__)
-
-
-class FiniteDecimalField(forms.DecimalField):
-    """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
-    and leaves them to validation, but comparing a signalling NaN, as ``has_changed`` does with the
-    hidden copy of the value shown, raises InvalidOperation: a 500 found by fuzzing)."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if value is not None and not value.is_finite():
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
-        return value
-
-
-class ThresholdsForm(forms.Form):
-    """Every threshold of a draft; the allowed values are checked by the rule data's own validation."""
-
-    def __init__(self, *args, values, **kwargs):
-        super().__init__(*args, **kwargs)
-        for spec in THRESHOLDS:
-            self.fields[spec.key] = FiniteDecimalField(
-                label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
-                max_digits=10, decimal_places=3, show_hidden_initial=True,
-                help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
-                          + (", a whole number" if spec.kind == "count" else "")
-                          + f"; source documents: {plain(spec.default)}",
-            )
-
-    def groups(self) -> list[dict]:
-        """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
-        return [{"title": rule.title, "source": rule.source,
-                 "fields": [self[spec.key] for spec in THRESHOLDS if spec.rule == rule.code]}
-                for rule in RULE_CLASSES if any(spec.rule == rule.code for spec in THRESHOLDS)]
-
-
-class ProductForm(forms.ModelForm):
-    """One product of a draft's catalogue (prefixed with its code: one form per product)."""
-
-    diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, widget=forms.CheckboxSelectMultiple)
-    age_limit_diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, required=False,
-                                                    widget=forms.CheckboxSelectMultiple,
-                                                    label="Diagnoses the age limits apply to")
-
-    class Meta:
-        model = Product
-        fields = list(Product.EDITABLE_FIELDS)
-        field_classes = {"min_age_years": FiniteDecimalField, "max_age_years": FiniteDecimalField}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:  # editing: each field carries the value it was shown with
-            for field in self.fields.values():
-                field.show_hidden_initial = True
-
-
-class NewProductForm(ProductForm):
-    """A product to add to a draft's catalogue: its code as cases name it, and its values."""
-
-    code = forms.CharField(help_text="As cases name it: lower-case letters, digits and single underscores, "
-                                     "e.g. tisagenlecleucel.")
-    field_order = ["code", *ProductForm.Meta.fields]
-    # The code is checked by the service (with every other value, so all problems show at once).
-
-
-class PublishForm(forms.Form):
-    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
-                                  max_length=FREE_TEXT_MAX,
-                                  help_text=f"Up to {FREE_TEXT_MAX:,} characters.")
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -110,9 +44,9 @@ def ruleset_list(request):
         return redirect("ruleset_detail", version=draft.version)
     versions = list(RuleSet.objects.select_related("created_by", "published_by", "based_on"))
     rows = [{"ruleset": version,
-             "differences": rulesets.ruleset_differences(version.based_on, version) if version.based_on else []}
+             "differences": ruleset_differences(version.based_on, version) if version.based_on else []}
             for version in versions]
-    return render(request, "eligibility/ruleset_list.html", {"rows": rows})
+    return render(request, "rulesets/ruleset_list.html", {"rows": rows})
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -198,13 +132,13 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
             product_form = (bound_product if bound_product is not None and bound_product.prefix == product.code
                             else ProductForm(instance=product, prefix=product.code))
         products.append((product, product_form))
-    return render(request, "eligibility/ruleset_detail.html", {
+    return render(request, "rulesets/ruleset_detail.html", {
         "products": products,
         "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
         "ruleset": ruleset, "form": form,
         "publish_form": (publish_form or PublishForm()) if ruleset.is_editable else None,
         "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
-        "differences": rulesets.ruleset_differences(active, ruleset) if ruleset != active else [],
+        "differences": ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
         "edits": ruleset_edit_rows(ruleset),
     }, status=status)
@@ -214,11 +148,11 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
 @require_safe
 def ruleset_preview(request, version):
     draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
-    impact = rulesets.impact_preview(draft=draft)
+    impact = impact_preview(draft=draft)
     # Words, not codes; what changes a result or a status first, wording-only changes after.
     rows = sorted(impact.changed, key=lambda row: (row["before"] == row["after"],
                                                   all(old == new for _, old, new in row["items"]), row["study_id"]))
-    return render(request, "eligibility/ruleset_preview.html", {
+    return render(request, "rulesets/ruleset_preview.html", {
         "ruleset": draft, "impact": impact, "listed": PREVIEW_ROWS,
         "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count) for before, after, count in impact.summary],
         "rows": [{**row, "before": OVERALL_LABELS[row["before"]], "after": OVERALL_LABELS[row["after"]],
@@ -244,7 +178,7 @@ def ruleset_publish(request, version):
         messages.error(request, str(refused))
         return redirect("ruleset_detail", version=version)
     try:
-        outcome = rulesets.reevaluate_open_assessments(ruleset=published, by=request.user)
+        outcomes = rulesets.ruleset_published_notify(ruleset=published, by=request.user)
     except DatabaseError:
         # Published (committed); the batches done so far are kept and the rest can be finished.
         logger.exception("Re-evaluation after publishing version %s stopped", published.version)
@@ -253,11 +187,8 @@ def ruleset_publish(request, version):
             "end. Ask the system administrator to run 'manage.py reevaluate_open_assessments --as-user "
             f"{request.user.username}': it does what is left."))
         return redirect("ruleset_list")
-    messages.success(request, (
-        f"Version {published.version} is active. Re-evaluated {outcome.reevaluated} open assessment(s); "
-        f"{outcome.review_requested} signed checklist(s) marked for a physician's review"
-        + (f"; {outcome.unevaluable} cannot be evaluated under this version and are marked for review"
-           if outcome.unevaluable else "") + "."))
+    messages.success(request, " ".join([f"Version {published.version} is active.",
+                                        *(outcome.summary() for outcome in outcomes)]))
     return redirect("ruleset_list")
 
 

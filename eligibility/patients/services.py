@@ -1,4 +1,5 @@
-"""Writes: create patients, save assessments (validate, evaluate, keep history). Views call these."""
+"""Patients, writes: create, correct, withdraw and restore patients; save an assessment's section
+and re-evaluate. Views call these."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from . import lifecycle, review
-from .models import Assessment, Evaluation, Patient, ReviewRequest, SignOff, free_text_too_long
-from .rules import CaseValidationError
-from .rules.arithmetic import native
-from .rules.case import case_as_dict
-from .selectors import active_engine
+from ..common.people import display_name
+from ..common.text import free_text_too_long
+from ..rules import CaseValidationError
+from ..rules.arithmetic import native
+from ..rules.case import case_as_dict
+from ..rulesets.selectors import active_engine
+from . import lifecycle
+from .models import Assessment, Evaluation, Patient
+from .signals import patient_restored, write_refusal
 
 
 class ConcurrentEdit(Exception):
@@ -65,7 +69,8 @@ class PatientRefused(Exception):
 
 
 class WorkupClosed(Exception):
-    """The work-up was closed as not eligible by a physician's signature (a physician can reopen it)."""
+    """Nothing can be recorded: the patient is withdrawn, or a package above refused the save (e.g. a
+    work-up closed as not eligible by a physician's signature, which a physician can reopen)."""
 
 
 def _evaluate(*, assessment: Assessment, engine, ruleset, by) -> Evaluation:
@@ -172,10 +177,9 @@ def patient_restore(*, patient: Patient, by) -> Patient:
     patient.withdrawn_at, patient.withdrawn_by, patient.withdrawal_reason = None, None, ""
     patient._history_user = by
     patient.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
-    # Versions published while the patient was withdrawn left it out: evaluated now, as they would have.
-    from .rulesets import reevaluate_assessment  # rulesets builds on this module
-
-    reevaluate_assessment(assessment_id=patient.assessment.pk, by=by)
+    # Versions published while the patient was withdrawn left it out (the review package evaluates
+    # the patient now, as they would have).
+    patient_restored.send(sender=Patient, patient=patient, by=by)
     return patient
 
 
@@ -200,10 +204,9 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     if assessment.patient.is_withdrawn:
         raise WorkupClosed("This patient has been withdrawn: nothing can be recorded. An administrator can restore "
                            "the patient.")
-    closing = review.closing_signoff(assessment)
-    if closing is not None:
-        raise WorkupClosed(f"The work-up was closed as not eligible by {closing.signer_name} on "
-                           f"{timezone.localtime(closing.signed_at):%Y-%m-%d %H:%M}; a physician can reopen it.")
+    refusal = write_refusal(assessment)  # e.g. a work-up closed by a physician's signature
+    if refusal:
+        raise WorkupClosed(refusal)
     data = {key: value for key, value in {**assessment.data, **changes}.items() if value is not None}
     ruleset, engine = active_engine()
     data = _stamp_counselling(assessment.data, data, engine)
@@ -223,7 +226,7 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     what = ", ".join(changed) or "stage"
     return lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
-        void_reason=f"Data changed by {lifecycle.signer_name(by)}: {what}.",
+        void_reason=f"Data changed by {display_name(by)}: {what}.",
         request_note=f"Data changed ({what}): re-evaluated under rule-set version {ruleset.version}.")
 
 
@@ -247,68 +250,6 @@ def _stamp_counselling(before: dict[str, Any], data: dict[str, Any], engine) -> 
     return data
 
 
-def _open_request(request: ReviewRequest) -> ReviewRequest:
-    request = (ReviewRequest.objects.select_for_update(of=("self",)).select_related("assessment__patient", "ruleset")
-               .get(pk=request.pk))
-    if not request.is_open:
-        raise review.ReviewRefused(f"This review request was resolved already ({request.get_resolution_display()} "
-                                   f"by {request.resolved_by_name}).")
-    return request
-
-
-def _resolve(request: ReviewRequest, resolution: str, justification: str, by) -> None:
-    request.resolution = resolution
-    request.justification = justification
-    request.resolved_by = by
-    request.resolved_by_name = lifecycle.signer_name(by)
-    request.resolved_at = timezone.now()
-    request.save(update_fields=["resolution", "justification", "resolved_by", "resolved_by_name", "resolved_at"])
-
-
-@transaction.atomic
-def review_request_keep(*, request: ReviewRequest, justification: str, by) -> ReviewRequest:
-    """The physician keeps the signed checklist under its own version: recorded with why."""
-    lifecycle.assessments_lock([request.assessment_id])
-    request = _open_request(request)
-    if not SignOff.objects.standing().filter(evaluation_id=request.evaluation_id).exists():
-        raise review.ReviewRefused("This checklist is not signed: there is no signed checklist to keep. It is "
-                                   "re-evaluated when its data are corrected.")
-    justification = justification.strip()
-    if not justification:
-        raise review.ReviewRefused("Keeping the signed checklist needs a justification: write it.",
-                                   field="justification")
-    if too_long := free_text_too_long(justification):
-        raise review.ReviewRefused(too_long, field="justification")
-    _resolve(request, ReviewRequest.Resolution.KEPT, justification, by)
-    return request
-
-
-@transaction.atomic
-def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
-    """The physician takes the new version: a new checklist under the active version replaces the
-    pinned one, the standing signature is voided (the new checklist needs signing) and decisions on
-    unchanged findings carry over."""
-    assessment = lifecycle.assessment_locked(request.assessment_id)
-    request = _open_request(request)
-    previous = assessment.current_evaluation
-    ruleset, engine = active_engine()
-    try:
-        evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
-    except CaseValidationError as exc:
-        problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
-        raise review.ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
-                                   "the coordinator must correct them first.") from exc
-    evaluation.reevaluated_from = previous
-    evaluation.changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]},
-                                           evaluation.checklist["items"])
-    _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
-    return lifecycle.install_one(
-        assessment=assessment, evaluation=evaluation, by=by,
-        void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
-                    f"{lifecycle.signer_name(by)}; the new checklist needs signing.",
-        request_note=f"Re-evaluated under version {ruleset.version}.")
-
-
 def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """The case paths whose values differ (groups one level deep, as the forms show them)."""
     changed = []
@@ -323,5 +264,5 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 __all__ = ["CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed", "assessment_update",
-           "patient_create", "patient_identity_update", "patient_restore", "patient_withdraw", "review_request_keep",
-           "review_request_reevaluate"]
+           "checklist_changes", "evaluation_build", "patient_create", "patient_identity_update", "patient_restore",
+           "patient_withdraw"]

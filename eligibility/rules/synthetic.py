@@ -10,7 +10,7 @@ import datetime
 import random
 from typing import Any
 
-from .rules.thresholds import DEFAULT_PRODUCTS
+from .thresholds import DEFAULT_PRODUCTS
 
 STAGES = ("screening", "pre_apheresis", "pre_lymphodepletion", "pre_infusion")
 

@@ -1,17 +1,17 @@
-"""Pages. Each view binds input, calls one service or selector and renders; permissions are
+"""Review pages: the worklist (home), the checklist with decisions and signature, its PDF, review
+requests. Each view binds input, calls one service or selector and renders; permissions are
 checked here, on the server, for every request (the role decides, not what the page shows)."""
+
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
@@ -19,25 +19,15 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
-from . import review, services
-from .forms import (
-    LABELS,
-    SECTIONS,
-    DispositionForm,
-    FilterForm,
-    PatientForm,
-    PatientIdentityForm,
-    ReopenForm,
-    ReviewKeepForm,
-    SearchForm,
-    SectionForm,
-    SignOffForm,
-    WithdrawForm,
-)
-from .models import Evaluation, Patient, ReviewRequest, SignOff
+from ..patients.forms import SECTIONS
+from ..patients.models import Evaluation
+from ..patients.selectors import active_patient, patient_or_404
+from . import services as review
+from .forms import DispositionForm, FilterForm, ReopenForm, ReviewKeepForm, SearchForm, SignOffForm
+from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
-from .presenters import assessment_changed_since, checklist_view_model, history_rows
-from .selectors import active_engine, physician_queue, worklist_patients
+from .presenters import checklist_view_model
+from .selectors import physician_queue, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -67,161 +57,10 @@ def worklist(request):
     query = request.GET.copy()
     query.pop("page", None)
     queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
-    return render(request, "eligibility/worklist.html", {
+    return render(request, "review/worklist.html", {
         "page": page, "filters": filters, "query": query.urlencode(),
         "search_form": SearchForm(initial={"search": search}), "search": search, "queue": queue,
     })
-
-
-@permission_required("eligibility.add_patient", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-@restores_entries
-def patient_create(request):
-    form = PatientForm(request.POST if request.method == "POST" else restored_entries(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            patient = services.patient_create(by=request.user, **form.cleaned_data)
-        except services.PatientRefused as refused:
-            form.add_error(refused.field, str(refused))
-        else:
-            messages.success(request, "Patient created. Record the screening data below.")
-            return redirect("intake", public_id=patient.public_id, phase="screening")
-    return render(request, "eligibility/patient_form.html", {"form": form})
-
-
-def _patient(public_id) -> Patient:
-    return get_object_or_404(Patient.objects.select_related("assessment"), public_id=public_id)
-
-
-def _active_patient(public_id) -> Patient:
-    """A patient not withdrawn (a withdrawn patient's pages are read-only; 404 for writes)."""
-    patient = _patient(public_id)
-    if patient.is_withdrawn:
-        raise Http404("This patient has been withdrawn.")
-    return patient
-
-
-@permission_required("eligibility.change_patient", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-@restores_entries
-def patient_identity(request, public_id):
-    """Correct a patient's study identifier or initials (recorded in the history)."""
-    patient = _active_patient(public_id)
-    form = PatientIdentityForm(request.POST if request.method == "POST" else restored_entries(request),
-                               initial={"study_id": patient.study_id, "initials": patient.initials})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_identity_update(patient=patient, by=request.user, **form.cleaned_data)
-        except services.PatientRefused as refused:
-            form.add_error(refused.field, str(refused))
-        else:
-            messages.success(request, "Identifier and initials saved; the change is in the history.")
-            return redirect("patient_detail", public_id=patient.public_id)
-    return render(request, "eligibility/patient_identity.html", {"patient": patient, "form": form,
-                                                                  "sections": SECTIONS})
-
-
-@permission_required("eligibility.withdraw_patient", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-@restores_entries
-def patient_withdraw(request, public_id):
-    """Withdraw a patient with a reason (leaves the worklists; an administrator can restore)."""
-    patient = _active_patient(public_id)
-    form = WithdrawForm(request.POST if request.method == "POST" else restored_entries(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.patient_withdraw(patient=patient, by=request.user, reason=form.cleaned_data["reason"])
-        except services.PatientRefused as refused:
-            form.add_error(refused.field, str(refused))
-        else:
-            messages.success(request, "The patient is withdrawn: no longer on the worklists. The record stays; an "
-                                      "administrator can restore it.")
-            return redirect("worklist")
-    return render(request, "eligibility/patient_withdraw.html", {"patient": patient, "form": form,
-                                                                  "sections": SECTIONS})
-
-
-@permission_required("eligibility.restore_patient", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-def withdrawn_patients(request):
-    """Administrators: withdrawn patients, each with who withdrew it, when and why, and a restore button."""
-    if request.method == "POST":
-        patient = get_object_or_404(Patient, public_id=request.POST.get("patient", ""))
-        try:
-            services.patient_restore(patient=patient, by=request.user)
-        except services.PatientRefused as refused:
-            messages.error(request, str(refused))
-        else:
-            messages.success(request, "Patient restored to the worklists.")
-        return redirect("withdrawn_patients")
-    patients = Patient.objects.filter(withdrawn_at__isnull=False).select_related("withdrawn_by").order_by(
-        "-withdrawn_at")
-    return render(request, "eligibility/withdrawn_patients.html", {"patients": patients})
-
-
-@permission_required("eligibility.view_patient", raise_exception=True)
-@require_safe
-def patient_detail(request, public_id):
-    patient = _patient(public_id)
-    assessment = patient.assessment
-    evaluations = assessment.evaluations.select_related("ruleset", "created_by")[:50]
-    return render(request, "eligibility/patient_detail.html", {
-        "patient": patient, "assessment": assessment, "evaluations": evaluations,
-        "history": history_rows(assessment), "sections": SECTIONS,
-    })
-
-
-@permission_required("eligibility.change_assessment", raise_exception=True)
-@require_http_methods(["GET", "POST"])
-@restores_entries
-def intake(request, public_id, phase):
-    """One phase's intake form; saving re-evaluates the checklist.
-
-    A save applies only what the user changed from the values the form was opened with. If a
-    colleague saved meanwhile, the save is refused: the form comes back with the colleague's values
-    under the fields they changed, the user's entries kept, and built on the saved revision.
-    """
-    if phase not in {section for section, _, _ in SECTIONS}:
-        raise Http404("No such section.")
-    patient = _patient(public_id)
-    assessment = patient.assessment
-    _, engine = active_engine()
-    data = request.POST if request.method == "POST" else restored_entries(request)
-    form = SectionForm(data, initial=SectionForm.initial_for(assessment, phase), phase=phase, engine=engine,
-                       assessment=assessment)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.assessment_update(assessment=assessment, changes=form.changes(), stage=form.stage_value(),
-                                           revision=form.cleaned_data["revision"], by=request.user)
-            except services.ConcurrentEdit as conflict:
-                current = conflict.assessment
-                base = form.cleaned_data.get("base")
-                since = base["r"] if base else form.cleaned_data["revision"]
-                form.rebase(current, assessment_changed_since(current, since))
-                changed_by = current.updated_by.get_full_name() or current.updated_by.username
-                form.add_error(None, (
-                    f"Not saved: {changed_by} saved this assessment at "
-                    f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
-                    "values are shown under each field they changed; your entries are kept. Check them, then "
-                    "save again: only what you changed will be saved."))
-            except services.WorkupClosed as closed:
-                form.add_error(None, f"Not saved: {closed}")
-            except services.CaseValidationError as invalid:  # changed between form check and save
-                for error in invalid.errors:
-                    form.add_case_error(error["field"], error["message"])
-            else:
-                title = next(title for section, title, _ in SECTIONS if section == phase)
-                removed = "; ".join(f"{LABELS[path]} (was {form.display(path, value)})" for path, value in form.removed)
-                messages.success(request, f"{title}: saved; the checklist was re-evaluated." + (
-                    f" Removed because they no longer apply: {removed}." if removed else ""))
-                return redirect("checklist", public_id=patient.public_id)
-        elif form.has_error(NON_FIELD_ERRORS, code="tampered"):
-            form.rebase(assessment, {})
-    return render(request, "eligibility/intake.html", {
-        "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
-        "closing": review.closing_signoff(assessment),
-    }, status=200)
 
 
 def _checklist_context(request, patient, evaluation, current: bool, *, item_forms=None, signoff_form=None,
@@ -279,9 +118,9 @@ def _current_evaluation(patient) -> Evaluation:
 @require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
-    patient = _patient(public_id)
+    patient = patient_or_404(public_id)
     evaluation = _current_evaluation(patient)
-    return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, True))
+    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -293,7 +132,7 @@ def evaluation_detail(request, public_id):
         public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
-    return render(request, "eligibility/checklist.html", _checklist_context(request, patient, evaluation, current))
+    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, current))
 
 
 def _evaluation_for_review(public_id) -> Evaluation:
@@ -306,7 +145,7 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
-    return render(request, "eligibility/checklist.html", context, status=status)
+    return render(request, "review/checklist.html", context, status=status)
 
 
 @permission_required("eligibility.add_disposition", raise_exception=True)
@@ -383,7 +222,7 @@ def _sign_refused(request, evaluation, form):
 def workup_reopen(request, public_id):
     """A physician reopens a work-up closed as not eligible, saying why (GET: the justification
     posted after the session ended, given back unsaved, or the checklist)."""
-    patient = _active_patient(public_id)
+    patient = active_patient(public_id)
     if request.method == "GET":
         entries = restored_entries(request)
         if entries is None:
@@ -411,7 +250,7 @@ def signoff_pdf(request, public_id):
                                 public_id=public_id)
     evaluation = signoff.evaluation
     view = checklist_view_model(evaluation)
-    html = render_to_string("eligibility/signed_checklist_pdf.html", {
+    html = render_to_string("review/signed_checklist_pdf.html", {
         "patient": signoff.assessment.patient, "evaluation": evaluation, "signoff": signoff, "view": view,
         "valid": review.signoff_verify(signoff),
         "overridden": [item["title"] for item in view["all_items"]
@@ -437,7 +276,7 @@ def review_keep(request, public_id):
         messages.error(request, "Why the signed checklist stands: write the justification.")
     else:
         try:
-            services.review_request_keep(request=review_request, justification=form.cleaned_data["justification"],
+            review.review_request_keep(request=review_request, justification=form.cleaned_data["justification"],
                                          by=request.user)
         except review.ReviewRefused as refused:
             messages.error(request, str(refused))
@@ -452,7 +291,7 @@ def review_reevaluate(request, public_id):
     """A physician takes the new rule-set version: a new checklist, to review and sign."""
     review_request = _review_request(public_id)
     try:
-        evaluation = services.review_request_reevaluate(request=review_request, by=request.user)
+        evaluation = review.review_request_reevaluate(request=review_request, by=request.user)
     except review.ReviewRefused as refused:
         messages.error(request, str(refused))
     else:

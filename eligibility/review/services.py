@@ -27,10 +27,17 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .lifecycle import assessment_locked, signer_name
-from .models import Assessment, Disposition, Evaluation, SignOff, free_text_too_long
-from .rules.statuses import BLOCKING
-from .rules.vocabulary import STAGE
+from ..common.people import display_name as signer_name
+from ..common.text import free_text_too_long
+from ..patients import lifecycle
+from ..patients.lifecycle import assessment_locked
+from ..patients.models import Assessment, Evaluation
+from ..patients.services import checklist_changes, evaluation_build
+from ..rules import CaseValidationError
+from ..rules.statuses import BLOCKING
+from ..rules.vocabulary import STAGE
+from ..rulesets.selectors import active_engine
+from .models import Disposition, ReviewRequest, SignOff
 
 logger = logging.getLogger(__name__)
 
@@ -269,3 +276,71 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
     closing.void_reason = f"Work-up reopened by {signer_name(by)}: {justification}"
     closing.save(update_fields=["voided_at", "voided_by", "void_reason"])
     return closing
+
+
+# --- Review requests a published version raised ------------------------------------------------
+
+
+def _open_request(request: ReviewRequest) -> ReviewRequest:
+    request = (ReviewRequest.objects.select_for_update(of=("self",)).select_related("assessment__patient", "ruleset")
+               .get(pk=request.pk))
+    if not request.is_open:
+        raise ReviewRefused(f"This review request was resolved already ({request.get_resolution_display()} "
+                                   f"by {request.resolved_by_name}).")
+    return request
+
+
+def _resolve(request: ReviewRequest, resolution: str, justification: str, by) -> None:
+    request.resolution = resolution
+    request.justification = justification
+    request.resolved_by = by
+    request.resolved_by_name = signer_name(by)
+    request.resolved_at = timezone.now()
+    request.save(update_fields=["resolution", "justification", "resolved_by", "resolved_by_name", "resolved_at"])
+
+
+@transaction.atomic
+def review_request_keep(*, request: ReviewRequest, justification: str, by) -> ReviewRequest:
+    """The physician keeps the signed checklist under its own version: recorded with why."""
+    lifecycle.assessments_lock([request.assessment_id])
+    request = _open_request(request)
+    if not SignOff.objects.standing().filter(evaluation_id=request.evaluation_id).exists():
+        raise ReviewRefused("This checklist is not signed: there is no signed checklist to keep. It is "
+                                   "re-evaluated when its data are corrected.")
+    justification = justification.strip()
+    if not justification:
+        raise ReviewRefused("Keeping the signed checklist needs a justification: write it.",
+                                   field="justification")
+    if too_long := free_text_too_long(justification):
+        raise ReviewRefused(too_long, field="justification")
+    _resolve(request, ReviewRequest.Resolution.KEPT, justification, by)
+    return request
+
+
+@transaction.atomic
+def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
+    """The physician takes the new version: a new checklist under the active version replaces the
+    pinned one, the standing signature is voided (the new checklist needs signing) and decisions on
+    unchanged findings carry over."""
+    assessment = lifecycle.assessment_locked(request.assessment_id)
+    request = _open_request(request)
+    previous = assessment.current_evaluation
+    ruleset, engine = active_engine()
+    try:
+        case = engine.parse({**assessment.data, "stage": assessment.stage,
+                             "case_id": str(assessment.patient.public_id)})
+        evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
+                                      checklist=engine.evaluate(case), by=by)
+    except CaseValidationError as exc:
+        problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
+        raise ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
+                                   "the coordinator must correct them first.") from exc
+    evaluation.reevaluated_from = previous
+    evaluation.changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]},
+                                           evaluation.checklist["items"])
+    _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
+    return lifecycle.install_one(
+        assessment=assessment, evaluation=evaluation, by=by,
+        void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
+                    f"{signer_name(by)}; the new checklist needs signing.",
+        request_note=f"Re-evaluated under version {ruleset.version}.")

@@ -1,0 +1,127 @@
+"""Patients, their assessment (the case as recorded) and every evaluation of it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+from simple_history.models import HistoricalRecords
+
+from ..common.jsoncodec import CompactJSONField
+from ..rules.statuses import OVERALL_LABELS
+from ..rules.vocabulary import STAGE
+from ..rulesets.models import RuleSet
+
+
+class PatientQuerySet(models.QuerySet):
+    def active(self):
+        """Patients not withdrawn (the worklists and queues show only these)."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
+class Patient(models.Model):
+    """A patient of the programme, with the least identifying data the programme needs.
+
+    Pages address a patient by ``public_id`` (opaque); the study identifier and initials never
+    appear in a URL or a log line. Identifiers are unique whatever their letter case (the database
+    enforces it). A patient is never deleted from the application: a mistaken or departed patient
+    is withdrawn with a reason (and can be restored by an administrator).
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    study_id = models.CharField(
+        "study identifier", max_length=40,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+                                   "Use letters, digits and . _ / - only (a programme or study number).")],
+        help_text="The programme's or trial's identifier for this patient, not a medical record number.",
+    )
+    initials = models.CharField(
+        max_length=4,
+        validators=[RegexValidator(r"^[A-Z]{1,4}$", "Up to four capital letters, e.g. JD.")],
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    withdrawal_reason = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["study_id"]
+        permissions = [("withdraw_patient", "Can withdraw a patient"),
+                       ("restore_patient", "Can restore a withdrawn patient")]
+        constraints = [
+            models.UniqueConstraint(Upper("study_id"), name="study_id_unique_any_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_id} ({self.initials})"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class Assessment(models.Model):
+    """A patient's work-up: the case values of criteria.md section 3, saved as they are recorded.
+
+    ``data`` holds the case exactly as the engine reads it (units included, e.g.
+    ``{"alc": {"value": 150, "unit": "cells/uL"}}``); ``revision`` goes up by one on every save so
+    that two people editing at once cannot silently overwrite each other.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="assessment")
+    stage = models.CharField(max_length=24, choices=list(STAGE.items()), default="screening")
+    data = CompactJSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+    current_evaluation = models.OneToOneField(
+        "Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at"])
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"Assessment of {self.patient}"
+
+
+class Evaluation(models.Model):
+    """One run of the engine on an assessment, kept exactly as it was: the inputs it read, the
+    checklist it produced and the rule-set version that produced it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="evaluations")
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="evaluations")
+    stage = models.CharField(max_length=24, choices=list(STAGE.items()))
+    inputs = CompactJSONField(help_text="The case as evaluated (snapshot).")
+    checklist = CompactJSONField(help_text="The checklist of criteria.md section 4.")
+    overall = models.CharField(max_length=24, choices=list(OVERALL_LABELS.items()))
+    flag_count = models.PositiveSmallIntegerField(default=0)
+    missing_count = models.PositiveSmallIntegerField(default=0)
+    defer_count = models.PositiveSmallIntegerField(default=0)
+    exclude_count = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    #: When a new rule-set version re-evaluated unchanged data: the evaluation it replaced and the
+    #: items whose status or reason changed ([{"code", "title", "before", "after"}]).
+    reevaluated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changes = CompactJSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.overall} under rule set {self.ruleset_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def open_flags(self) -> int:
+        return self.flag_count + self.missing_count + self.defer_count + self.exclude_count

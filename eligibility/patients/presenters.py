@@ -1,0 +1,83 @@
+"""What the patient pages show of stored data: the history of changes, who changed what meanwhile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.display import history_who as _who
+from ..common.display import value_text as _value_text
+from ..rules import vocabulary
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in ("infections", "organ_function"):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
+    """Every recorded change of the assessment: who, when, which value, old and new."""
+    records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
+    rows: list[dict[str, Any]] = []
+    previous_data: dict[str, Any] = {}
+    previous_stage = None
+    for record in records:
+        who = record.history_user.get_full_name() or record.history_user.username if record.history_user else "system"
+        before, after = _flatten(previous_data), _flatten(record.data or {})
+        for path in sorted(before.keys() | after.keys()):
+            if before.get(path) != after.get(path):
+                rows.append({"when": record.history_date, "who": who, "field": path,
+                             "old": _value_text(before.get(path)), "new": _value_text(after.get(path))})
+        if previous_stage is not None and record.stage != previous_stage:
+            rows.append({"when": record.history_date, "who": who, "field": "stage",
+                         "old": vocabulary.STAGE[previous_stage], "new": vocabulary.STAGE[record.stage]})
+        previous_data, previous_stage = record.data or {}, record.stage
+    rows += _patient_rows(assessment.patient)
+    rows.sort(key=lambda row: row["when"], reverse=True)
+    return rows[:limit]
+
+
+#: The patient's own fields shown in its history, with their labels.
+PATIENT_FIELDS = {"study_id": "study identifier", "initials": "initials"}
+
+
+def _patient_rows(patient) -> list[dict[str, Any]]:
+    """Corrections of the identifier and initials, withdrawals and restorations."""
+    rows, previous = [], None
+    for record in patient.history.select_related("history_user").order_by("history_date", "history_id"):
+        if previous is not None:
+            who = _who(record)
+            for name, label in PATIENT_FIELDS.items():
+                if getattr(previous, name) != getattr(record, name):
+                    rows.append({"when": record.history_date, "who": who, "field": label,
+                                 "old": getattr(previous, name), "new": getattr(record, name)})
+            if (previous.withdrawn_at is None) != (record.withdrawn_at is None):
+                withdrawn = record.withdrawn_at is not None
+                rows.append({"when": record.history_date, "who": who, "field": "withdrawal",
+                             "old": "" if withdrawn else f"withdrawn: {previous.withdrawal_reason}",
+                             "new": f"withdrawn: {record.withdrawal_reason}" if withdrawn else "restored"})
+        previous = record
+    return rows
+
+
+def assessment_changed_since(assessment, revision: int) -> dict[str, tuple[str, Any]]:
+    """Who last changed each case path (and ``"stage"``) after ``revision``, and when:
+    ``{path: (name, time)}`` (from the assessment's history)."""
+    records = (assessment.history.filter(revision__gte=revision).select_related("history_user")
+               .order_by("revision", "history_date", "history_id"))
+    changed: dict[str, tuple[str, Any]] = {}
+    previous = None
+    for record in records:
+        if previous is not None:
+            before, after = _flatten(previous.data or {}), _flatten(record.data or {})
+            for path in before.keys() | after.keys():
+                if before.get(path) != after.get(path):
+                    changed[path] = (_who(record), record.history_date)
+            if record.stage != previous.stage:
+                changed["stage"] = (_who(record), record.history_date)
+        previous = record
+    return changed

@@ -1,0 +1,39 @@
+"""What the packages above patients hook into (dependencies point one way: review builds on
+patients, so patients announce what happened and review acts on it, in the same transaction).
+
+- :data:`evaluations_replaced`: sent by :func:`~.lifecycle.evaluations_install` after new
+  evaluations became current, with ``replacements`` (list of :class:`~.lifecycle.Replacement`)
+  and ``by``; receivers void what belonged to the replaced checklists (signatures), close what
+  they asked (review requests) and carry decisions on unchanged findings over. The assessments'
+  rows are locked.
+- :data:`patient_restored`: sent after a withdrawn patient was restored (``patient``, ``by``).
+- :func:`write_guard`: registers a function ``(assessment) -> str | None`` that may refuse a
+  coordinator's save with a message (e.g. a work-up closed by a physician's signature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.dispatch import Signal
+
+evaluations_replaced = Signal()
+patient_restored = Signal()
+
+#: Functions that may refuse a save of an assessment: (assessment) -> message or None.
+WRITE_GUARDS: list[Callable] = []
+
+
+def write_guard(function: Callable) -> Callable:
+    """Register ``function`` as a write guard (a decorator)."""
+    WRITE_GUARDS.append(function)
+    return function
+
+
+def write_refusal(assessment) -> str | None:
+    """The first guard's refusal of a save of ``assessment``, or ``None``."""
+    for guard in WRITE_GUARDS:
+        message = guard(assessment)
+        if message:
+            return message
+    return None

@@ -1,0 +1,162 @@
+"""Patient pages. Each view binds input, calls one service or selector and renders; permissions are
+checked here, on the server, for every request (the role decides, not what the page shows)."""
+
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
+
+from session_guard.restore import restored_entries, restores_entries
+
+from ..rulesets.selectors import active_engine
+from . import services
+from .forms import LABELS, SECTIONS, PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
+from .models import Patient
+from .presenters import assessment_changed_since, history_rows
+from .selectors import active_patient, patient_or_404
+from .signals import write_refusal
+
+
+@permission_required("eligibility.add_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def patient_create(request):
+    form = PatientForm(request.POST if request.method == "POST" else restored_entries(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            patient = services.patient_create(by=request.user, **form.cleaned_data)
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "Patient created. Record the screening data below.")
+            return redirect("intake", public_id=patient.public_id, phase="screening")
+    return render(request, "patients/patient_form.html", {"form": form})
+
+
+@permission_required("eligibility.change_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def patient_identity(request, public_id):
+    """Correct a patient's study identifier or initials (recorded in the history)."""
+    patient = active_patient(public_id)
+    form = PatientIdentityForm(request.POST if request.method == "POST" else restored_entries(request),
+                               initial={"study_id": patient.study_id, "initials": patient.initials})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_identity_update(patient=patient, by=request.user, **form.cleaned_data)
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "Identifier and initials saved; the change is in the history.")
+            return redirect("patient_detail", public_id=patient.public_id)
+    return render(request, "patients/patient_identity.html", {"patient": patient, "form": form,
+                                                                  "sections": SECTIONS})
+
+
+@permission_required("eligibility.withdraw_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def patient_withdraw(request, public_id):
+    """Withdraw a patient with a reason (leaves the worklists; an administrator can restore)."""
+    patient = active_patient(public_id)
+    form = WithdrawForm(request.POST if request.method == "POST" else restored_entries(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.patient_withdraw(patient=patient, by=request.user, reason=form.cleaned_data["reason"])
+        except services.PatientRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, "The patient is withdrawn: no longer on the worklists. The record stays; an "
+                                      "administrator can restore it.")
+            return redirect("worklist")
+    return render(request, "patients/patient_withdraw.html", {"patient": patient, "form": form,
+                                                                  "sections": SECTIONS})
+
+
+@permission_required("eligibility.restore_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def withdrawn_patients(request):
+    """Administrators: withdrawn patients, each with who withdrew it, when and why, and a restore button."""
+    if request.method == "POST":
+        patient = get_object_or_404(Patient, public_id=request.POST.get("patient", ""))
+        try:
+            services.patient_restore(patient=patient, by=request.user)
+        except services.PatientRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, "Patient restored to the worklists.")
+        return redirect("withdrawn_patients")
+    patients = Patient.objects.filter(withdrawn_at__isnull=False).select_related("withdrawn_by").order_by(
+        "-withdrawn_at")
+    return render(request, "patients/withdrawn_patients.html", {"patients": patients})
+
+
+@permission_required("eligibility.view_patient", raise_exception=True)
+@require_safe
+def patient_detail(request, public_id):
+    patient = patient_or_404(public_id)
+    assessment = patient.assessment
+    evaluations = assessment.evaluations.select_related("ruleset", "created_by")[:50]
+    return render(request, "patients/patient_detail.html", {
+        "patient": patient, "assessment": assessment, "evaluations": evaluations,
+        "history": history_rows(assessment), "sections": SECTIONS,
+    })
+
+
+@permission_required("eligibility.change_assessment", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def intake(request, public_id, phase):
+    """One phase's intake form; saving re-evaluates the checklist.
+
+    A save applies only what the user changed from the values the form was opened with. If a
+    colleague saved meanwhile, the save is refused: the form comes back with the colleague's values
+    under the fields they changed, the user's entries kept, and built on the saved revision.
+    """
+    if phase not in {section for section, _, _ in SECTIONS}:
+        raise Http404("No such section.")
+    patient = patient_or_404(public_id)
+    assessment = patient.assessment
+    _, engine = active_engine()
+    data = request.POST if request.method == "POST" else restored_entries(request)
+    form = SectionForm(data, initial=SectionForm.initial_for(assessment, phase), phase=phase, engine=engine,
+                       assessment=assessment)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.assessment_update(assessment=assessment, changes=form.changes(), stage=form.stage_value(),
+                                           revision=form.cleaned_data["revision"], by=request.user)
+            except services.ConcurrentEdit as conflict:
+                current = conflict.assessment
+                base = form.cleaned_data.get("base")
+                since = base["r"] if base else form.cleaned_data["revision"]
+                form.rebase(current, assessment_changed_since(current, since))
+                changed_by = current.updated_by.get_full_name() or current.updated_by.username
+                form.add_error(None, (
+                    f"Not saved: {changed_by} saved this assessment at "
+                    f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
+                    "values are shown under each field they changed; your entries are kept. Check them, then "
+                    "save again: only what you changed will be saved."))
+            except services.WorkupClosed as closed:
+                form.add_error(None, f"Not saved: {closed}")
+            except services.CaseValidationError as invalid:  # changed between form check and save
+                for error in invalid.errors:
+                    form.add_case_error(error["field"], error["message"])
+            else:
+                title = next(title for section, title, _ in SECTIONS if section == phase)
+                removed = "; ".join(f"{LABELS[path]} (was {form.display(path, value)})" for path, value in form.removed)
+                messages.success(request, f"{title}: saved; the checklist was re-evaluated." + (
+                    f" Removed because they no longer apply: {removed}." if removed else ""))
+                return redirect("checklist", public_id=patient.public_id)
+        elif form.has_error(NON_FIELD_ERRORS, code="tampered"):
+            form.rebase(assessment, {})
+    return render(request, "patients/intake.html", {
+        "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
+        "refusal": write_refusal(assessment),
+    }, status=200)

@@ -1,0 +1,140 @@
+"""Review forms: the worklist's filters and search, a physician's decision on an item, the
+signature, reopening a closed work-up, and keeping a signed checklist a new version asks about."""
+
+from __future__ import annotations
+
+from crispy_forms.bootstrap import StrictButton
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Layout, Submit
+from django import forms
+
+from ..common.text import FREE_TEXT_MAX
+from ..rules import vocabulary as words
+from ..rules.statuses import OVERALL_LABELS
+from .models import Disposition
+
+
+class FilterForm(forms.Form):
+    """Worklist filters (GET): overall result and stage."""
+
+    result = forms.ChoiceField(label="Overall result", required=False,
+                               choices=[("", "Any result"), *OVERALL_LABELS.items()])
+    stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *words.STAGE.items()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.form_class = "row g-2 align-items-end"
+        self.helper.layout = Layout(
+            Div("result", css_class="col-md-4"), Div("stage", css_class="col-md-4"),
+            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Filter</button>'),
+                css_class="col-md-2"),
+        )
+
+
+class SearchForm(forms.Form):
+    """Search by study identifier (POST: the term is kept in the session, not in the URL)."""
+
+    search = forms.CharField(label="Study identifier", required=False, max_length=40, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.form_class = "row g-2 align-items-end"
+        self.helper.layout = Layout(
+            Div("search", css_class="col-md-6"),
+            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Search</button>'),
+                css_class="col-md-2"),
+        )
+
+
+DECISION_CHOICES = {
+    "flag": [(Disposition.Kind.ACKNOWLEDGED, "Acknowledge")],
+    "blocking": [(Disposition.Kind.ACCEPTED, "Accept the finding"), (Disposition.Kind.OVERRIDDEN, "Override")],
+}
+
+
+class DispositionForm(forms.Form):
+    """A physician's decision on one item (prefixed with the rule code: one form per item).
+
+    A flag is acknowledged, with an optional note; a blocking item is accepted (a note is optional)
+    or overridden with a reason and a justification (both required).
+    """
+
+    kind = forms.ChoiceField(label="Decision", widget=forms.RadioSelect)
+    reason_code = forms.ChoiceField(label="Reason for the override", required=False,
+                                    choices=[("", "Choose a reason"), *Disposition.Reason.choices])
+    justification = forms.CharField(
+        label="Justification", required=False, max_length=FREE_TEXT_MAX,
+        help_text=f"Required for an override; at most {FREE_TEXT_MAX:,} characters.",
+        widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, status: str = "flag", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status = status
+        self.fields["kind"].choices = DECISION_CHOICES["flag" if status == "flag" else "blocking"]
+        if status != "flag":
+            self.fields["kind"].help_text = ("Accept: the patient does not go on because of this finding. Override: "
+                                             "the patient goes on despite it (reason and justification required).")
+        if status == "flag":
+            self.fields["kind"].initial = Disposition.Kind.ACKNOWLEDGED
+            del self.fields["reason_code"]
+            self.fields["justification"].label = "Note (optional)"
+            self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == Disposition.Kind.OVERRIDDEN:
+            if not cleaned.get("reason_code"):
+                self.add_error("reason_code", "An override needs a reason: choose one.")
+            if not (cleaned.get("justification") or "").strip() and "justification" not in self.errors:
+                self.add_error("justification", "An override needs a justification: write why the finding does "
+                                                "not stop the patient.")
+        return cleaned
+
+
+class SignOffForm(forms.Form):
+    """Re-enter the password to sign (the signature's meaning is shown beside it)."""
+
+    password = forms.CharField(label="Your password (to sign)", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("password", Submit("sign", "Sign"))
+
+
+class ReopenForm(forms.Form):
+    """A physician reopens a work-up closed as not eligible: why."""
+
+    justification = forms.CharField(label="Why the work-up is reopened", max_length=FREE_TEXT_MAX,
+                                    widget=forms.Textarea(attrs={"rows": 2}),
+                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("justification", Submit("reopen", "Reopen the work-up", css_class="btn-secondary"))
+
+
+class ReviewKeepForm(forms.Form):
+    """Keep a signed checklist that a new rule-set version would change: say why."""
+
+    justification = forms.CharField(label="Why the signed checklist stands", max_length=FREE_TEXT_MAX,
+                                    widget=forms.Textarea(attrs={"rows": 2}),
+                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("justification", StrictButton("Keep the signed checklist", type="submit",
+                                                                  name="keep", css_class="btn-secondary"))

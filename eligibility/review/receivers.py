@@ -1,0 +1,109 @@
+"""How review follows what happens below it (connected when the app is ready, see ``apps.py``).
+
+- A checklist replaced (a save, a publish, a physician's re-evaluation): the standing signature on
+  it is voided with the reason, open review requests are closed as superseded, and decisions on
+  findings that did not change are carried over to the new checklist. In the same transaction,
+  under the assessment's row lock.
+- A coordinator's save of a work-up closed as not eligible by a physician's signature is refused.
+- A rule-set version published: open checklists are re-evaluated (signed ones get a review request).
+- A withdrawn patient restored: evaluated under the active version if versions came meanwhile.
+- The impact preview lists the open checklists (the cases and whether they are signed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Exists
+from django.dispatch import receiver
+from django.utils import timezone
+
+from ..common.people import display_name
+from ..patients.models import Evaluation, Patient
+from ..patients.signals import evaluations_replaced, patient_restored, write_guard
+from ..rulesets.models import RuleSet
+from ..rulesets.preview import OpenCase, open_cases_provider
+from ..rulesets.signals import ruleset_published
+from .models import Disposition, ReviewRequest, SignOff
+from .reevaluation import (
+    open_assessments,
+    reevaluate_assessment,
+    reevaluate_open_assessments,
+    standing_on_current_checklist,
+)
+from .services import closing_signoff
+
+
+@receiver(evaluations_replaced, sender=Evaluation, dispatch_uid="review.checklists_replaced")
+def checklists_replaced(sender, replacements, by, **kwargs):
+    """Void, close and carry over for each replaced checklist (grouped: one statement per reason)."""
+    now, name = timezone.now(), display_name(by)
+    by_void_reason, by_request_note = defaultdict(list), defaultdict(list)
+    for replacement in replacements:
+        by_void_reason[replacement.void_reason].append(replacement.assessment_id)
+        by_request_note[replacement.request_note].append(replacement.assessment_id)
+    for reason, assessment_ids in by_void_reason.items():
+        SignOff.objects.standing().filter(assessment_id__in=assessment_ids).update(
+            voided_at=now, voided_by=by, void_reason=reason)
+    for note, assessment_ids in by_request_note.items():
+        ReviewRequest.objects.open().filter(assessment_id__in=assessment_ids).update(
+            resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=name, resolved_at=now,
+            justification=note)
+    replaced = {replacement.previous_id: replacement.evaluation for replacement in replacements
+                if replacement.previous_id is not None}
+    previous_decisions = defaultdict(list)
+    for disposition in Disposition.objects.filter(evaluation_id__in=replaced):
+        previous_decisions[disposition.evaluation_id].append(disposition)
+    Disposition.objects.bulk_create([
+        carried
+        for previous_id, dispositions in previous_decisions.items()
+        for carried in carried_dispositions(dispositions, replaced[previous_id])
+    ])
+
+
+def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:
+    """Copies (unsaved) for ``current`` of the decisions whose item kept its status and inputs;
+    where the finding changed, the physician decides again."""
+    items = {item["code"]: item for item in current.checklist["items"]}
+    carried = []
+    for disposition in dispositions:
+        item = items.get(disposition.code)
+        if item is None or item["status"] != disposition.status or item["inputs"] != disposition.item_inputs:
+            continue
+        carried.append(Disposition(
+            evaluation=current, code=disposition.code, status=disposition.status, item_inputs=disposition.item_inputs,
+            kind=disposition.kind, reason_code=disposition.reason_code, justification=disposition.justification,
+            decided_by_id=disposition.decided_by_id, decided_by_name=disposition.decided_by_name,
+            decided_at=disposition.decided_at, carried_over_from=disposition.carried_over_from or disposition,
+        ))
+    return carried
+
+
+@write_guard
+def closed_work_up(assessment) -> str | None:
+    """A work-up closed as not eligible takes no data until a physician reopens it."""
+    closing = closing_signoff(assessment)
+    if closing is None:
+        return None
+    return (f"The work-up was closed as not eligible by {closing.signer_name} on "
+            f"{timezone.localtime(closing.signed_at):%Y-%m-%d %H:%M}; a physician can reopen it.")
+
+
+@receiver(ruleset_published, sender=RuleSet, dispatch_uid="review.reevaluate_after_publish")
+def reevaluate_after_publish(sender, ruleset, by, **kwargs):
+    """Open checklists under the new version (see :mod:`.reevaluation`); the outcome for the page."""
+    return reevaluate_open_assessments(ruleset=ruleset, by=by)
+
+
+@receiver(patient_restored, sender=Patient, dispatch_uid="review.reevaluate_restored")
+def reevaluate_restored(sender, patient, by, **kwargs):
+    reevaluate_assessment(assessment_id=patient.assessment.pk, by=by)
+
+
+@open_cases_provider
+def open_cases():
+    """Every open assessment's case and whether its current checklist is signed (streamed)."""
+    rows = (open_assessments().annotate(signed=Exists(standing_on_current_checklist()))
+            .values_list("patient__public_id", "patient__study_id", "patient__initials", "stage", "data", "signed"))
+    for row in rows.iterator(chunk_size=2000):
+        yield OpenCase(*row)

@@ -1,0 +1,81 @@
+"""Rule-set forms: every threshold of a draft, a product of its catalogue, a new product, the
+publish note. The allowed values are checked by the services (the rule data's own validation)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from ..common.text import FREE_TEXT_MAX
+from ..rules.arithmetic import plain
+from ..rules.engine import RULE_CLASSES
+from ..rules.thresholds import THRESHOLDS
+from .models import DIAGNOSIS_CHOICES, Product
+
+
+class FiniteDecimalField(forms.DecimalField):
+    """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
+    and leaves them to validation, but comparing a signalling NaN, as ``has_changed`` does with the
+    hidden copy of the value shown, raises InvalidOperation: a 500 found by fuzzing)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is not None and not value.is_finite():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
+class ThresholdsForm(forms.Form):
+    """Every threshold of a draft; the allowed values are checked by the rule data's own validation."""
+
+    def __init__(self, *args, values, **kwargs):
+        super().__init__(*args, **kwargs)
+        for spec in THRESHOLDS:
+            self.fields[spec.key] = FiniteDecimalField(
+                label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
+                max_digits=10, decimal_places=3, show_hidden_initial=True,
+                help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
+                          + (", a whole number" if spec.kind == "count" else "")
+                          + f"; source documents: {plain(spec.default)}",
+            )
+
+    def groups(self) -> list[dict]:
+        """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
+        return [{"title": rule.title, "source": rule.source,
+                 "fields": [self[spec.key] for spec in THRESHOLDS if spec.rule == rule.code]}
+                for rule in RULE_CLASSES if any(spec.rule == rule.code for spec in THRESHOLDS)]
+
+
+class ProductForm(forms.ModelForm):
+    """One product of a draft's catalogue (prefixed with its code: one form per product)."""
+
+    diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, widget=forms.CheckboxSelectMultiple)
+    age_limit_diagnoses = forms.MultipleChoiceField(choices=DIAGNOSIS_CHOICES, required=False,
+                                                    widget=forms.CheckboxSelectMultiple,
+                                                    label="Diagnoses the age limits apply to")
+
+    class Meta:
+        model = Product
+        fields = list(Product.EDITABLE_FIELDS)
+        field_classes = {"min_age_years": FiniteDecimalField, "max_age_years": FiniteDecimalField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # editing: each field carries the value it was shown with
+            for field in self.fields.values():
+                field.show_hidden_initial = True
+
+
+class NewProductForm(ProductForm):
+    """A product to add to a draft's catalogue: its code as cases name it, and its values."""
+
+    code = forms.CharField(help_text="As cases name it: lower-case letters, digits and single underscores, "
+                                     "e.g. tisagenlecleucel.")
+    field_order = ["code", *ProductForm.Meta.fields]
+    # The code is checked by the service (with every other value, so all problems show at once).
+
+
+class PublishForm(forms.Form):
+    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
+                                  max_length=FREE_TEXT_MAX,
+                                  help_text=f"Up to {FREE_TEXT_MAX:,} characters.")

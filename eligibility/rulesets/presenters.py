@@ -1,0 +1,58 @@
+"""What the rule-set pages show: who edited which value of a draft, and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..common.display import history_who as _who
+from ..common.display import value_text as _value_text
+from ..rules.arithmetic import plain
+from ..rules.thresholds import THRESHOLDS_BY_KEY
+from .models import Product, Threshold
+
+
+def _product_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(value) or "none"
+    if value is None:
+        return "none"
+    return _value_text(value)
+
+
+def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
+    """Every edit of a version while it was a draft: who, when, what, before and after (newest first).
+
+    The copy a draft starts from is not an edit; the differences from the active version show its result.
+    """
+    rows: list[dict[str, Any]] = []
+    last: dict[int, Any] = {}
+    for record in (Threshold.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
+                   .order_by("history_date", "history_id")):
+        before = last.get(record.id)
+        if record.history_type == "~" and before is not None and before.value != record.value:
+            spec = THRESHOLDS_BY_KEY[record.key]
+            rows.append({"when": record.history_date, "who": _who(record), "what": spec.label,
+                         "old": f"{plain(before.value)} {spec.unit}".strip(),
+                         "new": f"{plain(record.value)} {spec.unit}".strip()})
+        last[record.id] = record
+    last = {}
+    for record in (Product.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
+                   .order_by("history_date", "history_id")):
+        before = last.get(record.id)
+        what = f"Product {record.name} ({record.code})"
+        if record.history_type == "+" and not (record.history_change_reason or "").startswith("Copied"):
+            rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "absent",
+                         "new": "added"})
+        elif record.history_type == "-":
+            rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "present",
+                         "new": "removed"})
+        elif record.history_type == "~" and before is not None:
+            for name in Product.EDITABLE_FIELDS:
+                old, new = getattr(before, name), getattr(record, name)
+                if old != new:
+                    rows.append({"when": record.history_date, "who": _who(record),
+                                 "what": f"{what}: {name.replace('_', ' ')}",
+                                 "old": _product_value(old), "new": _product_value(new)})
+        last[record.id] = record
+    rows.sort(key=lambda row: row["when"], reverse=True)
+    return rows

@@ -1,0 +1,105 @@
+"""Rule sets, reads: a version and its values as plain data for the engine, engines of published
+versions (built once per process), and the differences between two versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..rules import Engine, RuleSetData
+from ..rules.arithmetic import plain
+from ..rules.thresholds import THRESHOLDS_BY_KEY, ProductSpec
+from .models import RuleSet
+
+
+class NoActiveRuleSet(LookupError):
+    """The database has no active rule set (not migrated, or emptied by hand)."""
+
+
+def ruleset_get(*, version: int | None = None) -> RuleSet:
+    """The rule set of ``version``, or the active one."""
+    try:
+        if version is None:
+            return RuleSet.objects.get(status=RuleSet.Status.ACTIVE)
+        return RuleSet.objects.get(version=version)
+    except RuleSet.DoesNotExist:
+        what = "no active rule set" if version is None else f"no rule set version {version}"
+        raise NoActiveRuleSet(f"There is {what}: run 'python manage.py migrate'.") from None
+
+
+def ruleset_data(ruleset: RuleSet) -> RuleSetData:
+    """Every threshold and product of ``ruleset`` as plain values (two queries)."""
+    thresholds = dict(ruleset.thresholds.values_list("key", "value"))
+    products = {
+        product.code: ProductSpec(
+            code=product.code,
+            name=product.name,
+            target=product.target,
+            diagnoses=frozenset(product.diagnoses),
+            accepts_cryopreserved=product.accepts_cryopreserved,
+            investigational=product.investigational,
+            age_limit_diagnoses=frozenset(product.age_limit_diagnoses),
+            min_age_years=product.min_age_years,
+            max_age_years=product.max_age_years,
+        )
+        for product in ruleset.products.all()
+    }
+    return RuleSetData(name=ruleset.name, version=ruleset.version, thresholds=thresholds, products=products)
+
+
+def engine_get(*, version: int | None = None) -> Engine:
+    """An engine for the active rule set (or ``version``), its values loaded once."""
+    return engine_for(ruleset_get(version=version))
+
+
+#: Engines of active or retired rule sets by (primary key, version): those versions never change.
+_ENGINES: dict[tuple[int, int], Engine] = {}
+
+
+def engine_for(ruleset: RuleSet) -> Engine:
+    """The engine of ``ruleset``, built once per process for versions that can no longer change."""
+    if ruleset.status == RuleSet.Status.DRAFT:
+        return Engine(ruleset_data(ruleset))
+    key = (ruleset.pk, ruleset.version)
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = Engine(ruleset_data(ruleset))
+    return engine
+
+
+def active_engine() -> tuple[RuleSet, Engine]:
+    """The active rule set and its engine (one query once the engine is built)."""
+    ruleset = ruleset_get()
+    return ruleset, engine_for(ruleset)
+
+
+@dataclass(frozen=True)
+class Difference:
+    key: str
+    label: str
+    unit: str
+    before: str
+    after: str
+
+
+def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
+    """Threshold by threshold (and product by product), what ``after`` changes from ``before``."""
+    old, new = ruleset_data(before), ruleset_data(after)
+    changes = []
+    for key in THRESHOLDS_BY_KEY:
+        if old.thresholds.get(key) != new.thresholds.get(key):
+            spec = THRESHOLDS_BY_KEY[key]
+            changes.append(Difference(key, spec.label, spec.unit, plain(old.thresholds[key]),
+                                      plain(new.thresholds[key])))
+    for code in sorted(old.products.keys() | new.products.keys()):
+        if old.products.get(code) != new.products.get(code):
+            changes.append(Difference(f"product:{code}", f"Product {code}", "",
+                                      _product_text(old.products.get(code)), _product_text(new.products.get(code))))
+    return changes
+
+
+def _product_text(product) -> str:
+    if product is None:
+        return "absent"
+    return (f"{product.name}, {product.target}, {', '.join(sorted(product.diagnoses))}"
+            f"{', accepts cryopreserved' if product.accepts_cryopreserved else ''}"
+            f"{', investigational' if product.investigational else ''}")

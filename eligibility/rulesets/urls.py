@@ -1,0 +1,17 @@
+"""Administrators' rule-set pages."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("rulesets/", views.ruleset_list, name="ruleset_list"),
+    path("rulesets/<int:version>/", views.ruleset_detail, name="ruleset_detail"),
+    path("rulesets/<int:version>/preview/", views.ruleset_preview, name="ruleset_preview"),
+    path("rulesets/<int:version>/product-add/", views.ruleset_product_add, name="ruleset_product_add"),
+    path("rulesets/<int:version>/products/<slug:code>/", views.ruleset_product, name="ruleset_product"),
+    path("rulesets/<int:version>/products/<slug:code>/remove/", views.ruleset_product_remove,
+         name="ruleset_product_remove"),
+    path("rulesets/<int:version>/publish/", views.ruleset_publish, name="ruleset_publish"),
+    path("rulesets/<int:version>/discard/", views.ruleset_discard, name="ruleset_discard"),
+]
