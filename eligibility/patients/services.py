@@ -131,6 +131,9 @@ def patient_create(*, study_id: str, initials: str, by) -> Patient:
 
 
 def _patient_locked(patient: Patient) -> Patient:
+    """The patient's row locked, after its assessment's (the order every save takes), so that a
+    withdrawal or restoring and a coordinator's save never interleave."""
+    lifecycle.assessments_lock(Assessment.objects.filter(patient_id=patient.pk).values_list("pk", flat=True))
     return Patient.objects.select_for_update().get(pk=patient.pk)
 
 

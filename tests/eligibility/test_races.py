@@ -263,3 +263,20 @@ def test_concurrent_saves_through_the_pages_never_answer_500(coordinator, client
         assert thread.error is None, thread.error
     assert len(statuses) == 32
     assert set(statuses) <= {200, 302} and 302 in statuses
+
+
+def test_a_save_racing_a_withdrawal_is_refused(coordinator):
+    """The withdrawal takes the assessment's lock first, as a save does: the save waits, then sees
+    the patient withdrawn and records nothing."""
+    patient = PatientFactory(by=coordinator)
+    assessment = Assessment.objects.get(patient=patient)
+    with transaction.atomic():
+        services.patient_withdraw(patient=patient, reason="Consent withdrawn", by=coordinator)
+        other = Other(lambda: services.assessment_update(assessment=assessment, changes={"ecog": 1},
+                                                         stage="screening", revision=assessment.revision,
+                                                         by=coordinator))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, services.WorkupClosed) and "withdrawn" in str(other.error)
+    assert Assessment.objects.get(patient=patient).revision == assessment.revision
