@@ -121,7 +121,3 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.overall} under rule set {self.ruleset_id} at {self.created_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def open_flags(self) -> int:
-        return self.flag_count + self.missing_count + self.defer_count + self.exclude_count

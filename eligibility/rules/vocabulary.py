@@ -44,4 +44,3 @@ STAGE = {
     "pre_infusion": "Before infusion",
 }
 ALC_UNIT = {"10^9/L": "x10^9/L", "cells/uL": "cells/uL"}
-TEMPERATURE_UNIT = {"C": "C", "F": "F"}
