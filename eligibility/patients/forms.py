@@ -21,6 +21,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from ..common.text import FREE_TEXT_MAX
+from ..common.vocabulary import STAGE_LABELS, unit_text
 from ..rules import CaseValidationError, Engine
 from ..rules import vocabulary as words
 from ..rules.arithmetic import native, plain
@@ -30,7 +31,7 @@ from .models import Patient
 
 #: (phase, title, [case paths]) in the order a coordinator meets them. Every case key is in one section.
 SECTIONS: list[tuple[str, str, list[str]]] = [
-    ("screening", "Screening", [
+    ("screening", STAGE_LABELS["screening"], [
         "diagnosis", "disease_status", "prior_lines", "product", "target_antigen_status", "age_years", "weight_kg",
         "ecog", "karnofsky", "lansky", "life_expectancy_weeks",
         "prior_allo_hsct", "on_immunosuppression", "prior_bispecific", "prior_car_t",
@@ -40,14 +41,14 @@ SECTIONS: list[tuple[str, str, list[str]]] = [
         "infections.hiv", "infections.hiv_prophylaxis",
         "marrow_blasts_pct", "mrd",
     ]),
-    ("pre_apheresis", "Before leukapheresis", [
+    ("pre_apheresis", STAGE_LABELS["pre_apheresis"], [
         "alc", "infections.markers_tested_on", "leukapheresis_date", "starting_material", "cryopreserved_months",
     ]),
-    ("pre_lymphodepletion", "Before lymphodepletion", [
+    ("pre_lymphodepletion", STAGE_LABELS["pre_lymphodepletion"], [
         "lymphodepletion", "organ_function.cardiac", "organ_function.pulmonary", "organ_function.hepatic",
         "organ_function.renal",
     ]),
-    ("pre_infusion", "Before infusion", [
+    ("pre_infusion", STAGE_LABELS["pre_infusion"], [
         "tocilizumab_doses_available", "caregiver_confirmed", "travel_time_minutes", "driving_counselled",
         "temperature", "site_fact_accredited",
     ]),
@@ -289,7 +290,7 @@ class SectionForm(forms.Form):
     from them, so that a value a colleague saved meanwhile is never put back by a stale form.
     """
 
-    stage = forms.ChoiceField(label="Checklist for the stage", choices=list(words.STAGE.items()),
+    stage = forms.ChoiceField(label="Checklist for the stage", choices=list(STAGE_LABELS.items()),
                               help_text="The checklist is evaluated up to this stage; later checks show as pending.")
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)  # the column's range
     base = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -365,12 +366,12 @@ class SectionForm(forms.Form):
         return Div(*items, css_class="conditional-field", data_show_when=condition)
 
     def _measurement(self, path: str):
-        """A value with the unit the lab reported (ALC in cells/uL or x10^9/L, temperature in C or F)."""
+        """A value with the unit the lab reported (ALC in cells/µL or ×10⁹/L, temperature in °C or °F)."""
         if path == "alc":
-            units = list(words.ALC_UNIT.items())
-            help_text = "1 cell/uL = 0.001 x10^9/L; enter what the lab sent and choose its unit."
+            units = [(code, unit_text(code)) for code in ("10^9/L", "cells/uL")]
+            help_text = "1 cell/µL = 0.001 ×10⁹/L; enter what the lab sent and choose its unit."
         else:
-            units = [("C", "°C"), ("F", "°F")]
+            units = [(code, unit_text(code)) for code in ("C", "F")]
             help_text = "Enter the reading as taken; °F is converted to °C."
         self.fields[f"{path}__value"] = forms.FloatField(
             label=LABELS[path], required=False, help_text=help_text,

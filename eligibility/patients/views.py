@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common.people import display_name
 from ..rulesets.selectors import active_engine
 from . import services
 from .forms import LABELS, SECTIONS, PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
@@ -137,7 +138,7 @@ def intake(request, public_id, phase):
                 base = form.cleaned_data.get("base")
                 since = base["r"] if base else form.cleaned_data["revision"]
                 form.rebase(current, assessment_changed_since(current, since))
-                changed_by = current.updated_by.get_full_name() or current.updated_by.username
+                changed_by = display_name(current.updated_by)
                 form.add_error(None, (
                     f"Not saved: {changed_by} saved this assessment at "
                     f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
