@@ -159,6 +159,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "session_guard.context_processors.session_idle",
             ],
+            # {% load vocabulary %}: names and units as screens write them (one app in packages, so
+            # the library is named here rather than found in an app's templatetags folder).
+            "libraries": {"vocabulary": "eligibility.common.templatetags"},
         },
     },
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..rules.arithmetic import plain
+from .people import display_name
+from .vocabulary import unit_text
 
 #: Icons carry the status beside its word (never colour alone).
 STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "‖", "exclude": "✕", "pending": "…"}
@@ -12,7 +14,7 @@ STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "‖", "e
 
 def value_text(value: Any) -> str:
     if isinstance(value, dict):
-        return f"{plain(value.get('value'))} {value.get('unit')}"
+        return f"{plain(value.get('value'))} {unit_text(value.get('unit'))}".strip()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value is None:
@@ -24,6 +26,4 @@ def value_text(value: Any) -> str:
 
 def history_who(record) -> str:
     """Who made a django-simple-history record ("system" when no user was recorded)."""
-    from .people import display_name
-
     return display_name(record.history_user)

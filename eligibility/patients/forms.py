@@ -1,4 +1,5 @@
-"""Intake forms, built from the case format of the rules engine (no rule or range is repeated here).
+"""Intake forms, built from the field table (fields.py) and the case format of the rules engine
+(no rule or range is repeated here).
 
 Each section follows a phase. Form fields only convert what a browser sends into numbers,
 dates and choices; whether a value is allowed is decided by the engine's own validation, whose
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-import msgspec.inspect as schema
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
 from django import forms
@@ -21,260 +21,15 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from ..common.text import FREE_TEXT_MAX
+from ..common.vocabulary import STAGE_LABELS
 from ..rules import CaseValidationError, Engine
-from ..rules import vocabulary as words
 from ..rules.arithmetic import native, plain
-from ..rules.case import Case
 from . import services
+from .fields import FIELDS_BY_PATH, Kind, field_name, field_of, form_text, path_value, section_fields
 from .models import Patient
-
-#: (phase, title, [case paths]) in the order a coordinator meets them. Every case key is in one section.
-SECTIONS: list[tuple[str, str, list[str]]] = [
-    ("screening", "Screening", [
-        "diagnosis", "disease_status", "prior_lines", "product", "target_antigen_status", "age_years", "weight_kg",
-        "ecog", "karnofsky", "lansky", "life_expectancy_weeks",
-        "prior_allo_hsct", "on_immunosuppression", "prior_bispecific", "prior_car_t",
-        "antigen_retested_after_targeted_therapy", "prior_inotuzumab",
-        "infections.bacterial", "infections.fungal", "infections.viral",
-        "infections.hbv", "infections.hbv_prophylaxis", "infections.hcv", "infections.hcv_prophylaxis",
-        "infections.hiv", "infections.hiv_prophylaxis",
-        "marrow_blasts_pct", "mrd",
-    ]),
-    ("pre_apheresis", "Before leukapheresis", [
-        "alc", "infections.markers_tested_on", "leukapheresis_date", "starting_material", "cryopreserved_months",
-    ]),
-    ("pre_lymphodepletion", "Before lymphodepletion", [
-        "lymphodepletion", "organ_function.cardiac", "organ_function.pulmonary", "organ_function.hepatic",
-        "organ_function.renal",
-    ]),
-    ("pre_infusion", "Before infusion", [
-        "tocilizumab_doses_available", "caregiver_confirmed", "travel_time_minutes", "driving_counselled",
-        "temperature", "site_fact_accredited",
-    ]),
-]
-SECTION_TITLES = {phase: title for phase, title, _ in SECTIONS}
-
-LABELS = {
-    "diagnosis": "Diagnosis",
-    "disease_status": "Disease status",
-    "prior_lines": "Prior systemic lines of therapy",
-    "product": "Product",
-    "target_antigen_status": "Target antigen on the tumour (CD19, BCMA or EBV)",
-    "age_years": "Age (years)",
-    "weight_kg": "Weight (kg)",
-    "ecog": "ECOG performance status",
-    "karnofsky": "Karnofsky (%)",
-    "lansky": "Lansky (%)",
-    "life_expectancy_weeks": "Life expectancy (weeks)",
-    "prior_allo_hsct": "Prior allogeneic HSCT",
-    "on_immunosuppression": "On immunosuppression",
-    "prior_bispecific": "Prior bispecific antibody (e.g. blinatumomab)",
-    "prior_car_t": "Prior CAR-T",
-    "antigen_retested_after_targeted_therapy": "Target re-confirmed at relapse after bispecific or CAR-T",
-    "prior_inotuzumab": "Prior inotuzumab ozogamicin",
-    "infections.bacterial": "Bacterial infection",
-    "infections.fungal": "Fungal infection",
-    "infections.viral": "Viral infection",
-    "infections.hbv": "Hepatitis B",
-    "infections.hbv_prophylaxis": "HBV antiviral prophylaxis in place",
-    "infections.hcv": "Hepatitis C",
-    "infections.hcv_prophylaxis": "HCV antiviral prophylaxis in place",
-    "infections.hiv": "HIV",
-    "infections.hiv_prophylaxis": "HIV antiviral prophylaxis in place",
-    "marrow_blasts_pct": "Bone-marrow blasts (%)",
-    "mrd": "Minimal residual disease",
-    "alc": "Absolute lymphocyte count",
-    "infections.markers_tested_on": "Infectious-disease markers drawn on",
-    "leukapheresis_date": "Leukapheresis date (planned or done)",
-    "starting_material": "Starting material",
-    "cryopreserved_months": "Age of cryopreserved material (months)",
-    "lymphodepletion": "Planned lymphodepletion",
-    "organ_function.cardiac": "Cardiac (EKG/echo)",
-    "organ_function.pulmonary": "Pulmonary (lung function)",
-    "organ_function.hepatic": "Hepatic (liver tests)",
-    "organ_function.renal": "Renal (kidney tests)",
-    "tocilizumab_doses_available": "Tocilizumab doses on site for this patient",
-    "caregiver_confirmed": "Full-time caregiver arranged",
-    "travel_time_minutes": "Travel time, lodging to treatment centre (minutes)",
-    "driving_counselled": "Driving restriction explained",
-    "temperature": "Temperature today",
-    "site_fact_accredited": "Site holds FACT-JACIE accreditation",
-}
-CHOICE_WORDS = {
-    "diagnosis": words.DIAGNOSIS, "disease_status": words.DISEASE_STATUS, "mrd": words.MRD,
-    "target_antigen_status": words.ANTIGEN_STATUS, "starting_material": words.STARTING_MATERIAL,
-    "lymphodepletion": words.LYMPHODEPLETION,
-}
-#: Fields that apply only when another field of the same section has a value: ONE table, read by
-#: the server (a value whose condition no longer holds is removed on save) and, through the
-#: ``data-show-when`` attribute rendered from it, by static/js/intake.js (which hides the field).
-#: Conditions: ``name=value`` (form field name and value), alternatives joined by ``|``.
-SHOW_WHEN = {
-    "infections.hbv_prophylaxis": "infections__hbv=positive",
-    "infections.hcv_prophylaxis": "infections__hcv=positive",
-    "infections.hiv_prophylaxis": "infections__hiv=positive",
-    "cryopreserved_months": "starting_material=cryopreserved",
-    "marrow_blasts_pct": "diagnosis=b_all",
-    "mrd": "diagnosis=b_all",
-    "on_immunosuppression": "prior_allo_hsct=true",
-    "antigen_retested_after_targeted_therapy": "prior_bispecific=true|prior_car_t=true",
-}
-NOT_RECORDED = ("", "Not recorded")
-YES_NO = [NOT_RECORDED, ("true", "Yes"), ("false", "No")]
-MEASUREMENTS = ("alc", "temperature")
-
-#: Dates: none before 1900; a sampling or measurement date not after today; a planned date (the
-#: leukapheresis may be planned) at most this many days ahead. A product decision of the web form
-#: (issue 9, item 4): a year covers any realistic work-up; the rules engine keeps its own checks.
-EARLIEST_DATE = datetime.date(1900, 1, 1)
-PLANNED_DATE_HORIZON_DAYS = 365
-PLANNED_DATES = frozenset({"leukapheresis_date"})
 
 #: Salt of the signed snapshot of the values a section form was built from.
 BASE_SALT = "eligibility.intake.base"
-
-
-def field_name(path: str) -> str:
-    """The form field name of a case path (``infections.hbv`` -> ``infections__hbv``)."""
-    return path.replace(".", "__")
-
-
-def path_of(name: str) -> str:
-    """The case path of a form field name (``alc__value`` -> ``alc``)."""
-    path = name.replace("__", ".")
-    group = path.split(".")[0]
-    return group if group in MEASUREMENTS else path
-
-
-def form_text(value: Any) -> str:
-    """A case value as the browser sends it (``True`` -> ``"true"``, ``None`` -> ``""``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def _conditions(path: str) -> list[tuple[str, str]]:
-    """``SHOW_WHEN[path]`` as ``[(case path, value as sent by the form)]``."""
-    alternatives = []
-    for part in SHOW_WHEN[path].split("|"):
-        name, _, value = part.partition("=")
-        alternatives.append((path_of(name), value))
-    return alternatives
-
-
-def path_value(data: dict[str, Any], path: str) -> Any:
-    """The value of a case path in case data (``infections.hbv`` reads ``data["infections"]["hbv"]``)."""
-    group, _, name = path.partition(".")
-    return (data.get(group) or {}).get(name) if name else data.get(path)
-
-
-def applies(path: str, data: dict[str, Any]) -> bool:
-    """Whether the field of ``path`` applies to the case ``data`` (always, unless SHOW_WHEN says when)."""
-    if path not in SHOW_WHEN:
-        return True
-    return any(form_text(path_value(data, condition)) == value for condition, value in _conditions(path))
-
-
-def _case_field_types() -> dict[str, schema.Type]:
-    """Every case path with its msgspec type (``None`` stripped from optional ones)."""
-    types: dict[str, schema.Type] = {}
-
-    def plain(info):
-        if isinstance(info, schema.UnionType):
-            members = [member for member in info.types if not isinstance(member, schema.NoneType)]
-            return members[0] if len(members) == 1 else info
-        return info
-
-    for field in schema.type_info(Case).fields:
-        info = plain(field.type)
-        if isinstance(info, schema.StructType) and field.name in ("infections", "organ_function"):
-            for sub in info.fields:
-                types[f"{field.name}.{sub.name}"] = plain(sub.type)
-        else:
-            types[field.name] = info
-    return types
-
-
-CASE_TYPES = _case_field_types()
-
-
-def _limits(info) -> dict[str, Any]:
-    attrs = {}
-    if getattr(info, "ge", None) is not None:
-        attrs["min"] = info.ge
-    if getattr(info, "le", None) is not None:
-        attrs["max"] = info.le
-    return attrs
-
-
-class DateWithin:
-    """A date from 1900 to today (sampling, measurement) or to the planning horizon (planned dates),
-    in the programme's time zone (``settings.TIME_ZONE``)."""
-
-    def __init__(self, *, planned: bool):
-        self.planned = planned
-
-    @staticmethod
-    def latest(planned: bool) -> datetime.date:
-        today = timezone.localdate()
-        return today + datetime.timedelta(days=PLANNED_DATE_HORIZON_DAYS) if planned else today
-
-    def __call__(self, value: datetime.date) -> None:
-        if value < EARLIEST_DATE:
-            raise ValidationError("cannot be before 1 January 1900: check the year.", code="too_early")
-        latest = self.latest(self.planned)
-        if value > latest:
-            if self.planned:
-                raise ValidationError(
-                    f"cannot be more than {PLANNED_DATE_HORIZON_DAYS} days ahead (latest {latest:%d %b %Y}): "
-                    "check the year.", code="too_late")
-            raise ValidationError(f"cannot be after today ({latest:%d %b %Y}): enter the date it was done.",
-                                  code="in_future")
-
-
-def _date_field(path: str, label: str) -> forms.DateField:
-    planned = path in PLANNED_DATES
-    latest = DateWithin.latest(planned)
-    if planned:
-        help_text = (f"Done or planned: from 1900 up to {PLANNED_DATE_HORIZON_DAYS} days ahead "
-                     f"(by {latest:%d %b %Y}).")
-    else:
-        help_text = f"The day it was done: today ({latest:%d %b %Y}) or earlier, not before 1900."
-    return forms.DateField(label=label, required=False, help_text=help_text, validators=[DateWithin(planned=planned)],
-                           widget=forms.DateInput(format="%Y-%m-%d", attrs={
-                               "type": "date", "min": EARLIEST_DATE.isoformat(), "max": latest.isoformat()}))
-
-
-def _form_field(path: str, info, products: dict[str, str]) -> forms.Field:
-    label = LABELS[path]
-    if path == "product":
-        return forms.ChoiceField(label=label, required=False, choices=[NOT_RECORDED, *products.items()])
-    if isinstance(info, schema.LiteralType):
-        labels = CHOICE_WORDS.get(path.rsplit(".", 1)[-1]) or {}
-        if path.startswith("infections.") and path.split(".")[1] in ("bacterial", "fungal", "viral"):
-            labels = words.INFECTION_STATE
-        elif path.startswith("infections."):
-            labels = words.SEROLOGY
-        elif path.startswith("organ_function."):
-            labels = words.ORGAN_RESULT
-        choices = [(value, labels.get(value, value.replace("_", " "))) for value in info.values]
-        return forms.ChoiceField(label=label, required=False, choices=[NOT_RECORDED, *choices])
-    if isinstance(info, schema.BoolType):
-        return forms.TypedChoiceField(label=label, required=False, choices=YES_NO,
-                                      coerce=lambda value: value == "true", empty_value=None)
-    if isinstance(info, schema.IntType):
-        attrs = {**_limits(info), "step": info.multiple_of or 1, "inputmode": "numeric"}
-        return forms.IntegerField(label=label, required=False, widget=forms.NumberInput(attrs=attrs))
-    if isinstance(info, schema.FloatType):
-        attrs = {**_limits(info), "step": "any", "inputmode": "decimal"}
-        return forms.FloatField(label=label, required=False, widget=forms.NumberInput(attrs=attrs))
-    if isinstance(info, schema.DateType):
-        return _date_field(path, label)
-    raise TypeError(f"no form field for {path}: {info!r}")
-
-
-def section_paths(phase: str) -> list[str]:
-    return next(paths for section, _, paths in SECTIONS if section == phase)
 
 
 #: The box that confirms driving counselling under the restriction in force (see services).
@@ -289,7 +44,7 @@ class SectionForm(forms.Form):
     from them, so that a value a colleague saved meanwhile is never put back by a stale form.
     """
 
-    stage = forms.ChoiceField(label="Checklist for the stage", choices=list(words.STAGE.items()),
+    stage = forms.ChoiceField(label="Checklist for the stage", choices=list(STAGE_LABELS.items()),
                               help_text="The checklist is evaluated up to this stage; later checks show as pending.")
     revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)  # the column's range
     base = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -308,30 +63,27 @@ class SectionForm(forms.Form):
         self.engine = engine
         self.assessment = assessment
         self.current = assessment.data
-        self.paths = section_paths(phase)
+        self.entries = section_fields(phase)
+        self.paths = [entry.path for entry in self.entries]
         #: Values removed on save because the field no longer applies: [(path, old value)].
         self.removed: list[tuple[str, Any]] = []
         #: What colleagues saved meanwhile, by form field name (set by :meth:`rebase`).
         self.notes: dict[str, str] = {}
         self._changes: dict[str, Any] | None = None
-        products = {code: f"{spec.name} ({spec.target})" for code, spec in sorted(engine.ruleset.products.items())}
+        self.products = {code: f"{spec.name} ({spec.target})"
+                         for code, spec in sorted(engine.ruleset.products.items())}
         layout = [Div("stage", "revision", "base", css_class="mb-3"), self._note("stage")]
-        for path in self.paths:
-            info = CASE_TYPES[path]
-            if path in MEASUREMENTS:
-                layout.append(self._measurement(path))
-                continue
-            name = field_name(path)
-            self.fields[name] = _form_field(path, info, products)
-            layout.append(self._conditional(path, name, self._note(name)))
+        for entry in self.entries:
+            self.fields.update(entry.form_fields(self.products))
+            layout.append(self._layout(entry))
         confirm = self._counselling_confirmation()
         if confirm is not None:
             self.fields[COUNSELLING_CONFIRM] = confirm
             layout.append(Div(COUNSELLING_CONFIRM, css_class="counselling-confirm"))
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout(Fieldset(SECTION_TITLES[phase], *layout),
-                                    Submit("save", f"Save {SECTION_TITLES[phase].lower()}"))
+        self.helper.layout = Layout(Fieldset(STAGE_LABELS[phase], *layout),
+                                    Submit("save", f"Save {STAGE_LABELS[phase].lower()}"))
 
     def _counselling_confirmation(self) -> forms.BooleanField | None:
         """When the driving counselling was recorded under another restriction than the one in force,
@@ -358,33 +110,23 @@ class SectionForm(forms.Form):
         return HTML("{% if " + note + ' %}<p class="saved-meanwhile alert alert-warning py-1 px-2 small" id="id_' + name
                     + '_saved"><span aria-hidden="true">⚠ </span>{{ ' + note + " }}</p>{% endif %}")
 
-    def _conditional(self, path: str, *items):
-        condition = SHOW_WHEN.get(path)
-        if condition is None:
-            return Div(*items)
-        return Div(*items, css_class="conditional-field", data_show_when=condition)
-
-    def _measurement(self, path: str):
-        """A value with the unit the lab reported (ALC in cells/uL or x10^9/L, temperature in C or F)."""
-        if path == "alc":
-            units = list(words.ALC_UNIT.items())
-            help_text = "1 cell/uL = 0.001 x10^9/L; enter what the lab sent and choose its unit."
+    def _layout(self, entry):
+        """The entry's form fields with the note under its main one; a value and its unit side by side;
+        a field that applies only sometimes carries its condition for static/js/intake.js."""
+        if entry.kind == Kind.MEASUREMENT:
+            value, unit = entry.names
+            items = [Div(Div(value, self._note(value), css_class="col-md-8"), Div(unit, css_class="col-md-4"),
+                         css_class="row")]
         else:
-            units = [("C", "°C"), ("F", "°F")]
-            help_text = "Enter the reading as taken; °F is converted to °C."
-        self.fields[f"{path}__value"] = forms.FloatField(
-            label=LABELS[path], required=False, help_text=help_text,
-            widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
-        )
-        self.fields[f"{path}__unit"] = forms.ChoiceField(label=f"{LABELS[path]}: unit", required=False,
-                                                         choices=[("", "Unit"), *units])
-        return Div(Div(f"{path}__value", self._note(f"{path}__value"), css_class="col-md-8"),
-                   Div(f"{path}__unit", css_class="col-md-4"), css_class="row")
+            items = [entry.main_name, self._note(entry.main_name)]
+        if not entry.when:
+            return Div(*items)
+        return Div(*items, css_class="conditional-field", data_show_when=entry.show_when)
 
     @staticmethod
     def snapshot(assessment, phase: str) -> str:
         """The signed record of what a form of ``phase`` is built from (``base``)."""
-        values = {path: path_value(assessment.data, path) for path in section_paths(phase)}
+        values = {entry.path: path_value(assessment.data, entry.path) for entry in section_fields(phase)}
         return signing.dumps({"a": assessment.pk, "r": assessment.revision, "s": assessment.stage, "v": values},
                              salt=BASE_SALT, compress=True)
 
@@ -392,16 +134,8 @@ class SectionForm(forms.Form):
     def initial_from(data: dict[str, Any], phase: str) -> dict[str, Any]:
         """Form initial values from an assessment's stored case data."""
         initial: dict[str, Any] = {}
-        for path in section_paths(phase):
-            if path in MEASUREMENTS:
-                measurement = data.get(path) or {}
-                initial[f"{path}__value"] = measurement.get("value")
-                initial[f"{path}__unit"] = measurement.get("unit", "")
-                continue
-            value = path_value(data, path)
-            if isinstance(value, bool):
-                value = form_text(value)
-            initial[field_name(path)] = value
+        for entry in section_fields(phase):
+            initial.update(entry.initial(path_value(data, entry.path)))
         return initial
 
     @classmethod
@@ -444,22 +178,12 @@ class SectionForm(forms.Form):
             return base.get("s")
         return self.assessment.stage if self.base_values() is not None else None
 
-    def _names(self, path: str) -> list[str]:
-        return [f"{path}__value", f"{path}__unit"] if path in MEASUREMENTS else [field_name(path)]
-
     def _has_error(self, path: str) -> bool:
-        return any(name in self._errors for name in self._names(path))
+        return any(name in self._errors for name in FIELDS_BY_PATH[path].names)
 
     def posted(self, path: str) -> Any:
         """The case value the user entered for ``path`` (``None`` = not recorded)."""
-        cleaned = self.cleaned_data
-        if path in MEASUREMENTS:
-            parts = (("value", cleaned.get(f"{path}__value")), ("unit", cleaned.get(f"{path}__unit") or None))
-            return {key: part for key, part in parts if part is not None} or None
-        value = cleaned.get(field_name(path))
-        if value in ("", None):
-            return None
-        return value.isoformat() if hasattr(value, "isoformat") else value
+        return FIELDS_BY_PATH[path].posted(self.cleaned_data)
 
     def user_changed(self, path: str) -> bool:
         """Whether the user changed ``path`` from the value the form was built from (unknown: yes)."""
@@ -488,14 +212,15 @@ class SectionForm(forms.Form):
             else:
                 after[path] = value
         self.removed = []
-        for path in self.paths:
-            if not applies(path, after):
+        for entry in self.entries:
+            if not entry.applies(after):
+                path = entry.path
                 saved = path_value(self.current, path)
                 if saved is not None:
                     self.removed.append((path, saved))  # the history shows it removed
                 if flat[path] is not None:
                     values[path] = None
-                for name in self._names(path):
+                for name in entry.names:
                     self._errors.pop(name, None)  # the value is discarded: its problem does not matter
         changes: dict[str, Any] = {}
         groups: dict[str, dict[str, Any]] = {}
@@ -538,35 +263,23 @@ class SectionForm(forms.Form):
         return cleaned
 
     def add_case_error(self, path: str, message: str) -> None:
-        """Show an engine message beside the field it names (or above the form)."""
-        group = path.split(".")[0]
-        candidates = [field_name(path), f"{group}__value" if group in MEASUREMENTS else None]
-        if path in ("alc.unit", "temperature.unit"):
-            candidates.insert(0, field_name(path))
-        for name in candidates:
-            if name and name in self.fields:
+        """Show an engine message beside the field it names (a measurement's unit, or the main field
+        of the entry that records the path), or above the form when it is not on this form."""
+        entry = field_of(path)
+        for name in (field_name(path), entry.main_name if entry else None):
+            if name in self.fields:
                 if name not in self._errors:  # a field that did not convert says so already
                     self.add_error(name, message)
                 return
-        label = LABELS.get(path, path)
-        self.add_error(None, f"{label}: {message}")
+        self.add_error(None, f"{entry.label if entry else path}: {message}")
 
     # --- After a refusal ------------------------------------------------------------------------
 
     def display(self, path: str, value: Any) -> str:
-        """A case value in words, as the form offers it (``"positive"`` -> ``"Positive"``)."""
-        if value is None:
-            return "not recorded"
-        if path in MEASUREMENTS:
-            unit = dict(self.fields[f"{path}__unit"].choices).get(value.get("unit"), value.get("unit") or "")
-            return f"{plain(value.get('value'))} {unit}".strip()
-        field = self.fields.get(field_name(path)) if path != "stage" else self.fields["stage"]
-        choices = dict(getattr(field, "choices", []) or [])
-        if form_text(value) in choices:
-            return str(choices[form_text(value)])
-        if isinstance(value, float | int):
-            return plain(value)
-        return str(value)
+        """A case value (or the stage) in words, as the form offers it (``True`` -> ``"Yes"``)."""
+        if path == "stage":
+            return STAGE_LABELS.get(value, "not recorded")
+        return FIELDS_BY_PATH[path].text(value, self.products)
 
     def rebase(self, assessment, changed_by: dict[str, tuple[str, datetime.datetime]]) -> None:
         """After a refused save: build on ``assessment`` as it is now.
@@ -579,22 +292,22 @@ class SectionForm(forms.Form):
         base = self.base_values()
         data = self.data.copy()
         now_values = {path: path_value(assessment.data, path) for path in self.paths}
-        for path in self.paths:
+        for entry in self.entries:
+            path = entry.path
             saved = now_values[path]
             before = base.get(path) if base is not None else None
             if base is not None and saved == before:
                 continue  # nobody else changed it
             who, when = changed_by.get(path) or (None, None)
             by = f"{who} at {timezone.localtime(when):%H:%M on %d %b %Y}" if who else "a colleague"
-            note_field = f"{path}__value" if path in MEASUREMENTS else field_name(path)
+            note_field = entry.main_name
             if self.user_changed(path):
                 if self._has_error(path) or self.posted(path) != saved:
                     self.notes[note_field] = (f"Saved by {by}: {self.display(path, saved)}. Your entry is kept "
                                               "in the field; saving again replaces the saved value.")
             else:
-                for name, value in self.initial_from(assessment.data, self.phase).items():
-                    if path_of(name) == path:
-                        data[name] = form_text(value)
+                for name, value in entry.initial(saved).items():
+                    data[name] = form_text(value)
                 self.notes[note_field] = (f"Saved by {by}: {self.display(path, saved)} (it was "
                                           f"{self.display(path, before)} when you opened the form); the field "
                                           "now shows the saved value.")

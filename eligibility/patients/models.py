@@ -11,8 +11,7 @@ from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from ..common.jsoncodec import CompactJSONField
-from ..rules.statuses import OVERALL_LABELS
-from ..rules.vocabulary import STAGE
+from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..rulesets.models import RuleSet
 
 
@@ -77,7 +76,7 @@ class Assessment(models.Model):
     """
 
     patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="assessment")
-    stage = models.CharField(max_length=24, choices=list(STAGE.items()), default="screening")
+    stage = models.CharField(max_length=24, choices=list(STAGE_LABELS.items()), default="screening")
     data = CompactJSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(default=0)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -101,7 +100,7 @@ class Evaluation(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="evaluations")
     ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="evaluations")
-    stage = models.CharField(max_length=24, choices=list(STAGE.items()))
+    stage = models.CharField(max_length=24, choices=list(STAGE_LABELS.items()))
     inputs = CompactJSONField(help_text="The case as evaluated (snapshot).")
     checklist = CompactJSONField(help_text="The checklist of criteria.md section 4.")
     overall = models.CharField(max_length=24, choices=list(OVERALL_LABELS.items()))
@@ -121,7 +120,3 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.overall} under rule set {self.ruleset_id} at {self.created_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def open_flags(self) -> int:
-        return self.flag_count + self.missing_count + self.defer_count + self.exclude_count

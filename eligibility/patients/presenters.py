@@ -6,7 +6,9 @@ from typing import Any
 
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..rules import vocabulary
+from ..common.vocabulary import STAGE_LABELS
+from .fields import FIELDS_BY_PATH
+from .services import COUNSELLED_WEEKS
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -19,6 +21,16 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Recorded values that are not intake fields, with their labels in the history.
+OTHER_LABELS = {"stage": "Stage", COUNSELLED_WEEKS: "Driving restriction explained (weeks)"}
+
+
+def history_label(path: str) -> str:
+    """A recorded value's label: its intake field's, else the path itself (a key no screen records)."""
+    entry = FIELDS_BY_PATH.get(path)
+    return entry.label if entry else OTHER_LABELS.get(path, path)
+
+
 def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     """Every recorded change of the assessment: who, when, which value, old and new."""
     records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
@@ -26,15 +38,15 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     previous_data: dict[str, Any] = {}
     previous_stage = None
     for record in records:
-        who = record.history_user.get_full_name() or record.history_user.username if record.history_user else "system"
+        who = _who(record)
         before, after = _flatten(previous_data), _flatten(record.data or {})
         for path in sorted(before.keys() | after.keys()):
             if before.get(path) != after.get(path):
-                rows.append({"when": record.history_date, "who": who, "field": path,
+                rows.append({"when": record.history_date, "who": who, "field": history_label(path),
                              "old": _value_text(before.get(path)), "new": _value_text(after.get(path))})
         if previous_stage is not None and record.stage != previous_stage:
-            rows.append({"when": record.history_date, "who": who, "field": "stage",
-                         "old": vocabulary.STAGE[previous_stage], "new": vocabulary.STAGE[record.stage]})
+            rows.append({"when": record.history_date, "who": who, "field": history_label("stage"),
+                         "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
     rows += _patient_rows(assessment.patient)
     rows.sort(key=lambda row: row["when"], reverse=True)
@@ -42,7 +54,7 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
 
 
 #: The patient's own fields shown in its history, with their labels.
-PATIENT_FIELDS = {"study_id": "study identifier", "initials": "initials"}
+PATIENT_FIELDS = {"study_id": "Study identifier", "initials": "Initials"}
 
 
 def _patient_rows(patient) -> list[dict[str, Any]]:
@@ -57,7 +69,7 @@ def _patient_rows(patient) -> list[dict[str, Any]]:
                                  "old": getattr(previous, name), "new": getattr(record, name)})
             if (previous.withdrawn_at is None) != (record.withdrawn_at is None):
                 withdrawn = record.withdrawn_at is not None
-                rows.append({"when": record.history_date, "who": who, "field": "withdrawal",
+                rows.append({"when": record.history_date, "who": who, "field": "Withdrawal",
                              "old": "" if withdrawn else f"withdrawn: {previous.withdrawal_reason}",
                              "new": f"withdrawn: {record.withdrawal_reason}" if withdrawn else "restored"})
         previous = record

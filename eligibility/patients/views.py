@@ -14,9 +14,12 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common.people import display_name
+from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
 from . import services
-from .forms import LABELS, SECTIONS, PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
+from .fields import FIELDS_BY_PATH, SECTIONS
+from .forms import PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
 from .models import Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404
@@ -137,7 +140,7 @@ def intake(request, public_id, phase):
                 base = form.cleaned_data.get("base")
                 since = base["r"] if base else form.cleaned_data["revision"]
                 form.rebase(current, assessment_changed_since(current, since))
-                changed_by = current.updated_by.get_full_name() or current.updated_by.username
+                changed_by = display_name(current.updated_by)
                 form.add_error(None, (
                     f"Not saved: {changed_by} saved this assessment at "
                     f"{timezone.localtime(current.updated_at):%H:%M on %d %b %Y} while you were editing. Their "
@@ -149,9 +152,9 @@ def intake(request, public_id, phase):
                 for error in invalid.errors:
                     form.add_case_error(error["field"], error["message"])
             else:
-                title = next(title for section, title, _ in SECTIONS if section == phase)
-                removed = "; ".join(f"{LABELS[path]} (was {form.display(path, value)})" for path, value in form.removed)
-                messages.success(request, f"{title}: saved; the checklist was re-evaluated." + (
+                removed = "; ".join(f"{FIELDS_BY_PATH[path].label} (was {form.display(path, value)})"
+                                    for path, value in form.removed)
+                messages.success(request, f"{STAGE_LABELS[phase]}: saved; the checklist was re-evaluated." + (
                     f" Removed because they no longer apply: {removed}." if removed else ""))
                 return redirect("checklist", public_id=patient.public_id)
         elif form.has_error(NON_FIELD_ERRORS, code="tampered"):

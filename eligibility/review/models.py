@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from ..common.vocabulary import STAGE_LABELS
 from ..patients.models import Assessment, Evaluation
-from ..rules.vocabulary import STAGE
 from ..rulesets.models import RuleSet
 
 
@@ -83,7 +83,7 @@ class SignOff(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="signoffs")
     evaluation = models.ForeignKey(Evaluation, on_delete=models.PROTECT, related_name="signoffs")
-    stage = models.CharField(max_length=24, choices=list(STAGE.items()))
+    stage = models.CharField(max_length=24, choices=list(STAGE_LABELS.items()))
     #: What the signature means, derived from the decisions when signing and bound by the hash
     #: (signatures made before migration 0012 were all approvals, with hash format 1).
     decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.APPROVED)

@@ -27,15 +27,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..common.people import display_name as signer_name
+from ..common.people import display_name
 from ..common.text import free_text_too_long
+from ..common.vocabulary import NEXT_STEP, STAGE_WHERE
 from ..patients import lifecycle
 from ..patients.lifecycle import assessment_locked
 from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_build
 from ..rules import CaseValidationError
 from ..rules.statuses import BLOCKING
-from ..rules.vocabulary import STAGE
 from ..rulesets.selectors import active_engine
 from .models import Disposition, ReviewRequest, SignOff
 
@@ -49,13 +49,6 @@ DECISIONS_FOR = {
     "defer": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
     "exclude": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
     "missing": (Disposition.Kind.ACCEPTED, Disposition.Kind.OVERRIDDEN),
-}
-#: What a sign-off at each stage approves.
-NEXT_STEP = {
-    "screening": "leukapheresis",
-    "pre_apheresis": "lymphodepletion",
-    "pre_lymphodepletion": "lymphodepleting chemotherapy",
-    "pre_infusion": "infusion",
 }
 
 
@@ -125,7 +118,7 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
         evaluation=evaluation, code=code)
     disposition.status, disposition.item_inputs, disposition.kind = item["status"], item["inputs"], kind
     disposition.reason_code, disposition.justification = reason_code, justification
-    disposition.decided_by, disposition.decided_by_name, disposition.decided_at = by, signer_name(by), timezone.now()
+    disposition.decided_by, disposition.decided_by_name, disposition.decided_at = by, display_name(by), timezone.now()
     disposition.carried_over_from = None
     disposition._history_user = by  # who changed a decision, in its history (and the audit export)
     disposition.save()
@@ -165,7 +158,7 @@ def signature_meaning(evaluation: Evaluation, dispositions) -> SignatureMeaning:
             else:
                 accepted_other.append(item["title"])
     stage = evaluation.stage
-    where = "at screening" if stage == "screening" else STAGE[stage].lower()  # "before leukapheresis"
+    where = STAGE_WHERE[stage]  # "at screening", "before leukapheresis"
     if accepted_exclusions:
         decision = SignOff.Decision.NOT_ELIGIBLE
         meaning = (f"Not eligible: {'; '.join(accepted_exclusions)} (finding accepted). The work-up is closed "
@@ -244,7 +237,7 @@ def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
         with transaction.atomic():
             return SignOff.objects.create(
                 assessment=assessment, evaluation=evaluation, stage=evaluation.stage, decision=meaning.decision,
-                meaning=meaning.meaning, signer=by, signer_name=signer_name(by), signed_at=timezone.now(),
+                meaning=meaning.meaning, signer=by, signer_name=display_name(by), signed_at=timezone.now(),
                 hash_version=2,
                 content_hash=content_hash(evaluation, dispositions, decision=meaning.decision, meaning=meaning.meaning),
             )
@@ -273,7 +266,7 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
         raise ReviewRefused("This work-up is not closed as not eligible; there is nothing to reopen.")
     closing.voided_at = timezone.now()
     closing.voided_by = by
-    closing.void_reason = f"Work-up reopened by {signer_name(by)}: {justification}"
+    closing.void_reason = f"Work-up reopened by {display_name(by)}: {justification}"
     closing.save(update_fields=["voided_at", "voided_by", "void_reason"])
     return closing
 
@@ -294,7 +287,7 @@ def _resolve(request: ReviewRequest, resolution: str, justification: str, by) ->
     request.resolution = resolution
     request.justification = justification
     request.resolved_by = by
-    request.resolved_by_name = signer_name(by)
+    request.resolved_by_name = display_name(by)
     request.resolved_at = timezone.now()
     request.save(update_fields=["resolution", "justification", "resolved_by", "resolved_by_name", "resolved_at"])
 
@@ -342,5 +335,5 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     return lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
         void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
-                    f"{signer_name(by)}; the new checklist needs signing.",
+                    f"{display_name(by)}; the new checklist needs signing.",
         request_note=f"Re-evaluated under version {ruleset.version}.")

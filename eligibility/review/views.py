@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
-from ..patients.forms import SECTIONS
+from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
 from . import services as review

@@ -6,15 +6,6 @@ LEUKEMIA_PAGE = "CAR-T therapy for leukemia (patient page)"
 PATIENT_GUIDE = "CAR-T therapy patient guide (blog)"
 BLINATUMOMAB = "Blinatumomab overview"
 
-#: Every title with the number of its source document (000-004; docs/criteria.md lists them).
-TITLES = {
-    "001": GUIDELINE,
-    "000": BALTALEUCEL,
-    "002": LEUKEMIA_PAGE,
-    "003": PATIENT_GUIDE,
-    "004": BLINATUMOMAB,
-}
-
 
 def cite(*passages: tuple[str, str]) -> str:
     """Join ``(title, section)`` pairs into the ``source`` text of a checklist item."""

@@ -27,8 +27,6 @@ DEFERRED = "deferred"
 INCOMPLETE = "incomplete"
 CLEARED_WITH_FLAGS = "cleared_with_flags"
 CLEARED = "cleared"
-#: Overall results, worst first.
-OVERALL_RESULTS = (NOT_ELIGIBLE, DEFERRED, INCOMPLETE, CLEARED_WITH_FLAGS, CLEARED)
 
 STATUS_LABELS = {
     PASS: "Pass",
@@ -44,6 +42,7 @@ PHASE_LABELS = {
     PRE_LYMPHODEPLETION: "Before lymphodepletion",
     PRE_INFUSION: "Before infusion",
 }
+#: Overall results, worst first, with their labels.
 OVERALL_LABELS = {
     NOT_ELIGIBLE: "Not eligible",
     DEFERRED: "Deferred",

@@ -1,5 +1,7 @@
 """Words for the enum values of the case format, for reasons, forms and pages."""
 
+from .statuses import PHASE_LABELS
+
 DIAGNOSIS = {
     "b_all": "B-ALL",
     "lbcl": "large B-cell lymphoma (LBCL)",
@@ -37,11 +39,5 @@ LYMPHODEPLETION = {
     "other": "another regimen",
     "none": "none",
 }
-STAGE = {
-    "screening": "Screening",
-    "pre_apheresis": "Before leukapheresis",
-    "pre_lymphodepletion": "Before lymphodepletion",
-    "pre_infusion": "Before infusion",
-}
-ALC_UNIT = {"10^9/L": "x10^9/L", "cells/uL": "cells/uL"}
-TEMPERATURE_UNIT = {"C": "C", "F": "F"}
+#: A checklist's stage is named by the last phase it checks: the phase labels, not a second list.
+STAGE = PHASE_LABELS

@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..common.text import FREE_TEXT_MAX
+from ..common.vocabulary import unit_text
 from ..rules.arithmetic import plain
 from ..rules.engine import RULE_CLASSES
 from ..rules.thresholds import THRESHOLDS
@@ -32,7 +33,8 @@ class ThresholdsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
             self.fields[spec.key] = FiniteDecimalField(
-                label=f"{spec.label}" + (f" ({spec.unit})" if spec.unit else ""), initial=plain(values[spec.key]),
+                label=f"{spec.label}" + (f" ({unit_text(spec.unit)})" if spec.unit else ""),
+                initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
                           + (", a whole number" if spec.kind == "count" else "")

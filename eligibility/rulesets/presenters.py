@@ -6,6 +6,7 @@ from typing import Any
 
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
+from ..common.vocabulary import unit_text
 from ..rules.arithmetic import plain
 from ..rules.thresholds import THRESHOLDS_BY_KEY
 from .models import Product, Threshold
@@ -32,8 +33,8 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
         if record.history_type == "~" and before is not None and before.value != record.value:
             spec = THRESHOLDS_BY_KEY[record.key]
             rows.append({"when": record.history_date, "who": _who(record), "what": spec.label,
-                         "old": f"{plain(before.value)} {spec.unit}".strip(),
-                         "new": f"{plain(record.value)} {spec.unit}".strip()})
+                         "old": f"{plain(before.value)} {unit_text(spec.unit)}".strip(),
+                         "new": f"{plain(record.value)} {unit_text(spec.unit)}".strip()})
         last[record.id] = record
     last = {}
     for record in (Product.history.filter(ruleset_id=ruleset.pk).select_related("history_user")

@@ -2,7 +2,7 @@
 // problem summary takes the focus through its autofocus attribute; the server checks every
 // field either way).
 // - Shows a field only when it applies (e.g. prophylaxis only when a marker is positive). The
-//   conditions come from the server's own table (eligibility/forms.py SHOW_WHEN) as
+//   conditions come from the server's own table (the field table, eligibility/patients/fields.py) as
 //   data-show-when="name=value|name=value"; the server removes, on save, a value whose
 //   condition no longer holds.
 // - Moves the focus to the summary of problems after a refused save.

@@ -50,7 +50,7 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     page.get_by_role("link", name="CART-E2E-01").click()
     page.get_by_role("link", name="Before leukapheresis").click()
     field(page, "Absolute lymphocyte count").fill("150")
-    choose(page, "Absolute lymphocyte count: unit", "cells/uL")
+    choose(page, "Absolute lymphocyte count: unit", "cells/µL")
     page.get_by_role("button", name="Save before leukapheresis").click()
     page.get_by_role("link", name="Before infusion").click()
     choose(page, "Checklist for the stage", "Before infusion")

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eligibility.models import Assessment, RuleSet
-from eligibility.patients.forms import SECTIONS, SectionForm
+from eligibility.patients.fields import SECTIONS
+from eligibility.patients.forms import SectionForm
 from eligibility.rulesets import services as rulesets
 from eligibility.rulesets.forms import NewProductForm, ProductForm, ThresholdsForm
 from eligibility.rulesets.selectors import active_engine

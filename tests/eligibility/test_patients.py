@@ -125,9 +125,9 @@ def test_the_patient_history_shows_corrections_withdrawal_and_restoring(coordina
     client.force_login(coordinator)
     rows = client.get(reverse("patient_detail", args=[patient.public_id])).context["history"]
     assert [(row["field"], row["old"], row["new"]) for row in rows[:3]] == [
-        ("withdrawal", "withdrawn: Entered twice", "restored"),
-        ("withdrawal", "", "withdrawn: Entered twice"),
-        ("study identifier", "CART-06", "CART-007"),
+        ("Withdrawal", "withdrawn: Entered twice", "restored"),
+        ("Withdrawal", "", "withdrawn: Entered twice"),
+        ("Study identifier", "CART-06", "CART-007"),
     ]
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from eligibility.models import Assessment, Evaluation
-from eligibility.patients import forms as intake_forms
+from eligibility.patients import fields as intake_fields
 from eligibility.patients import services
 from eligibility.rules import CaseValidationError, Engine, default_ruleset
 from tests.factories import PatientFactory, UserFactory
@@ -328,10 +328,10 @@ def test_history_lists_who_changed_which_value(client, patient, coordinator):
     page = client.get(reverse("patient_detail", args=[patient.public_id])).content.decode()
     rows = [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td>(.*?)</td>", row)]
             for row in re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL)]
-    ecog_rows = [row[1:] for row in rows if len(row) == 5 and row[2] == "ecog"]
-    assert ["Sam Second", "ecog", "1", "2"] in ecog_rows
-    assert ["Cora Ordinator", "ecog", "not recorded", "1"] in ecog_rows
-    assert ecog_rows.index(["Sam Second", "ecog", "1", "2"]) == 0  # newest first
+    ecog_rows = [row[1:] for row in rows if len(row) == 5 and row[2] == "ECOG performance status"]
+    assert ["Sam Second", "ECOG performance status", "1", "2"] in ecog_rows
+    assert ["Cora Ordinator", "ECOG performance status", "not recorded", "1"] in ecog_rows
+    assert ecog_rows.index(["Sam Second", "ECOG performance status", "1", "2"]) == 0  # newest first
 
 
 # --- Two people editing at once -----------------------------------------------------------------------
@@ -417,20 +417,19 @@ def test_every_case_key_is_in_exactly_one_section():
             expected += [f"{field.name}.{sub.name}" for sub in group.fields]
         else:
             expected.append(field.name)
-    in_sections = [path for _, _, paths in intake_forms.SECTIONS for path in paths]
+    in_sections = [path for _, _, paths in intake_fields.SECTIONS for path in paths]
     duplicates = sorted({path for path in in_sections if in_sections.count(path) > 1})
     assert duplicates == []
     assert sorted(in_sections) == sorted(expected)
 
 
-@pytest.mark.parametrize("phase", [phase for phase, _, _ in intake_forms.SECTIONS])
+@pytest.mark.parametrize("phase", [phase for phase, _, _ in intake_fields.SECTIONS])
 def test_every_section_renders_every_field(signed_in, patient, phase):
     page = signed_in.get(_intake_url(patient, phase)).content.decode()
     names = set(_form_values(page))
-    paths = next(paths for code, _, paths in intake_forms.SECTIONS if code == phase)
-    for path in paths:
-        if path in ("alc", "temperature"):
-            assert {f"{path}__value", f"{path}__unit"} <= names
-        else:
-            assert intake_forms.field_name(path) in names
+    for entry in intake_fields.section_fields(phase):
+        assert set(entry.names) <= names
+    assert {"alc__value", "alc__unit", "temperature__value", "temperature__unit"} & names == {
+        "pre_apheresis": {"alc__value", "alc__unit"}, "pre_infusion": {"temperature__value", "temperature__unit"},
+    }.get(phase, set())  # a value with its unit: two fields
     assert {"stage", "revision"} <= names

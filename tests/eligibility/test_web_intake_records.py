@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eligibility.models import Assessment, Evaluation
+from eligibility.patients import fields as intake_fields
 from eligibility.patients import forms as intake_forms
 from eligibility.patients import services
 from eligibility.rules import Engine, default_ruleset
@@ -239,7 +240,7 @@ def test_prophylaxis_is_removed_when_hbv_turns_negative_and_the_history_shows_it
     page = client.get(reverse("patient_detail", args=[patient.public_id])).content.decode()
     rows = [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td>(.*?)</td>", row)]
             for row in re.findall(r"<tr>(.*?)</tr>", page, re.DOTALL)]
-    assert ["Cora Ordinator", "infections.hbv_prophylaxis", "yes", "not recorded"] in [row[1:] for row in rows]
+    assert ["Cora Ordinator", "HBV antiviral prophylaxis in place", "yes", "not recorded"] in [row[1:] for row in rows]
 
 
 @pytest.mark.parametrize(("phase", "kept", "hidden", "value", "switch"), [
@@ -269,11 +270,22 @@ def test_a_value_typed_into_a_field_that_does_not_apply_is_not_saved_and_its_pro
 def test_the_script_reads_the_servers_table_of_conditions(client, patient, cora):
     client.force_login(cora)
     shown = {}
-    for phase, _, _ in intake_forms.SECTIONS:
+    by_name = {name: entry.path for entry in intake_fields.FIELDS for name in entry.names}
+    for phase, _, _ in intake_fields.SECTIONS:
         page = client.get(_url(patient, phase)).content.decode()
         for condition, names in re.findall(r'data-show-when="([^"]+)"[^>]*>.*?name="(\w+)"', page, re.DOTALL):
-            shown[intake_forms.path_of(names)] = html.unescape(condition)
-    assert shown == intake_forms.SHOW_WHEN
+            shown[by_name[names]] = html.unescape(condition)
+    assert shown == {
+        "infections.hbv_prophylaxis": "infections__hbv=positive",
+        "infections.hcv_prophylaxis": "infections__hcv=positive",
+        "infections.hiv_prophylaxis": "infections__hiv=positive",
+        "cryopreserved_months": "starting_material=cryopreserved",
+        "marrow_blasts_pct": "diagnosis=b_all",
+        "mrd": "diagnosis=b_all",
+        "on_immunosuppression": "prior_allo_hsct=true",
+        "antigen_retested_after_targeted_therapy": "prior_bispecific=true|prior_car_t=true",
+    }
+    assert shown == {entry.path: entry.show_when for entry in intake_fields.FIELDS if entry.when}
 
 
 # --- Dates -----------------------------------------------------------------------------------------------
@@ -381,7 +393,7 @@ def test_the_intake_forms_have_no_free_text():
     """Every intake field is a number, a date or a choice: nothing to bound but what the engine bounds."""
     from django import forms
 
-    for phase, _, _ in intake_forms.SECTIONS:
+    for phase, _, _ in intake_fields.SECTIONS:
         form = intake_forms.SectionForm(phase=phase, engine=Engine(default_ruleset()),
                                         assessment=Assessment(pk=1, data={}, revision=0))
         free = [name for name, field in form.fields.items()

@@ -21,7 +21,7 @@ from django.core.management import call_command
 from eligibility.rules import RULE_CODES
 from eligibility.rules.case import Case
 from eligibility.rules.engine import RULE_CLASSES
-from eligibility.rules.statuses import OVERALL_RESULTS, STATUSES
+from eligibility.rules.statuses import OVERALL_LABELS, STATUSES
 from eligibility.rules.thresholds import DEFAULT_PRODUCTS, THRESHOLDS, THRESHOLDS_BY_KEY
 from tests.conftest import EXAMPLES_DIR, ROOT
 
@@ -52,7 +52,7 @@ def codes(cell: str) -> list[str]:
 def test_statuses_and_overall_results():
     assert [codes(row[0])[0] for row in table_rows(section("1."))] == list(STATUSES)
     text = " ".join(section("1.").split())
-    positions = [text.index(f"`{result}`") for result in OVERALL_RESULTS]
+    positions = [text.index(f"`{result}`") for result in OVERALL_LABELS]
     assert positions == sorted(positions)  # worst first, as the code decides
 
 
