@@ -20,11 +20,9 @@ from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from .. import rules as words
 from ..common.text import FREE_TEXT_MAX
-from ..rules import CaseValidationError, Engine
-from ..rules import vocabulary as words
-from ..rules.arithmetic import native, plain
-from ..rules.case import Case
+from ..rules import Case, CaseValidationError, Engine, native, plain
 from . import services
 from .models import Patient
 

@@ -11,8 +11,7 @@ from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
 from ..common.jsoncodec import CompactJSONField
-from ..rules.statuses import OVERALL_LABELS
-from ..rules.vocabulary import STAGE
+from ..rules import OVERALL_LABELS, STAGE
 from ..rulesets.models import RuleSet
 
 

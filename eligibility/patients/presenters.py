@@ -6,7 +6,7 @@ from typing import Any
 
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..rules import vocabulary
+from ..rules import STAGE
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -34,7 +34,7 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
                              "old": _value_text(before.get(path)), "new": _value_text(after.get(path))})
         if previous_stage is not None and record.stage != previous_stage:
             rows.append({"when": record.history_date, "who": who, "field": "stage",
-                         "old": vocabulary.STAGE[previous_stage], "new": vocabulary.STAGE[record.stage]})
+                         "old": STAGE[previous_stage], "new": STAGE[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
     rows += _patient_rows(assessment.patient)
     rows.sort(key=lambda row: row["when"], reverse=True)

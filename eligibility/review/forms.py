@@ -9,8 +9,7 @@ from crispy_forms.layout import HTML, Div, Layout, Submit
 from django import forms
 
 from ..common.text import FREE_TEXT_MAX
-from ..rules import vocabulary as words
-from ..rules.statuses import OVERALL_LABELS
+from ..rules import OVERALL_LABELS, STAGE
 from .models import Disposition
 
 
@@ -19,7 +18,7 @@ class FilterForm(forms.Form):
 
     result = forms.ChoiceField(label="Overall result", required=False,
                                choices=[("", "Any result"), *OVERALL_LABELS.items()])
-    stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *words.STAGE.items()])
+    stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *STAGE.items()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,7 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from ..patients.models import Assessment, Evaluation
-from ..rules.vocabulary import STAGE
+from ..rules import STAGE
 from ..rulesets.models import RuleSet
 
 

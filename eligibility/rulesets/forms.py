@@ -7,9 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..common.text import FREE_TEXT_MAX
-from ..rules.arithmetic import plain
-from ..rules.engine import RULE_CLASSES
-from ..rules.thresholds import THRESHOLDS
+from ..rules import RULE_CLASSES, THRESHOLDS, plain
 from .models import DIAGNOSIS_CHOICES, Product
 
 
@@ -42,8 +40,8 @@ class ThresholdsForm(forms.Form):
     def groups(self) -> list[dict]:
         """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
         return [{"title": rule.title, "source": rule.source,
-                 "fields": [self[spec.key] for spec in THRESHOLDS if spec.rule == rule.code]}
-                for rule in RULE_CLASSES if any(spec.rule == rule.code for spec in THRESHOLDS)]
+                 "fields": [self[spec.key] for spec in rule.thresholds]}
+                for rule in RULE_CLASSES if rule.thresholds]
 
 
 class ProductForm(forms.ModelForm):

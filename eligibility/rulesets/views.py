@@ -13,10 +13,7 @@ from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from ..rules.arithmetic import plain
-from ..rules.engine import RULE_CLASSES
-from ..rules.statuses import OVERALL_LABELS, STATUS_LABELS
-from ..rules.thresholds import THRESHOLDS_BY_KEY
+from ..rules import OVERALL_LABELS, RULE_CLASSES, STATUS_LABELS, THRESHOLDS_BY_KEY, plain
 from . import services as rulesets
 from .forms import NewProductForm, ProductForm, PublishForm, ThresholdsForm
 from .models import Product, RuleSet
