@@ -92,18 +92,18 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         context["reopen_form"] = reopen_form or ReopenForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     if current and physician and standing is None and not patient.is_withdrawn:
-        dispositions = [item["disposition"] for item in view["all_items"] if item.get("disposition")]
+        dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
         item_forms = item_forms or {}
-        for item in view["all_items"]:
-            if item["status"] in review.NEEDS_DISPOSITION:
-                decided = item.get("disposition")
-                item["decided"] = review.is_decided(item["item"], decided)
+        for row in view["all_items"]:
+            item, decided = row["item"], row["disposition"]
+            if item.status in review.NEEDS_DISPOSITION:
+                row["decided"] = review.is_decided(item, decided)
                 initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
-                            "justification": decided.justification} if item["decided"] else None)
-                item["form"] = item_forms.get(item["code"]) or DispositionForm(prefix=item["code"], initial=initial,
-                                                                                status=item["status"])
+                            "justification": decided.justification} if row["decided"] else None)
+                row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
+                                                                            status=item.status)
     return context
 
 
