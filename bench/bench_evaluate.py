@@ -29,8 +29,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eligibility.rules import Engine, default_ruleset  # noqa: E402
-from eligibility.rules.synthetic import synthetic_cases  # noqa: E402
+from eligibility.rules import Engine, default_ruleset, synthetic_cases  # noqa: E402
 
 
 def run_command(path: Path) -> float:

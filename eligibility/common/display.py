@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules.arithmetic import plain
+from ..rules import plain
 from .people import display_name
 from .vocabulary import unit_text
 

@@ -9,7 +9,7 @@ written here. The engine's reasons and the checklist JSON keep their own plain-t
 
 from __future__ import annotations
 
-from ..rules.statuses import OVERALL_LABELS, PHASE_LABELS, SCREENING, STATUS_LABELS
+from ..rules import OVERALL_LABELS, PHASE_LABELS, SCREENING, STATUS_LABELS
 
 __all__ = ["NEXT_STEP", "OVERALL_LABELS", "STAGE_LABELS", "STAGE_WHERE", "STATUS_LABELS", "UNITS", "unit_text"]
 

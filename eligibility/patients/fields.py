@@ -20,11 +20,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from .. import rules as words
 from ..common.vocabulary import STAGE_LABELS, unit_text
-from ..rules import vocabulary as words
-from ..rules.arithmetic import plain
-from ..rules.case import Case
-from ..rules.statuses import PHASES, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION, SCREENING
+from ..rules import PHASES, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION, SCREENING, Case, plain
 
 
 class Kind(StrEnum):

@@ -22,8 +22,7 @@ from django.utils import timezone
 
 from ..common.text import FREE_TEXT_MAX
 from ..common.vocabulary import STAGE_LABELS
-from ..rules import CaseValidationError, Engine
-from ..rules.arithmetic import native, plain
+from ..rules import CaseValidationError, Engine, native, plain
 from . import services
 from .fields import FIELDS_BY_PATH, Kind, field_name, field_of, form_text, path_value, section_fields
 from .models import Patient

@@ -4,6 +4,7 @@ and re-evaluate. Views call these."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
@@ -12,9 +13,7 @@ from django.utils import timezone
 
 from ..common.people import display_name
 from ..common.text import free_text_too_long
-from ..rules import CaseValidationError
-from ..rules.arithmetic import native
-from ..rules.case import case_as_dict
+from ..rules import CaseValidationError, ChecklistItem, case_as_dict, native
 from ..rulesets.selectors import active_engine
 from . import lifecycle
 from .models import Assessment, Evaluation, Patient
@@ -48,15 +47,16 @@ def evaluation_build(*, assessment_id: int, ruleset, case, checklist, by, **extr
     )
 
 
-def checklist_changes(old_items: dict[str, dict[str, Any]], items) -> list[dict[str, Any]]:
-    """The items whose status or reason differ from ``old_items`` (by code), as an evaluation's
-    ``changes``: ``[{"code", "title", "before", "after", "reason_changed"}]``."""
+def checklist_changes(old_items: Iterable[ChecklistItem], items: Iterable[ChecklistItem]) -> list[dict[str, Any]]:
+    """The items whose status or reason differ from the ``old_items`` of the same code, as an
+    evaluation's ``changes``: ``[{"code", "title", "before", "after", "reason_changed"}]``."""
+    old_by_code = {old.code: old for old in old_items}
     changes = []
     for item in items:
-        old = old_items.get(item["code"])
-        if old is not None and (old["status"] != item["status"] or old["reason"] != item["reason"]):
-            changes.append({"code": item["code"], "title": item["title"], "before": old["status"],
-                            "after": item["status"], "reason_changed": old["reason"] != item["reason"]})
+        old = old_by_code.get(item.code)
+        if old is not None and (old.status != item.status or old.reason != item.reason):
+            changes.append({"code": item.code, "title": item.title, "before": old.status,
+                            "after": item.status, "reason_changed": old.reason != item.reason})
     return changes
 
 

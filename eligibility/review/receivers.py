@@ -21,6 +21,7 @@ from django.utils import timezone
 from ..common.people import display_name
 from ..patients.models import Evaluation, Patient
 from ..patients.signals import evaluations_replaced, patient_restored, write_guard
+from ..rules import checklist_items
 from ..rulesets.models import RuleSet
 from ..rulesets.preview import OpenCase, open_cases_provider
 from ..rulesets.signals import ruleset_published
@@ -64,11 +65,11 @@ def checklists_replaced(sender, replacements, by, **kwargs):
 def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:
     """Copies (unsaved) for ``current`` of the decisions whose item kept its status and inputs;
     where the finding changed, the physician decides again."""
-    items = {item["code"]: item for item in current.checklist["items"]}
+    items = {item.code: item for item in checklist_items(current.checklist)}
     carried = []
     for disposition in dispositions:
         item = items.get(disposition.code)
-        if item is None or item["status"] != disposition.status or item["inputs"] != disposition.item_inputs:
+        if item is None or item.status != disposition.status or item.inputs != disposition.item_inputs:
             continue
         carried.append(Disposition(
             evaluation=current, code=disposition.code, status=disposition.status, item_inputs=disposition.item_inputs,

@@ -17,8 +17,7 @@ from ..common.people import display_name
 from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build
-from ..rules import CaseValidationError, Engine
-from ..rules.engine import dumps
+from ..rules import CaseValidationError, Engine, dumps
 from ..rulesets.models import RuleSet
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
@@ -137,7 +136,7 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
             continue
         checklist = engine.evaluate(case)
         previous_engine = engines[assessment.previous_ruleset_id]
-        old_items = {item["code"]: item for item in previous_engine.evaluate(previous_engine.parse_json(raw)).items}
+        old_items = previous_engine.evaluate(previous_engine.parse_json(raw)).items
         changes = checklist_changes(old_items, checklist.items)
         if assessment.signed:
             # The result, not the wording: a status or the overall result would change (a reason that

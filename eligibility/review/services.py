@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -34,8 +33,7 @@ from ..patients import lifecycle
 from ..patients.lifecycle import assessment_locked
 from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_build
-from ..rules import CaseValidationError
-from ..rules.statuses import BLOCKING
+from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
 from ..rulesets.selectors import active_engine
 from .models import Disposition, ReviewRequest, SignOff
 
@@ -82,10 +80,10 @@ def decision_allowed(status: str, kind: str) -> bool:
     return kind in DECISIONS_FOR.get(status, ())
 
 
-def is_decided(item: dict[str, Any], disposition: Disposition | None) -> bool:
+def is_decided(item: ChecklistItem, disposition: Disposition | None) -> bool:
     """A decision of the kind the item's status takes (an acknowledgement recorded on a blocking item
     before decisions had meanings does not count: the physician accepts or overrides it)."""
-    return disposition is not None and decision_allowed(item["status"], disposition.kind)
+    return disposition is not None and decision_allowed(item.status, disposition.kind)
 
 
 @transaction.atomic
@@ -93,12 +91,12 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
                        justification: str = "", by) -> Disposition:
     """Acknowledge a flag; accept or override a blocking item (an override with a coded reason and a
     justification). Refused, with the field it concerns, when the decision does not fit the item."""
-    item = next((item for item in evaluation.checklist["items"] if item["code"] == code), None)
-    if item is None or item["status"] not in NEEDS_DISPOSITION:
+    item = next((item for item in checklist_items(evaluation.checklist) if item.code == code), None)
+    if item is None or item.status not in NEEDS_DISPOSITION:
         raise ReviewRefused("Only flagged, deferred, excluded or missing items take a decision.")
     justification = justification.strip()
-    if kind not in DECISIONS_FOR[item["status"]]:
-        allowed = " or ".join(Disposition.Kind(k).label.lower() for k in DECISIONS_FOR[item["status"]])
+    if kind not in DECISIONS_FOR[item.status]:
+        allowed = " or ".join(Disposition.Kind(k).label.lower() for k in DECISIONS_FOR[item.status])
         raise ReviewRefused(f"This item takes: {allowed}.", field="kind")
     if too_long := free_text_too_long(justification):
         raise ReviewRefused(too_long, field="justification")
@@ -116,7 +114,7 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
                             "signature.")
     disposition = Disposition.objects.filter(evaluation=evaluation, code=code).first() or Disposition(
         evaluation=evaluation, code=code)
-    disposition.status, disposition.item_inputs, disposition.kind = item["status"], item["inputs"], kind
+    disposition.status, disposition.item_inputs, disposition.kind = item.status, item.inputs, kind
     disposition.reason_code, disposition.justification = reason_code, justification
     disposition.decided_by, disposition.decided_by_name, disposition.decided_at = by, display_name(by), timezone.now()
     disposition.carried_over_from = None
@@ -144,19 +142,19 @@ def signature_meaning(evaluation: Evaluation, dispositions) -> SignatureMeaning:
     """The decision and its wording, from the checklist's items and the physician's decisions."""
     decided = {disposition.code: disposition for disposition in dispositions}
     overridden, accepted_exclusions, accepted_other, undecided = [], [], [], []
-    for item in evaluation.checklist["items"]:
-        if item["status"] not in NEEDS_DISPOSITION:
+    for item in checklist_items(evaluation.checklist):
+        if item.status not in NEEDS_DISPOSITION:
             continue
-        disposition = decided.get(item["code"])
+        disposition = decided.get(item.code)
         if not is_decided(item, disposition):
-            undecided.append(item["title"])
-        elif item["status"] in BLOCKING:
+            undecided.append(item.title)
+        elif item.status in BLOCKING:
             if disposition.kind == Disposition.Kind.OVERRIDDEN:
-                overridden.append(item["title"])
-            elif item["status"] == "exclude":
-                accepted_exclusions.append(item["title"])
+                overridden.append(item.title)
+            elif item.status == EXCLUDE:
+                accepted_exclusions.append(item.title)
             else:
-                accepted_other.append(item["title"])
+                accepted_other.append(item.title)
     stage = evaluation.stage
     where = STAGE_WHERE[stage]  # "at screening", "before leukapheresis"
     if accepted_exclusions:
@@ -329,8 +327,7 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
         raise ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
                                    "the coordinator must correct them first.") from exc
     evaluation.reevaluated_from = previous
-    evaluation.changes = checklist_changes({item["code"]: item for item in previous.checklist["items"]},
-                                           evaluation.checklist["items"])
+    evaluation.changes = checklist_changes(checklist_items(previous.checklist), checklist_items(evaluation.checklist))
     _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
     return lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,

@@ -22,6 +22,7 @@ from session_guard.restore import restored_entries, restores_entries
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
+from ..rules import checklist_items
 from . import services as review
 from .forms import DispositionForm, FilterForm, ReopenForm, ReviewKeepForm, SearchForm, SignOffForm
 from .models import ReviewRequest, SignOff
@@ -91,18 +92,18 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         context["reopen_form"] = reopen_form or ReopenForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     if current and physician and standing is None and not patient.is_withdrawn:
-        dispositions = [item["disposition"] for item in view["all_items"] if item.get("disposition")]
+        dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
         item_forms = item_forms or {}
-        for item in view["all_items"]:
-            if item["status"] in review.NEEDS_DISPOSITION:
-                decided = item.get("disposition")
-                item["decided"] = review.is_decided(item, decided)
+        for row in view["all_items"]:
+            item, decided = row["item"], row["disposition"]
+            if item.status in review.NEEDS_DISPOSITION:
+                row["decided"] = review.is_decided(item, decided)
                 initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
-                            "justification": decided.justification} if item["decided"] else None)
-                item["form"] = item_forms.get(item["code"]) or DispositionForm(prefix=item["code"], initial=initial,
-                                                                                status=item["status"])
+                            "justification": decided.justification} if row["decided"] else None)
+                row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
+                                                                            status=item.status)
     return context
 
 
@@ -158,26 +159,26 @@ def disposition(request, public_id, code):
     goes to the item on the checklist.
     """
     evaluation = _evaluation_for_review(public_id)
-    item = next((item for item in evaluation.checklist["items"] if item["code"] == code), None)
-    if item is None or item["status"] not in review.NEEDS_DISPOSITION:
+    item = next((item for item in checklist_items(evaluation.checklist) if item.code == code), None)
+    if item is None or item.status not in review.NEEDS_DISPOSITION:
         raise Http404("No such item needs a decision.")
     if request.method == "GET":
         entries = restored_entries(request)
         if entries is None:
             return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
         return _refused_page(request, evaluation, status=200,
-                             item_forms={code: DispositionForm(entries, prefix=code, status=item["status"])})
-    form = DispositionForm(request.POST, prefix=code, status=item["status"])
+                             item_forms={code: DispositionForm(entries, prefix=code, status=item.status)})
+    form = DispositionForm(request.POST, prefix=code, status=item.status)
     if form.is_valid():
         try:
             review.disposition_record(evaluation=evaluation, code=code, by=request.user, **form.cleaned_data)
         except review.ReviewRefused as refused:
             form.add_error(refused.field if refused.field in form.fields else None, str(refused))
         else:
-            messages.success(request, f"Decision recorded: {item['title']}.")
+            messages.success(request, f"Decision recorded: {item.title}.")
             return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
     messages.error(request, format_html('{}: not recorded; see <a href="#item-{}">the message beside the decision</a>.',
-                                        item["title"], code))
+                                        item.title, code))
     first = next((name for name in form.fields if name in form.errors), None)
     if first is not None:
         form.fields[first].widget.attrs["autofocus"] = True

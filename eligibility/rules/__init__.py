@@ -1,16 +1,93 @@
 """The rules engine: pure Python, no Django. Cases in, flagged checklists out.
 
+This module is the engine's public interface: code outside ``eligibility.rules`` imports from here,
+never from its submodules (``tests/project/test_layout.py`` checks it).
+
 >>> from eligibility.rules import Engine, default_ruleset
 >>> engine = Engine(default_ruleset())
->>> engine.evaluate(engine.parse({"stage": "screening", "ecog": 1})).overall
-'incomplete'
+>>> checklist = engine.evaluate(engine.parse({"stage": "screening", "ecog": 1}))
+>>> checklist.overall, checklist.items[0].code, checklist.items[0].status
+('incomplete', 'indication', 'missing')
 """
 
-from .case import Case, CaseValidationError, parse_case, parse_case_json
-from .engine import RULE_CLASSES, RULE_CODES, Checklist, Engine
-from .thresholds import RuleSetData, default_ruleset
+from .arithmetic import native, plain, round_half_up
+from .base import Rule
+from .case import (
+    TEMPERATURE_RANGES,
+    AlcUnit,
+    Case,
+    CaseValidationError,
+    Diagnosis,
+    case_as_dict,
+    error_model,
+    parse_case,
+    parse_case_json,
+)
+from .checklist import Checklist, ChecklistItem, checklist_items, dumps
+from .engine import RULE_CLASSES, RULE_CODES, Engine
+from .report import checklist_text, errors_text
+from .statuses import (
+    BLOCKING,
+    DEFAULT_STAGE,
+    DEFER,
+    EXCLUDE,
+    FLAG,
+    MISSING,
+    OVERALL_LABELS,
+    PASS,
+    PENDING,
+    PHASE_LABELS,
+    PHASE_ORDER,
+    PHASES,
+    PRE_APHERESIS,
+    PRE_INFUSION,
+    PRE_LYMPHODEPLETION,
+    SCREENING,
+    STATUS_LABELS,
+    STATUSES,
+    overall_result,
+)
+from .synthetic import synthetic_case, synthetic_cases
+from .thresholds import (
+    DEFAULT_PRODUCTS,
+    DEFAULT_THRESHOLDS,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    ProductSpec,
+    RuleSetData,
+    ThresholdSpec,
+    default_ruleset,
+    threshold_set_errors,
+)
+from .vocabulary import (
+    ANTIGEN_STATUS,
+    DIAGNOSIS,
+    DISEASE_STATUS,
+    INFECTION_STATE,
+    LYMPHODEPLETION,
+    MRD,
+    ORGAN_RESULT,
+    SEROLOGY,
+    STAGE,
+    STARTING_MATERIAL,
+)
 
 __all__ = [
-    "Case", "CaseValidationError", "Checklist", "Engine", "RULE_CLASSES", "RULE_CODES", "RuleSetData",
-    "default_ruleset", "parse_case", "parse_case_json",
+    # the case
+    "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "error_model",
+    "parse_case", "parse_case_json",
+    # the engine, its rules and its checklists
+    "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
+    # statuses, phases, stages and overall results
+    "PASS", "FLAG", "MISSING", "DEFER", "EXCLUDE", "PENDING", "STATUSES", "BLOCKING", "STATUS_LABELS",
+    "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",
+    "DEFAULT_STAGE", "OVERALL_LABELS", "overall_result",
+    # rule-set data: thresholds and products
+    "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "DEFAULT_THRESHOLDS", "threshold_set_errors",
+    "ProductSpec", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
+    # words for the case format's values
+    "ANTIGEN_STATUS", "DIAGNOSIS", "DISEASE_STATUS", "INFECTION_STATE", "LYMPHODEPLETION", "MRD",
+    "ORGAN_RESULT", "SEROLOGY", "STAGE", "STARTING_MATERIAL",
+    # numbers, text output, synthetic cases
+    "native", "plain", "round_half_up", "checklist_text", "errors_text", "synthetic_case", "synthetic_cases",
 ]

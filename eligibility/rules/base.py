@@ -7,14 +7,15 @@ thresholds it used, and the engine runs every rule and collects every result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
+from decimal import Decimal
 from operator import attrgetter
 from typing import Any, ClassVar
 
 from .arithmetic import native, plain
 from .case import Case
 from .statuses import SEVERITY
-from .thresholds import RuleSetData
+from .thresholds import THRESHOLDS, RuleSetData, ThresholdSpec, default_ruleset
 
 #: What a rule returns: ``(status, reason, inputs)``; ``inputs`` maps JSON paths to the values read.
 Outcome = tuple[str, str, dict[str, Any]]
@@ -27,19 +28,36 @@ class Rule:
     phase: ClassVar[str]
     title: ClassVar[str]
     source: ClassVar[str]
-    #: Keys of the thresholds this rule reads (shown beside its result).
-    threshold_keys: ClassVar[tuple[str, ...]] = ()
+    #: The editable thresholds this rule compares against, in the order of ``THRESHOLDS``. Derived
+    #: when the class is created from the one declaration, each spec's ``rule``: never listed here.
+    thresholds: ClassVar[tuple[ThresholdSpec, ...]] = ()
     #: Every case attribute (dotted path) ``evaluate`` may read: the rule is a pure function of
     #: these and its thresholds, so the engine may reuse a result for equal values (a test
     #: checks that no rule reads anything else). Values must be hashable (the structs are frozen).
     reads: ClassVar[tuple[str, ...]]
 
-    def __init__(self, ruleset: RuleSetData):
-        self.ruleset = ruleset
-        self.thresholds = {key: ruleset.thresholds[key] for key in self.threshold_keys}
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            cls.thresholds = tuple(spec for spec in THRESHOLDS if spec.rule == cls.code)
+
+    def __init__(self, ruleset: RuleSetData | None = None, **thresholds: Decimal):
+        """The rule with the values of ``ruleset`` (its thresholds and product catalogue).
+
+        A test may give just the thresholds it is about, by key, as Django's validators take
+        theirs: ``DrivingCounselled(driving_restriction_weeks=Decimal(2))``; the others keep the
+        values of ``ruleset`` (the source documents' when none is given).
+        """
+        unknown = thresholds.keys() - {spec.key for spec in self.thresholds}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} reads no threshold {', '.join(sorted(unknown))}")
+        self.ruleset = ruleset if ruleset is not None else default_ruleset()
+        #: This rule's threshold values, by key.
+        self.values: Mapping[str, Decimal] = {
+            spec.key: thresholds.get(spec.key, self.ruleset.thresholds[spec.key]) for spec in self.thresholds}
         # Converted and formatted once: every evaluation compares with and quotes them.
-        self.limits = {key: native(value) for key, value in self.thresholds.items()}
-        self.texts = {key: plain(value) for key, value in self.thresholds.items()}
+        self.limits = {key: native(value) for key, value in self.values.items()}
+        self.texts = {key: plain(value) for key, value in self.values.items()}
 
     def key_function(self) -> Callable[[Case], Hashable]:
         """A function giving the values this rule reads from a case: equal values, equal results."""
@@ -48,6 +66,11 @@ class Rule:
     def evaluate(self, case: Case) -> Outcome:
         """Check ``case`` against this criterion."""
         raise NotImplementedError
+
+    def thresholds_used(self, inputs: Mapping[str, Any]) -> list[tuple[ThresholdSpec, Decimal]]:
+        """The thresholds (with this rule's values) a result with these ``inputs`` was judged by,
+        shown beside the item: all of the rule's unless the rule says otherwise."""
+        return [(spec, self.values[spec.key]) for spec in self.thresholds]
 
 
 def worst(findings: list[tuple[str, str]]) -> tuple[str, str]:

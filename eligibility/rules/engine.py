@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -11,8 +11,9 @@ import orjson
 from . import logistics, screening
 from .base import Rule
 from .case import Case, case_json, case_type, decode_case
+from .checklist import Checklist, ChecklistItem, dumps
 from .statuses import PENDING, PHASE_LABELS, PHASE_ORDER, PHASES, STATUSES, overall_result
-from .thresholds import RuleSetData
+from .thresholds import RuleSetData, ThresholdSpec
 from .vocabulary import STAGE as STAGE_LABELS
 
 #: Every rule class in catalogue order (criteria.md section 6).
@@ -30,77 +31,6 @@ def _unpack_counts(packed: int) -> dict[str, int]:
 
 #: Results remembered per rule (bounded: a batch of any length runs in constant memory).
 CACHE_LIMIT = 4096
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON: orjson, or the standard library for what orjson refuses (an integer beyond
-    64 bits is valid input where the format sets no upper bound, e.g. doses on site)."""
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-class Checklist:
-    """The result of one evaluation: criteria.md section 4, plus the rule set it came from.
-
-    ``items`` are shared between checklists with equal inputs (see :class:`Engine`): read them,
-    never change them.
-    """
-
-    __slots__ = ("case_id", "stage", "ruleset_name", "ruleset_version", "overall", "counts", "items",
-                 "_ruleset_json", "_encoded_items")
-
-    def __init__(self, *, case_id, stage, ruleset_name, ruleset_version, overall, counts, items,
-                 ruleset_json=None, encoded_items=None):
-        self.case_id = case_id
-        self.stage = stage
-        self.ruleset_name = ruleset_name
-        self.ruleset_version = ruleset_version
-        self.overall = overall
-        self.counts = counts
-        self.items = items
-        self._ruleset_json = ruleset_json
-        self._encoded_items = encoded_items
-
-    def as_dict(self) -> dict[str, Any]:
-        """The checklist output object of section 4, key for key."""
-        return {
-            "case_id": self.case_id,
-            "stage": self.stage,
-            "ruleset": {"name": self.ruleset_name, "version": self.ruleset_version},
-            "overall": self.overall,
-            "counts": self.counts,
-            "items": self.items,
-        }
-
-    def as_json(self) -> bytes:
-        """``as_dict()`` encoded as compact JSON, byte for byte what ``orjson.dumps`` gives.
-
-        The items were encoded once when their result was first computed; only the envelope is
-        encoded here (the batch path's largest saving).
-        """
-        if self._encoded_items is None:
-            return dumps(self.as_dict())
-        return b"".join(self.json_parts())
-
-    def json_parts(self) -> list[bytes]:
-        """``as_json()`` in pieces, for a writer that joins many checklists at once (one copy)."""
-        items = self._encoded_items
-        if items is None:
-            return [dumps(self.as_dict())]
-        # Each item was encoded with a leading comma; the first one goes without it.
-        parts = [
-            b'{"case_id":', dumps(self.case_id),
-            b',"stage":"', self.stage.encode(),
-            b'","ruleset":', self._ruleset_json,
-            b',"overall":"', self.overall.encode(),
-            b'","counts":', orjson.dumps(self.counts),
-            b',"items":[', items[0][1:],
-        ]
-        parts += items[1:]
-        parts.append(b"]}")
-        return parts
 
 
 class Engine:
@@ -129,24 +59,16 @@ class Engine:
             )
             for stage in PHASES
         }
-        self._caches = tuple(caches.values())
 
     @staticmethod
-    def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], bytes, int]:
+    def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any]) -> tuple[ChecklistItem, bytes, int]:
         """An item of the checklist, its JSON encoding after a comma (items are joined that way) and
         its status weight (see ``_STATUS_WEIGHTS``)."""
-        item = {
-            "code": rule.code,
-            "phase": rule.phase,
-            "title": rule.title,
-            "status": status,
-            "reason": reason,
-            "source": rule.source,
-            "inputs": inputs,
-        }
-        return item, b"," + dumps(item), _STATUS_WEIGHTS[status]
+        item = ChecklistItem(code=rule.code, phase=rule.phase, title=rule.title, status=status, reason=reason,
+                             source=rule.source, inputs=inputs)
+        return item, b"," + dumps(item.as_dict()), _STATUS_WEIGHTS[status]
 
-    def _pending(self, rule: Rule, stage: str) -> tuple[dict[str, Any], bytes, int]:
+    def _pending(self, rule: Rule, stage: str) -> tuple[ChecklistItem, bytes, int]:
         reason = (f"Belongs to the {PHASE_LABELS[rule.phase].lower()} checks; "
                   f"not evaluated at the {STAGE_LABELS[stage].lower()} stage.")
         return self._item(rule, PENDING, reason, {})
@@ -159,7 +81,7 @@ class Engine:
         """Validate a case given as JSON text against this rule set's catalogue."""
         return decode_case(self.case_type, raw)
 
-    def _computed(self, rule: Rule, case: Case, cache: dict, key) -> tuple[dict[str, Any], bytes, int]:
+    def _computed(self, rule: Rule, case: Case, cache: dict, key) -> tuple[ChecklistItem, bytes, int]:
         """A rule's result not seen before: compute it and remember it (a bounded memory)."""
         result = self._item(rule, *rule.evaluate(case))
         if len(cache) >= CACHE_LIMIT:
@@ -192,7 +114,13 @@ class Engine:
         """Every rule computed afresh (no reuse): the reference the cached path is tested against."""
         evaluated, pending = self._plans[case.stage]
         items = [self._item(rule, *rule.evaluate(case))[0] for rule, _, _ in evaluated] + [p[0] for p in pending]
-        counts = {status: sum(item["status"] == status for item in items) for status in STATUSES}
+        counts = {status: sum(item.status == status for item in items) for status in STATUSES}
         return Checklist(case_id=case.case_id, stage=case.stage, ruleset_name=self.ruleset.name,
                          ruleset_version=self.ruleset.version, overall=overall_result(counts), counts=counts,
                          items=items)
+
+    def thresholds_used(self, item: ChecklistItem) -> list[tuple[ThresholdSpec, Decimal]]:
+        """The thresholds of this rule set that ``item`` was judged by, with their values (asked of
+        the item's rule; none for a code this catalogue does not hold)."""
+        rule = self.by_code.get(item.code)
+        return rule.thresholds_used(item.inputs) if rule is not None else []

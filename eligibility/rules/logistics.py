@@ -21,7 +21,6 @@ class Alc(Rule):
     phase = PRE_APHERESIS
     title = "Absolute lymphocyte count"
     source = cite(PRE_LEUKAPHERESIS)
-    threshold_keys = ("alc_min_1e9_per_l",)
 
     def evaluate(self, case: Case) -> Outcome:
         alc = case.alc
@@ -47,7 +46,6 @@ class InfectiousMarkers(Rule):
     phase = PRE_APHERESIS
     title = "Infectious-disease markers"
     source = cite(PRE_LEUKAPHERESIS)
-    threshold_keys = ("markers_window_days",)
 
     def evaluate(self, case: Case) -> Outcome:
         tested_on, collection = case.infections.markers_tested_on, case.leukapheresis_date
@@ -75,7 +73,6 @@ class StartingMaterial(Rule):
     phase = PRE_APHERESIS
     title = "Starting material"
     source = cite(PRE_LEUKAPHERESIS)
-    threshold_keys = ("cryopreserved_max_months",)
 
     def evaluate(self, case: Case) -> Outcome:
         material = case.starting_material
@@ -156,8 +153,6 @@ class Tocilizumab(Rule):
     phase = PRE_INFUSION
     title = "Tocilizumab available"
     source = cite((GUIDELINE, "Cytokine Release Syndrome (CRS)"), (BALTALEUCEL, "Management Strategies"))
-    threshold_keys = ("tocilizumab_min_doses", "tocilizumab_mg_per_kg", "tocilizumab_max_dose_mg",
-                      "tocilizumab_interval_hours", "tocilizumab_max_doses")
 
     def evaluate(self, case: Case) -> Outcome:
         doses, weight = case.tocilizumab_doses_available, case.weight_kg
@@ -186,7 +181,6 @@ class Caregiver(Rule):
     phase = PRE_INFUSION
     title = "Caregiver"
     source = cite((BALTALEUCEL, "Do's and Don'ts"))
-    threshold_keys = ("caregiver_days",)
 
     def evaluate(self, case: Case) -> Outcome:
         confirmed = case.caregiver_confirmed
@@ -208,7 +202,6 @@ class Proximity(Rule):
     title = "Proximity to the treatment centre"
     source = cite((BALTALEUCEL, "Precautions During Treatment"), (GUIDELINE, "Monitoring Protocol"),
                   (PATIENT_GUIDE, "after the infusion"))
-    threshold_keys = ("proximity_max_minutes", "proximity_stay_weeks")
 
     def evaluate(self, case: Case) -> Outcome:
         minutes = case.travel_time_minutes
@@ -232,7 +225,6 @@ class DrivingCounselled(Rule):
     phase = PRE_INFUSION
     title = "Driving restriction counselled"
     source = cite((BALTALEUCEL, "Do's and Don'ts"), (GUIDELINE, "Monitoring Protocol"))
-    threshold_keys = ("driving_restriction_weeks",)
 
     def evaluate(self, case: Case) -> Outcome:
         counselled, told = case.driving_counselled, case.driving_counselled_weeks
@@ -261,7 +253,6 @@ class Fever(Rule):
     phase = PRE_INFUSION
     title = "Fever"
     source = cite((BALTALEUCEL, "Do's and Don'ts"))
-    threshold_keys = ("fever_c",)
 
     def evaluate(self, case: Case) -> Outcome:
         temperature = case.temperature

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import Checklist
+from .checklist import Checklist
 from .statuses import OVERALL_LABELS, PHASE_LABELS, PHASES, STATUS_LABELS, STATUSES
 
 #: Markers that carry the status without colour (ASCII: any terminal, any log).
@@ -21,14 +21,14 @@ def checklist_text(checklist: Checklist) -> str:
         f"Counts: {counts}",
     ]
     for phase in PHASES:
-        items = [item for item in checklist.items if item["phase"] == phase]
+        items = [item for item in checklist.items if item.phase == phase]
         lines += ["", f"== {PHASE_LABELS[phase]} ({phase}) =="]
         for item in items:
-            mark = f"{STATUS_MARKS[item['status']]} {STATUS_LABELS[item['status']].upper()}"
-            lines.append(f"{mark:<{width}} {item['title']} ({item['code']})")
-            lines.append(f"{'':<{width}} {item['reason']}")
-            if item["status"] != "pending":
-                lines.append(f"{'':<{width}} Source: {item['source']}")
+            mark = f"{STATUS_MARKS[item.status]} {STATUS_LABELS[item.status].upper()}"
+            lines.append(f"{mark:<{width}} {item.title} ({item.code})")
+            lines.append(f"{'':<{width}} {item.reason}")
+            if item.status != "pending":
+                lines.append(f"{'':<{width}} Source: {item.source}")
     return "\n".join(lines) + "\n"
 
 

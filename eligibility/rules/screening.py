@@ -30,7 +30,6 @@ class Indication(Rule):
         (PATIENT_GUIDE, "approved targets, relapsed or refractory disease"),
         (BALTALEUCEL, "FDA Approval Status"),
     )
-    threshold_keys = tuple(MIN_PRIOR_LINES_KEYS.values())
 
     def key_function(self):
         # Age matters only where the product has an age limit for the diagnosis: leaving it out
@@ -88,6 +87,15 @@ class Indication(Rule):
             return FLAG, (f"{summary}: {product.name} is investigational, available through clinical-trial "
                           "enrolment only."), inputs
         return PASS, f"{summary} is an approved indication.", inputs
+
+    def thresholds_used(self, inputs):
+        """Only the minimum prior lines of the patient's diagnosis (none for a diagnosis without
+        one, such as B-ALL); all five while the diagnosis is not recorded."""
+        diagnosis = inputs.get("diagnosis")
+        if diagnosis is None:
+            return super().thresholds_used(inputs)
+        key = MIN_PRIOR_LINES_KEYS.get(diagnosis)
+        return [(spec, self.values[key]) for spec in self.thresholds if spec.key == key]
 
     def _age_limit(self, case, product, diagnosis, inputs):
         age = case.age_years
@@ -189,7 +197,6 @@ class Age(Rule):
     phase = SCREENING
     title = "Age"
     source = cite(ELIGIBILITY)
-    threshold_keys = ("infant_age_years",)
 
     def evaluate(self, case: Case) -> Outcome:
         age = case.age_years
@@ -211,7 +218,6 @@ class PerformanceStatus(Rule):
     phase = SCREENING
     title = "Performance status"
     source = cite((GUIDELINE, "Patient Eligibility"))
-    threshold_keys = ("ecog_below", "karnofsky_above", "lansky_above")
 
     def evaluate(self, case: Case) -> Outcome:
         ecog, karnofsky, lansky = case.ecog, case.karnofsky, case.lansky
@@ -242,7 +248,6 @@ class LifeExpectancy(Rule):
     phase = SCREENING
     title = "Life expectancy"
     source = cite(ELIGIBILITY)
-    threshold_keys = ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks")
 
     def evaluate(self, case: Case) -> Outcome:
         weeks = case.life_expectancy_weeks
@@ -392,7 +397,6 @@ class DiseaseBurden(Rule):
     phase = SCREENING
     title = "Disease burden (B-ALL)"
     source = cite((GUIDELINE, "Factors Affecting Outcomes: Disease Burden"))
-    threshold_keys = ("marrow_blasts_flag_pct",)
 
     def evaluate(self, case: Case) -> Outcome:
         diagnosis = case.diagnosis

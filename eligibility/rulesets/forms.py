@@ -8,9 +8,7 @@ from django.core.exceptions import ValidationError
 
 from ..common.text import FREE_TEXT_MAX
 from ..common.vocabulary import unit_text
-from ..rules.arithmetic import plain
-from ..rules.engine import RULE_CLASSES
-from ..rules.thresholds import THRESHOLDS
+from ..rules import RULE_CLASSES, THRESHOLDS, plain
 from .models import DIAGNOSIS_CHOICES, Product
 
 
@@ -44,8 +42,8 @@ class ThresholdsForm(forms.Form):
     def groups(self) -> list[dict]:
         """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
         return [{"title": rule.title, "source": rule.source,
-                 "fields": [self[spec.key] for spec in THRESHOLDS if spec.rule == rule.code]}
-                for rule in RULE_CLASSES if any(spec.rule == rule.code for spec in THRESHOLDS)]
+                 "fields": [self[spec.key] for spec in rule.thresholds]}
+                for rule in RULE_CLASSES if rule.thresholds]
 
 
 class ProductForm(forms.ModelForm):

@@ -7,9 +7,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from ..rules.case import Diagnosis
-from ..rules.thresholds import THRESHOLDS
-from ..rules.vocabulary import DIAGNOSIS
+from ..rules import DIAGNOSIS, THRESHOLDS, Diagnosis
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 

@@ -7,8 +7,7 @@ from typing import Any
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
 from ..common.vocabulary import unit_text
-from ..rules.arithmetic import plain
-from ..rules.thresholds import THRESHOLDS_BY_KEY
+from ..rules import THRESHOLDS_BY_KEY, plain
 from .models import Product, Threshold
 
 

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..rules import CaseValidationError, Engine
-from ..rules.engine import dumps
+from ..rules import CaseValidationError, Engine, dumps
 from .models import RuleSet
 from .selectors import engine_for, ruleset_data, ruleset_get
 
@@ -73,8 +72,8 @@ def impact_preview(*, draft: RuleSet) -> Impact:
             impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "initials": initials,
                                        "errors": exc.errors})
             continue
-        items = [(old["code"], old["status"], new["status"]) for old, new in zip(before.items, after.items, strict=True)
-                 if old["status"] != new["status"] or old["reason"] != new["reason"]]
+        items = [(old.code, old.status, new.status) for old, new in zip(before.items, after.items, strict=True)
+                 if old.status != new.status or old.reason != new.reason]
         if before.overall != after.overall:
             impact.transitions[(before.overall, after.overall)] += 1
         if items or before.overall != after.overall:

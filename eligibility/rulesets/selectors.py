@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..rules import Engine, RuleSetData
-from ..rules.arithmetic import plain
-from ..rules.thresholds import THRESHOLDS_BY_KEY, ProductSpec
+from ..rules import THRESHOLDS_BY_KEY, Engine, ProductSpec, RuleSetData, plain
 from .models import RuleSet
 
 

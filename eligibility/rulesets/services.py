@@ -12,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from ..rules.thresholds import threshold_set_errors
+from ..rules import threshold_set_errors
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet, Threshold
 from .selectors import ruleset_get
 from .signals import ruleset_published

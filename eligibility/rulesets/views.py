@@ -14,9 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
-from ..rules.arithmetic import plain
-from ..rules.engine import RULE_CLASSES
-from ..rules.thresholds import THRESHOLDS_BY_KEY
+from ..rules import RULE_CLASSES, THRESHOLDS_BY_KEY, plain
 from . import services as rulesets
 from .forms import NewProductForm, ProductForm, PublishForm, ThresholdsForm
 from .models import Product, RuleSet

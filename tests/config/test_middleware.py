@@ -8,7 +8,7 @@ from django.urls import reverse
 from eligibility.models import Assessment, RuleSet
 from eligibility.patients import services
 from eligibility.review import services as review
-from eligibility.rules.statuses import PHASES
+from eligibility.rules import PHASES
 from eligibility.rulesets import services as rulesets
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 

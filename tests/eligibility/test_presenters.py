@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from eligibility.patients import services
 from eligibility.review.presenters import checklist_view_model
+from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def indication_thresholds(**data):
-    patient = PatientFactory()
-    evaluation = services.assessment_update(assessment=patient.assessment, changes=data, stage="screening",
-                                            revision=patient.assessment.revision, by=patient.created_by)
-    item = next(item for item in checklist_view_model(evaluation)["all_items"] if item["code"] == "indication")
+def thresholds_shown(evaluation, code: str) -> list[tuple[str, str]]:
+    item = next(item for item in checklist_view_model(evaluation)["all_items"] if item["code"] == code)
     return [(threshold["label"], threshold["value"]) for threshold in item["thresholds"]]
+
+
+def save(patient, stage="screening", **data):
+    patient.assessment.refresh_from_db()
+    return services.assessment_update(assessment=patient.assessment, changes=data, stage=stage,
+                                      revision=patient.assessment.revision, by=patient.created_by)
+
+
+def indication_thresholds(**data):
+    return thresholds_shown(save(PatientFactory(), **data), "indication")
 
 
 def test_the_indication_shows_the_minimum_prior_lines_of_the_patients_diagnosis_only():
@@ -29,3 +41,18 @@ def test_without_a_diagnosis_every_minimum_is_shown():
     assert [label for label, _ in indication_thresholds(age_years=40)] == [
         "Minimum prior lines, LBCL", "Minimum prior lines, FL", "Minimum prior lines, MCL",
         "Minimum prior lines, CLL", "Minimum prior lines, MM"]
+
+
+def test_an_item_shows_the_values_of_its_own_version_without_reading_them_again(administrator):
+    patient = PatientFactory()
+    before = save(patient, stage="pre_infusion", driving_counselled=True)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=administrator)
+    rulesets.ruleset_publish(draft=draft, note="shorter restriction", by=administrator)
+    after = save(patient, stage="pre_infusion", ecog=1)
+
+    assert thresholds_shown(before, "driving_counselled") == [("No driving after infusion", "8")]
+    assert thresholds_shown(after, "driving_counselled") == [("No driving after infusion", "2")]
+    with CaptureQueriesContext(connection) as queries:  # the versions' engines are built: no threshold read
+        thresholds_shown(before, "driving_counselled")
+    assert not [query for query in queries.captured_queries if "threshold" in query["sql"]]

@@ -10,7 +10,16 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility.rules import RULE_CODES, Engine, RuleSetData, default_ruleset
+from eligibility.rules import (
+    RULE_CLASSES,
+    RULE_CODES,
+    THRESHOLDS,
+    ChecklistItem,
+    Engine,
+    RuleSetData,
+    default_ruleset,
+    parse_case,
+)
 
 DEFAULT_RULESET = default_ruleset()
 #: An administrator's edit of version 1: thresholds are data, the rules must read them.
@@ -26,6 +35,9 @@ EDITED_RULESET = dataclasses.replace(
         "alc_min_1e9_per_l": Decimal("0.15"),
     },
 )
+
+#: The rule classes by code: a rule can be built alone, from just the thresholds a test is about.
+RULE = {rule.code: rule for rule in RULE_CLASSES}
 
 # One engine per rule set, built once for the module (building compiles every rule).
 _ENGINES: dict[int, tuple[RuleSetData, Engine]] = {
@@ -47,16 +59,16 @@ def checklist(case_dict: dict, ruleset: RuleSetData | None = None):
     return engine.evaluate(engine.parse(case_dict))
 
 
-def item(case_dict: dict, code: str, ruleset: RuleSetData | None = None) -> dict:
+def item(case_dict: dict, code: str, ruleset: RuleSetData | None = None) -> ChecklistItem:
     """The checklist item of rule ``code`` for ``case_dict``."""
-    found = [entry for entry in checklist(case_dict, ruleset).items if entry["code"] == code]
+    found = [entry for entry in checklist(case_dict, ruleset).items if entry.code == code]
     assert len(found) == 1, f"{code} must appear exactly once"
     return found[0]
 
 
 def status(case_dict: dict, code: str, ruleset: RuleSetData | None = None) -> str:
     """The status rule ``code`` gives ``case_dict``."""
-    return item(case_dict, code, ruleset)["status"]
+    return item(case_dict, code, ruleset).status
 
 
 # --- 1-15: screening ------------------------------------------------------------------------------
@@ -101,7 +113,7 @@ class TestIndication:
         assert status(case, self.code) == "exclude"
 
     def test_reason_names_the_product_and_the_diagnosis_it_is_not_indicated_for(self):
-        reason = item({**YESCARTA_LBCL, "diagnosis": "b_all"}, self.code)["reason"]
+        reason = item({**YESCARTA_LBCL, "diagnosis": "b_all"}, self.code).reason
         assert "Yescarta" in reason
         assert "B-ALL" in reason
 
@@ -126,9 +138,9 @@ class TestIndication:
 
     def test_prior_lines_reason_names_the_count_and_the_minimum(self):
         found = item({**YESCARTA_LBCL, "prior_lines": 1}, self.code)
-        assert "1 prior line" in found["reason"]
-        assert "2" in found["reason"]
-        assert found["inputs"]["prior_lines"] == 1
+        assert "1 prior line" in found.reason
+        assert "2" in found.reason
+        assert found.inputs["prior_lines"] == 1
 
     @pytest.mark.parametrize("prior_lines", [0, None])
     def test_b_all_has_no_minimum_of_prior_lines(self, prior_lines):
@@ -142,7 +154,7 @@ class TestIndication:
         assert status({**KYMRIAH_ALL, "age_years": age}, self.code) == expected
 
     def test_tisagenlecleucel_age_reason_names_the_age_and_the_limit(self):
-        reason = item({**KYMRIAH_ALL, "age_years": 25.1}, self.code)["reason"]
+        reason = item({**KYMRIAH_ALL, "age_years": 25.1}, self.code).reason
         assert "25.1" in reason
         assert "25" in reason.replace("25.1", "")
 
@@ -166,9 +178,9 @@ class TestIndication:
     @pytest.mark.parametrize("diagnosis", ["ebv_lymphoma", "ptld", "npc"])
     def test_baltaleucel_t_is_flagged_as_investigational(self, diagnosis):
         found = item({**BALTALEUCEL_EBV, "diagnosis": diagnosis}, self.code)
-        assert found["status"] == "flag"
-        assert "investigational" in found["reason"]
-        assert "trial" in found["reason"]
+        assert found.status == "flag"
+        assert "investigational" in found.reason
+        assert "trial" in found.reason
 
     def test_baltaleucel_t_with_disease_status_absent_is_missing_not_flag(self):
         case = {key: value for key, value in BALTALEUCEL_EBV.items() if key != "disease_status"}
@@ -186,11 +198,27 @@ class TestIndication:
         assert status(case, self.code) == "exclude"
 
     def test_inputs_record_the_values_read(self):
-        inputs = item(YESCARTA_LBCL, self.code)["inputs"]
+        inputs = item(YESCARTA_LBCL, self.code).inputs
         assert inputs["product"] == "axicabtagene_ciloleucel"
         assert inputs["diagnosis"] == "lbcl"
         assert inputs["disease_status"] == "relapsed"
         assert inputs["prior_lines"] == 2
+
+
+    def test_judged_by_the_minimum_prior_lines_of_the_diagnosis_only(self):
+        rule = RULE[self.code](min_prior_lines_fl=Decimal(3))
+        used = [(spec.key, value) for spec, value in rule.thresholds_used({"diagnosis": "fl"})]
+        assert used == [("min_prior_lines_fl", Decimal(3))]
+        assert rule.thresholds_used({"diagnosis": "b_all"}) == []  # no minimum for B-ALL
+        assert [spec.key for spec, _ in rule.thresholds_used({"diagnosis": None})] == [
+            "min_prior_lines_lbcl", "min_prior_lines_fl", "min_prior_lines_mcl", "min_prior_lines_cll",
+            "min_prior_lines_mm"]
+
+    @pytest.mark.parametrize(("lines", "expected"), [(2, "exclude"), (3, "pass"), (4, "pass")])
+    def test_built_from_one_minimum_alone(self, lines, expected):
+        rule = RULE[self.code](min_prior_lines_lbcl=Decimal(3))
+        found, _, _ = rule.evaluate(parse_case({**YESCARTA_LBCL, "prior_lines": lines}))
+        assert found == expected
 
 
 class TestTargetAntigen:
@@ -211,8 +239,8 @@ class TestTargetAntigen:
     ])
     def test_reason_names_the_products_target(self, product, target):
         found = item({"product": product, "target_antigen_status": "negative"}, self.code)
-        assert target in found["reason"]
-        assert found["inputs"]["target_antigen_status"] == "negative"
+        assert target in found.reason
+        assert found.inputs["target_antigen_status"] == "negative"
 
 
 class TestPriorTargetedTherapy:
@@ -241,7 +269,7 @@ class TestPriorTargetedTherapy:
         assert status({"prior_car_t": True}, self.code) == "defer"
 
     def test_inputs_record_the_values_read(self):
-        inputs = item({"prior_bispecific": True, "prior_car_t": False}, self.code)["inputs"]
+        inputs = item({"prior_bispecific": True, "prior_car_t": False}, self.code).inputs
         assert inputs["prior_bispecific"] is True
         assert inputs["prior_car_t"] is False
 
@@ -254,8 +282,8 @@ class TestPriorInotuzumab:
 
     def test_given_is_flagged(self):
         found = item({"prior_inotuzumab": True}, self.code)
-        assert found["status"] == "flag"
-        assert "B-cell" in found["reason"]
+        assert found.status == "flag"
+        assert "B-cell" in found.reason
 
     def test_absent_is_missing(self):
         assert status({}, self.code) == "missing"
@@ -277,9 +305,9 @@ class TestAge:
 
     def test_reason_names_the_age_and_the_infant_threshold(self):
         found = item({"age_years": 0.5}, self.code)
-        assert "0.5" in found["reason"]
-        assert "1" in found["reason"].replace("0.5", "")
-        assert found["inputs"] == {"age_years": 0.5}
+        assert "0.5" in found.reason
+        assert "1" in found.reason.replace("0.5", "")
+        assert found.inputs == {"age_years": 0.5}
 
 
 class TestPerformanceStatus:
@@ -309,17 +337,17 @@ class TestPerformanceStatus:
         assert status({"ecog": 1, "karnofsky": 70, "lansky": 80}, self.code) == "pass"
 
     def test_reason_names_the_ecog_value_and_threshold(self):
-        reason = item({"ecog": 2}, self.code)["reason"]
+        reason = item({"ecog": 2}, self.code).reason
         assert "ECOG" in reason
         assert "2" in reason
 
     def test_reason_names_every_scale_recorded(self):
-        reason = item({"ecog": 1, "karnofsky": 80, "lansky": 90}, self.code)["reason"]
+        reason = item({"ecog": 1, "karnofsky": 80, "lansky": 90}, self.code).reason
         for text in ("ECOG", "Karnofsky", "Lansky", "80", "90", "60"):
             assert text in reason
 
     def test_inputs_record_the_values_read(self):
-        assert item({"ecog": 1}, self.code)["inputs"] == {"ecog": 1}
+        assert item({"ecog": 1}, self.code).inputs == {"ecog": 1}
 
 
 class TestLifeExpectancy:
@@ -341,10 +369,10 @@ class TestLifeExpectancy:
 
     def test_reason_names_the_weeks_and_the_thresholds(self):
         found = item({"life_expectancy_weeks": 7}, self.code)
-        assert "7" in found["reason"]
-        assert "6" in found["reason"]
-        assert "8" in found["reason"]
-        assert found["inputs"] == {"life_expectancy_weeks": 7}
+        assert "7" in found.reason
+        assert "6" in found.reason
+        assert "8" in found.reason
+        assert found.inputs == {"life_expectancy_weeks": 7}
 
 
 class TestPriorAlloHsct:
@@ -366,8 +394,8 @@ class TestPriorAlloHsct:
 
     def test_off_immunosuppression_in_b_all_is_flagged(self):
         found = item({"prior_allo_hsct": True, "on_immunosuppression": False, "diagnosis": "b_all"}, self.code)
-        assert found["status"] == "flag"
-        assert "B-ALL" in found["reason"]
+        assert found.status == "flag"
+        assert "B-ALL" in found.reason
 
     def test_immunosuppression_absent_is_missing(self):
         assert status({"prior_allo_hsct": True, "diagnosis": "lbcl"}, self.code) == "missing"
@@ -397,7 +425,7 @@ class _InfectionCases:
         assert status({"infections": {self.kind: "none", other: "active"}}, self.code) == "pass"
 
     def test_inputs_record_the_state(self):
-        assert item({"infections": {self.kind: "active"}}, self.code)["inputs"] == {f"infections.{self.kind}": "active"}
+        assert item({"infections": {self.kind: "active"}}, self.code).inputs == {f"infections.{self.kind}": "active"}
 
 
 class TestBacterialInfection(_InfectionCases):
@@ -435,8 +463,8 @@ class _SerologyCases:
 
     def test_positive_without_prophylaxis_is_deferred(self):
         found = item(self.case("positive", False), self.code)
-        assert found["status"] == "defer"
-        assert self.virus.upper() in found["reason"]
+        assert found.status == "defer"
+        assert self.virus.upper() in found.reason
 
     def test_prophylaxis_for_another_virus_does_not_count(self):
         other = next(virus for virus in ("hbv", "hcv", "hiv") if virus != self.virus)
@@ -477,20 +505,20 @@ class TestDiseaseBurden:
     @pytest.mark.parametrize("diagnosis", ["lbcl", "mm", "other"])
     def test_does_not_apply_outside_b_all(self, diagnosis):
         found = item({"diagnosis": diagnosis, "marrow_blasts_pct": 80}, self.code)
-        assert found["status"] == "pass"
-        assert "does not apply" in found["reason"].lower()
+        assert found.status == "pass"
+        assert "does not apply" in found.reason.lower()
 
     def test_reason_names_the_blasts_and_the_threshold(self):
-        reason = item({"diagnosis": "b_all", "marrow_blasts_pct": 12.5}, self.code)["reason"]
+        reason = item({"diagnosis": "b_all", "marrow_blasts_pct": 12.5}, self.code).reason
         assert "12.5" in reason
         assert "5" in reason.replace("12.5", "")
 
     def test_mrd_negative_note_when_mrd_is_negative(self):
         with_note = item({"diagnosis": "b_all", "marrow_blasts_pct": 0, "mrd": "negative"}, self.code)
         without = item({"diagnosis": "b_all", "marrow_blasts_pct": 0, "mrd": "positive"}, self.code)
-        assert with_note["status"] == without["status"] == "pass"
-        assert "MRD-negative" in with_note["reason"]
-        assert "MRD-negative" not in without["reason"]
+        assert with_note.status == without.status == "pass"
+        assert "MRD-negative" in with_note.reason
+        assert "MRD-negative" not in without.reason
 
 
 # --- 16-18: before leukapheresis -------------------------------------------------------------------
@@ -530,11 +558,18 @@ class TestAlc:
 
     def test_reason_shows_the_converted_count_and_threshold(self):
         found = item({"alc": {"value": 150, "unit": "cells/uL"}}, self.code)
-        assert found["status"] == "flag"
-        assert "150" in found["reason"]
-        assert "0.15" in found["reason"]
-        assert "0.2" in found["reason"]
-        assert found["inputs"] == {"alc": {"value": 150, "unit": "cells/uL"}}
+        assert found.status == "flag"
+        assert "150" in found.reason
+        assert "0.15" in found.reason
+        assert "0.2" in found.reason
+        assert found.inputs == {"alc": {"value": 150, "unit": "cells/uL"}}
+
+
+    @pytest.mark.parametrize(("value", "expected"), [(0.149, "flag"), (0.15, "pass"), (0.151, "pass")])
+    def test_built_from_its_threshold_alone(self, value, expected):
+        rule = RULE[self.code](alc_min_1e9_per_l=Decimal("0.15"))
+        found, _, _ = rule.evaluate(parse_case({"alc": {"value": value, "unit": "10^9/L"}}))
+        assert found == expected
 
 
 class TestInfectiousMarkers:
@@ -563,9 +598,9 @@ class TestInfectiousMarkers:
     def test_reason_names_the_days_and_the_window(self):
         found = item({"infections": {"markers_tested_on": "2024-01-01"}, "leukapheresis_date": "2024-02-15"},
                      self.code)
-        assert "45" in found["reason"]
-        assert "30" in found["reason"]
-        assert found["inputs"] == {"infections.markers_tested_on": "2024-01-01", "leukapheresis_date": "2024-02-15"}
+        assert "45" in found.reason
+        assert "30" in found.reason
+        assert found.inputs == {"infections.markers_tested_on": "2024-01-01", "leukapheresis_date": "2024-02-15"}
 
 
 class TestStartingMaterial:
@@ -573,8 +608,8 @@ class TestStartingMaterial:
 
     def test_fresh_passes(self):
         found = item({"starting_material": "fresh", "product": "axicabtagene_ciloleucel"}, self.code)
-        assert found["status"] == "pass"
-        assert "2-8" in found["reason"]
+        assert found.status == "pass"
+        assert "2-8" in found.reason
 
     def test_absent_is_missing(self):
         assert status({"product": "tisagenlecleucel"}, self.code) == "missing"
@@ -608,7 +643,7 @@ class TestStartingMaterial:
 
     def test_reason_names_the_months_and_the_limit(self):
         reason = item({"starting_material": "cryopreserved", "product": "tisagenlecleucel",
-                       "cryopreserved_months": 31}, self.code)["reason"]
+                       "cryopreserved_months": 31}, self.code).reason
         assert "31" in reason
         assert "30" in reason
 
@@ -625,8 +660,8 @@ class TestLymphodepletion:
     @pytest.mark.parametrize("regimen", ["cy_only", "bendamustine", "other", "none"])
     def test_any_other_regimen_is_flagged(self, regimen):
         found = item({"lymphodepletion": regimen}, self.code)
-        assert found["status"] == "flag"
-        assert "fludarabine" in found["reason"]
+        assert found.status == "flag"
+        assert "fludarabine" in found.reason
 
     def test_absent_is_missing(self):
         assert status({}, self.code) == "missing"
@@ -645,14 +680,14 @@ class TestOrganFunction:
     @pytest.mark.parametrize("organ", ORGANS)
     def test_any_abnormal_is_flagged_and_named(self, organ):
         found = item({"organ_function": {**ALL_NORMAL, organ: "abnormal"}}, self.code)
-        assert found["status"] == "flag"
-        assert organ in found["reason"]
+        assert found.status == "flag"
+        assert organ in found.reason
 
     @pytest.mark.parametrize("organ", ORGANS)
     def test_any_not_done_is_missing_and_named(self, organ):
         found = item({"organ_function": {**ALL_NORMAL, organ: "not_done"}}, self.code)
-        assert found["status"] == "missing"
-        assert organ in found["reason"]
+        assert found.status == "missing"
+        assert organ in found.reason
 
     @pytest.mark.parametrize("organ", ORGANS)
     def test_any_absent_is_missing(self, organ):
@@ -679,17 +714,17 @@ class TestTocilizumab:
 
     def test_reason_gives_the_dose_by_weight(self):
         found = item({"tocilizumab_doses_available": 2, "weight_kg": 80}, self.code)
-        assert "8 mg/kg" in found["reason"]
-        assert "80 kg" in found["reason"]
-        assert "640 mg" in found["reason"]
-        assert "8 h" in found["reason"]
-        assert "3 doses" in found["reason"]
-        assert found["inputs"] == {"tocilizumab_doses_available": 2, "weight_kg": 80}
+        assert "8 mg/kg" in found.reason
+        assert "80 kg" in found.reason
+        assert "640 mg" in found.reason
+        assert "8 h" in found.reason
+        assert "3 doses" in found.reason
+        assert found.inputs == {"tocilizumab_doses_available": 2, "weight_kg": 80}
 
     @pytest.mark.parametrize(("weight", "dose"), [(99.9, "799.2 mg"), (100, "800 mg"), (101, "800 mg"),
                                                   (150, "800 mg")])
     def test_dose_capped_at_800_mg(self, weight, dose):
-        reason = item({"tocilizumab_doses_available": 2, "weight_kg": weight}, self.code)["reason"]
+        reason = item({"tocilizumab_doses_available": 2, "weight_kg": weight}, self.code).reason
         assert f"= {dose}" in reason
 
     def test_weight_absent_is_missing(self):
@@ -707,8 +742,8 @@ class TestCaregiver:
 
     def test_confirmed_passes_and_names_the_days(self):
         found = item({"caregiver_confirmed": True}, self.code)
-        assert found["status"] == "pass"
-        assert "30 days" in found["reason"]
+        assert found.status == "pass"
+        assert "30 days" in found.reason
 
     def test_not_confirmed_is_deferred(self):
         assert status({"caregiver_confirmed": False}, self.code) == "defer"
@@ -734,10 +769,10 @@ class TestProximity:
 
     def test_reason_names_the_minutes_the_limit_and_the_weeks(self):
         found = item({"travel_time_minutes": 75}, self.code)
-        assert "75" in found["reason"]
-        assert "60" in found["reason"]
-        assert "4 weeks" in found["reason"]
-        assert found["inputs"] == {"travel_time_minutes": 75}
+        assert "75" in found.reason
+        assert "60" in found.reason
+        assert "4 weeks" in found.reason
+        assert found.inputs == {"travel_time_minutes": 75}
 
     @pytest.mark.parametrize(("minutes", "expected"), [(90, "pass"), (120, "pass"), (121, "defer")])
     def test_uses_the_rule_sets_limit(self, minutes, expected):
@@ -750,21 +785,21 @@ class TestDrivingCounselled:
 
     def test_counselled_passes_and_names_the_weeks(self):
         found = item({"driving_counselled": True}, self.code)
-        assert found["status"] == "pass"
-        assert "8 weeks" in found["reason"]
+        assert found.status == "pass"
+        assert "8 weeks" in found.reason
 
     @pytest.mark.parametrize("case", [{"driving_counselled": False}, {}])
     def test_not_counselled_or_absent_is_missing(self, case):
         assert status(case, self.code) == "missing"
 
     def test_uses_the_rule_sets_restriction(self):
-        reason = item({"driving_counselled": True}, self.code, EDITED_RULESET)["reason"]
+        reason = item({"driving_counselled": True}, self.code, EDITED_RULESET).reason
         assert "2 weeks" in reason
         assert "8 weeks" not in reason
 
     def test_a_recorded_no_reads_differently_from_not_recorded(self):
-        no = item({"driving_counselled": False}, self.code)["reason"]
-        absent = item({}, self.code)["reason"]
+        no = item({"driving_counselled": False}, self.code).reason
+        absent = item({}, self.code).reason
         assert no.startswith("Recorded as not done: explain the restriction")
         assert absent.startswith("Explain the restriction") and no != absent
 
@@ -772,22 +807,32 @@ class TestDrivingCounselled:
                                                     (2, "missing")])
     def test_counselled_under_another_restriction_asks_for_confirmation(self, told, expected):
         found = item({"driving_counselled": True, "driving_counselled_weeks": told}, self.code)
-        assert found["status"] == expected
-        assert found["inputs"] == {"driving_counselled": True, "driving_counselled_weeks": told}
+        assert found.status == expected
+        assert found.inputs == {"driving_counselled": True, "driving_counselled_weeks": told}
         if expected == "missing":
-            assert found["reason"].startswith(f"Counselled for {told:g} weeks when recorded; the restriction in "
-                                              "force is 8 weeks")
+            assert found.reason.startswith(f"Counselled for {told:g} weeks when recorded; the restriction in "
+                                           "force is 8 weeks")
 
     def test_counselled_under_8_weeks_is_not_read_as_2_weeks(self):
         found = item({"driving_counselled": True, "driving_counselled_weeks": 8}, self.code, EDITED_RULESET)
-        assert found["status"] == "missing"
-        assert "counselled for 2 weeks" not in found["reason"].lower()
-        assert found["reason"] == ("Counselled for 8 weeks when recorded; the restriction in force is 2 weeks: "
-                                   "explain it (no driving or hazardous activities for 2 weeks after infusion) and "
-                                   "confirm.")
+        assert found.status == "missing"
+        assert "counselled for 2 weeks" not in found.reason.lower()
+        assert found.reason == ("Counselled for 8 weeks when recorded; the restriction in force is 2 weeks: "
+                                "explain it (no driving or hazardous activities for 2 weeks after infusion) and "
+                                "confirm.")
 
     def test_without_the_weeks_the_item_reads_as_before(self):
-        assert item({"driving_counselled": True}, self.code)["inputs"] == {"driving_counselled": True}
+        assert item({"driving_counselled": True}, self.code).inputs == {"driving_counselled": True}
+
+
+    @pytest.mark.parametrize(("told", "expected"), [(1.9, "missing"), (2, "pass"), (2.1, "missing")])
+    def test_built_from_its_threshold_alone(self, told, expected):
+        rule = RULE[self.code](driving_restriction_weeks=Decimal(2))
+        found, reason, _ = rule.evaluate(parse_case({"driving_counselled": True, "driving_counselled_weeks": told}))
+        assert found == expected
+        assert "no driving or hazardous activities for 2 weeks after infusion" in reason
+        assert [(spec.key, value) for spec, value in rule.thresholds_used({})] == [
+            ("driving_restriction_weeks", Decimal(2))]
 
 
 class TestFever:
@@ -811,11 +856,11 @@ class TestFever:
 
     def test_reason_shows_the_converted_temperature_and_threshold(self):
         found = item({"temperature": {"value": 101.2, "unit": "F"}}, self.code)
-        assert found["status"] == "defer"
-        assert "101.2 F" in found["reason"]
-        assert "38.4 C" in found["reason"]
-        assert "38" in found["reason"].replace("38.4", "")
-        assert found["inputs"] == {"temperature": {"value": 101.2, "unit": "F"}}
+        assert found.status == "defer"
+        assert "101.2 F" in found.reason
+        assert "38.4 C" in found.reason
+        assert "38" in found.reason.replace("38.4", "")
+        assert found.inputs == {"temperature": {"value": 101.2, "unit": "F"}}
 
 
 class TestSiteAccreditation:
@@ -826,8 +871,8 @@ class TestSiteAccreditation:
 
     def test_not_accredited_is_flagged(self):
         found = item({"site_fact_accredited": False}, self.code)
-        assert found["status"] == "flag"
-        assert "FACT-JACIE" in found["reason"]
+        assert found.status == "flag"
+        assert "FACT-JACIE" in found.reason
 
     def test_absent_is_missing(self):
         assert status({}, self.code) == "missing"
@@ -856,24 +901,45 @@ SCREENING_CLEAR = {
 }
 
 
+class TestRulesAndTheirThresholds:
+    """Each threshold names its rule once (``ThresholdSpec.rule``); the rule's thresholds follow."""
+
+    def test_every_threshold_belongs_to_one_rule_of_the_catalogue(self):
+        owners = {spec.key: rule.code for rule in RULE_CLASSES for spec in rule.thresholds}
+        assert owners == {spec.key: spec.rule for spec in THRESHOLDS}
+
+    def test_the_thresholds_not_given_keep_the_source_documents_values(self):
+        rule = RULE["performance_status"](ecog_below=Decimal(3))
+        assert rule.values == {"ecog_below": Decimal(3), "karnofsky_above": Decimal(60), "lansky_above": Decimal(60)}
+        assert rule.evaluate(parse_case({"ecog": 2, "karnofsky": 60}))[0] == "exclude"  # Karnofsky: not above 60
+        assert rule.evaluate(parse_case({"ecog": 2, "karnofsky": 70}))[0] == "pass"
+
+    def test_a_threshold_the_rule_does_not_read_is_refused(self):
+        with pytest.raises(TypeError, match="fever_c"):
+            RULE["driving_counselled"](fever_c=Decimal(38))
+
+    def test_a_rule_from_a_rule_set_takes_its_values(self):
+        assert RULE["driving_counselled"](EDITED_RULESET).values == {"driving_restriction_weeks": Decimal(2)}
+
+
 class TestStages:
     def test_every_rule_appears_once_in_catalogue_order(self):
-        codes = [entry["code"] for entry in checklist({}).items]
+        codes = [entry.code for entry in checklist({}).items]
         assert codes == list(PHASE_OF)
         assert len(codes) == 26
         assert tuple(codes) == RULE_CODES
 
     def test_each_rule_belongs_to_its_phase(self):
-        assert {entry["code"]: entry["phase"] for entry in checklist({}).items} == PHASE_OF
+        assert {entry.code: entry.phase for entry in checklist({}).items} == PHASE_OF
 
     @pytest.mark.parametrize("stage", STAGES)
     def test_rules_of_later_phases_are_pending(self, stage):
         for entry in checklist({"stage": stage}).items:
-            later = STAGES.index(PHASE_OF[entry["code"]]) > STAGES.index(stage)
-            assert (entry["status"] == "pending") == later, entry["code"]
+            later = STAGES.index(PHASE_OF[entry.code]) > STAGES.index(stage)
+            assert (entry.status == "pending") == later, entry.code
 
     def test_pre_apheresis_evaluates_screening_and_pre_apheresis_rules(self):
-        statuses = {entry["code"]: entry["status"] for entry in checklist({"stage": "pre_apheresis"}).items}
+        statuses = {entry.code: entry.status for entry in checklist({"stage": "pre_apheresis"}).items}
         assert statuses["indication"] == "missing"
         assert statuses["alc"] == "missing"
         assert statuses["lymphodepletion"] == "pending"
@@ -908,7 +974,7 @@ class TestRuleSetAsData:
 
     def test_alc_threshold_is_read_from_the_rule_set(self):
         found = item({"alc": {"value": 150, "unit": "cells/uL"}}, "alc", EDITED_RULESET)
-        assert found["status"] == "pass"
+        assert found.status == "pass"
         assert status({"alc": {"value": 149, "unit": "cells/uL"}}, "alc", EDITED_RULESET) == "flag"
 
     def test_product_catalogue_is_read_from_the_rule_set(self):

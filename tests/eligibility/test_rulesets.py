@@ -4,8 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from eligibility.models import Product, RuleSet, Threshold
-from eligibility.rules import default_ruleset
-from eligibility.rules.thresholds import THRESHOLDS, threshold_set_errors
+from eligibility.rules import THRESHOLDS, default_ruleset, threshold_set_errors
 from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get, ruleset_data, ruleset_get
 
 pytestmark = pytest.mark.django_db

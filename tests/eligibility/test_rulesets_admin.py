@@ -195,11 +195,11 @@ def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
     def indication(diagnosis):
         case = engine.parse({"stage": "screening", "product": "example_product", "diagnosis": diagnosis,
                              "disease_status": "refractory", "prior_lines": 3})
-        return next(item for item in engine.evaluate(case).items if item["code"] == "indication")
+        return next(item for item in engine.evaluate(case).items if item.code == "indication")
 
-    assert indication("b_all")["status"] == "pass" and "Example product for" in indication("b_all")["reason"]
-    assert indication("lbcl")["status"] == "exclude"
-    assert "Example product is not indicated for" in indication("lbcl")["reason"]
+    assert indication("b_all").status == "pass" and "Example product for" in indication("b_all").reason
+    assert indication("lbcl").status == "exclude"
+    assert "Example product is not indicated for" in indication("lbcl").reason
     with pytest.raises(CaseValidationError):  # not in the active version's catalogue
         rs_selectors.engine_for(draft.based_on).parse({"stage": "screening", "product": "example_product"})
 

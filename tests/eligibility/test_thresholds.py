@@ -4,8 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility.rules.arithmetic import plain, round_half_up
-from eligibility.rules.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS_BY_KEY, threshold_set_errors
+from eligibility.rules import DEFAULT_THRESHOLDS, THRESHOLDS_BY_KEY, plain, round_half_up, threshold_set_errors
 
 
 def errors_for(key, value):

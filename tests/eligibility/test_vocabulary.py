@@ -10,9 +10,7 @@ from django.urls import reverse
 
 from eligibility.common.vocabulary import NEXT_STEP, STAGE_LABELS, STAGE_WHERE, UNITS, unit_text
 from eligibility.patients import services
-from eligibility.rules.case import TEMPERATURE_RANGES, AlcUnit
-from eligibility.rules.statuses import PHASES
-from eligibility.rules.thresholds import THRESHOLDS
+from eligibility.rules import PHASES, TEMPERATURE_RANGES, THRESHOLDS, AlcUnit
 from tests.factories import PatientFactory, UserFactory
 
 #: Every unit a case or a threshold stores.

@@ -406,7 +406,7 @@ def test_service_refuses_invalid_data_and_writes_nothing(patient, coordinator):
 def test_every_case_key_is_in_exactly_one_section():
     import msgspec.inspect as schema
 
-    from eligibility.rules.case import Case
+    from eligibility.rules import Case
 
     expected = []
     for field in schema.type_info(Case).fields:

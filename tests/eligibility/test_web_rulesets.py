@@ -10,7 +10,7 @@ from django.db import OperationalError
 from django.urls import reverse
 
 from eligibility.models import RuleSet
-from eligibility.rules.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS
+from eligibility.rules import DEFAULT_THRESHOLDS, THRESHOLDS
 from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
 

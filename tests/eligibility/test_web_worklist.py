@@ -16,7 +16,7 @@ from django.urls import reverse
 from eligibility.common.display import STATUS_ICONS
 from eligibility.models import Assessment, Patient, RuleSet
 from eligibility.patients import services
-from eligibility.rules.statuses import STATUS_LABELS, STATUSES
+from eligibility.rules import STATUS_LABELS, STATUSES
 from tests.factories import PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]

@@ -18,11 +18,16 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from eligibility.rules import RULE_CODES
-from eligibility.rules.case import Case
-from eligibility.rules.engine import RULE_CLASSES
-from eligibility.rules.statuses import OVERALL_LABELS, STATUSES
-from eligibility.rules.thresholds import DEFAULT_PRODUCTS, THRESHOLDS, THRESHOLDS_BY_KEY
+from eligibility.rules import (
+    DEFAULT_PRODUCTS,
+    OVERALL_LABELS,
+    RULE_CLASSES,
+    RULE_CODES,
+    STATUSES,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    Case,
+)
 from tests.conftest import EXAMPLES_DIR, ROOT
 
 DOC = (ROOT / "docs" / "criteria.md").read_text()

@@ -33,9 +33,8 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             else:
                 target = node.module or ""
             found.append((node.lineno, target))
-            # "from . import x" / "from .. import x": the names may be packages themselves
-            if not node.module:
-                found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
+            # "from . import x", "from eligibility.rules import case": the names may be modules themselves
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
     return found
 
 
@@ -70,6 +69,54 @@ def test_the_checker_sees_an_upward_import():
     fake.write_text("from ..review import services\n")
     try:
         assert any(_package(target) == "review" for _, target in _imports(fake))
+    finally:
+        fake.unlink()
+
+
+RULES_SUBMODULES = {path.stem for path in (APP / "rules").glob("*.py")} - {"__init__"}
+
+
+def _rules_submodule_imports(path: Path) -> list[str]:
+    """The imports in ``path`` of a submodule of the engine (``eligibility.rules.case``, ``from
+    eligibility.rules import vocabulary``), where only its public interface may be used."""
+    return [f"line {line}: {target}" for line, target in _imports(path)
+            if target.startswith("eligibility.rules.") and target.split(".")[2] in RULES_SUBMODULES]
+
+
+def _outside_the_engine():
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts
+        if parts[0].startswith(".") or parts[0] == "node_modules" or parts[:2] == ("eligibility", "rules"):
+            continue
+        yield path
+
+
+@pytest.mark.parametrize("path", list(_outside_the_engine()), ids=lambda path: str(path.relative_to(ROOT)))
+def test_code_outside_the_engine_uses_its_public_interface_only(path):
+    """``eligibility.rules`` exports what others use (``__init__``); its submodules are its own."""
+    assert not _rules_submodule_imports(path), "import from eligibility.rules instead"
+
+
+@pytest.mark.parametrize("line", [
+    "from ..rules.case import Case",
+    "from ..rules import vocabulary",
+    "from eligibility.rules.engine import Engine",
+    "import eligibility.rules.thresholds",
+])
+def test_the_checker_sees_an_import_of_an_engine_submodule(line):
+    fake = APP / "patients" / "_layout_probe.py"
+    fake.write_text(line + "\n")
+    try:
+        assert _rules_submodule_imports(fake)
+    finally:
+        fake.unlink()
+
+
+def test_the_checker_lets_the_public_interface_through():
+    fake = APP / "patients" / "_layout_probe.py"
+    fake.write_text("from .. import rules\nfrom ..rules import Engine, checklist_items\nimport eligibility.rules\n")
+    try:
+        assert not _rules_submodule_imports(fake)
     finally:
         fake.unlink()
 

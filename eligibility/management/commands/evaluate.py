@@ -11,8 +11,7 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from eligibility.rules import CaseValidationError, Engine
-from eligibility.rules.report import checklist_text, errors_text
+from eligibility.rules import CaseValidationError, Engine, checklist_text, errors_text
 from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get
 
 INPUT_ERROR = 2

@@ -9,7 +9,7 @@ from simple_history.utils import bulk_create_with_history
 
 from eligibility.models import Assessment, Evaluation, Patient
 from eligibility.patients.services import evaluation_build
-from eligibility.rules.synthetic import synthetic_case
+from eligibility.rules import synthetic_case
 from eligibility.rulesets.selectors import active_engine
 
 BATCH = 500
