@@ -20,7 +20,7 @@ from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
-from ..common.text import FREE_TEXT_MAX
+from ..common.text import free_text_field
 from ..common.vocabulary import STAGE_LABELS
 from ..rules import CaseValidationError, Engine, native, plain
 from . import services
@@ -374,10 +374,8 @@ class PatientForm(PatientIdentityForm):
 class WithdrawForm(forms.Form):
     """Withdraw a patient, with the reason."""
 
-    reason = forms.CharField(label="Reason for withdrawal", max_length=FREE_TEXT_MAX,
-                             widget=forms.Textarea(attrs={"rows": 2}),
-                             help_text="E.g. entered by mistake (a duplicate of another patient), consent withdrawn, "
-                                       f"referred elsewhere. At most {FREE_TEXT_MAX:,} characters.")
+    reason = free_text_field("Reason for withdrawal", help_text="E.g. entered by mistake (a duplicate of another "
+                                                               "patient), consent withdrawn, referred elsewhere.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,7 +8,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Layout, Submit
 from django import forms
 
-from ..common.text import FREE_TEXT_MAX
+from ..common.text import FREE_TEXT_MAX, free_text_field
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from .models import Disposition
 
@@ -65,10 +65,7 @@ class DispositionForm(forms.Form):
     kind = forms.ChoiceField(label="Decision", widget=forms.RadioSelect)
     reason_code = forms.ChoiceField(label="Reason for the override", required=False,
                                     choices=[("", "Choose a reason"), *Disposition.Reason.choices])
-    justification = forms.CharField(
-        label="Justification", required=False, max_length=FREE_TEXT_MAX,
-        help_text=f"Required for an override; at most {FREE_TEXT_MAX:,} characters.",
-        widget=forms.Textarea(attrs={"rows": 2}))
+    justification = free_text_field("Justification", required=False, help_text="Required for an override.")
 
     def __init__(self, *args, status: str = "flag", **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +78,7 @@ class DispositionForm(forms.Form):
             self.fields["kind"].initial = Disposition.Kind.ACKNOWLEDGED
             del self.fields["reason_code"]
             self.fields["justification"].label = "Note (optional)"
-            self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."
+            self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."  # not required
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
@@ -113,9 +110,7 @@ class SignOffForm(forms.Form):
 class ReopenForm(forms.Form):
     """A physician reopens a work-up closed as not eligible: why."""
 
-    justification = forms.CharField(label="Why the work-up is reopened", max_length=FREE_TEXT_MAX,
-                                    widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
+    justification = free_text_field("Why the work-up is reopened")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,9 +122,7 @@ class ReopenForm(forms.Form):
 class ReviewKeepForm(forms.Form):
     """Keep a signed checklist that a new rule-set version would change: say why."""
 
-    justification = forms.CharField(label="Why the signed checklist stands", max_length=FREE_TEXT_MAX,
-                                    widget=forms.Textarea(attrs={"rows": 2}),
-                                    help_text=f"At most {FREE_TEXT_MAX:,} characters.")
+    justification = free_text_field("Why the signed checklist stands")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from ..common.text import FREE_TEXT_MAX
+from ..common.text import free_text_field
 from ..common.vocabulary import unit_text
 from ..rules import RULE_CLASSES, THRESHOLDS, plain
 from .models import DIAGNOSIS_CHOICES, Product
@@ -76,6 +76,4 @@ class NewProductForm(ProductForm):
 
 
 class PublishForm(forms.Form):
-    change_note = forms.CharField(label="Change note (why, and the source)", widget=forms.Textarea(attrs={"rows": 3}),
-                                  max_length=FREE_TEXT_MAX,
-                                  help_text=f"Up to {FREE_TEXT_MAX:,} characters.")
+    change_note = free_text_field("Change note (why, and the source)", rows=3)

@@ -247,7 +247,7 @@ def test_change_note_has_a_stated_maximum_and_a_refused_note_is_kept(client):
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
     page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Up to 2,000 characters." in page
+    assert "At most 2,000 characters." in page
     refused = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "n" * 2001})
     assert refused.status_code == 400
     body = refused.content.decode()
