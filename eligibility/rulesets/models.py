@@ -42,6 +42,7 @@ class RuleSet(models.Model):
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_ruleset"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="draft"), name="one_draft_ruleset"),
         ]
 
     def __str__(self) -> str:

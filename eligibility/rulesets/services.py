@@ -34,8 +34,13 @@ def _editable(ruleset: RuleSet) -> None:
 
 @transaction.atomic
 def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
-    """A draft copying every threshold and product of the active version."""
-    active = ruleset_get()
+    """A draft copying every threshold and product of the active version; refused while a draft
+    exists (one at a time: the database enforces it too). Two administrators at once: the active
+    version's row is locked first, so the second waits and is refused."""
+    active = RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)
+    existing = RuleSet.objects.filter(status=RuleSet.Status.DRAFT).first()
+    if existing is not None:
+        raise RuleSetRefused(f"Draft version {existing.version} exists already: edit, publish or discard it first.")
     version = (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
     draft = RuleSet.objects.create(name=name or active.name, version=version, status=RuleSet.Status.DRAFT,
                                    based_on=active, created_by=by)

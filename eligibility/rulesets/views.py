@@ -34,10 +34,11 @@ logger = logging.getLogger(__name__)
 def ruleset_list(request):
     """Every version with its change note, who made and published it, and its differences."""
     if request.method == "POST":
-        if RuleSet.objects.filter(status=RuleSet.Status.DRAFT).exists():
-            messages.error(request, "A draft exists already: edit or publish it first.")
+        try:
+            draft = rulesets.ruleset_draft_create(by=request.user)
+        except rulesets.RuleSetRefused as refused:
+            messages.error(request, str(refused))
             return redirect("ruleset_list")
-        draft = rulesets.ruleset_draft_create(by=request.user)
         messages.success(request, f"Draft version {draft.version} created from the active version.")
         return redirect("ruleset_detail", version=draft.version)
     versions = list(RuleSet.objects.select_related("created_by", "published_by", "based_on"))

@@ -280,3 +280,19 @@ def test_a_save_racing_a_withdrawal_is_refused(coordinator):
     finish(other)
     assert isinstance(other.error, services.WorkupClosed) and "withdrawn" in str(other.error)
     assert Assessment.objects.get(patient=patient).revision == assessment.revision
+
+
+def test_two_administrators_making_a_draft_at_once_get_one_draft():
+    """One draft at a time, whatever the timing: the second waits for the first and is refused."""
+    from eligibility.models import RuleSet
+    from eligibility.rulesets import services as rulesets
+
+    first, second = UserFactory(role="Administrator"), UserFactory(role="Administrator")
+    with transaction.atomic():
+        draft = rulesets.ruleset_draft_create(by=first)
+        other = Other(lambda: rulesets.ruleset_draft_create(by=second))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, rulesets.RuleSetRefused) and f"Draft version {draft.version}" in str(other.error)
+    assert list(RuleSet.objects.filter(status="draft")) == [draft]
