@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import UserFactory
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The worked examples of the documentation (README, docs/criteria.md), one case and its expected result each.
 EXAMPLES_DIR = ROOT / "docs" / "examples"
@@ -58,3 +60,20 @@ def replay_data_migrations() -> None:
         state_apps = loader.project_state((app, name)).apps
         module = importlib.import_module(f"{app}.migrations.{name}")
         getattr(module, function)(state_apps, None)
+
+
+# People in roles, for the tests of the eligibility packages (a folder or module may define its own,
+# e.g. tests/accounts with names).
+@pytest.fixture
+def administrator():
+    return UserFactory(role="Administrator")
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator")
+
+
+@pytest.fixture
+def physician():
+    return UserFactory(role="Physician")
