@@ -28,11 +28,11 @@ def _fresh_engine_cache():
     """Engines of published versions are cached per process by (primary key, version): a version
     never changes once published, but a test's rollback lets the next test reuse the same key for
     different values."""
-    from eligibility.rulesets import selectors
+    from eligibility.rulesets.selectors import engine_cache_clear
 
-    selectors._ENGINES.clear()
+    engine_cache_clear()
     yield
-    selectors._ENGINES.clear()
+    engine_cache_clear()
 
 
 #: The data migrations, in order, with the function each runs: what a flushed database lacks.
