@@ -35,9 +35,14 @@ def new_evaluation(assessment: Assessment, by) -> Evaluation:
                                      checklist=engine.evaluate(case), by=by)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_locks_and_installs_are_refused_outside_a_transaction(coordinator):
+@pytest.fixture
+def migration_data(transactional_db):
+    """Roles and version 1 again after a transactional test's flush (ask for it first)."""
     replay_data_migrations()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locks_and_installs_are_refused_outside_a_transaction(migration_data, coordinator):
     patient = PatientFactory(by=coordinator)
     with pytest.raises(RuntimeError, match="needs a transaction"):
         lifecycle.assessments_lock([patient.assessment.pk])
