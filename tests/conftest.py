@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import UserFactory
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The worked examples of the documentation (README, docs/criteria.md), one case and its expected result each.
 EXAMPLES_DIR = ROOT / "docs" / "examples"
@@ -26,11 +28,11 @@ def _fresh_engine_cache():
     """Engines of published versions are cached per process by (primary key, version): a version
     never changes once published, but a test's rollback lets the next test reuse the same key for
     different values."""
-    from eligibility.rulesets import selectors
+    from eligibility.rulesets.selectors import engine_cache_clear
 
-    selectors._ENGINES.clear()
+    engine_cache_clear()
     yield
-    selectors._ENGINES.clear()
+    engine_cache_clear()
 
 
 #: The data migrations, in order, with the function each runs: what a flushed database lacks.
@@ -58,3 +60,20 @@ def replay_data_migrations() -> None:
         state_apps = loader.project_state((app, name)).apps
         module = importlib.import_module(f"{app}.migrations.{name}")
         getattr(module, function)(state_apps, None)
+
+
+# People in roles, for the tests of the eligibility packages (a folder or module may define its own,
+# e.g. tests/accounts with names).
+@pytest.fixture
+def administrator():
+    return UserFactory(role="Administrator")
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator")
+
+
+@pytest.fixture
+def physician():
+    return UserFactory(role="Physician")

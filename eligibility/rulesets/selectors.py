@@ -64,6 +64,13 @@ def engine_for(ruleset: RuleSet) -> Engine:
     return engine
 
 
+def engine_cache_clear() -> None:
+    """Forget the engines built so far. A published version never changes, so a running process
+    never needs this; a test does: its rolled-back database lets the next test publish different
+    values under the same (primary key, version)."""
+    _ENGINES.clear()
+
+
 def active_engine() -> tuple[RuleSet, Engine]:
     """The active rule set and its engine (one query once the engine is built)."""
     ruleset = ruleset_get()

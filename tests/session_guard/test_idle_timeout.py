@@ -17,8 +17,8 @@ from django.urls import reverse
 from eligibility.models import Assessment
 from session_guard.middleware import LAST_ACTIVITY
 from session_guard.restore import RESTORED_MESSAGE, STASH
-from tests.eligibility.test_web_intake import _form_values
 from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.patients.test_views_intake import _form_values
 
 pytestmark = pytest.mark.django_db
 

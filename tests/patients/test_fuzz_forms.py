@@ -15,8 +15,8 @@ from eligibility.patients.forms import SectionForm
 from eligibility.rulesets import services as rulesets
 from eligibility.rulesets.forms import NewProductForm, ProductForm, ThresholdsForm
 from eligibility.rulesets.selectors import active_engine
-from tests.eligibility.test_web_intake import _form_values
 from tests.factories import PatientFactory, UserFactory
+from tests.patients.test_views_intake import _form_values
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
 

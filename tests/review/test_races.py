@@ -27,6 +27,7 @@ from eligibility.review import services as review
 from eligibility.rulesets import services as rulesets
 from tests.conftest import replay_data_migrations
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
+from tests.review.batches import after_the_first_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,19 +201,9 @@ def test_a_save_waits_for_one_batch_of_a_publish_not_for_all(coordinator):
     patients = [PatientFactory(by=coordinator) for _ in range(3)]
     draft = rulesets.ruleset_draft_create(by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
-    original = reevaluation._reevaluate_batch
-    seen = []
-
-    def batch_then_a_save(pks, *args):
-        original(pks, *args)
-        if not seen:  # after the first batch committed, a coordinator saves another patient
-            seen.append(save(patients[2], coordinator, ecog=1))
-
-    reevaluation._reevaluate_batch = batch_then_a_save
-    try:
+    # After the first batch committed, a coordinator saves another patient.
+    with after_the_first_batch(administrator, lambda: save(patients[2], coordinator, ecog=1)) as seen:
         outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator, batch_size=1)
-    finally:
-        reevaluation._reevaluate_batch = original
     assert seen[0].ruleset == published  # the save ran under the new version, between batches
     assert outcome.reevaluated == 2 and outcome.changed_meanwhile == 1
     assert {p.assessment.current_evaluation.ruleset_id for p in Patient.objects.select_related(

@@ -17,8 +17,8 @@ from eligibility.patients import fields as intake_fields
 from eligibility.patients import forms as intake_forms
 from eligibility.patients import services
 from eligibility.rules import Engine, default_ruleset
-from tests.eligibility.test_web_intake import _error_beside, _form_values
 from tests.factories import PatientFactory, UserFactory
+from tests.patients.test_views_intake import _error_beside, _form_values
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
 

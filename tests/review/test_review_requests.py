@@ -19,13 +19,20 @@ from eligibility.review.presenters import checklist_view_model
 from eligibility.review.selectors import physician_queue
 from eligibility.rulesets import preview
 from eligibility.rulesets import services as rulesets
-from tests.conftest import EXAMPLES_DIR
+from tests.conftest import EXAMPLES_DIR, replay_data_migrations
 from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.review.batches import after_the_first_batch
 
 pytestmark = pytest.mark.django_db
 
 CLEAN = {key: value for key, value in json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"].items()
          if key not in ("case_id", "stage")}
+
+
+@pytest.fixture
+def migration_data(transactional_db):
+    """Roles and version 1 again after a transactional test's flush (ask for it first)."""
+    replay_data_migrations()
 
 
 def signed_before_apheresis(coordinator, physician, study_id="SIGNED-1", **changes):
@@ -195,29 +202,29 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     assert Assessment.objects.get(pk=assessment.pk).current_evaluation.ruleset == published
 
 
+@pytest.mark.django_db(transaction=True)
 def test_reevaluation_is_resumable_and_never_overwrites_a_save_made_meanwhile(
-        administrator, coordinator, physician, monkeypatch):
+        migration_data, administrator, coordinator, physician):
     patients = [PatientFactory(by=coordinator, study_id=f"OPEN-{n}") for n in range(3)]
     signed_before_apheresis(coordinator, physician)
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
-    real_batch = reevaluation._reevaluate_batch
 
-    def batch_after_a_save(assessments, *args):
-        # A coordinator saves the first patient after the rows were read, before they are written.
-        assessment = Assessment.objects.get(patient=patients[0])
-        services.assessment_update(assessment=assessment, changes={"weight_kg": 70}, stage=assessment.stage,
-                                   revision=assessment.revision, by=coordinator)
-        return real_batch(assessments, *args)
+    def a_save():
+        # A coordinator saves the last patient after the rows to re-evaluate were listed, before its
+        # batch reads and writes them.
+        assessment = Assessment.objects.get(patient=patients[2])
+        return services.assessment_update(assessment=assessment, changes={"weight_kg": 70}, stage=assessment.stage,
+                                          revision=assessment.revision, by=coordinator)
 
-    monkeypatch.setattr(reevaluation, "_reevaluate_batch", batch_after_a_save)
-    outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
+    with after_the_first_batch(administrator, a_save) as saves:
+        outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator, batch_size=1)
+    assert len(saves) == 1
     assert (outcome.reevaluated, outcome.changed_meanwhile, outcome.review_requested) == (2, 1, 1)
-    saved = Assessment.objects.get(patient=patients[0])
+    saved = Assessment.objects.get(patient=patients[2])
     assert saved.data["weight_kg"] == 70 and saved.current_evaluation.inputs["weight_kg"] == 70
     assert saved.current_evaluation.reevaluated_from is None  # the save's own evaluation stands
-    monkeypatch.undo()
     evaluations = Evaluation.objects.count()
     again = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert (again.reevaluated, again.review_requested, again.changed_meanwhile) == (0, 0, 0)

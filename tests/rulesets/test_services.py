@@ -241,3 +241,50 @@ def test_products_are_removed_from_drafts_only_and_never_the_last(administrator)
         rulesets.ruleset_product_remove(draft=draft, code=codes[0], by=administrator)
     assert list(draft.products.values_list("code", flat=True)) == codes[-1:]
     assert draft.based_on.products.count() == 9
+
+
+def test_a_draft_is_copied_with_history_naming_its_source(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    copied = draft.thresholds.get(key="fever_c").history.get()
+    assert (copied.history_user, copied.history_change_reason) == (administrator, "Copied from version 1")
+
+
+def test_a_draft_is_discarded_with_its_rows_and_the_history_keeps_them(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    threshold = draft.thresholds.get(key="fever_c")
+    rulesets.ruleset_draft_discard(draft=draft, by=administrator)
+    assert not RuleSet.objects.filter(pk=draft.pk).exists()
+    assert [row.history_type for row in threshold.history.order_by("history_id")] == ["+", "-"]
+    assert RuleSet.objects.get(status="active").version == 1
+
+
+def test_an_active_version_cannot_be_discarded(administrator):
+    with pytest.raises(rulesets.RuleSetRefused, match="active and read-only"):
+        rulesets.ruleset_draft_discard(draft=RuleSet.objects.get(version=1), by=administrator)
+    assert RuleSet.objects.filter(version=1).exists()
+
+
+def test_unknown_thresholds_are_refused_by_key_and_nothing_is_changed(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    with pytest.raises(rulesets.RuleSetRefused, match="Unknown thresholds") as refused:
+        rulesets.ruleset_thresholds_update(draft=draft, values={"fever_c": Decimal("38.5"), "no_such": Decimal("1")},
+                                           by=administrator)
+    assert refused.value.errors == {"no_such": ["is not a known threshold"]}
+    assert draft.thresholds.get(key="fever_c").value == Decimal("38.0")
+
+
+def test_a_threshold_update_writes_only_changed_values_with_history(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"fever_c": Decimal("38.5"), "ecog_below": Decimal("2")},
+                                       by=administrator)
+    assert draft.thresholds.get(key="fever_c").value == Decimal("38.5")
+    assert draft.thresholds.get(key="fever_c").history.count() == 2
+    assert draft.thresholds.get(key="ecog_below").history.count() == 1  # the value it had: nothing written
+
+
+def test_publish_notify_returns_what_the_packages_above_report(administrator, coordinator):
+    patient_at(coordinator, 90)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
+    reports = rulesets.ruleset_published_notify(ruleset=published, by=administrator)
+    assert [report.reevaluated for report in reports] == [1]
