@@ -17,8 +17,9 @@ class Element:
 
     @property
     def text(self) -> str:
-        """The element's text, whitespace collapsed."""
-        return " ".join("".join(self.parts).split())
+        """The element's text, whitespace collapsed; text on either side of a tag is kept apart
+        (table cells read "a b", not "ab")."""
+        return " ".join(" ".join(self.parts).split())
 
     @property
     def classes(self) -> set[str]:
