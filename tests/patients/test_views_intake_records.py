@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.core import signing
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from eligibility.patients import forms as intake_forms
 from eligibility.patients import services
 from eligibility.rules import Engine, default_ruleset
 from tests.factories import PatientFactory, UserFactory
+from tests.pages import element, elements
 from tests.patients.test_views_intake import _error_beside, _form_values
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -182,7 +184,10 @@ def test_tampered_hidden_fields_are_a_form_error(client, patient, cora, name, va
     posted = {**_open(client, patient, "screening"), "ecog": "1", name: value}
     response = client.post(_url(patient, "screening"), posted)
     assert response.status_code == 200
-    assert "hidden record of the values it was opened with is damaged" in html.unescape(response.content.decode())
+    form = response.context["form"]
+    assert form.has_error(NON_FIELD_ERRORS, code="tampered") and name not in form.errors
+    # Said in words in the summary above the form: the browser never shows the hidden field.
+    assert " ".join(form.HIDDEN_PROBLEM.split()) in element(response.content, id="problem-summary").text
     assert _assessment(patient).revision == 0
     assert _form_values(response.content.decode())["ecog"] == "1"  # the entry is kept
 
@@ -207,7 +212,8 @@ def test_type_and_range_errors_are_reported_together_with_a_linked_summary(clien
     assert 'tabindex="-1" autofocus' in summary.group(0)
     links = re.findall(r'<a href="#(id_\w+)">([^<]*)</a>', summary.group(1))
     assert [anchor for anchor, _ in links] == ["id_age_years", "id_ecog", "id_karnofsky"]
-    assert "3 problems" in summary.group(1)
+    assert len(response.context["form"].problems()) == 3
+    assert len(elements(summary.group(1), tag="li")) == 3
     for anchor, _ in links:
         assert f'id="{anchor}"' in page
     assert "must be a multiple of 10" in _error_beside(page, "karnofsky")
@@ -216,7 +222,10 @@ def test_type_and_range_errors_are_reported_together_with_a_linked_summary(clien
 
 def test_a_valid_form_has_no_summary(client, patient, cora):
     client.force_login(cora)
-    assert "problem-summary" not in client.get(_url(patient, "screening")).content.decode()
+    response = client.get(_url(patient, "screening"))
+    assert response.status_code == 200 and not response.context["form"].errors
+    assert elements(response.content, cls="problem-summary") == []
+    assert elements(response.content, id="problem-summary") == []
 
 
 # --- Values of fields that no longer apply are removed, and the history shows it -------------------------

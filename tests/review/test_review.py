@@ -16,8 +16,15 @@ from eligibility.patients import services
 from eligibility.review import services as review
 from eligibility.review.selectors import physician_queue
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
+from tests.pages import element, elements
 
 pytestmark = pytest.mark.django_db
+
+
+def _form_actions(page, evaluation) -> list[str]:
+    """Where the page's forms about ``evaluation`` post to (decisions on its items, its signature)."""
+    return [form.attrs["action"] for form in elements(page, tag="form")
+            if str(evaluation.public_id) in form.attrs.get("action", "")]
 
 
 @pytest.fixture
@@ -258,22 +265,31 @@ def test_only_physicians_record_dispositions_and_sign_also_on_crafted_posts(revi
     sign = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": PASSWORD})
     assert (disposition.status_code, sign.status_code) == (403, 403)
     assert not Disposition.objects.exists() and not SignOff.objects.exists()
-    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
-    assert "Record your decision" not in page and "Your password (to sign)" not in page
+    response = client.get(reverse("checklist", args=[patient.public_id]))
+    assert response.status_code == 200 and "signoff_form" not in response.context
+    assert not [item for item in response.context["view"]["all_items"] if item.get("form")]
+    assert _form_actions(response.content, evaluation) == []  # neither a decision nor a signature form is offered
 
 
 def test_physician_reviews_and_signs_through_the_pages(reviewed, client, physician):
     patient, evaluation = reviewed
     client.force_login(physician)
-    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
-    assert "Record your decision" in page and "Your password (to sign)" in page
+    page = client.get(reverse("checklist", args=[patient.public_id]))
+    assert "password" in page.context["signoff_form"].fields
+    decided = [item["code"] for item in page.context["view"]["all_items"] if item.get("form")]
+    assert set(_form_actions(page.content, evaluation)) == {
+        *(reverse("disposition", args=[evaluation.public_id, code]) for code in decided),
+        reverse("sign_off", args=[evaluation.public_id])}
+    assert {"viral_infection", "hbv"} <= set(decided)
+    assert element(page.content, tag="input", type="password", name="password")
     client.post(reverse("disposition", args=[evaluation.public_id, "viral_infection"]),
                 {"viral_infection-kind": "overridden", "viral_infection-reason_code": "other",
                  "viral_infection-justification": "Treated, afebrile 5 days"})
     client.post(reverse("disposition", args=[evaluation.public_id, "hbv"]), {"hbv-kind": "acknowledged"})
     refused = client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": "wrong"})
     assert refused.status_code == 400
-    assert "The password is not correct" in refused.content.decode()
+    assert refused.context["signoff_form"].errors["password"] == ["The password is not correct; nothing was signed."]
+    assert not SignOff.objects.exists()
     client.post(reverse("sign_off", args=[evaluation.public_id]), {"password": PASSWORD})
     assert SignOff.objects.get().evaluation == evaluation
 
@@ -320,12 +336,16 @@ def test_a_refused_override_keeps_what_was_typed_beside_the_item(reviewed, clien
     response = client.post(reverse("disposition", args=[evaluation.public_id, "viral_infection"]),
                            {"viral_infection-kind": "overridden", "viral_infection-justification": typed})
     assert response.status_code == 400
-    page = response.content.decode()
-    assert typed in page  # kept in the form
+    # Kept in the form beside the item.
+    assert element(response.content, tag="textarea", name="viral_infection-justification").text == typed
     form = response.context["view"]["all_items"]
     item = next(item for item in form if item["code"] == "viral_infection")
     assert item["form"].errors == {"reason_code": ["An override needs a reason: choose one."]}
-    assert "Viral infection: not recorded" in page
+    # An error message at the top links to the item, whose decision is still open.
+    [alert] = elements(response.content, cls="alert-danger", role="status")
+    assert alert.text.startswith(item["title"])
+    assert [link.attrs["href"] for link in elements(response.content, tag="a", href="#item-viral_infection")]
+    assert element(response.content, id="item-viral_infection")
     assert not Disposition.objects.exists()
 
 

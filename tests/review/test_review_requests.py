@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from eligibility.models import Assessment, Evaluation, ReviewRequest
@@ -19,20 +17,13 @@ from eligibility.review.presenters import checklist_view_model
 from eligibility.review.selectors import physician_queue
 from eligibility.rulesets import preview
 from eligibility.rulesets import services as rulesets
-from tests.conftest import EXAMPLES_DIR, replay_data_migrations
+from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
-from tests.review.batches import after_the_first_batch
 
 pytestmark = pytest.mark.django_db
 
 CLEAN = {key: value for key, value in json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"].items()
          if key not in ("case_id", "stage")}
-
-
-@pytest.fixture
-def migration_data(transactional_db):
-    """Roles and version 1 again after a transactional test's flush (ask for it first)."""
-    replay_data_migrations()
 
 
 def signed_before_apheresis(coordinator, physician, study_id="SIGNED-1", **changes):
@@ -63,19 +54,6 @@ def lower_alc(administrator):
 
 def queued(patient) -> bool:
     return physician_queue().filter(assessment__patient=patient).exists()
-
-
-def test_the_boundary_decides_whether_a_signed_checklist_is_asked_about(administrator, coordinator, physician):
-    # ALC 0.15 x10^9/L: a minimum of 0.16 keeps the flag (nothing to review); 0.15 itself passes it.
-    patient, evaluation, _ = signed_before_apheresis(coordinator, physician)
-    _, outcome = publish(administrator, alc_min_1e9_per_l=Decimal("0.16"))
-    assert (outcome.review_requested, outcome.unchanged_signed) == (0, 1)
-    assert not patient.assessment.review_requests.exists()
-    assert not queued(patient)
-    _, outcome = publish(administrator, alc_min_1e9_per_l=Decimal("0.15"))
-    assert (outcome.review_requested, outcome.unchanged_signed) == (1, 0)
-    assert Assessment.objects.get(pk=patient.assessment.pk).current_evaluation == evaluation
-    assert queued(patient)
 
 
 def test_a_physician_keeps_the_signed_checklist_with_a_justification(administrator, coordinator, physician):
@@ -200,48 +178,6 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     request.refresh_from_db()
     assert request.resolution == "superseded"
     assert Assessment.objects.get(pk=assessment.pk).current_evaluation.ruleset == published
-
-
-@pytest.mark.django_db(transaction=True)
-def test_reevaluation_is_resumable_and_never_overwrites_a_save_made_meanwhile(
-        migration_data, administrator, coordinator, physician):
-    patients = [PatientFactory(by=coordinator, study_id=f"OPEN-{n}") for n in range(3)]
-    signed_before_apheresis(coordinator, physician)
-    draft = rulesets.ruleset_draft_create(by=administrator)
-    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
-    published = rulesets.ruleset_publish(draft=draft, note="test", by=administrator)
-
-    def a_save():
-        # A coordinator saves the last patient after the rows to re-evaluate were listed, before its
-        # batch reads and writes them.
-        assessment = Assessment.objects.get(patient=patients[2])
-        return services.assessment_update(assessment=assessment, changes={"weight_kg": 70}, stage=assessment.stage,
-                                          revision=assessment.revision, by=coordinator)
-
-    with after_the_first_batch(administrator, a_save) as saves:
-        outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator, batch_size=1)
-    assert len(saves) == 1
-    assert (outcome.reevaluated, outcome.changed_meanwhile, outcome.review_requested) == (2, 1, 1)
-    saved = Assessment.objects.get(patient=patients[2])
-    assert saved.data["weight_kg"] == 70 and saved.current_evaluation.inputs["weight_kg"] == 70
-    assert saved.current_evaluation.reevaluated_from is None  # the save's own evaluation stands
-    evaluations = Evaluation.objects.count()
-    again = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
-    assert (again.reevaluated, again.review_requested, again.changed_meanwhile) == (0, 0, 0)
-    assert Evaluation.objects.count() == evaluations
-
-
-def test_the_command_finishes_a_reevaluation(administrator, coordinator):
-    patient = PatientFactory(by=coordinator, study_id="OPEN-CMD")
-    draft = rulesets.ruleset_draft_create(by=administrator)
-    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
-    rulesets.ruleset_publish(draft=draft, note="test", by=administrator)  # not re-evaluated: cut short
-    with pytest.raises(CommandError, match="not an administrator"):
-        call_command("reevaluate_open_assessments", "--as-user", coordinator.username)
-    out = StringIO()
-    call_command("reevaluate_open_assessments", "--as-user", administrator.username, stdout=out)
-    assert "Rule set version 2: 1 re-evaluated" in out.getvalue()
-    assert Assessment.objects.get(patient=patient).current_evaluation.ruleset.version == 2
 
 
 def test_the_preview_says_which_signed_checklists_will_be_asked_about(administrator, coordinator, physician, client):

@@ -1,5 +1,5 @@
-"""Administrators' rule sets: drafts, validated edits, differences, impact preview, publishing and
-pinned re-evaluation (service level; the pages come with the rest of the issue)."""
+"""Administrators' rule sets: drafts, validated edits, differences, impact preview and publishing
+(service level; the re-evaluation after a publish is in tests/review/test_reevaluation.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility.models import Assessment, RuleSet
+from eligibility.models import RuleSet
 from eligibility.patients import services
-from eligibility.review import reevaluation
-from eligibility.review import services as review
 from eligibility.rules import CaseValidationError, Engine
 from eligibility.rulesets import preview
 from eligibility.rulesets import selectors as rs_selectors
 from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
-from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,48 +92,6 @@ def test_preview_flips_exactly_the_patients_61_to_120_minutes_away(administrator
     assert {row["study_id"] for row in impact.changed} == {f"TRAVEL-{m}" for m in (30, 60, 61, 90, 120, 121)}
     assert all(("driving_counselled", "pass", "missing") in row["items"] for row in impact.changed)
     assert sorted(impact.summary) == [("cleared", "incomplete", 2), ("deferred", "incomplete", 3)]
-
-
-def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administrator, coordinator):
-    near = patient_at(coordinator, 30)
-    physician = UserFactory(role="Physician")
-    # Signed off before leukapheresis with a low ALC (flag): a lower ALC threshold would change it.
-    signed = PatientFactory(by=coordinator, study_id="SIGNED-APHERESIS")
-    data = {key: value for key, value in CLEAN.items() if key not in ("case_id", "stage")}
-    signed_evaluation = services.assessment_update(
-        assessment=signed.assessment, changes={**data, "alc": {"value": 150, "unit": "cells/uL"}},
-        stage="pre_apheresis", revision=signed.assessment.revision, by=coordinator)
-    review.disposition_record(evaluation=signed_evaluation, code="alc", kind="acknowledged", by=physician)
-    signoff = review.signoff_create(evaluation=signed_evaluation, password=PASSWORD, by=physician)
-    # Signed off for infusion: closed, not re-evaluated at all.
-    closed = patient_at(coordinator, 45)
-    closed_evaluation = Assessment.objects.get(patient=closed).current_evaluation
-    review.signoff_create(evaluation=closed_evaluation, password=PASSWORD, by=physician)
-
-    draft = rulesets.ruleset_draft_create(by=administrator)
-    rulesets.ruleset_thresholds_update(draft=draft, values={**VERSION_2, "alc_min_1e9_per_l": Decimal("0.1")},
-                                       by=administrator)
-    published = rulesets.ruleset_publish(draft=draft, note="June 2025 labels", by=administrator)
-    outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
-    assert (outcome.reevaluated, outcome.review_requested) == (1, 1)
-
-    near_evaluation = Assessment.objects.get(patient=near).current_evaluation
-    assert near_evaluation.ruleset == published
-    assert {change["code"] for change in near_evaluation.changes} >= {"driving_counselled", "proximity"}
-    driving = next(item for item in near_evaluation.checklist["items"] if item["code"] == "driving_counselled")
-    assert "2 weeks" in driving["reason"]
-
-    signed_assessment = Assessment.objects.get(patient=signed)
-    assert signed_assessment.current_evaluation == signed_evaluation  # pinned, never silently changed
-    assert signed_evaluation.ruleset.version == 1
-    request = signed_assessment.review_requests.get()
-    assert request.is_open and request.evaluation == signed_evaluation and request.ruleset == published
-    assert "version 2 would change this signed checklist" in request.message
-    assert "(cleared with flags -> cleared; Absolute lymphocyte count: flag -> pass)" in request.message
-    signoff.refresh_from_db()
-    assert not signoff.is_void and review.signoff_verify(signoff)
-    assert Assessment.objects.get(patient=closed).current_evaluation == closed_evaluation
-    assert not Assessment.objects.get(patient=closed).review_requests.exists()
 
 
 def product_values(**changes):

@@ -13,6 +13,7 @@ from eligibility.models import RuleSet
 from eligibility.rules import DEFAULT_THRESHOLDS, THRESHOLDS
 from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
+from tests.pages import element, elements
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +48,10 @@ def test_administrator_drafts_edits_previews_and_publishes(client):
     assert "must be a whole number" in refused.content.decode()
     client.post(reverse("ruleset_detail", args=[draft.version]),
                 values(proximity_max_minutes=120, driving_restriction_weeks=2, proximity_stay_weeks=2))
-    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Maximum travel time to the centre" in page and "120" in page
+    page = client.get(reverse("ruleset_detail", args=[draft.version]))
+    assert element(page.content, tag="input", name="proximity_max_minutes").attrs["value"] == "120"
+    assert [change.after for change in page.context["differences"] if change.key == "proximity_max_minutes"] == [
+        "120"]
     assert client.get(reverse("ruleset_preview", args=[draft.version])).status_code == 200
     assert client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": ""}).status_code == 400
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"  # no note, not published
@@ -92,8 +95,10 @@ def test_administrator_adds_and_removes_a_product_of_the_draft(client):
     assert not draft.products.filter(name="Example product").exists()
     client.post(reverse("ruleset_product_add", args=[draft.version]), NEW)
     assert draft.products.get(code="example_product").diagnoses == ["b_all"]
-    detail = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Product example_product" in detail and "absent" in detail
+    detail = client.get(reverse("ruleset_detail", args=[draft.version]))
+    [added] = [change for change in detail.context["differences"] if change.key == "product:example_product"]
+    assert added.before == "absent" and added.after.startswith("Example product, ")
+    assert [row for row in elements(detail.content, tag="tr") if row.text == f"{added.label} absent {added.after}"]
     client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"]))
     assert not draft.products.filter(code="tisagenlecleucel").exists()
     # Active and retired versions stay as they are, also through crafted posts.
@@ -142,20 +147,27 @@ def test_a_reevaluation_cut_short_keeps_the_publication_and_says_how_to_finish(c
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
 
 
+def _edit_rows(page) -> list[str]:
+    """Rows of the table of edits: those starting with a time to the second (when, who, what, before, after)."""
+    return [row.text for row in elements(page, tag="tr") if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", row.text)]
+
+
 def test_every_edit_of_a_draft_is_recorded_with_who_and_when(client):
     first = UserFactory(role="Administrator", first_name="Ada", last_name="Admin")
     second = UserFactory(role="Administrator", first_name="Bo", last_name="Berg")
     client.force_login(first)
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
-    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Edits to this version" not in page  # the copy it starts from is not an edit
+    page = client.get(reverse("ruleset_detail", args=[draft.version]))
+    assert page.context["edits"] == [] and _edit_rows(page.content) == []  # the copy is not an edit
+    assert "Edits to this version" not in page.content.decode()  # nor an empty table of them
     client.post(reverse("ruleset_detail", args=[draft.version]), values(driving_restriction_weeks=2))
     client.force_login(second)
     client.post(reverse("ruleset_product_add", args=[draft.version]), NEW)
     client.post(reverse("ruleset_product_remove", args=[draft.version, "tisagenlecleucel"]))
-    page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Edits to this version (3)" in page
+    response = client.get(reverse("ruleset_detail", args=[draft.version]))
+    assert len(response.context["edits"]) == len(_edit_rows(response.content)) == 3
+    page = response.content.decode()
     assert re.search(r"<td>Ada Admin</td><td>No driving after infusion</td><td>8 weeks</td><td>2 weeks</td>",
                      page)
     assert re.search(r"<td>Bo Berg</td><td>Product Example product \(example_product\)</td><td>absent</td>", page)
@@ -172,8 +184,10 @@ def test_a_draft_can_be_discarded_but_no_published_version(client):
     client.force_login(UserFactory(role="Coordinator"))
     assert client.post(reverse("ruleset_discard", args=[draft.version])).status_code == 403
     client.force_login(UserFactory(role="Administrator"))
-    page = client.post(reverse("ruleset_discard", args=[draft.version]), follow=True).content.decode()
-    assert f"Draft version {draft.version} discarded." in page
+    response = client.post(reverse("ruleset_discard", args=[draft.version]), follow=True)
+    assert response.redirect_chain == [(reverse("ruleset_list"), 302)]
+    assert [alert.text for alert in elements(response.content, cls="alert-success")] == [
+        f"Draft version {draft.version} discarded."]
     assert list(RuleSet.objects.values_list("version", "status")) == [(1, "active")]
     client.post(reverse("ruleset_list"))  # a new draft can be made again
     assert RuleSet.objects.get(status="draft").thresholds.get(key="driving_restriction_weeks").value == 8
@@ -250,9 +264,9 @@ def test_change_note_has_a_stated_maximum_and_a_refused_note_is_kept(client):
     assert "At most 2,000 characters." in page
     refused = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "n" * 2001})
     assert refused.status_code == 400
-    body = refused.content.decode()
-    assert "Ensure this value has at most 2000 characters (it has 2001)." in body
-    assert "n" * 2001 in body  # what was typed is still in the field
+    assert refused.context["publish_form"].errors["change_note"] == [
+        "Ensure this value has at most 2000 characters (it has 2001)."]
+    assert element(refused.content, tag="textarea", name="change_note").text == "n" * 2001  # still in the field
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"
     accepted = client.post(reverse("ruleset_publish", args=[draft.version]), {"change_note": "n" * 2000})
     assert accepted.status_code == 302
