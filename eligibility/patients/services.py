@@ -73,8 +73,9 @@ class WorkupClosed(Exception):
     work-up closed as not eligible by a physician's signature, which a physician can reopen)."""
 
 
-def _evaluate(*, assessment: Assessment, engine, ruleset, by) -> Evaluation:
-    """An unsaved evaluation of the assessment's data under ``ruleset``."""
+def evaluation_of(*, assessment: Assessment, engine, ruleset, by) -> Evaluation:
+    """An unsaved evaluation of the assessment's data under ``ruleset`` (its ``engine``); raises
+    :class:`CaseValidationError` when that version cannot evaluate them."""
     case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
     return evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
                             checklist=engine.evaluate(case), by=by)
@@ -125,7 +126,7 @@ def patient_create(*, study_id: str, initials: str, by) -> Patient:
     assessment._history_user = by
     assessment.save()
     ruleset, engine = active_engine()
-    evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
+    evaluation = evaluation_of(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
     lifecycle.install_one(assessment=assessment, evaluation=evaluation, void_reason="", request_note="", by=by)
     return patient
 
@@ -225,7 +226,7 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     assessment.updated_by = by
     assessment._history_user = by
     assessment.save()
-    evaluation = _evaluate(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
+    evaluation = evaluation_of(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
     what = ", ".join(changed) or "stage"
     return lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
@@ -267,5 +268,5 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 
 __all__ = ["CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed", "assessment_update",
-           "checklist_changes", "evaluation_build", "patient_create", "patient_identity_update", "patient_restore",
-           "patient_withdraw"]
+           "checklist_changes", "evaluation_build", "evaluation_of", "patient_create", "patient_identity_update",
+           "patient_restore", "patient_withdraw"]

@@ -30,9 +30,8 @@ from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..common.vocabulary import NEXT_STEP, STAGE_WHERE
 from ..patients import lifecycle
-from ..patients.lifecycle import assessment_locked
 from ..patients.models import Assessment, Evaluation
-from ..patients.services import checklist_changes, evaluation_build
+from ..patients.services import checklist_changes, evaluation_of
 from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
 from ..rulesets.selectors import active_engine
 from .models import Disposition, ReviewRequest, SignOff
@@ -67,7 +66,7 @@ class WrongPassword(ReviewRefused):
 
 def _locked_current(evaluation: Evaluation) -> Assessment:
     """Lock the evaluation's assessment and check the evaluation is still its current one."""
-    assessment = assessment_locked(evaluation.assessment_id)
+    assessment = lifecycle.assessment_locked(evaluation.assessment_id)
     if assessment.current_evaluation_id != evaluation.pk:
         raise ReviewRefused("This checklist has been re-evaluated since (the data or the rule set changed): review "
                             "the current one. Nothing was recorded.")
@@ -258,7 +257,7 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
         raise ReviewRefused("Reopening needs a justification: write why.", field="justification")
     if too_long := free_text_too_long(justification):
         raise ReviewRefused(too_long, field="justification")
-    assessment = assessment_locked(assessment.pk)
+    assessment = lifecycle.assessment_locked(assessment.pk)
     closing = closing_signoff(assessment)
     if closing is None:
         raise ReviewRefused("This work-up is not closed as not eligible; there is nothing to reopen.")
@@ -318,14 +317,11 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     previous = assessment.current_evaluation
     ruleset, engine = active_engine()
     try:
-        case = engine.parse({**assessment.data, "stage": assessment.stage,
-                             "case_id": str(assessment.patient.public_id)})
-        evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
-                                      checklist=engine.evaluate(case), by=by)
+        evaluation = evaluation_of(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
     except CaseValidationError as exc:
         problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
         raise ReviewRefused(f"The data cannot be evaluated under version {ruleset.version} ({problems}); "
-                                   "the coordinator must correct them first.") from exc
+                            "the coordinator must correct them first.") from exc
     evaluation.reevaluated_from = previous
     evaluation.changes = checklist_changes(checklist_items(previous.checklist), checklist_items(evaluation.checklist))
     _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
