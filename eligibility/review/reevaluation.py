@@ -70,10 +70,7 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) 
     Resumable: what this version evaluated or asked about already is not done again (a run cut
     short is finished with ``manage.py reevaluate_open_assessments``).
     """
-    engine = engine_for(ruleset)
-    # The previous results are computed again by their own (immutable, cached) versions rather than
-    # read back: decoding thousands of stored checklists costs more than evaluating them.
-    engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
+    engine, engines = engine_for(ruleset), _published_engines()
     outcome = Reevaluation()
     pks = list(_to_reevaluate(ruleset).values_list("pk", flat=True))
     for start in range(0, len(pks), batch_size):
@@ -81,13 +78,19 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) 
     return outcome
 
 
+def _published_engines() -> dict[int, Engine]:
+    """The engine of every published version by primary key. The previous results are computed again
+    by their own (immutable, cached) versions rather than read back: decoding thousands of stored
+    checklists costs more than evaluating them."""
+    return {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
+
+
 def reevaluate_assessment(*, assessment_id: int, by) -> Reevaluation:
     """One assessment under the active version, as a publish does (e.g. a patient restored after
     versions were published while it was withdrawn): nothing happens if it is under it already."""
     ruleset = ruleset_get()
-    engines = {version.pk: engine_for(version) for version in RuleSet.objects.exclude(status=RuleSet.Status.DRAFT)}
     outcome = Reevaluation()
-    _reevaluate_batch([assessment_id], engine_for(ruleset), engines, ruleset, by, outcome)
+    _reevaluate_batch([assessment_id], engine_for(ruleset), _published_engines(), ruleset, by, outcome)
     return outcome
 
 
