@@ -6,4 +6,5 @@ from .review.models import Disposition, ReviewRequest, ReviewRequestQuerySet, Si
 from .rulesets.models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, Threshold
 
 __all__ = ["DIAGNOSIS_CHOICES", "Assessment", "Disposition", "Evaluation", "Patient", "PatientQuerySet", "Product",
-           "ReviewRequest", "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "SignOff", "SignOffQuerySet", "Threshold"]
+           "ReviewRequest", "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "SignOff", "SignOffQuerySet",
+           "Threshold"]

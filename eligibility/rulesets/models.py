@@ -40,7 +40,7 @@ class RuleSet(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     #: Counts the edits of a draft (values, products, name, change note): an approval and a
     #: confirmation are given for the revision the administrator saw, and an edit since refuses them.
-    revision = models.PositiveIntegerField(default=0)
+    revision = models.PositiveIntegerField(default=0, db_default=0)
     #: The second administrator who approved the draft at its current revision (four eyes); an
     #: edit after the approval withdraws it. Kept on the published version.
     approved_by = models.ForeignKey(
