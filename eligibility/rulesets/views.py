@@ -43,7 +43,7 @@ def ruleset_list(request):
             return redirect("ruleset_list")
         messages.success(request, f"Draft version {draft.version} created from the active version.")
         return redirect("ruleset_detail", version=draft.version)
-    versions = list(RuleSet.objects.select_related("created_by", "published_by", "based_on"))
+    versions = list(RuleSet.objects.select_related("created_by", "published_by", "approved_by", "based_on"))
     rows = [{"ruleset": version,
              "differences": ruleset_differences(version.based_on, version) if version.based_on else []}
             for version in versions]

@@ -334,3 +334,30 @@ def test_approvals_withdrawals_and_publication_are_in_the_audit_export(ada, bo, 
     assert ['"action": "approved"' in rows[0]["new_value"], '"action": "noted"' in rows[1]["new_value"],
             '"action": "withdrawn"' in rows[2]["new_value"], '"action": "published"' in rows[4]["new_value"]] == [
         True] * 4
+
+
+# Whatever is posted ------------------------------------------------------------------------------------
+
+
+def test_the_governance_forms_never_answer_500(client, ada, draft):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests.patients.test_fuzz_forms import FUZZ, VALUE
+
+    client.force_login(ada)
+    version = draft.version
+
+    @FUZZ
+    @given(VALUE, VALUE, VALUE, st.sampled_from(["publish", "discard", "remove", "describe", "approve"]))
+    def post(revision, name, note, what):
+        url = {"publish": reverse("ruleset_publish", args=[version]),
+               "discard": reverse("ruleset_discard", args=[version]),
+               "remove": reverse("ruleset_product_remove", args=[version, "tisagenlecleucel"]),
+               "describe": reverse("ruleset_describe", args=[version]),
+               "approve": reverse("ruleset_approve", args=[version])}[what]
+        form = {"revision": revision, "name": name, "change_note": note, "initial-name": name,
+                "initial-change_note": ""}
+        assert client.post(url, form).status_code in (200, 302, 400, 404, 409)
+
+    post()
