@@ -120,6 +120,9 @@ LOGIN_URL = "login"
 SESSION_IDLE_TIMEOUT = env.int("DJANGO_SESSION_IDLE_TIMEOUT", default=15 * 60)
 SESSION_IDLE_WARNING = env.int("DJANGO_SESSION_IDLE_WARNING", default=2 * 60)
 LOGIN_REDIRECT_URL = "worklist"
+# Four eyes: a rule-set draft is published only after a second administrator (neither its author
+# nor anyone who edited it) approved it. Off by default: a programme with one administrator works.
+RULESET_PUBLISH_REQUIRES_APPROVAL = env.bool("RULESET_PUBLISH_REQUIRES_APPROVAL", default=False)
 LOGOUT_REDIRECT_URL = "login"
 
 # Sign-in lock-out (django-axes): every password form goes through authenticate(), which axes

@@ -1,5 +1,6 @@
 """Rule-set forms: every threshold of a draft, a product of its catalogue, a new product, the
-publish note. The allowed values are checked by the services (the rule data's own validation)."""
+draft's name and change note, and what a confirmation (or an approval) posts. The allowed values
+are checked by the services (the rule data's own validation)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from django.core.exceptions import ValidationError
 from ..common.text import free_text_field
 from ..common.vocabulary import unit_text
 from ..rules import RULE_CLASSES, THRESHOLDS, plain
-from .models import DIAGNOSIS_CHOICES, Product
+from .models import DIAGNOSIS_CHOICES, Product, RuleSet
+from .presenters import source_departure
 
 
 class FiniteDecimalField(forms.DecimalField):
@@ -35,14 +37,15 @@ class ThresholdsForm(forms.Form):
                 initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"
-                          + (", a whole number" if spec.kind == "count" else "")
-                          + f"; source documents: {plain(spec.default)}",
+                          + (", a whole number" if spec.kind == "count" else ""),
             )
+        self.departures = {spec.key: source_departure(spec.key, values[spec.key]) for spec in THRESHOLDS}
 
     def groups(self) -> list[dict]:
-        """The fields by the rule that reads them, in catalogue order, with the rule's sources."""
+        """The fields by the rule that reads them, in catalogue order, with the rule's sources; beside a
+        saved value that departs from the source documents, their value."""
         return [{"title": rule.title, "source": rule.source,
-                 "fields": [self[spec.key] for spec in rule.thresholds]}
+                 "fields": [(self[spec.key], self.departures[spec.key]) for spec in rule.thresholds]}
                 for rule in RULE_CLASSES if rule.thresholds]
 
 
@@ -75,5 +78,23 @@ class NewProductForm(ProductForm):
     # The code is checked by the service (with every other value, so all problems show at once).
 
 
-class PublishForm(forms.Form):
-    change_note = free_text_field("Change note (why, and the source)", rows=3)
+class DescriptionForm(forms.Form):
+    """A draft's name and change note (each carries the value it was shown with: see the views)."""
+
+    name = forms.CharField(label="Name of this version", max_length=RuleSet._meta.get_field("name").max_length,
+                           help_text="How checklists will name it, e.g. \"June 2025 US labels\"; no other "
+                                     "version's name. Required to publish.")
+    change_note = free_text_field("Change note (why, and the source)", rows=3, required=False,
+                                  help_text="Required to publish.")
+
+    def __init__(self, *args, ruleset: RuleSet, **kwargs):
+        super().__init__(*args, initial={"name": ruleset.name, "change_note": ruleset.change_note}, **kwargs)
+        for field in self.fields.values():
+            field.show_hidden_initial = True
+
+
+class ConfirmForm(forms.Form):
+    """What a confirmation page posts: the draft's revision it showed (an edit since refuses it). A
+    post that did not come from the confirmation page lacks it and acts on nothing."""
+
+    revision = forms.IntegerField(min_value=0, widget=forms.HiddenInput)

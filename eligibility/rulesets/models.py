@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from ..rules import DIAGNOSIS, THRESHOLDS, Diagnosis
@@ -37,12 +38,24 @@ class RuleSet(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    #: Counts the edits of a draft (values, products, name, change note): an approval and a
+    #: confirmation are given for the revision the administrator saw, and an edit since refuses them.
+    revision = models.PositiveIntegerField(default=0, db_default=0)
+    #: The second administrator who approved the draft at its current revision (four eyes); an
+    #: edit after the approval withdraws it. Kept on the published version.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(fields=["status"], condition=Q(status="active"), name="one_active_ruleset"),
             models.UniqueConstraint(fields=["status"], condition=Q(status="draft"), name="one_draft_ruleset"),
+            # The author never approves their own draft (the services also refuse every editor).
+            models.CheckConstraint(condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("created_by")),
+                                   name="ruleset_approver_not_author"),
         ]
 
     def __str__(self) -> str:
@@ -98,3 +111,37 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+
+class RuleSetEvent(models.Model):
+    """What happened to a version beyond its values: its name or change note edited, an approval,
+    an approval withdrawn by an edit, the publication, the discarding of a draft.
+
+    Written once, never edited; the version number is kept so that the events of a discarded draft
+    outlive it. The historical records put every event in the audit export.
+    """
+
+    class Action(models.TextChoices):
+        NAMED = "named", "Name changed"
+        NOTED = "noted", "Change note changed"
+        APPROVED = "approved", "Approved"
+        WITHDRAWN = "withdrawn", "Approval withdrawn"
+        PUBLISHED = "published", "Published"
+        DISCARDED = "discarded", "Discarded"
+
+    ruleset = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    #: The draft's revision the event concerns (an approval: the revision approved).
+    revision = models.PositiveIntegerField()
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"Version {self.version}: {self.get_action_display().lower()}"

@@ -1,14 +1,40 @@
-"""What the rule-set pages show: who edited which value of a draft, and when."""
+"""What the rule-set pages show: who edited which value of a draft, and when; a value that departs
+from the source documents, beside theirs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
 from ..common.vocabulary import unit_text
-from ..rules import THRESHOLDS_BY_KEY, plain
+from ..rules import RULE_CLASSES, THRESHOLDS, THRESHOLDS_BY_KEY, plain
 from .models import Product, Threshold
+
+#: The source a rule cites, by the rule's code (a threshold's source is that of the rule reading it).
+_RULE_SOURCES = {rule.code: rule.source for rule in RULE_CLASSES}
+
+
+def value_with_unit(key: str, value: Decimal) -> str:
+    """A threshold's value as screens write it, with its unit ("8 weeks", "38 °C")."""
+    return f"{plain(value)} {unit_text(THRESHOLDS_BY_KEY[key].unit)}".strip()
+
+
+def source_departure(key: str, value: Decimal) -> str | None:
+    """When ``value`` departs from the source documents' value of threshold ``key`` (version 1's, as
+    the engine declares it in ``rules.thresholds``), that value and where it comes from; else None."""
+    spec = THRESHOLDS_BY_KEY[key]
+    if value == spec.default:
+        return None
+    return f"source documents: {value_with_unit(key, spec.default)}, {_RULE_SOURCES[spec.rule]}"
+
+
+def threshold_rows(values: dict[str, Decimal]) -> list[dict[str, Any]]:
+    """Every threshold of a version in the engine's order: label, value, and the source documents'
+    value beside a value that departs from it."""
+    return [{"label": spec.label, "value": value_with_unit(spec.key, values[spec.key]),
+             "departure": source_departure(spec.key, values[spec.key])} for spec in THRESHOLDS]
 
 
 def _product_value(value: Any) -> str:

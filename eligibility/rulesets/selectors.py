@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..rules import THRESHOLDS_BY_KEY, Engine, ProductSpec, RuleSetData, plain
-from .models import RuleSet
+from .models import Product, RuleSet, RuleSetEvent, Threshold
 
 
 class NoActiveRuleSet(LookupError):
@@ -75,6 +75,23 @@ def active_engine() -> tuple[RuleSet, Engine]:
     """The active rule set and its engine (one query once the engine is built)."""
     ruleset = ruleset_get()
     return ruleset, engine_for(ruleset)
+
+
+def ruleset_editor_ids(ruleset: RuleSet) -> set[int]:
+    """Who made or edited ``ruleset``: its author and whoever changed one of its thresholds,
+    products, its name or its change note (none of them can be its second pair of eyes)."""
+    ids = {ruleset.created_by_id}
+    for history in (Threshold.history, Product.history):
+        ids.update(history.filter(ruleset_id=ruleset.pk).values_list("history_user_id", flat=True).distinct())
+    ids.update(RuleSetEvent.objects.filter(ruleset=ruleset, action__in=[
+        RuleSetEvent.Action.NAMED, RuleSetEvent.Action.NOTED]).values_list("by_id", flat=True))
+    ids.discard(None)
+    return ids
+
+
+def ruleset_events(ruleset: RuleSet) -> list[RuleSetEvent]:
+    """What happened to ``ruleset`` beyond its values, oldest first: naming, approvals, withdrawals, publication."""
+    return list(ruleset.events.select_related("by"))
 
 
 @dataclass(frozen=True)

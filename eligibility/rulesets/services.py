@@ -1,20 +1,28 @@
 """Rule sets, writes: drafts copied from the active version, validated edits of thresholds and
-products, discarding, and publishing (one transaction; what publishing then does to patients'
-checklists is done by the packages above, told by :data:`.signals.ruleset_published`)."""
+products, the draft's name and change note, a second administrator's approval (four eyes),
+discarding, and publishing (one transaction; what publishing then does to patients' checklists is
+done by the packages above, told by :data:`.signals.ruleset_published`).
+
+Every write to a draft locks its row first (``select_for_update``): two edits, an edit and an
+approval, an edit and a publication never interleave. An edit counts a revision and withdraws an
+approval given before it; an approval and a publication are given for the revision the
+administrator saw, so one made on a page that an edit overtook is refused."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from ..rules import threshold_set_errors
-from .models import DIAGNOSIS_CHOICES, Product, RuleSet, Threshold
-from .selectors import ruleset_get
+from ..common.people import display_name
+from ..rules import THRESHOLDS_BY_KEY, threshold_set_errors
+from .models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, Threshold
+from .selectors import ruleset_editor_ids, ruleset_get
 from .signals import ruleset_published
 
 
@@ -32,6 +40,58 @@ def _editable(ruleset: RuleSet) -> None:
                              "make a draft to change it.")
 
 
+def _locked_draft(draft: RuleSet) -> RuleSet:
+    """The draft's row, locked for the rest of the transaction, and refused unless still a draft."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    _editable(draft)
+    return draft
+
+
+def _event(draft: RuleSet, action: str, *, by, old: str = "", new: str = "") -> RuleSetEvent:
+    event = RuleSetEvent(ruleset=draft, version=draft.version, action=action, by=by, revision=draft.revision,
+                         old_value=old, new_value=new)
+    event._history_user = by
+    event.save()
+    return event
+
+
+def _edited(draft: RuleSet, *, by, what: str) -> None:
+    """Count an edit of the locked ``draft``; an approval given before it is withdrawn, recorded
+    with the edit that withdrew it (the approver approved what they saw, not this)."""
+    RuleSet.objects.filter(pk=draft.pk).update(revision=F("revision") + 1)
+    draft.revision += 1
+    approver = draft.approved_by
+    # Conditional: only an approval still standing is withdrawn (and recorded once).
+    if RuleSet.objects.filter(pk=draft.pk, approved_by__isnull=False).update(approved_by=None, approved_at=None):
+        draft.approved_by, draft.approved_at = None, None
+        _event(draft, RuleSetEvent.Action.WITHDRAWN, by=by, old=f"Approved by {display_name(approver)}",
+               new=f"{display_name(by)} changed {what}")
+
+
+def _changed_since(draft: RuleSet, revision: int | None, what: str) -> None:
+    if revision is not None and draft.revision != revision:
+        raise RuleSetRefused(f"Draft version {draft.version} was changed since you opened the page: "
+                             f"check the changes (listed on its page) and {what} again.")
+
+
+#: A version's name: the words people use for it (the checklist prints it beside the version).
+NAME_MAX = RuleSet._meta.get_field("name").max_length
+
+
+def ruleset_name_errors(*, draft: RuleSet, name: str) -> list[str]:
+    """Why ``name`` cannot name ``draft``: required, at most 200 characters, and no other version's
+    name (whatever the letter case), so that nobody confuses two versions by their name."""
+    name = name.strip()
+    if not name:
+        return ["is required: name this version for the people who will read it on checklists"]
+    if len(name) > NAME_MAX:
+        return [f"at most {NAME_MAX} characters (it has {len(name)})"]
+    other = RuleSet.objects.exclude(pk=draft.pk).filter(name__iexact=name).order_by("version").first()
+    if other is not None:
+        return [f"version {other.version} is named '{other.name}' already: choose a name of its own"]
+    return []
+
+
 @transaction.atomic
 def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     """A draft copying every threshold and product of the active version; refused while a draft
@@ -42,7 +102,10 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     if existing is not None:
         raise RuleSetRefused(f"Draft version {existing.version} exists already: edit, publish or discard it first.")
     version = (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
-    draft = RuleSet.objects.create(name=name or active.name, version=version, status=RuleSet.Status.DRAFT,
+    # A name of its own to start from (not a copy of the active version's): the administrator gives
+    # it a better one before publishing.
+    name = name or f"Version {version} of {timezone.localdate().isoformat()}"
+    draft = RuleSet.objects.create(name=name, version=version, status=RuleSet.Status.DRAFT,
                                    based_on=active, created_by=by)
     copied = f"Copied from version {active.version}"
     bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
@@ -56,10 +119,12 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
 
 
 @transaction.atomic
-def ruleset_draft_discard(*, draft: RuleSet, by) -> None:
-    """Delete a draft that will not be published (its edits stay in the history tables)."""
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+def ruleset_draft_discard(*, draft: RuleSet, by, revision: int | None = None) -> None:
+    """Delete a draft that will not be published (its edits and events stay in the history tables;
+    the discarding is an event of its own). ``revision``: the one the administrator confirmed."""
+    draft = _locked_draft(draft)
+    _changed_since(draft, revision, "discard it")
+    _event(draft, RuleSetEvent.Action.DISCARDED, by=by, old=draft.name)
     for row in (*draft.thresholds.all(), *draft.products.all()):
         row._history_user = by
         row.delete()
@@ -69,8 +134,7 @@ def ruleset_draft_discard(*, draft: RuleSet, by) -> None:
 @transaction.atomic
 def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by) -> None:
     """Change thresholds of a draft; every value and every ordered pair is validated first."""
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+    draft = _locked_draft(draft)
     current = dict(draft.thresholds.values_list("key", "value"))
     unknown = set(values) - set(current)
     if unknown:
@@ -79,28 +143,99 @@ def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by)
     errors = threshold_set_errors(merged)
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
-    for threshold in draft.thresholds.filter(key__in=[key for key, value in values.items() if value != current[key]]):
+    changed = list(draft.thresholds.filter(key__in=[key for key, value in values.items() if value != current[key]]))
+    for threshold in changed:
         threshold.value = values[threshold.key]
         threshold._history_user = by
         threshold.save(update_fields=["value"])
+    if changed:
+        _edited(draft, by=by, what=", ".join(THRESHOLDS_BY_KEY[threshold.key].label for threshold in changed))
 
 
 @transaction.atomic
-def ruleset_publish(*, draft: RuleSet, note: str, by) -> RuleSet:
-    """Make ``draft`` the active version and retire the previous one, in one transaction."""
-    if not note.strip():
-        raise RuleSetRefused("A change note is required to publish.")
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+def ruleset_describe(*, draft: RuleSet, by, name: str | None = None, change_note: str | None = None) -> RuleSet:
+    """Name a draft or write its change note (``None``: unchanged); both are read-only once published."""
+    draft = _locked_draft(draft)
+    errors = {}
+    if name is not None and (name_errors := ruleset_name_errors(draft=draft, name=name)):
+        errors["name"] = name_errors
+    if errors:
+        raise RuleSetRefused("Not saved: see the name.", errors)
+    changes = []
+    if name is not None and name.strip() != draft.name:
+        changes.append(("name", RuleSetEvent.Action.NAMED, draft.name, name.strip()))
+    if change_note is not None and change_note.strip() != draft.change_note:
+        changes.append(("change_note", RuleSetEvent.Action.NOTED, draft.change_note, change_note.strip()))
+    if not changes:
+        return draft
+    RuleSet.objects.filter(pk=draft.pk).update(**{field: new for field, _, _, new in changes})
+    for field, action, old, new in changes:
+        setattr(draft, field, new)
+        _event(draft, action, by=by, old=old, new=new)
+    _edited(draft, by=by, what=" and ".join("its name" if field == "name" else "its change note"
+                                            for field, *_ in changes))
+    return draft
+
+
+def ruleset_approval_required() -> bool:
+    """Whether a draft needs a second administrator's approval before it is published (four eyes)."""
+    return settings.RULESET_PUBLISH_REQUIRES_APPROVAL
+
+
+@transaction.atomic
+def ruleset_approve(*, draft: RuleSet, revision: int, by) -> RuleSet:
+    """A second administrator approves the draft as they saw it (``revision``). Refused to its
+    author and to anyone who edited it (their own work is not a second pair of eyes), when it
+    changed since the page was shown, and when it is approved already."""
+    draft = _locked_draft(draft)
+    if by.pk in ruleset_editor_ids(draft):
+        raise RuleSetRefused(f"You made or edited draft version {draft.version}: another administrator, who "
+                             "did neither, approves it.")
+    _changed_since(draft, revision, "approve it")
+    if draft.approved_by_id is not None:
+        raise RuleSetRefused(f"Draft version {draft.version} is approved already, by "
+                             f"{display_name(draft.approved_by)}.")
+    now = timezone.now()
+    # Conditional on what was checked under the lock: the revision seen and no approval yet.
+    if not RuleSet.objects.filter(pk=draft.pk, status=RuleSet.Status.DRAFT, revision=revision,
+                                  approved_by__isnull=True).update(approved_by=by, approved_at=now):
+        raise RuleSetRefused(f"Draft version {draft.version} changed meanwhile: reload the page.")
+    draft.approved_by, draft.approved_at = by, now
+    _event(draft, RuleSetEvent.Action.APPROVED, by=by, new=f"Revision {revision}")
+    return draft
+
+
+@transaction.atomic
+def ruleset_publish(*, draft: RuleSet, by, note: str | None = None, revision: int | None = None) -> RuleSet:
+    """Make ``draft`` the active version and retire the previous one, in one transaction.
+
+    ``note``: the change note (by default the one written on the draft); required, as is a name no
+    other version has. ``revision``: the one the administrator confirmed (refused if edited since).
+    With four eyes on (``RULESET_PUBLISH_REQUIRES_APPROVAL``), refused until another administrator
+    approved the draft as it is."""
+    draft = _locked_draft(draft)
+    _changed_since(draft, revision, "confirm")
+    note = (draft.change_note if note is None else note).strip()
+    errors = {}
+    if not note:
+        errors["change_note"] = ["is required to publish: why, and the source"]
+    if name_errors := ruleset_name_errors(draft=draft, name=draft.name):
+        errors["name"] = name_errors
+    if errors:
+        raise RuleSetRefused("A name of its own and a change note are required to publish.", errors)
+    if ruleset_approval_required() and draft.approved_by_id is None:
+        raise RuleSetRefused(f"Draft version {draft.version} needs the approval of a second administrator "
+                             "(neither its author nor anyone who edited it) before it is published.")
     errors = threshold_set_errors(dict(draft.thresholds.values_list("key", "value")))
     if errors:
         raise RuleSetRefused("The draft has values that are not allowed.", errors)
     RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).update(status=RuleSet.Status.RETIRED)
     draft.status = RuleSet.Status.ACTIVE
-    draft.change_note = note.strip()
+    draft.change_note = note
     draft.published_by = by
     draft.published_at = timezone.now()
     draft.save(update_fields=["status", "change_note", "published_by", "published_at"])
+    _event(draft, RuleSetEvent.Action.PUBLISHED, by=by, new=note)
     return draft
 
 
@@ -143,17 +278,19 @@ def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_di
 @transaction.atomic
 def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Product:
     """Change one product of a draft's catalogue after validating its values."""
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+    draft = _locked_draft(draft)
     product = draft.products.get(code=code)
     errors = product_errors(**{key: values[key] for key in (
         "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
+    changed = any(getattr(product, key) != value for key, value in values.items())
     for key, value in values.items():
         setattr(product, key, value)
     product._history_user = by
     product.save()
+    if changed:
+        _edited(draft, by=by, what=f"product {product.name}")
     return product
 
 
@@ -164,8 +301,7 @@ PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 @transaction.atomic
 def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
     """Add a product to a draft's catalogue after validating its code and values."""
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+    draft = _locked_draft(draft)
     errors = product_errors(**{key: values[key] for key in (
         "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
     code = code.strip()
@@ -179,14 +315,16 @@ def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
     product = Product(ruleset=draft, code=code, **{key: values[key] for key in Product.EDITABLE_FIELDS})
     product._history_user = by
     product.save()
+    _edited(draft, by=by, what=f"the catalogue (added {product.name})")
     return product
 
 
 @transaction.atomic
-def ruleset_product_remove(*, draft: RuleSet, code: str, by) -> None:
-    """Remove a product from a draft's catalogue (the preview lists the patients it concerns)."""
-    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
-    _editable(draft)
+def ruleset_product_remove(*, draft: RuleSet, code: str, by, revision: int | None = None) -> None:
+    """Remove a product from a draft's catalogue (the preview lists the patients it concerns).
+    ``revision``: the one the administrator confirmed (refused if edited since)."""
+    draft = _locked_draft(draft)
+    _changed_since(draft, revision, "remove it")
     product = draft.products.filter(code=code).first()
     if product is None:
         raise RuleSetRefused(f"'{code}' is not in the catalogue of version {draft.version}.")
@@ -194,3 +332,4 @@ def ruleset_product_remove(*, draft: RuleSet, code: str, by) -> None:
         raise RuleSetRefused("The catalogue needs at least one product.")
     product._history_user = by
     product.delete()
+    _edited(draft, by=by, what=f"the catalogue (removed {product.name})")

@@ -1,4 +1,6 @@
-"""Administrators' pages: rule-set versions, draft editing, differences, impact preview, publishing."""
+"""Administrators' pages: rule-set versions, draft editing (values, products, name and change
+note), differences, impact preview, a second administrator's approval, and publishing, removing a
+product and discarding a draft, each through a confirmation page."""
 
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
-from ..rules import RULE_CLASSES, THRESHOLDS_BY_KEY, plain
+from ..rules import RULE_CLASSES, plain
 from . import services as rulesets
-from .forms import NewProductForm, ProductForm, PublishForm, ThresholdsForm
+from .forms import ConfirmForm, DescriptionForm, NewProductForm, ProductForm, ThresholdsForm
 from .models import Product, RuleSet
-from .presenters import ruleset_edit_rows
+from .presenters import ruleset_edit_rows, threshold_rows
 from .preview import impact_preview
-from .selectors import ruleset_differences, ruleset_get
+from .selectors import ruleset_differences, ruleset_editor_ids, ruleset_events, ruleset_get
 
 ADMIN = "eligibility.change_ruleset"
 #: Patients listed on the preview page (all are counted).
@@ -41,7 +43,7 @@ def ruleset_list(request):
             return redirect("ruleset_list")
         messages.success(request, f"Draft version {draft.version} created from the active version.")
         return redirect("ruleset_detail", version=draft.version)
-    versions = list(RuleSet.objects.select_related("created_by", "published_by", "based_on"))
+    versions = list(RuleSet.objects.select_related("created_by", "published_by", "approved_by", "based_on"))
     rows = [{"ruleset": version,
              "differences": ruleset_differences(version.based_on, version) if version.based_on else []}
             for version in versions]
@@ -117,7 +119,8 @@ def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None
 
 
 def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product: ProductForm | None = None,
-            add_form: NewProductForm | None = None, publish_form: PublishForm | None = None, status: int = 200):
+            add_form: NewProductForm | None = None, description_form: DescriptionForm | None = None,
+            status: int = 200):
     """The version's page; a form that was refused is shown bound, with its errors beside the fields."""
     if values is None:
         values = dict(ruleset.thresholds.values_list("key", "value"))
@@ -135,11 +138,16 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
         "products": products,
         "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
         "ruleset": ruleset, "form": form,
-        "publish_form": (publish_form or PublishForm()) if ruleset.is_editable else None,
-        "thresholds": [(THRESHOLDS_BY_KEY[key], value) for key, value in sorted(values.items())],
+        "description_form": ((description_form or DescriptionForm(ruleset=ruleset)) if ruleset.is_editable
+                             else None),
+        "approval_required": rulesets.ruleset_approval_required(),
+        "may_approve": ruleset.is_editable and request.user.pk not in ruleset_editor_ids(ruleset),
+        "approve_form": ConfirmForm(initial={"revision": ruleset.revision}),
+        "thresholds": threshold_rows(values),
         "differences": ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
         "edits": ruleset_edit_rows(ruleset),
+        "events": ruleset_events(ruleset),
     }, status=status)
 
 
@@ -161,21 +169,52 @@ def ruleset_preview(request, version):
     })
 
 
+def _confirmation(request, ruleset: RuleSet, action: str, *, product: Product | None = None, error: str = "",
+                  status: int = 200):
+    """The confirmation page of ``action`` (publish, remove, discard): what it will do, and a form
+    carrying the draft's revision shown (a post without it, or after an edit, acts on nothing)."""
+    context = {"ruleset": ruleset, "action": action, "product": product, "error": error,
+               "form": ConfirmForm(initial={"revision": ruleset.revision})}
+    if action == "publish":
+        blockers = []
+        if not ruleset.change_note.strip():
+            blockers.append("It has no change note: write why, and the source, on the draft's page.")
+        for problem in rulesets.ruleset_name_errors(draft=ruleset, name=ruleset.name):
+            blockers.append(f"Its name {problem}.")
+        if rulesets.ruleset_approval_required() and ruleset.approved_by_id is None:
+            blockers.append("It needs the approval of a second administrator (neither its author nor anyone who "
+                            "edited it).")
+        impact = impact_preview(draft=ruleset)
+        context.update({
+            "blockers": blockers, "impact": impact, "active": ruleset_get(),
+            "differences": ruleset_differences(ruleset_get(), ruleset),
+            "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count)
+                        for before, after, count in impact.summary],
+            "approval_required": rulesets.ruleset_approval_required(),
+        })
+    elif action == "discard":
+        context["edits"] = len(ruleset_edit_rows(ruleset))
+    return render(request, "rulesets/ruleset_confirm.html", context, status=status)
+
+
 @permission_required(ADMIN, raise_exception=True)
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def ruleset_publish(request, version):
+    """GET: what publishing will do, and the confirmation; POST (from that page): publish."""
     draft = get_object_or_404(RuleSet, version=version)
-    form = PublishForm(request.POST)
-    if not form.is_valid():
-        # Shown again with what was typed and the reason beside the note.
-        messages.error(request, "Not published: see the change note.")
-        return _detail(request, draft, publish_form=form, status=400) if draft.is_editable else redirect(
-            "ruleset_detail", version=version)
-    try:
-        published = rulesets.ruleset_publish(draft=draft, note=form.cleaned_data["change_note"], by=request.user)
-    except rulesets.RuleSetRefused as refused:
-        messages.error(request, str(refused))
+    if not _editable_or_refused(request, draft):
         return redirect("ruleset_detail", version=version)
+    if request.method == "GET":
+        return _confirmation(request, draft, "publish")
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _confirmation(request, draft, "publish", status=400,
+                             error="Not published: confirm on this page, after reading what publishing will do.")
+    try:
+        published = rulesets.ruleset_publish(draft=draft, revision=form.cleaned_data["revision"], by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        return _confirmation(request, RuleSet.objects.get(pk=draft.pk), "publish", status=409,
+                             error=f"Not published. {refused}")
     try:
         outcomes = rulesets.ruleset_published_notify(ruleset=published, by=request.user)
     except DatabaseError:
@@ -189,6 +228,49 @@ def ruleset_publish(request, version):
     messages.success(request, " ".join([f"Version {published.version} is active.",
                                         *(outcome.summary() for outcome in outcomes)]))
     return redirect("ruleset_list")
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_describe(request, version):
+    """Save a draft's name and change note (only what this administrator changed)."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = DescriptionForm(request.POST, ruleset=ruleset)
+    current = {"name": ruleset.name, "change_note": ruleset.change_note}
+    if form.is_valid() and not _changed_by_someone_else(form, current):
+        changed = {field: form.cleaned_data[field] for field in form.changed_data}
+        try:
+            rulesets.ruleset_describe(draft=ruleset, by=request.user, **changed)
+        except rulesets.RuleSetRefused as refused:
+            _refusal_to_form(form, refused)
+        else:
+            messages.success(request, "Name and change note saved." if changed else "Nothing was changed.")
+            return redirect("ruleset_detail", version=version)
+    messages.error(request, "The name and change note were not saved: see the reasons beside the fields.")
+    return _detail(request, ruleset, description_form=form, status=400)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_approve(request, version):
+    """A second administrator approves the draft as the page showed it (four eyes)."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not approved: approve from the draft's page.")
+        return redirect("ruleset_detail", version=version)
+    try:
+        rulesets.ruleset_approve(draft=ruleset, revision=form.cleaned_data["revision"], by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"Not approved. {refused}")
+    else:
+        messages.success(request, f"You approved draft version {version}; any edit from now on withdraws the "
+                                  "approval.")
+    return redirect("ruleset_detail", version=version)
 
 
 def _editable_or_refused(request, ruleset: RuleSet) -> bool:
@@ -247,28 +329,48 @@ def ruleset_product_add(request, version):
 
 
 @permission_required(ADMIN, raise_exception=True)
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def ruleset_product_remove(request, version, code):
-    """Remove a product from a draft's catalogue."""
+    """GET: what removing a product of a draft's catalogue will do; POST (from that page): remove it."""
     ruleset = get_object_or_404(RuleSet, version=version)
-    if _editable_or_refused(request, ruleset):
-        try:
-            rulesets.ruleset_product_remove(draft=ruleset, code=code, by=request.user)
-        except rulesets.RuleSetRefused as refused:
-            messages.error(request, str(refused))
-        else:
-            messages.success(request, f"{code} removed from draft version {version}. Preview the impact: open "
-                                      "assessments naming it cannot be evaluated under this version.")
+    product = get_object_or_404(Product, ruleset=ruleset, code=code)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    if request.method == "GET":
+        return _confirmation(request, ruleset, "remove", product=product)
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _confirmation(request, ruleset, "remove", product=product, status=400,
+                             error=f"{product.name} was not removed: confirm on this page.")
+    try:
+        rulesets.ruleset_product_remove(draft=ruleset, code=code, revision=form.cleaned_data["revision"],
+                                        by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        return _confirmation(request, RuleSet.objects.get(pk=ruleset.pk), "remove", product=product, status=409,
+                             error=f"{product.name} was not removed. {refused}")
+    messages.success(request, f"{product.name} ({code}) removed from draft version {version}. Preview the impact: "
+                              "open assessments naming it cannot be evaluated under this version.")
     return redirect("ruleset_detail", version=version)
 
 
 @permission_required(ADMIN, raise_exception=True)
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def ruleset_discard(request, version):
-    """Discard a draft (nothing it changed ever took effect)."""
+    """GET: what discarding a draft will do; POST (from that page): discard it (nothing it changed
+    ever took effect)."""
     ruleset = get_object_or_404(RuleSet, version=version)
-    if _editable_or_refused(request, ruleset):
-        rulesets.ruleset_draft_discard(draft=ruleset, by=request.user)
-        messages.success(request, f"Draft version {version} discarded.")
-        return redirect("ruleset_list")
-    return redirect("ruleset_detail", version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    if request.method == "GET":
+        return _confirmation(request, ruleset, "discard")
+    form = ConfirmForm(request.POST)
+    if not form.is_valid():
+        return _confirmation(request, ruleset, "discard", status=400,
+                             error="Not discarded: confirm on this page.")
+    try:
+        rulesets.ruleset_draft_discard(draft=ruleset, revision=form.cleaned_data["revision"], by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        return _confirmation(request, RuleSet.objects.get(pk=ruleset.pk), "discard", status=409,
+                             error=f"Not discarded. {refused}")
+    messages.success(request, f"Draft version {version} discarded.")
+    return redirect("ruleset_list")

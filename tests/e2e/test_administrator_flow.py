@@ -1,5 +1,6 @@
-"""An administrator makes version 2 (2-week driving restriction), previews, publishes; a physician
-sees the re-evaluated checklist, and answers a review request for a checklist signed earlier."""
+"""An administrator makes version 2 (2-week driving restriction), previews, publishes through the
+confirmation page; with four eyes on, a second administrator approves first; a physician sees the
+re-evaluated checklist, and answers a review request for a checklist signed earlier."""
 
 import json
 import re
@@ -45,7 +46,11 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     expect(admin.get_by_text("1 deferred → incomplete")).to_be_visible()
     expect(admin.get_by_role("link", name="CART-E2E-03")).to_be_visible()
     admin.get_by_role("link", name="Back to the draft").click()
+    field(admin, "Name of this version").fill("June 2025 US labels")
     field(admin, "Change note (why, and the source)").fill("June 2025 US labels: driving and stay 2 weeks")
+    admin.get_by_role("button", name="Save the name and change note").click()
+    admin.get_by_role("link", name="Publish version 2…").click()
+    expect(admin.locator("#consequences")).to_contain_text("the result or an item changes for 1")
     admin.get_by_role("button", name="Publish version 2").click()
     expect(admin.get_by_text(re.compile(r"Version 2 is active\. Re-evaluated 1 open assessment"))).to_be_visible()
 
@@ -57,6 +62,47 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
         "Counselled for 8 weeks when recorded; the restriction in force is 2 weeks")
     expect(doctor.locator("#item-proximity")).to_contain_text("Pass")
     expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Incomplete")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_four_eyes_a_second_administrator_approves_before_the_author_publishes(browser: Browser, live_server,
+                                                                                     settings):
+    settings.RULESET_PUBLISH_REQUIRES_APPROVAL = True  # the live server runs in this process
+    user("ada", "Administrator", "Ada", "Admin")
+    user("bo", "Administrator", "Bo", "Berg")
+
+    ada = browser.new_context().new_page()
+    sign_in(ada, live_server.url, "ada")
+    ada.get_by_role("link", name="Rule sets").click()
+    ada.get_by_role("button", name="New draft from the active version").click()
+    field(ada, "No driving after infusion (weeks)").fill("2")
+    ada.get_by_role("button", name="Save draft").click()
+    expect(ada.locator("#departure-driving_restriction_weeks")).to_contain_text("source documents: 8 weeks")
+    field(ada, "Name of this version").fill("Driving 2 weeks")
+    field(ada, "Change note (why, and the source)").fill("June 2025 US labels")
+    ada.get_by_role("button", name="Save the name and change note").click()
+    expect(ada.get_by_text("You made or edited this draft: another administrator approves it.")).to_be_visible()
+    ada.get_by_role("link", name="Publish version 2…").click()
+    expect(ada.locator("#blockers")).to_contain_text("needs the approval of a second administrator")
+    expect(ada.get_by_role("button", name="Publish version 2")).to_have_count(0)
+
+    bo = browser.new_context().new_page()
+    sign_in(bo, live_server.url, "bo")
+    bo.get_by_role("link", name="Rule sets").click()
+    bo.get_by_role("link", name=re.compile("Version 2: Driving 2 weeks")).click()
+    bo.get_by_role("button", name="Approve draft version 2 as shown on this page").click()
+    expect(bo.get_by_text("You approved draft version 2")).to_be_visible()
+
+    ada.reload()
+    expect(ada.locator("#what")).to_contain_text("Approved by Bo Berg")
+    ada.get_by_role("button", name="Publish version 2").click()
+    expect(ada.get_by_text(re.compile(r"Version 2 is active\."))).to_be_visible()
+    ada.get_by_role("link", name=re.compile("Version 2: Driving 2 weeks")).click()
+    events = ada.locator("#events")
+    expect(events).to_contain_text("Bo Berg")
+    expect(events).to_contain_text("Approved")
+    expect(events).to_contain_text("Published")
+    expect(ada.locator("#thresholds")).to_contain_text("2 weeks — source documents: 8 weeks")
 
 
 @pytest.mark.django_db(transaction=True)

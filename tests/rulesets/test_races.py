@@ -1,0 +1,105 @@
+"""Governance races, reproduced deterministically on both databases (as tests/review/test_races.py):
+the main thread holds one side open inside its transaction while a second thread, on its own
+connection, runs the other side and waits for the draft's row lock (PostgreSQL) or the write lock
+(SQLite); once the main thread commits, the other side sees what it did."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from eligibility.models import RuleSet, RuleSetEvent
+from eligibility.rulesets import services as rulesets
+from tests.conftest import replay_data_migrations
+from tests.factories import UserFactory
+from tests.review.test_races import Other, finish, wait_until_blocked
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(transactional_db):
+    replay_data_migrations()
+
+
+@pytest.fixture
+def four_eyes(settings):
+    settings.RULESET_PUBLISH_REQUIRES_APPROVAL = True
+
+
+@pytest.fixture
+def author():
+    return UserFactory(role="Administrator", first_name="Ada", last_name="Admin")
+
+
+@pytest.fixture
+def approver():
+    return UserFactory(role="Administrator", first_name="Bo", last_name="Berg")
+
+
+@pytest.fixture
+def draft(author):
+    draft = rulesets.ruleset_draft_create(by=author)
+    rulesets.ruleset_describe(draft=draft, name="Shorter driving restriction", change_note="June labels", by=author)
+    return RuleSet.objects.get(pk=draft.pk)
+
+
+def drive_2_weeks(draft, by):
+    rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=by)
+
+
+def test_an_approval_racing_an_edit_is_refused_when_the_edit_commits_first(draft, author, approver):
+    seen = draft.revision  # the approver's page showed this revision
+    with transaction.atomic():
+        drive_2_weeks(draft, author)
+        other = Other(lambda: rulesets.ruleset_approve(draft=draft, revision=seen, by=approver))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, rulesets.RuleSetRefused) and "changed since you opened" in str(other.error)
+    assert RuleSet.objects.get(pk=draft.pk).approved_by is None  # nobody approved what they never saw
+
+
+def test_an_edit_racing_an_approval_withdraws_it_when_the_approval_commits_first(draft, author, approver):
+    with transaction.atomic():
+        rulesets.ruleset_approve(draft=draft, revision=draft.revision, by=approver)
+        other = Other(lambda: drive_2_weeks(draft, author))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert other.error is None
+    after = RuleSet.objects.get(pk=draft.pk)
+    assert (after.approved_by, after.thresholds.get(key="driving_restriction_weeks").value) == (None, 2)
+    assert list(RuleSetEvent.objects.filter(ruleset=draft).values_list("action", flat=True))[-2:] == [
+        "approved", "withdrawn"]
+
+
+def test_an_edit_racing_a_publish_is_refused_when_the_publish_commits_first(draft, author, approver, four_eyes):
+    rulesets.ruleset_approve(draft=draft, revision=draft.revision, by=approver)
+    with transaction.atomic():
+        rulesets.ruleset_publish(draft=draft, revision=draft.revision, by=author)
+        other = Other(lambda: drive_2_weeks(draft, author))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, rulesets.RuleSetRefused) and "active and read-only" in str(other.error)
+    published = RuleSet.objects.get(pk=draft.pk)
+    assert published.status == "active" and published.approved_by == approver
+    assert published.thresholds.get(key="driving_restriction_weeks").value == 8  # as approved and published
+
+
+def test_a_publish_racing_an_edit_is_refused_when_the_edit_commits_first(draft, author, approver, four_eyes):
+    rulesets.ruleset_approve(draft=draft, revision=draft.revision, by=approver)
+    confirmed = RuleSet.objects.get(pk=draft.pk).revision  # the confirmation page showed this revision
+    with transaction.atomic():
+        drive_2_weeks(draft, author)
+        other = Other(lambda: rulesets.ruleset_publish(draft=draft, revision=confirmed, by=author))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, rulesets.RuleSetRefused) and "changed since you opened" in str(other.error)
+    after = RuleSet.objects.get(pk=draft.pk)
+    assert (after.status, after.approved_by) == ("draft", None)  # the edit withdrew the approval too
+    assert RuleSet.objects.get(status="active").version == 1
