@@ -15,9 +15,9 @@ from .models import ReviewRequest, SignOff
 
 def _rank(field: str, codes) -> Case:
     """The position of a coded value in its vocabulary's order (a stage in the work-up's order, a
-    result worst first); no value (not evaluated) after every code."""
+    result worst first); NULL for no value (not evaluated), which the sort puts last."""
     return Case(*(When(**{field: code}, then=Value(position)) for position, code in enumerate(codes)),
-                default=Value(len(codes)), output_field=IntegerField())
+                output_field=IntegerField())
 
 
 _EVALUATION = "assessment__current_evaluation__"
