@@ -14,7 +14,6 @@ from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from .models import Disposition
 from .selectors import DEFAULT_DIRECTION, DEFAULT_SORT
 
-
 #: The worklist's columns: sort key (see selectors.WORKLIST_SORTS), heading, and the direction a
 #: first click sorts in (names and stages A to Z, counts most first, changes newest first).
 WORKLIST_COLUMNS = [
@@ -46,8 +45,8 @@ class FilterForm(forms.Form):
         self.helper.form_method = "get"
         self.helper.form_class = "row g-2 align-items-end worklist-filters"
         self.helper.layout = Layout(
-            Div("result", css_class="col-sm-6 col-lg-3"), Div("stage", css_class="col-sm-6 col-lg-3"),
-            Div("sort", css_class="col-sm-6 col-lg-2"), Div("dir", css_class="col-sm-6 col-lg-3"),
+            Div("result", css_class="col-6 col-lg-3"), Div("stage", css_class="col-6 col-lg-3"),
+            Div("sort", css_class="col-6 col-lg-2"), Div("dir", css_class="col-6 col-lg-3"),
             Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Apply</button>'),
                 css_class="col-lg-1"),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from django.core.paginator import Paginator
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Upper
 
@@ -77,6 +78,16 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
     if search:
         patients = patients.filter(search_filter(search))
     return patients
+
+
+def worklist_page(patients, *, number, per_page: int):
+    """One page of ``patients`` (a ``worklist_patients`` queryset): the page's primary keys first, in
+    order (a query without the per-row review and sign-off lookups, which the database would
+    otherwise compute for every patient before sorting them), then those patients with everything
+    the rows show, in the same order."""
+    page = Paginator(patients.values_list("pk", flat=True), per_page).get_page(number)
+    page.object_list = list(patients.filter(pk__in=list(page.object_list)))
+    return page
 
 
 def physician_queue():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -35,7 +34,7 @@ from .forms import (
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
-from .selectors import physician_queue, worklist_patients
+from .selectors import physician_queue, worklist_page, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -66,7 +65,7 @@ def worklist(request):
     search = request.session.get(SEARCH_SESSION_KEY, "")
     patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
                                  sort=criteria["sort"], direction=criteria["dir"])
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
     queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
     return render(request, "review/worklist.html", {
         "page": page, "filters": FilterForm(initial=criteria), "query": worklist_query(criteria),
