@@ -53,9 +53,12 @@ class FilterForm(forms.Form):
 
     @property
     def criteria(self) -> dict[str, str]:
-        """Every filter and the sort, valid values only, defaults for the rest (call after
-        ``is_valid()``, or on an unbound form for the defaults)."""
-        cleaned = getattr(self, "cleaned_data", {})
+        """Every filter and the sort: the valid values given, defaults for the rest (an unbound
+        form: every default)."""
+        cleaned = {}
+        if self.is_bound:
+            self.is_valid()  # cleans every field; one with an unknown value is left out
+            cleaned = self.cleaned_data
         sort = cleaned.get("sort") or DEFAULT_SORT
         return {"result": cleaned.get("result") or "", "stage": cleaned.get("stage") or "", "sort": sort,
                 "dir": cleaned.get("dir") or FIRST_DIRECTION[sort]}

@@ -55,13 +55,9 @@ def worklist(request):
     if request.method == "POST":
         search = SearchForm(request.POST)
         request.session[SEARCH_SESSION_KEY] = search.cleaned_data["search"] if search.is_valid() else ""
-        kept = FilterForm(request.POST)
-        kept.is_valid()
-        query = worklist_query(kept.criteria)
+        query = worklist_query(FilterForm(request.POST).criteria)
         return redirect(f"{reverse('worklist')}?{query}" if query else reverse("worklist"))
-    filters = FilterForm(request.GET)
-    filters.is_valid()
-    criteria = filters.criteria
+    criteria = FilterForm(request.GET).criteria
     search = request.session.get(SEARCH_SESSION_KEY, "")
     patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
                                  sort=criteria["sort"], direction=criteria["dir"])
