@@ -5,47 +5,91 @@ from __future__ import annotations
 
 from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Layout, Submit
+from crispy_forms.layout import HTML, Div, Hidden, Layout, Submit
 from django import forms
+from django.utils.http import urlencode
 
 from ..common.text import FREE_TEXT_MAX, free_text_field
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from .models import Disposition
+from .selectors import DEFAULT_DIRECTION, DEFAULT_SORT
+
+#: The worklist's columns: sort key (see selectors.WORKLIST_SORTS), heading, and the direction a
+#: first click sorts in (names and stages A to Z, counts most first, changes newest first).
+WORKLIST_COLUMNS = [
+    ("study_id", "Study identifier", "asc"), ("initials", "Initials", "asc"), ("stage", "Stage", "asc"),
+    ("result", "Overall result", "asc"), ("flag", "Flag", "desc"), ("defer", "Defer", "desc"),
+    ("exclude", "Exclude", "desc"), ("missing", "Missing", "desc"), ("updated", "Last updated", "desc"),
+]
+FIRST_DIRECTION = {key: direction for key, _, direction in WORKLIST_COLUMNS}
+DIRECTIONS = {"asc": "Ascending", "desc": "Descending"}
 
 
 class FilterForm(forms.Form):
-    """Worklist filters (GET): overall result and stage."""
+    """Worklist filters and sort (GET: none of them identifies a patient): overall result, stage,
+    the column to sort by and the direction.
+
+    An unknown value is ignored (the default applies), not an error: these come from links.
+    """
 
     result = forms.ChoiceField(label="Overall result", required=False,
                                choices=[("", "Any result"), *OVERALL_LABELS.items()])
     stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "Any stage"), *STAGE_LABELS.items()])
+    sort = forms.ChoiceField(label="Sort by", required=False,
+                             choices=[(key, label) for key, label, _ in WORKLIST_COLUMNS])
+    dir = forms.ChoiceField(label="Order", required=False, choices=list(DIRECTIONS.items()))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_method = "get"
-        self.helper.form_class = "row g-2 align-items-end"
+        self.helper.form_class = "row g-2 align-items-end worklist-filters"
         self.helper.layout = Layout(
-            Div("result", css_class="col-md-4"), Div("stage", css_class="col-md-4"),
-            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Filter</button>'),
-                css_class="col-md-2"),
+            Div("result", css_class="col-6 col-lg-3"), Div("stage", css_class="col-6 col-lg-3"),
+            Div("sort", css_class="col-6 col-lg-2"), Div("dir", css_class="col-6 col-lg-3"),
+            Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Apply</button>'),
+                css_class="col-lg-1"),
         )
+
+    @property
+    def criteria(self) -> dict[str, str]:
+        """Every filter and the sort: the valid values given, defaults for the rest (an unbound
+        form: every default)."""
+        cleaned = {}
+        if self.is_bound:
+            self.is_valid()  # cleans every field; one with an unknown value is left out
+            cleaned = self.cleaned_data
+        sort = cleaned.get("sort") or DEFAULT_SORT
+        return {"result": cleaned.get("result") or "", "stage": cleaned.get("stage") or "", "sort": sort,
+                "dir": cleaned.get("dir") or FIRST_DIRECTION[sort]}
+
+
+def worklist_query(criteria: dict[str, str], **changes: str) -> str:
+    """The worklist's query string for ``criteria`` with ``changes``, without the defaults (so the
+    plain worklist is just "/"); never the search, which stays in the session."""
+    wanted = {**criteria, **changes}
+    if wanted["sort"] == DEFAULT_SORT and wanted["dir"] == DEFAULT_DIRECTION:
+        wanted = {**wanted, "sort": "", "dir": ""}
+    return urlencode({key: value for key, value in wanted.items() if value})
 
 
 class SearchForm(forms.Form):
-    """Search by study identifier (POST: the term is kept in the session, not in the URL)."""
+    """Search by study identifier or initials (POST: the term is kept in the session, not in the
+    URL). The filters and sort in force travel along as hidden fields, so that a search keeps them."""
 
-    search = forms.CharField(label="Study identifier", required=False, max_length=40, strip=True)
+    search = forms.CharField(label="Study identifier or initials", required=False, max_length=40, strip=True)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, criteria: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_method = "post"
-        self.helper.form_class = "row g-2 align-items-end"
+        self.helper.form_class = "row g-2 align-items-end worklist-search"
+        kept = [Hidden(name, value) for name, value in (criteria or {}).items() if value]
         self.helper.layout = Layout(
-            Div("search", css_class="col-md-6"),
+            Div("search", css_class="col-sm-8 col-lg-6"),
             Div(HTML('<button type="submit" class="btn btn-outline-primary mb-3">Search</button>'),
-                css_class="col-md-2"),
+                css_class="col-sm-4 col-lg-2"),
+            *kept,
         )
 
 

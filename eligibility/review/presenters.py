@@ -18,6 +18,7 @@ from ..rules import (
     plain,
 )
 from ..rulesets.selectors import engine_for
+from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
 
 
 def checklist_view_model(evaluation) -> dict[str, Any]:
@@ -61,3 +62,21 @@ def _row(item: ChecklistItem, engine, disposition) -> dict[str, Any]:
                        for spec, value in engine.thresholds_used(item)],
         "disposition": disposition,
     }
+
+
+_SORTED = {"asc": "ascending", "desc": "descending"}
+
+
+def worklist_columns(criteria: dict[str, str]) -> list[dict[str, str | None]]:
+    """The worklist's column headings as sort links: each keeps the filters; the sorted column's
+    link reverses its direction, another column's sorts in its first direction. ``aria_sort`` is
+    set on the sorted column only ("ascending" or "descending")."""
+    columns = []
+    for key, label, _ in WORKLIST_COLUMNS:
+        active = key == criteria["sort"]
+        direction = ("asc" if criteria["dir"] == "desc" else "desc") if active else FIRST_DIRECTION[key]
+        columns.append({
+            "key": key, "label": label, "href": "?" + worklist_query(criteria, sort=key, dir=direction),
+            "aria_sort": _SORTED[criteria["dir"]] if active else None, "next": _SORTED[direction],
+        })
+    return columns

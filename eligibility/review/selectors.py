@@ -3,31 +3,91 @@ physician's queue."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+import re
 
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Upper
+
+from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..patients.models import Evaluation, Patient
 from .models import ReviewRequest, SignOff
 
 
-def worklist_patients(*, result: str = "", stage: str = "", search: str = ""):
-    """Patients for the worklist with their assessment and current evaluation, newest change first.
+def _rank(field: str, codes) -> Case:
+    """The position of a coded value in its vocabulary's order (a stage in the work-up's order, a
+    result worst first); NULL for no value (not evaluated), which the sort puts last."""
+    return Case(*(When(**{field: code}, then=Value(position)) for position, code in enumerate(codes)),
+                output_field=IntegerField())
 
-    One query for the page whatever the number of patients (joins, no per-row lookups).
+
+_EVALUATION = "assessment__current_evaluation__"
+
+#: The worklist's sort keys (a whitelist: the query string names a key, never a column) and what
+#: each orders by: stored columns (the counts are columns of the evaluation, the study identifier
+#: compared in capitals as it is unique), or a stage's or result's rank in its vocabulary.
+WORKLIST_SORTS = {
+    "study_id": Upper("study_id"),
+    "initials": F("initials"),
+    "stage": _rank("assessment__stage", STAGE_LABELS),
+    "result": _rank(f"{_EVALUATION}overall", OVERALL_LABELS),
+    "flag": F(f"{_EVALUATION}flag_count"),
+    "defer": F(f"{_EVALUATION}defer_count"),
+    "exclude": F(f"{_EVALUATION}exclude_count"),
+    "missing": F(f"{_EVALUATION}missing_count"),
+    "updated": F("assessment__updated_at"),
+}
+DEFAULT_SORT = "updated"
+DEFAULT_DIRECTION = "desc"
+
+
+def search_filter(search: str) -> Q:
+    """A patient whose study identifier contains the term (any letter case), or whose initials are
+    the term (any case, dots and spaces ignored: "j.d." finds JD). Initials are matched whole: one
+    or two letters would otherwise match a large part of the programme."""
+    term = search.strip()
+    condition = Q(study_id__icontains=term)
+    initials = re.sub(r"[\s.]", "", term).upper()
+    if re.fullmatch(r"[A-Z]{1,4}", initials):
+        condition |= Q(initials=initials)  # stored in capitals: an equality the database can index
+    return condition
+
+
+def worklist_patients(*, result: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT,
+                      direction: str = DEFAULT_DIRECTION):
+    """Patients for the worklist with their assessment and current evaluation, filtered, searched
+    and sorted by ``sort`` (a key of ``WORKLIST_SORTS``) in ``direction`` ("asc" or "desc").
+
+    Ties are broken by the study identifier and then the primary key, so that the order is total
+    and pages neither repeat nor skip a row; no value (not evaluated) sorts last either way. One
+    query for the page whatever the number of patients (joins, no per-row lookups).
     """
+    key = WORKLIST_SORTS[sort]
+    primary = key.desc(nulls_last=True) if direction == "desc" else key.asc(nulls_last=True)
     requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     standing = SignOff.objects.standing().filter(assessment=OuterRef("assessment"))
     patients = (Patient.objects.active()
                 .select_related("assessment", "assessment__current_evaluation", "assessment__updated_by")
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
-                .order_by("-assessment__updated_at"))
+                .order_by(primary, Upper("study_id").asc(), "pk"))
     if result:
         patients = patients.filter(assessment__current_evaluation__overall=result)
     if stage:
         patients = patients.filter(assessment__stage=stage)
     if search:
-        patients = patients.filter(study_id__icontains=search.strip())
+        patients = patients.filter(search_filter(search))
     return patients
+
+
+def worklist_page(patients, *, number, per_page: int):
+    """One page of ``patients`` (a ``worklist_patients`` queryset): the page's primary keys first, in
+    order (a query without the per-row review and sign-off lookups, which the database would
+    otherwise compute for every patient before sorting them), then those patients with everything
+    the rows show, in the same order."""
+    page = Paginator(patients.values_list("pk", flat=True), per_page).get_page(number)
+    page.object_list = list(patients.filter(pk__in=list(page.object_list)))
+    return page
 
 
 def physician_queue():

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.services import signing_password_check
@@ -24,11 +22,19 @@ from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
 from ..rules import checklist_items
 from . import services as review
-from .forms import DispositionForm, FilterForm, ReopenForm, ReviewKeepForm, SearchForm, SignOffForm
+from .forms import (
+    DispositionForm,
+    FilterForm,
+    ReopenForm,
+    ReviewKeepForm,
+    SearchForm,
+    SignOffForm,
+    worklist_query,
+)
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
-from .presenters import checklist_view_model
-from .selectors import physician_queue, worklist_patients
+from .presenters import checklist_view_model, worklist_columns
+from .selectors import physician_queue, worklist_page, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -40,27 +46,28 @@ SEARCH_SESSION_KEY = "worklist_search"
 @permission_required("eligibility.view_patient", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def worklist(request):
-    """Home page: patients with their stage, result and open flags; filters, search, pages.
+    """Home page: patients with their stage, result and open flags; filters, sort, search, pages.
 
-    The study-identifier search is posted and kept in the session, never put in the URL (URLs end
-    up in browser histories and access logs); result and stage filters are ordinary GET parameters.
+    The search (a study identifier or initials) is posted and kept in the session, never put in the
+    URL (URLs end up in browser histories and access logs); the filters and the sort are ordinary
+    GET parameters, carried by the search form as hidden fields so that a search keeps them.
     """
     if request.method == "POST":
         search = SearchForm(request.POST)
         request.session[SEARCH_SESSION_KEY] = search.cleaned_data["search"] if search.is_valid() else ""
-        filters = {key: request.POST.get(key, "") for key in ("result", "stage") if request.POST.get(key)}
-        return redirect(f"{reverse('worklist')}?{urlencode(filters)}" if filters else reverse("worklist"))
-    filters = FilterForm(request.GET or None)
-    criteria = filters.cleaned_data if filters.is_valid() else {}
+        query = worklist_query(FilterForm(request.POST).criteria)
+        return redirect(f"{reverse('worklist')}?{query}" if query else reverse("worklist"))
+    criteria = FilterForm(request.GET).criteria
     search = request.session.get(SEARCH_SESSION_KEY, "")
-    patients = worklist_patients(result=criteria.get("result", ""), stage=criteria.get("stage", ""), search=search)
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
+                                 sort=criteria["sort"], direction=criteria["dir"])
+    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
     queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
     return render(request, "review/worklist.html", {
-        "page": page, "filters": filters, "query": query.urlencode(),
-        "search_form": SearchForm(initial={"search": search}), "search": search, "queue": queue,
+        "page": page, "filters": FilterForm(initial=criteria), "query": worklist_query(criteria),
+        "columns": worklist_columns(criteria), "search_form": SearchForm(initial={"search": search},
+                                                                          criteria=criteria),
+        "criteria": criteria, "search": search, "queue": queue,
     })
 
 

@@ -62,7 +62,7 @@ def _urls_in(page: str) -> list[str]:
 def _row_ids(page: str) -> list[str]:
     """Study identifiers of the worklist rows, in order."""
     return [html.unescape(study_id) for study_id in
-            re.findall(r'<th scope="row"><a href="/patients/[0-9a-f-]{36}/">([^<]*)</a></th>', page)]
+            re.findall(r'<th scope="row"[^>]*><a href="/patients/[0-9a-f-]{36}/">([^<]*)</a></th>', page)]
 
 
 def _query_count(client, url: str) -> int:
@@ -179,8 +179,8 @@ def test_thirty_patients_make_two_pages(signed_in, coordinator):
     assert set(_row_ids(first)) | set(_row_ids(second)) == {f"PAGE-{n:02d}" for n in range(30)}
     assert first_response.context["page"].paginator.count == 30
     assert (second_response.context["page"].number, second_response.context["page"].paginator.num_pages) == (2, 2)
-    assert [link.attrs["href"] for link in elements(first, cls="page-link", href=None)] == ["?&page=2"]
-    assert [link.attrs["href"] for link in elements(second, cls="page-link", href=None)] == ["?&page=1"]
+    assert [link.attrs["href"] for link in elements(first, cls="page-link", href=None)] == ["?page=2"]
+    assert [link.attrs["href"] for link in elements(second, cls="page-link", href=None)] == ["?page=1"]
 
 
 def test_page_links_keep_the_filters(signed_in, coordinator):
