@@ -8,12 +8,8 @@ from playwright.sync_api import Browser, expect
 from eligibility.models import Disposition
 from eligibility.patients import services
 from tests.e2e.helpers import field, sign_in, user
-from tests.factories import SCREENING_TO_REVIEW
+from tests.factories import SCREENING_WITH_FLAGS_AND_GAPS as CASE
 
-#: Two flags (HBV on prophylaxis, prior inotuzumab), a deferral (active viral infection) and two
-#: missing items (ECOG and life expectancy not recorded); the rest of screening passes.
-CASE = {key: value for key, value in SCREENING_TO_REVIEW.items() if key not in ("ecog", "life_expectancy_weeks")}
-CASE["prior_inotuzumab"] = True
 UNDECIDED = {"hbv", "prior_inotuzumab", "viral_infection", "performance_status", "life_expectancy"}
 
 
