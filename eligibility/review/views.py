@@ -251,7 +251,8 @@ def _fragments(request, evaluation, codes, message, status=200, **forms_to_show)
     """The re-rendered items ``codes``, the bulk decisions and the sign-off block, for the script
     to swap into the page in place."""
     patient = evaluation.assessment.patient
-    context = _checklist_context(request, patient, evaluation, True, **forms_to_show)
+    current = evaluation.assessment.current_evaluation_id == evaluation.pk
+    context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
     rows = {row["code"]: row for row in context["view"]["all_items"]}
     return JsonResponse({
         "ok": status == 200, "message": message, "undecided": len(context["view"]["undecided"]),

@@ -81,7 +81,8 @@ def test_decisions_are_saved_in_place_and_flags_acknowledged_at_once(browser: Br
     field(bulk, "Note (optional)").fill("Discussed at the CAR-T board")
     bulk.get_by_role("button", name="Acknowledge all flags").click()
     for code in ("hbv", "prior_inotuzumab"):
-        expect(doctor.locator(f"#item-{code}")).to_contain_text("Acknowledged by Robin Lee: Discussed at the CAR-T board")
+        expect(doctor.locator(f"#item-{code}")).to_contain_text(
+            "Acknowledged by Robin Lee: Discussed at the CAR-T board")
     expect(needs).to_contain_text("Needs your decision: 2")
     expect(doctor.get_by_role("button", name="Acknowledge all flags")).to_have_count(0)
     expect(doctor.locator("[data-review-live]")).to_contain_text("Acknowledged 2 flags")
@@ -106,7 +107,8 @@ def test_the_checklist_stacks_at_phone_width(browser: Browser, live_server, chec
     # Nothing of the checklist reaches past the screen's edge, and the page does not scroll sideways
     # (the navigation folds at this width too: templates/base.html).
     assert phone.locator("main *").evaluate_all(
-        "nodes => nodes.filter(node => node.getBoundingClientRect().right > 390).map(node => node.outerHTML.slice(0, 80))"
+        "nodes => nodes.filter(node => node.getBoundingClientRect().right > 390)"
+        "  .map(node => node.outerHTML.slice(0, 80))"
     ) == []
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     # Each cell under the other, the whole width of the item.
@@ -119,4 +121,10 @@ def test_the_checklist_stacks_at_phone_width(browser: Browser, live_server, chec
     phone.keyboard.press("ArrowDown")
     expect(field(viral, "Reason for the override")).to_be_visible()
     phone.screenshot(path=str(tmp_path / "checklist-390.png"), full_page=True)
+    # Printed, the folded passes are shown in full (the script opens them before printing; the
+    # print style sheet shows them even without it) and the decision forms are not.
+    phone.reload()
+    phone.emulate_media(media="print")
+    expect(phone.locator("details.fold-passes tr.item").first).to_be_visible()
+    expect(phone.locator("details.decision").first).to_be_hidden()
     assert (tmp_path / "checklist-390.png").stat().st_size > 0
