@@ -89,6 +89,11 @@ def test_decisions_are_saved_in_place_and_flags_acknowledged_at_once(browser: Br
     assert doctor.evaluate("window.reviewMarker") == "same page"
     assert set(Disposition.objects.values_list("code", flat=True)) == {"viral_infection", "hbv", "prior_inotuzumab"}
 
+    # To look at (docs/review.png in the README is a copy): the review half done.
+    doctor.set_viewport_size({"width": 1280, "height": 1000})
+    doctor.evaluate("window.scrollTo(0, 0)")
+    doctor.screenshot(path="tests/e2e/review.png", full_page=True)
+
     # The rest by one click: the missing items accepted; the signature's meaning is shown.
     doctor.get_by_role("button", name="Accept all missing items").click()
     expect(sign).to_contain_text("With the decisions recorded, your signature will mean: Not approved: deferred "
@@ -97,7 +102,7 @@ def test_decisions_are_saved_in_place_and_flags_acknowledged_at_once(browser: Br
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_checklist_stacks_at_phone_width(browser: Browser, live_server, checklist_url, tmp_path):
+def test_the_checklist_stacks_at_phone_width(browser: Browser, live_server, checklist_url):
     phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     sign_in(phone, live_server.url, "robin")
     phone.goto(checklist_url)
@@ -116,15 +121,17 @@ def test_the_checklist_stacks_at_phone_width(browser: Browser, live_server, chec
         "cells => cells.map(cell => cell.getBoundingClientRect()).map(box => [box.left, box.top, box.width])")
     assert all(top_next > top for (_, top, _), (_, top_next, _) in zip(cells, cells[1:], strict=False))
     assert len({round(left) for left, _, _ in cells}) == 1
-    # Keyboard: the decision's controls are reached with Tab, Override chosen with the arrow keys.
+    # Keyboard: the arrow keys choose Override, its fields appear and Tab goes on to the reason.
     viral.get_by_label("Accept the finding", exact=True).focus()
     phone.keyboard.press("ArrowDown")
-    expect(field(viral, "Reason for the override")).to_be_visible()
-    phone.screenshot(path=str(tmp_path / "checklist-390.png"), full_page=True)
+    expect(viral.get_by_label("Override", exact=True)).to_be_checked()
+    phone.keyboard.press("Tab")
+    expect(field(viral, "Reason for the override")).to_be_focused()
+    # To look at (docs/review-phone.png in the README is a copy of its top).
+    phone.screenshot(path="tests/e2e/checklist-390.png", full_page=True)
     # Printed, the folded passes are shown in full (the script opens them before printing; the
     # print style sheet shows them even without it) and the decision forms are not.
     phone.reload()
     phone.emulate_media(media="print")
     expect(phone.locator("details.fold-passes tr.item").first).to_be_visible()
     expect(phone.locator("details.decision").first).to_be_hidden()
-    assert (tmp_path / "checklist-390.png").stat().st_size > 0
