@@ -41,10 +41,9 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
         phases.append({
             "code": phase, "label": PHASE_LABELS[phase], "items": rows,
             # The page lists the items still needing a decision first, apart; each phase then shows
-            # the rest of its problems (decided ones with their decision), its passes and its checks
-            # not due yet folded under a count.
-            "shown": [row for row in rows if row["decided"] or row["status"] not in (*NEEDS_DISPOSITION, PASS,
-                                                                                      PENDING)],
+            # its decided items with their decision, and folds its passes and its checks not due
+            # yet under a count.
+            "decided": [row for row in rows if row["decided"]],
             "passes": [row for row in rows if row["status"] == PASS],
             "pending": [row for row in rows if row["status"] == PENDING],
         })

@@ -159,7 +159,8 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
 @require_http_methods(["GET", "POST"])
 @restores_entries
 def disposition(request, public_id, code):
-    """Record a physician's decision on one item of the current checklist.
+    """Record a physician's decision on one item of the current checklist: the page's script gets
+    the changed parts of the page as JSON (:func:`_fragments`), a plain form post the page again.
 
     GET only gives back a decision posted after the session ended (on the checklist, unsaved), or
     goes to the item on the checklist.
@@ -188,12 +189,12 @@ def disposition(request, public_id, code):
                 return _fragments(request, evaluation, [code], message)
             messages.success(request, message)
             return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
-    first = next((name for name in form.fields if name in form.errors), None)
     if _wants_fragments(request):
         return _fragments(request, evaluation, [code], f"{item.title}: not recorded; see the message beside the "
                           "decision.", status=400, item_forms={code: form})
     messages.error(request, format_html('{}: not recorded; see <a href="#item-{}">the message beside the decision</a>.',
                                         item.title, code))
+    first = next((name for name in form.fields if name in form.errors), None)
     if first is not None:
         form.fields[first].widget.attrs["autofocus"] = True
     return _refused_page(request, evaluation, item_forms={code: form})
