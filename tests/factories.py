@@ -27,6 +27,13 @@ SCREENING_TO_REVIEW = {
     "target_antigen_status": "positive",
 }
 
+#: Two flags (HBV on prophylaxis, prior inotuzumab), one deferral (active viral infection) and two
+#: missing items (ECOG and life expectancy not recorded): a checklist for the bulk decisions.
+SCREENING_WITH_FLAGS_AND_GAPS = {
+    **{key: value for key, value in SCREENING_TO_REVIEW.items() if key not in ("ecog", "life_expectancy_weeks")},
+    "prior_inotuzumab": True,
+}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Hidden, Layout, Submit
+from crispy_forms.layout import HTML, Div, Fieldset, Hidden, Layout, Submit
 from django import forms
 from django.utils.http import urlencode
 
@@ -125,7 +125,16 @@ class DispositionForm(forms.Form):
             self.fields["justification"].help_text = f"At most {FREE_TEXT_MAX:,} characters."  # not required
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
+        if status == "flag":
+            self.helper.layout = Layout(*self.fields, Submit("record", "Record decision", css_class="btn-sm"))
+        else:
+            # Without JavaScript the override's fields are always shown, said to be for an override
+            # only; static/js/review.js shows them only while Override is chosen.
+            self.helper.layout = Layout(
+                "kind",
+                Fieldset("Only for an override", "reason_code", "justification", css_class="override-fields",
+                         data_override_fields=""),
+                Submit("record", "Record decision", css_class="btn-sm"))
 
     def clean(self):
         cleaned = super().clean()
@@ -136,6 +145,19 @@ class DispositionForm(forms.Form):
                 self.add_error("justification", "An override needs a justification: write why the finding does "
                                                 "not stop the patient.")
         return cleaned
+
+
+class BulkDecisionForm(forms.Form):
+    """One note for a decision on several items at once (acknowledge all flags, accept all missing)."""
+
+    note = free_text_field("Note (optional)", required=False)
+
+    def __init__(self, *args, action: str, **kwargs):
+        kwargs.setdefault("prefix", action)
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("note")
 
 
 class SignOffForm(forms.Form):

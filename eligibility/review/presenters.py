@@ -8,6 +8,8 @@ from typing import Any
 from ..common.display import STATUS_ICONS, value_text
 from ..rules import (
     OVERALL_LABELS,
+    PASS,
+    PENDING,
     PHASE_LABELS,
     PHASES,
     STAGE,
@@ -19,6 +21,7 @@ from ..rules import (
 )
 from ..rulesets.selectors import engine_for
 from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
+from .services import NEEDS_DISPOSITION, is_decided
 
 
 def checklist_view_model(evaluation) -> dict[str, Any]:
@@ -32,8 +35,19 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
     phases, all_items = [], []
     for phase in PHASES:
         rows = [_row(item, engine, dispositions.get(item.code)) for item in items if item.phase == phase]
+        for row in rows:
+            row["needs_decision"] = row["status"] in NEEDS_DISPOSITION
+            row["decided"] = row["needs_decision"] and is_decided(row["item"], row["disposition"])
         all_items += rows
-        phases.append({"code": phase, "label": PHASE_LABELS[phase], "items": rows})
+        phases.append({
+            "code": phase, "label": PHASE_LABELS[phase], "items": rows,
+            # The page lists the items still needing a decision first, apart; each phase then shows
+            # its decided items with their decision, and folds its passes and its checks not due
+            # yet under a count.
+            "decided": [row for row in rows if row["decided"]],
+            "passes": [row for row in rows if row["status"] == PASS],
+            "pending": [row for row in rows if row["status"] == PENDING],
+        })
     return {
         "overall": checklist["overall"],
         "overall_label": OVERALL_LABELS[checklist["overall"]],
@@ -43,6 +57,7 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
         "stage_label": STAGE[checklist["stage"]],
         "phases": phases,
         "all_items": all_items,
+        "undecided": [row for row in all_items if row["needs_decision"] and not row["decided"]],
         # What a re-evaluation under a new rule-set version changed, in words.
         "changes": [{"title": change["title"], "before": STATUS_LABELS[change["before"]],
                      "after": STATUS_LABELS[change["after"]], "status_changed": change["before"] != change["after"]}

@@ -122,6 +122,50 @@ def disposition_record(*, evaluation: Evaluation, code: str, kind: str, reason_c
     return disposition
 
 
+#: The bulk decisions: which undecided items each takes, and the decision it records on them.
+BULK_DECISIONS = {
+    "acknowledge-flags": ("flag", Disposition.Kind.ACKNOWLEDGED),
+    "accept-missing": ("missing", Disposition.Kind.ACCEPTED),
+}
+
+
+@transaction.atomic
+def dispositions_record_bulk(*, evaluation: Evaluation, action: str, note: str = "", by) -> list[Disposition]:
+    """One decision with one note on every item of a status still without a decision: acknowledge
+    all flags (``"acknowledge-flags"``) or accept all missing items (``"accept-missing"``).
+
+    Under the same row lock and "still current" check as :func:`disposition_record`: what is
+    undecided is read after the lock, so a decision a colleague committed meanwhile stands, and a
+    checklist replaced meanwhile is refused whole. Returns the decisions recorded (none when every
+    such item is decided already).
+    """
+    if action not in BULK_DECISIONS:
+        raise ReviewRefused("No such decision for several items.")
+    status, kind = BULK_DECISIONS[action]
+    note = note.strip()
+    if too_long := free_text_too_long(note):
+        raise ReviewRefused(too_long, field="note")
+    _locked_current(evaluation)
+    if evaluation.signoffs.standing().exists():
+        raise ReviewRefused("This checklist is signed; decisions can change only after a change of data voids the "
+                            "signature.")
+    existing = {disposition.code: disposition for disposition in Disposition.objects.filter(evaluation=evaluation)}
+    recorded, now, name = [], timezone.now(), display_name(by)
+    for item in checklist_items(evaluation.checklist):
+        if item.status != status or is_decided(item, existing.get(item.code)):
+            continue
+        # An acknowledgement recorded on a missing item before decisions had meanings is replaced.
+        disposition = existing.get(item.code) or Disposition(evaluation=evaluation, code=item.code)
+        disposition.status, disposition.item_inputs, disposition.kind = item.status, item.inputs, kind
+        disposition.reason_code, disposition.justification = "", note
+        disposition.decided_by, disposition.decided_by_name, disposition.decided_at = by, name, now
+        disposition.carried_over_from = None
+        disposition._history_user = by
+        disposition.save()
+        recorded.append(disposition)
+    return recorded
+
+
 @dataclass(frozen=True)
 class SignatureMeaning:
     """What a signature on a checklist with these decisions states (shown before signing)."""

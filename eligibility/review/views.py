@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
@@ -23,6 +24,7 @@ from ..patients.selectors import active_patient, patient_or_404
 from ..rules import checklist_items
 from . import services as review
 from .forms import (
+    BulkDecisionForm,
     DispositionForm,
     FilterForm,
     ReopenForm,
@@ -72,11 +74,11 @@ def worklist(request):
 
 
 def _checklist_context(request, patient, evaluation, current: bool, *, item_forms=None, signoff_form=None,
-                       reopen_form=None) -> dict:
+                       reopen_form=None, bulk_forms=None) -> dict:
     """What the checklist page shows: only the signatures, decisions and review requests that belong
     to this checklist; for a physician on the current one, a decision form per item that needs one
-    (``item_forms`` holds a refused form, bound, to show again with its errors), and the meaning the
-    signature will have."""
+    (``item_forms`` holds a refused form, bound, to show again with its errors; ``bulk_forms`` the
+    same for a decision on several items), and the meaning the signature will have."""
     view = checklist_view_model(evaluation)
     signoffs = list(evaluation.signoffs.all())
     standing = next((s for s in signoffs if not s.is_void), None)
@@ -105,12 +107,17 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         item_forms = item_forms or {}
         for row in view["all_items"]:
             item, decided = row["item"], row["disposition"]
-            if item.status in review.NEEDS_DISPOSITION:
-                row["decided"] = review.is_decided(item, decided)
+            if row["needs_decision"]:
                 initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
                             "justification": decided.justification} if row["decided"] else None)
                 row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
                                                                             status=item.status)
+        bulk_forms = bulk_forms or {}
+        context["bulk"] = [
+            {"action": action, "count": count,
+             "form": bulk_forms.get(action) or BulkDecisionForm(action=action)}
+            for action, status in (("acknowledge-flags", "flag"), ("accept-missing", "missing"))
+            if (count := sum(1 for row in view["undecided"] if row["status"] == status))]
     return context
 
 
@@ -160,7 +167,8 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
 @require_http_methods(["GET", "POST"])
 @restores_entries
 def disposition(request, public_id, code):
-    """Record a physician's decision on one item of the current checklist.
+    """Record a physician's decision on one item of the current checklist: the page's script gets
+    the changed parts of the page as JSON (:func:`_fragments`), a plain form post the page again.
 
     GET only gives back a decision posted after the session ended (on the checklist, unsaved), or
     goes to the item on the checklist.
@@ -180,16 +188,98 @@ def disposition(request, public_id, code):
         try:
             review.disposition_record(evaluation=evaluation, code=code, by=request.user, **form.cleaned_data)
         except review.ReviewRefused as refused:
-            form.add_error(refused.field if refused.field in form.fields else None, str(refused))
+            if refused.field not in form.fields:
+                return _decision_refused(request, evaluation, f"{item.title}: not recorded. {refused}")
+            form.add_error(refused.field, str(refused))
         else:
-            messages.success(request, f"Decision recorded: {item.title}.")
+            message = f"Decision recorded: {item.title}."
+            if _wants_fragments(request):
+                return _fragments(request, evaluation, [code], message)
+            messages.success(request, message)
             return redirect(f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#item-{code}")
+    if _wants_fragments(request):
+        return _fragments(request, evaluation, [code], f"{item.title}: not recorded; see the message beside the "
+                          "decision.", status=400, item_forms={code: form})
     messages.error(request, format_html('{}: not recorded; see <a href="#item-{}">the message beside the decision</a>.',
                                         item.title, code))
     first = next((name for name in form.fields if name in form.errors), None)
     if first is not None:
         form.fields[first].widget.attrs["autofocus"] = True
     return _refused_page(request, evaluation, item_forms={code: form})
+
+
+@permission_required("eligibility.add_disposition", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def dispositions_bulk(request, public_id, action):
+    """One decision with one note on every undecided item of a kind: acknowledge all flags, accept
+    all missing items (GET goes to the items on the checklist)."""
+    if action not in review.BULK_DECISIONS:
+        raise Http404("No such decision.")
+    evaluation = _evaluation_for_review(public_id)
+    back = f"{reverse('checklist', args=[evaluation.assessment.patient.public_id])}#needs-decision"
+    if request.method == "GET":
+        return redirect(back)
+    form = BulkDecisionForm(request.POST, action=action)
+    if form.is_valid():
+        try:
+            recorded = review.dispositions_record_bulk(evaluation=evaluation, action=action,
+                                                       note=form.cleaned_data["note"], by=request.user)
+        except review.ReviewRefused as refused:
+            if refused.field != "note":
+                return _decision_refused(request, evaluation, f"Not recorded. {refused}")
+            form.add_error("note", str(refused))
+        else:
+            message = _bulk_message(evaluation, action, [d.code for d in recorded])
+            if _wants_fragments(request):
+                return _fragments(request, evaluation, [d.code for d in recorded], message)
+            messages.success(request, message)
+            return redirect(back)
+    message = "Not recorded; see the message beside the note."
+    if _wants_fragments(request):
+        return _fragments(request, evaluation, [], message, status=400, bulk_forms={action: form})
+    messages.error(request, message)
+    return _refused_page(request, evaluation, bulk_forms={action: form})
+
+
+def _bulk_message(evaluation, action, codes) -> str:
+    if not codes:
+        return "Nothing recorded: every such item has a decision already."
+    titles = "; ".join(item.title for item in checklist_items(evaluation.checklist) if item.code in codes)
+    if action == "acknowledge-flags":
+        return f"Acknowledged {len(codes)} flag{pluralize(len(codes))}: {titles}."
+    return f"Accepted {len(codes)} missing item{pluralize(len(codes))}: {titles}."
+
+
+def _wants_fragments(request) -> bool:
+    """The checklist's script (static/js/review.js) asks for the changed parts of the page as JSON;
+    a form posted without it gets a whole page."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _fragments(request, evaluation, codes, message, status=200, **forms_to_show) -> JsonResponse:
+    """The re-rendered items ``codes``, the bulk decisions and the sign-off block, for the script
+    to swap into the page in place."""
+    patient = evaluation.assessment.patient
+    current = evaluation.assessment.current_evaluation_id == evaluation.pk
+    context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
+    rows = {row["code"]: row for row in context["view"]["all_items"]}
+    return JsonResponse({
+        "ok": status == 200, "message": message, "undecided": len(context["view"]["undecided"]),
+        "items": {code: render_to_string("review/_checklist_item.html", {**context, "item": rows[code]},
+                                         request=request) for code in codes},
+        "bulk": render_to_string("review/_bulk_decisions.html", context, request=request),
+        "sign": render_to_string("review/_sign_block.html", context, request=request),
+    }, status=status)
+
+
+def _decision_refused(request, evaluation, message):
+    """A decision refused whole (the checklist was replaced, signed or withdrawn meanwhile): said at
+    the top of the page with a way to the current checklist, never a server error."""
+    checklist_url = reverse("checklist", args=[evaluation.assessment.patient.public_id])
+    if _wants_fragments(request):
+        return JsonResponse({"ok": False, "stale": True, "message": message, "reload": checklist_url}, status=409)
+    messages.error(request, format_html('{} <a href="{}">See the current checklist.</a>', message, checklist_url))
+    return redirect(checklist_url)
 
 
 @permission_required("eligibility.add_signoff", raise_exception=True)

@@ -127,7 +127,7 @@ def test_saving_screening_data_re_evaluates(signed_in, patient):
     assert [result.classes for result in elements(page, cls="result")] == [{"result", "result-not_eligible"}]
     assert overall.text.endswith("Not eligible")  # the label, not the code
     row = _checklist_row(page, "performance_status")
-    assert "<code>ecog</code>: 4" in row
+    assert "<li>ecog: 4</li>" in row
     assert 'class="item item-exclude" id="item-performance_status"' in row
     assert "Exclude" in row
 

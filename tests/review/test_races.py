@@ -20,13 +20,13 @@ import pytest
 from django.db import close_old_connections, connection, transaction
 from django.urls import reverse
 
-from eligibility.models import Assessment, Patient, RuleSet, SignOff
+from eligibility.models import Assessment, Disposition, Patient, RuleSet, SignOff
 from eligibility.patients import services
 from eligibility.review import reevaluation
 from eligibility.review import services as review
 from eligibility.rulesets import services as rulesets
 from tests.conftest import replay_data_migrations
-from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
+from tests.factories import PASSWORD, SCREENING_TO_REVIEW, SCREENING_WITH_FLAGS_AND_GAPS, PatientFactory, UserFactory
 from tests.review.batches import after_the_first_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -165,6 +165,66 @@ def test_the_database_refuses_a_second_standing_signature_even_without_the_code(
         SignOff.objects.create(assessment=first.assessment, evaluation=evaluation, stage=first.stage,
                                meaning=first.meaning, signer=physician, signer_name="x", signed_at=first.signed_at,
                                content_hash="0" * 64)
+
+
+def test_a_bulk_acknowledgement_racing_a_single_decision_keeps_the_single_one(coordinator, physician):
+    """Two physicians at once: one acknowledges a flag with her own note while the other
+    acknowledges all flags. The bulk call waits for the row lock and reads the decisions after
+    it: the single decision and its note stand, the bulk takes only the other flag."""
+    patient = PatientFactory(by=coordinator)
+    evaluation = save(patient, coordinator, **SCREENING_WITH_FLAGS_AND_GAPS)
+    colleague = UserFactory(role="Physician", first_name="Sam", last_name="Okafor")
+    with transaction.atomic():
+        review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged",
+                                  justification="On entecavir since March", by=physician)
+        other = Other(lambda: review.dispositions_record_bulk(evaluation=evaluation, action="acknowledge-flags",
+                                                              note="Discussed at the board", by=colleague))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert other.error is None
+    assert [disposition.code for disposition in other.result] == ["prior_inotuzumab"]
+    decisions = {d.code: (d.justification, d.decided_by_name) for d in Disposition.objects.all()}
+    assert decisions == {"hbv": ("On entecavir since March", "Robin Lee"),
+                         "prior_inotuzumab": ("Discussed at the board", "Sam Okafor")}
+    assert Disposition.history.filter(code="hbv").count() == 1  # never overwritten, not even for a moment
+
+
+def test_a_single_decision_racing_a_bulk_one_is_recorded_after_it(coordinator, physician):
+    """The other way round: the bulk acceptance commits first, the single override waits and is
+    then recorded over it; both are in the decision's history, nothing lost."""
+    patient = PatientFactory(by=coordinator)
+    evaluation = save(patient, coordinator, **SCREENING_WITH_FLAGS_AND_GAPS)
+    with transaction.atomic():
+        review.dispositions_record_bulk(evaluation=evaluation, action="accept-missing", by=physician)
+        other = Other(lambda: review.disposition_record(
+            evaluation=evaluation, code="performance_status", kind="overridden", reason_code="data_verified_elsewhere",
+            justification="ECOG 1 in the clinic letter", by=physician))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert other.error is None
+    decisions = {d.code: d.kind for d in Disposition.objects.all()}
+    assert decisions == {"performance_status": "overridden", "life_expectancy": "accepted"}
+    assert [h.kind for h in Disposition.history.filter(code="performance_status").order_by("history_id")] == [
+        "accepted", "overridden"]
+
+
+def test_a_bulk_decision_racing_a_save_is_refused_and_records_nothing(coordinator, physician):
+    """The coordinator's save replaces the checklist while the physician accepts all missing items:
+    the bulk call waits, sees the checklist replaced and records nothing, on either checklist."""
+    patient = PatientFactory(by=coordinator)
+    evaluation = save(patient, coordinator, **SCREENING_WITH_FLAGS_AND_GAPS)
+    with transaction.atomic():
+        newer = save(patient, coordinator, ecog=1)
+        other = Other(lambda: review.dispositions_record_bulk(evaluation=evaluation, action="accept-missing",
+                                                              by=physician))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, review.ReviewRefused) and "re-evaluated since" in str(other.error)
+    assert not Disposition.objects.exists()
+    assert Assessment.objects.get(patient=patient).current_evaluation == newer
 
 
 def test_a_save_during_a_publish_ends_under_the_new_version(coordinator):

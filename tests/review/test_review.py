@@ -279,6 +279,7 @@ def test_physician_reviews_and_signs_through_the_pages(reviewed, client, physici
     decided = [item["code"] for item in page.context["view"]["all_items"] if item.get("form")]
     assert set(_form_actions(page.content, evaluation)) == {
         *(reverse("disposition", args=[evaluation.public_id, code]) for code in decided),
+        reverse("dispositions_bulk", args=[evaluation.public_id, "acknowledge-flags"]),  # one undecided flag
         reverse("sign_off", args=[evaluation.public_id])}
     assert {"viral_infection", "hbv"} <= set(decided)
     assert element(page.content, tag="input", type="password", name="password")

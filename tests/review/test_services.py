@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.models import Assessment, Disposition, SignOff
 from eligibility.patients import services
 from eligibility.review import services as review
-from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory
+from tests.factories import PASSWORD, SCREENING_TO_REVIEW, SCREENING_WITH_FLAGS_AND_GAPS, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +93,93 @@ class TestWorkupReopen:
         with pytest.raises(review.ReviewRefused, match="Reopening needs a justification") as refused:
             review.workup_reopen(assessment=evaluation.assessment, justification=justification, by=physician)
         assert refused.value.field == "justification"
+
+
+@pytest.fixture
+def gaps(coordinator):
+    """A checklist with two flags, a deferral and two missing items (none decided)."""
+    return save(PatientFactory(by=coordinator), coordinator, **SCREENING_WITH_FLAGS_AND_GAPS)
+
+
+def _decisions(evaluation) -> dict[str, tuple[str, str, str]]:
+    return {d.code: (d.kind, d.justification, d.decided_by_name) for d in Disposition.objects.filter(
+        evaluation=evaluation)}
+
+
+class TestDispositionsRecordBulk:
+    def test_all_flags_are_acknowledged_with_the_note_and_nothing_else(self, gaps, physician):
+        recorded = review.dispositions_record_bulk(evaluation=gaps, action="acknowledge-flags",
+                                                   note="  Discussed at the board  ", by=physician)
+        assert sorted(d.code for d in recorded) == ["hbv", "prior_inotuzumab"]
+        name = f"{physician.first_name} {physician.last_name}"
+        assert _decisions(gaps) == {"hbv": ("acknowledged", "Discussed at the board", name),
+                                    "prior_inotuzumab": ("acknowledged", "Discussed at the board", name)}
+        # Who decided is in each decision's history (the audit export reads it).
+        assert {h.history_user for h in Disposition.history.all()} == {physician}
+
+    def test_all_missing_items_are_accepted_and_the_signature_will_mean_deferred(self, gaps, physician):
+        recorded = review.dispositions_record_bulk(evaluation=gaps, action="accept-missing", by=physician)
+        assert sorted(d.code for d in recorded) == ["life_expectancy", "performance_status"]
+        assert {kind for kind, _, _ in _decisions(gaps).values()} == {"accepted"}
+        meaning = review.signature_meaning(gaps, gaps.dispositions.all())
+        assert meaning.accepted == ("Performance status", "Life expectancy")
+        assert meaning.undecided == ("Prior inotuzumab ozogamicin", "Viral infection", "Hepatitis B")
+
+    def test_items_decided_already_keep_their_decision(self, gaps, physician):
+        review.disposition_record(evaluation=gaps, code="hbv", kind="acknowledged", justification="On entecavir",
+                                  by=physician)
+        review.disposition_record(evaluation=gaps, code="performance_status", kind="overridden",
+                                  reason_code="data_verified_elsewhere", justification="ECOG 1 in clinic letter",
+                                  by=physician)
+        flags = review.dispositions_record_bulk(evaluation=gaps, action="acknowledge-flags", note="Board",
+                                                by=physician)
+        missing = review.dispositions_record_bulk(evaluation=gaps, action="accept-missing", by=physician)
+        assert ([d.code for d in flags], [d.code for d in missing]) == (["prior_inotuzumab"], ["life_expectancy"])
+        decisions = _decisions(gaps)
+        assert decisions["hbv"][:2] == ("acknowledged", "On entecavir")
+        assert decisions["performance_status"][:2] == ("overridden", "ECOG 1 in clinic letter")
+        # Nothing left: a second call records nothing.
+        assert review.dispositions_record_bulk(evaluation=gaps, action="accept-missing", by=physician) == []
+
+    def test_an_acknowledgement_of_a_missing_item_from_before_decisions_had_meanings_is_replaced(self, gaps,
+                                                                                                 physician):
+        Disposition.objects.create(evaluation=gaps, code="life_expectancy", status="missing", item_inputs={},
+                                   kind="acknowledged", decided_by=physician, decided_by_name="Robin Lee",
+                                   decided_at=gaps.created_at)
+        recorded = review.dispositions_record_bulk(evaluation=gaps, action="accept-missing", by=physician)
+        assert sorted(d.code for d in recorded) == ["life_expectancy", "performance_status"]
+        assert _decisions(gaps)["life_expectancy"][0] == "accepted"
+
+    def test_the_note_has_a_maximum_length_beside_it(self, gaps, physician):
+        longest = "x" * FREE_TEXT_MAX
+        with pytest.raises(review.ReviewRefused, match="At most 2,000 characters") as refused:
+            review.dispositions_record_bulk(evaluation=gaps, action="acknowledge-flags", note=longest + "x",
+                                            by=physician)
+        assert refused.value.field == "note" and not Disposition.objects.exists()
+        review.dispositions_record_bulk(evaluation=gaps, action="acknowledge-flags", note=longest, by=physician)
+        assert {d.justification for d in Disposition.objects.all()} == {longest}
+
+    def test_an_unknown_decision_is_refused(self, gaps, physician):
+        with pytest.raises(review.ReviewRefused, match="No such decision"):
+            review.dispositions_record_bulk(evaluation=gaps, action="accept-flags", by=physician)
+        assert not Disposition.objects.exists()
+
+    def test_a_superseded_checklist_takes_no_bulk_decision(self, gaps, physician, coordinator):
+        newer = save(gaps.assessment.patient, coordinator, weight_kg=73)
+        with pytest.raises(review.ReviewRefused, match="re-evaluated since"):
+            review.dispositions_record_bulk(evaluation=gaps, action="acknowledge-flags", by=physician)
+        assert not Disposition.objects.filter(evaluation__in=[gaps, newer]).exists()
+
+    def test_a_withdrawn_patients_checklist_takes_no_bulk_decision(self, gaps, physician, coordinator):
+        services.patient_withdraw(patient=gaps.assessment.patient, reason="Consent withdrawn", by=coordinator)
+        with pytest.raises(review.ReviewRefused, match="has been withdrawn"):
+            review.dispositions_record_bulk(evaluation=gaps, action="accept-missing", by=physician)
+        assert not Disposition.objects.exists()
+
+    def test_a_signed_checklist_takes_no_bulk_decision(self, evaluation, physician):
+        decide_all(evaluation, physician)
+        review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+        Disposition.objects.filter(code="hbv").delete()  # as if undecided: still refused, the signature stands
+        with pytest.raises(review.ReviewRefused, match="This checklist is signed"):
+            review.dispositions_record_bulk(evaluation=evaluation, action="acknowledge-flags", by=physician)
+        assert not Disposition.objects.filter(code="hbv").exists()
