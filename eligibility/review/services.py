@@ -34,6 +34,7 @@ from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_of
 from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
 from ..rulesets.selectors import active_engine
+from .handoffs.services import ready_marks_clear_signed
 from .models import Disposition, ReviewRequest, SignOff
 
 logger = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
                             + ".")
     try:
         with transaction.atomic():
-            return SignOff.objects.create(
+            signoff = SignOff.objects.create(
                 assessment=assessment, evaluation=evaluation, stage=evaluation.stage, decision=meaning.decision,
                 meaning=meaning.meaning, signer=by, signer_name=display_name(by), signed_at=timezone.now(),
                 hash_version=2,
@@ -241,6 +242,10 @@ def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
     except IntegrityError:
         # The database's guard (one standing signature per checklist) caught what the lock should have.
         raise ReviewRefused("This checklist was signed by someone else at the same moment.") from None
+    # The hand-off is done: the stage leaves the queue (a later change voids the signature and the
+    # coordinator marks it ready again).
+    ready_marks_clear_signed(assessment_id=assessment.pk, by=by)
+    return signoff
 
 
 def closing_signoff(assessment: Assessment) -> SignOff | None:

@@ -25,6 +25,8 @@ from ..patients.selectors import active_patient, patient_or_404
 from ..rules import checklist_items
 from . import services as review
 from .forms import DispositionForm, FilterForm, ReopenForm, ReviewKeepForm, SearchForm, SignOffForm
+from .handoffs.presenters import checklist_handoff_context
+from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model
@@ -54,6 +56,7 @@ def worklist(request):
     criteria = filters.cleaned_data if filters.is_valid() else {}
     search = request.session.get(SEARCH_SESSION_KEY, "")
     patients = worklist_patients(result=criteria.get("result", ""), stage=criteria.get("stage", ""), search=search)
+    patients = with_handoff_state(patients)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -61,6 +64,7 @@ def worklist(request):
     return render(request, "review/worklist.html", {
         "page": page, "filters": filters, "query": query.urlencode(),
         "search_form": SearchForm(initial={"search": search}), "search": search, "queue": queue,
+        "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
     })
 
 
@@ -91,6 +95,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:
         context["reopen_form"] = reopen_form or ReopenForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
+    context.update(checklist_handoff_context(request.user, patient=patient, evaluation=evaluation, view=view,
+                                             current=current))
     if current and physician and standing is None and not patient.is_withdrawn:
         dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
