@@ -34,7 +34,7 @@ from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_of
 from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
 from ..rulesets.selectors import active_engine
-from .handoffs.services import ready_marks_clear_signed
+from .handoffs.services import ready_mark_taken_back, ready_marks_clear_signed
 from .models import Disposition, ReviewRequest, SignOff
 
 logger = logging.getLogger(__name__)
@@ -270,6 +270,7 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
     closing.voided_by = by
     closing.void_reason = f"Work-up reopened by {display_name(by)}: {justification}"
     closing.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    ready_mark_taken_back(assessment=assessment, by=by)  # in the queue until signed again
     return closing
 
 
@@ -330,8 +331,10 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     evaluation.reevaluated_from = previous
     evaluation.changes = checklist_changes(checklist_items(previous.checklist), checklist_items(evaluation.checklist))
     _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
-    return lifecycle.install_one(
+    evaluation = lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
         void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
                     f"{display_name(by)}; the new checklist needs signing.",
         request_note=f"Re-evaluated under version {ruleset.version}.")
+    ready_mark_taken_back(assessment=assessment, by=by)  # in the queue until signed again
+    return evaluation

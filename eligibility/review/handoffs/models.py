@@ -162,3 +162,8 @@ class QuestionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} by {self.by_name}"
+
+    @property
+    def public_id(self):
+        """The question's opaque identifier (a step is found by its question's, e.g. in the audit export)."""
+        return self.question.public_id

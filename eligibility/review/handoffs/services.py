@@ -75,6 +75,16 @@ def ready_mark(*, assessment: Assessment, by) -> ReadyMark:
         raise HandoffRefused("Marked ready for review by someone else at the same moment.") from None
 
 
+def ready_mark_taken_back(*, assessment: Assessment, by) -> None:
+    """A physician voided a signature themselves (a work-up reopened, a checklist re-evaluated under a
+    new version): the checklist needs their signature again and stays in the queue, marked by them.
+    Called in that transaction, under the assessment's row lock."""
+    if not assessment.ready_marks.open().exists():
+        ReadyMark.objects.create(assessment=assessment, stage=assessment.stage,
+                                 evaluation_id=assessment.current_evaluation_id, marked_by=by,
+                                 marked_by_name=display_name(by), marked_at=timezone.now())
+
+
 def _clear(marks, clearance: str, by) -> int:
     """Clear the open marks of ``marks`` (a conditional update: a mark cleared already stays as it was)."""
     return marks.open().update(clearance=clearance, cleared_by=by, cleared_by_name=display_name(by),
