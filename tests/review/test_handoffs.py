@@ -297,3 +297,26 @@ def test_the_patient_history_shows_every_hand_off(reviewed, asked, coordinator, 
             ("Robin Lee", "Question on Hepatitis B: asked", "Which prophylaxis, since when?"),
             ("Casey Jones", "Question on Hepatitis B: answered", "Entecavir")} <= rows
     assert len(handoff_history(assessment_of(patient))) == 5
+
+
+def test_the_upgrade_keeps_in_the_queue_what_had_something_recorded(coordinator, physician):
+    """Migration 0018 marks the unsigned checklists that were in the queue with data recorded (or a
+    signature once); patients with nothing recorded, signed, or withdrawn get no mark."""
+    import importlib
+
+    from django.apps import apps
+
+    upgrade = importlib.import_module("eligibility.migrations.0018_handoffs")
+    empty, recorded, signed, withdrawn = (PatientFactory(by=coordinator) for _ in range(4))
+    save(recorded, coordinator, ecog=1)
+    evaluation = save(signed, coordinator, **SCREENING_TO_REVIEW)
+    decide_all(evaluation, physician)
+    review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    save(withdrawn, coordinator, ecog=1)
+    services.patient_withdraw(patient=withdrawn, reason="Duplicate", by=coordinator)
+    upgrade.keep_the_queue(apps, None)
+    mark = ReadyMark.objects.get()
+    assert (mark.assessment.patient, mark.marked_by_name, mark.evaluation) == (
+        recorded, upgrade.UPGRADE_NAME, assessment_of(recorded).current_evaluation)
+    assert [e.assessment.patient for e in physician_queue()] == [recorded]
+    assert queued(empty) == []
