@@ -4,7 +4,8 @@
   patient and the form to add one;
 - ``{% signature_warning patient as save_warning %}`` (intake form): the standing signature a save
   would void, in words, or an empty string;
-- ``{% free_text_max %}``: the free-text limit (text areas written out in the hand-off templates).
+- ``{% free_text_max %}``, ``{% free_text_help %}``: the free-text limit, as a number and in words
+  (text areas written out in the hand-off templates).
 """
 
 from __future__ import annotations
@@ -53,3 +54,9 @@ def signature_warning(patient) -> str:
 def free_text_max() -> int:
     """The free-text limit, for the ``maxlength`` of text areas written out in templates."""
     return FREE_TEXT_MAX
+
+
+@register.simple_tag
+def free_text_help() -> str:
+    """The free-text limit in words, as the forms' help says it."""
+    return f"At most {FREE_TEXT_MAX:,} characters."
