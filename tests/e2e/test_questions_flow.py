@@ -48,7 +48,7 @@ def test_a_question_goes_to_the_coordinator_and_its_answer_back_to_the_physician
     expect(card).to_contain_text("Asked by Robin Lee")
     card.get_by_label("Your answer").fill("Entecavir 0.5 mg daily since 2 May")
     card.get_by_role("button", name="Send the answer").click()
-    expect(desk.get_by_text("Answer sent: Hepatitis B (CART-E2E-12).")).to_be_visible()
+    expect(desk.get_by_text("Answer sent: Hepatitis B.")).to_be_visible()
     expect(desk.get_by_role("region", name="Open questions")).to_contain_text("Question answered: awaiting Robin Lee")
 
     # The physician reads the answer beside the item and closes the question.

@@ -220,7 +220,7 @@ def _text_step(request, public_id, *, form_class, prefix: str, step, title: str,
                 messages.error(request, str(refused))
                 return redirect("question_detail", public_id=question.public_id)
         else:
-            messages.success(request, f"{done}: {question.item_title} ({patient.study_id}).")
+            messages.success(request, f"{done}: {question.item_title}.")
             return redirect(_question_back(question, _return_to(form)))
     return _form_page(request, patient=patient, title=f"{title}: {question.item_title}", question=question, form=form,
                       action=action, back=_question_back(question, "question"), status=400)
