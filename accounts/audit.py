@@ -12,7 +12,9 @@ Sources, merged in time order:
 - the events that the review and rule-set records keep with their own time stamps: a signature
   made and voided, a review request opened and resolved, a rule-set version created and published
   (those rows are written once and never edited, so their columns are the record; decisions have
-  history records of their own and come with the first source);
+  history records of their own and come with the first source); the hand-offs likewise: a stage
+  marked ready for review and its mark cleared, a note added, each step of a question (asked,
+  answered, followed up, closed);
 - the audit exports themselves (``AuditExport``), each in the exports made after it.
 
 A row names the record by the model's name and an opaque identifier (``public_id``, or that of
@@ -224,6 +226,7 @@ class _Event(NamedTuple):
     field: str
     value: Callable[[Any], str]
     patient: str | None  # the path to the patient, for the record's identifiers
+    only: dict | None = None  # the records this event is (filter), where one model keeps several kinds
 
 
 EVENTS = (
@@ -235,6 +238,17 @@ EVENTS = (
            lambda r: r.message, "assessment__patient"),
     _Event("eligibility.ReviewRequest", "resolved_at", "review resolved", lambda r, t: r.resolved_by_name,
            "resolution", lambda r: f"{r.get_resolution_display()}: {r.justification}", "assessment__patient"),
+    _Event("eligibility.ReadyMark", "marked_at", "marked ready for review", lambda r, t: r.marked_by_name, "stage",
+           lambda r: r.get_stage_display(), "assessment__patient"),
+    _Event("eligibility.ReadyMark", "cleared_at", "ready for review cleared", lambda r, t: r.cleared_by_name,
+           "clearance", lambda r: r.get_clearance_display(), "assessment__patient"),
+    _Event("eligibility.Note", "created_at", "note added", lambda r, t: r.author_name, "text",
+           lambda r: f"{r.item_title}: {r.text}" if r.code else r.text, "patient"),
+    *(_Event("eligibility.QuestionEntry", "at", action, lambda r, t: r.by_name, "text",
+             lambda r: f"{r.question.item_title}: {r.text}" if r.text else r.question.item_title,
+             "question__assessment__patient", {"kind": kind})
+      for kind, action in (("asked", "question asked"), ("answered", "question answered"),
+                           ("follow_up", "question followed up"), ("closed", "question closed"))),
     _Event("eligibility.RuleSet", "created_at", "created", lambda r, t: t.person(r.created_by_id), "version",
            lambda r: f"{r.name}, version {r.version}", None),
     _Event("eligibility.RuleSet", "published_at", "published", lambda r, t: t.person(r.published_by_id),
@@ -244,7 +258,7 @@ EVENTS = (
 
 def _event_rows(order: int, event: _Event, start, end, text: _Text) -> Iterator[tuple[tuple, Row]]:
     model = apps.get_model(event.model)
-    records = model.objects.filter(**{f"{event.at}__gte": start, f"{event.at}__lt": end})
+    records = model.objects.filter(**{f"{event.at}__gte": start, f"{event.at}__lt": end}, **(event.only or {}))
     if event.patient:
         records = records.select_related(event.patient)
     label = str(model._meta.verbose_name)

@@ -12,3 +12,4 @@ class EligibilityConfig(AppConfig):
     def ready(self):
         # Review follows what happens below it (signals and registrations; dependencies point one way).
         from .review import receivers  # noqa: F401
+        from .review.handoffs import receivers as handoff_receivers  # noqa: F401

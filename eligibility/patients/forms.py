@@ -33,6 +33,10 @@ BASE_SALT = "eligibility.intake.base"
 
 #: The box that confirms driving counselling under the restriction in force (see services).
 COUNSELLING_CONFIRM = "driving_counselled_confirm"
+#: Beside the save button: the standing signature a save would void (``save_warning``, set by the
+#: intake page from the review package's ``{% signature_warning %}``), the save still working as always.
+SAVE_WARNING = HTML('{% if save_warning and not refusal %}<p class="signature-warning alert alert-warning py-1 px-2 '
+                    'small mb-2" id="save-warning"><span aria-hidden="true">⚠</span> {{ save_warning }}</p>{% endif %}')
 
 
 class SectionForm(forms.Form):
@@ -81,7 +85,7 @@ class SectionForm(forms.Form):
             layout.append(Div(COUNSELLING_CONFIRM, css_class="counselling-confirm"))
         self.helper = FormHelper()
         self.helper.form_tag = False
-        self.helper.layout = Layout(Fieldset(STAGE_LABELS[phase], *layout),
+        self.helper.layout = Layout(Fieldset(STAGE_LABELS[phase], *layout), SAVE_WARNING,
                                     Submit("save", f"Save {STAGE_LABELS[phase].lower()}"))
 
     def _counselling_confirmation(self) -> forms.BooleanField | None:

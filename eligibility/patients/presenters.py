@@ -9,6 +9,7 @@ from ..common.display import value_text as _value_text
 from ..common.vocabulary import STAGE_LABELS
 from .fields import FIELDS_BY_PATH
 from .services import COUNSELLED_WEEKS
+from .signals import HISTORY_SOURCES
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -49,6 +50,8 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
                          "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
     rows += _patient_rows(assessment.patient)
+    for source in HISTORY_SOURCES:  # e.g. hand-offs, registered by the review package
+        rows += source(assessment)
     rows.sort(key=lambda row: row["when"], reverse=True)
     return rows[:limit]
 

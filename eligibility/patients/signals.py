@@ -9,6 +9,9 @@ patients, so patients announce what happened and review acts on it, in the same 
 - :data:`patient_restored`: sent after a withdrawn patient was restored (``patient``, ``by``).
 - :func:`write_guard`: registers a function ``(assessment) -> str | None`` that may refuse a
   coordinator's save with a message (e.g. a work-up closed by a physician's signature).
+- :func:`history_source`: registers a function ``(assessment) -> list of rows`` (``when``, ``who``,
+  ``field``, ``old``, ``new``) whose rows the patient's history shows beside the recorded values
+  (e.g. hand-offs: ready marks, notes, questions).
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ WRITE_GUARDS: list[Callable] = []
 def write_guard(function: Callable) -> Callable:
     """Register ``function`` as a write guard (a decorator)."""
     WRITE_GUARDS.append(function)
+    return function
+
+
+#: Functions that add rows to a patient's history: (assessment) -> [{"when", "who", "field", "old", "new"}].
+HISTORY_SOURCES: list[Callable] = []
+
+
+def history_source(function: Callable) -> Callable:
+    """Register ``function`` as a source of history rows (a decorator)."""
+    HISTORY_SOURCES.append(function)
     return function
 
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Upper
 
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..patients.models import Evaluation, Patient
+from .handoffs.models import ReadyMark
 from .models import ReviewRequest, SignOff
 
 
@@ -91,19 +92,26 @@ def worklist_page(patients, *, number, per_page: int):
 
 
 def physician_queue():
-    """Current checklists without a standing sign-off, or signed ones a new rule-set version asks
-    a physician to review again; oldest first, with how many items still need a physician's
-    disposition (one query)."""
+    """Current checklists a coordinator marked ready for review and no physician has signed, and
+    signed ones a new rule-set version asks a physician to review again; oldest first, with how many
+    items still need a physician's disposition and who marked the stage ready, when (one query).
+
+    A patient whose stage nobody marked ready is not in the queue, whatever its checklist says.
+    """
     signed = SignOff.objects.standing().filter(evaluation=OuterRef("pk"))
     requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment"))
     return (
         Evaluation.objects.filter(assessment__current_evaluation=F("pk"),
                                   assessment__patient__withdrawn_at__isnull=True)
-        .annotate(signed=Exists(signed), review_requested=Exists(requested), decided=Count("dispositions", filter=(
-            Q(dispositions__status="flag", dispositions__kind="acknowledged")
-            | Q(dispositions__status__in=("defer", "exclude", "missing"),
-                dispositions__kind__in=("accepted", "overridden")))))
-        .filter(Q(signed=False) | Q(review_requested=True))
+        .annotate(signed=Exists(signed), review_requested=Exists(requested), ready=Exists(mark),
+                  ready_marked_by=Subquery(mark.values("marked_by_name")[:1]),
+                  ready_marked_at=Subquery(mark.values("marked_at")[:1]),
+                  decided=Count("dispositions", filter=(
+                      Q(dispositions__status="flag", dispositions__kind="acknowledged")
+                      | Q(dispositions__status__in=("defer", "exclude", "missing"),
+                          dispositions__kind__in=("accepted", "overridden")))))
+        .filter(Q(signed=False, ready=True) | Q(review_requested=True))
         .annotate(undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
                   - F("decided"))
         .select_related("assessment__patient")

@@ -34,6 +34,7 @@ from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_of
 from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
 from ..rulesets.selectors import active_engine
+from .handoffs.services import ready_mark_taken_back, ready_marks_clear_signed
 from .models import Disposition, ReviewRequest, SignOff
 
 logger = logging.getLogger(__name__)
@@ -276,7 +277,7 @@ def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
                             + ".")
     try:
         with transaction.atomic():
-            return SignOff.objects.create(
+            signoff = SignOff.objects.create(
                 assessment=assessment, evaluation=evaluation, stage=evaluation.stage, decision=meaning.decision,
                 meaning=meaning.meaning, signer=by, signer_name=display_name(by), signed_at=timezone.now(),
                 hash_version=2,
@@ -285,6 +286,10 @@ def signoff_create(*, evaluation: Evaluation, password: str, by) -> SignOff:
     except IntegrityError:
         # The database's guard (one standing signature per checklist) caught what the lock should have.
         raise ReviewRefused("This checklist was signed by someone else at the same moment.") from None
+    # The hand-off is done: the stage leaves the queue (a later change voids the signature and the
+    # coordinator marks it ready again).
+    ready_marks_clear_signed(assessment_id=assessment.pk, by=by)
+    return signoff
 
 
 def closing_signoff(assessment: Assessment) -> SignOff | None:
@@ -309,6 +314,7 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
     closing.voided_by = by
     closing.void_reason = f"Work-up reopened by {display_name(by)}: {justification}"
     closing.save(update_fields=["voided_at", "voided_by", "void_reason"])
+    ready_mark_taken_back(assessment=assessment, by=by)  # in the queue until signed again
     return closing
 
 
@@ -369,8 +375,10 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     evaluation.reevaluated_from = previous
     evaluation.changes = checklist_changes(checklist_items(previous.checklist), checklist_items(evaluation.checklist))
     _resolve(request, ReviewRequest.Resolution.REEVALUATED, f"Re-evaluated under version {ruleset.version}.", by)
-    return lifecycle.install_one(
+    evaluation = lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
         void_reason=f"Re-evaluated under rule-set version {ruleset.version} at the request of "
                     f"{display_name(by)}; the new checklist needs signing.",
         request_note=f"Re-evaluated under version {ruleset.version}.")
+    ready_mark_taken_back(assessment=assessment, by=by)  # in the queue until signed again
+    return evaluation

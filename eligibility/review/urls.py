@@ -1,6 +1,6 @@
 """Review pages: the worklist (home), checklists, decisions, signatures, PDFs, review requests."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("sign-offs/<uuid:public_id>/pdf/", views.signoff_pdf, name="signoff_pdf"),
     path("review-requests/<uuid:public_id>/keep/", views.review_keep, name="review_keep"),
     path("review-requests/<uuid:public_id>/reevaluate/", views.review_reevaluate, name="review_reevaluate"),
+    path("", include("eligibility.review.handoffs.urls")),  # ready for review, notes, questions
 ]

@@ -33,6 +33,8 @@ from .forms import (
     SignOffForm,
     worklist_query,
 )
+from .handoffs.presenters import checklist_handoff_context
+from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
@@ -63,6 +65,7 @@ def worklist(request):
     search = request.session.get(SEARCH_SESSION_KEY, "")
     patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
                                  sort=criteria["sort"], direction=criteria["dir"])
+    patients = with_handoff_state(patients)
     page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
     queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
     return render(request, "review/worklist.html", {
@@ -70,6 +73,7 @@ def worklist(request):
         "columns": worklist_columns(criteria), "search_form": SearchForm(initial={"search": search},
                                                                           criteria=criteria),
         "criteria": criteria, "search": search, "queue": queue,
+        "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
     })
 
 
@@ -100,6 +104,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:
         context["reopen_form"] = reopen_form or ReopenForm()
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
+    context.update(checklist_handoff_context(request.user, patient=patient, evaluation=evaluation, view=view,
+                                             current=current))
     if current and physician and standing is None and not patient.is_withdrawn:
         dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, expect
 from eligibility.patients import services
 from eligibility.review import reevaluation
 from eligibility.review import services as review
+from eligibility.review.handoffs import services as handoffs
 from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.helpers import PASSWORD, field, sign_in, user
@@ -29,6 +30,7 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     data = {key: value for key, value in CLEAN.items() if key not in ("case_id", "stage")}
     services.assessment_update(assessment=patient.assessment, changes={**data, "travel_time_minutes": 90},
                                stage="pre_infusion", revision=patient.assessment.revision, by=coordinator)
+    handoffs.ready_mark(assessment=patient.assessment, by=coordinator)  # in the physicians' queue
 
     admin = browser.new_context().new_page()
     sign_in(admin, live_server.url, "ada")
@@ -56,7 +58,7 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
 
     doctor = browser.new_context().new_page()
     sign_in(doctor, live_server.url, "robin")
-    doctor.get_by_role("link", name="CART-E2E-03").first.click()
+    doctor.get_by_role("region", name="Awaiting your sign-off").get_by_role("link", name="CART-E2E-03").click()
     expect(doctor.get_by_text(re.compile("Re-evaluated under rule-set version 2"))).to_be_visible()
     expect(doctor.locator("#item-driving_counselled")).to_contain_text(
         "Counselled for 8 weeks when recorded; the restriction in force is 2 weeks")

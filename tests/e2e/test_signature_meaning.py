@@ -7,6 +7,7 @@ from playwright.sync_api import Browser, expect
 
 from eligibility.models import SignOff
 from eligibility.patients import services
+from eligibility.review.handoffs import services as handoffs
 from tests.e2e.helpers import PASSWORD, choose, field, sign_in, user
 from tests.factories import SCREENING_TO_REVIEW
 
@@ -18,6 +19,7 @@ def test_a_deferred_checklist_is_signed_deferred_then_approved_once_resolved(bro
     patient = services.patient_create(study_id="CART-E2E-09", initials="IJ", by=coordinator)
     services.assessment_update(assessment=patient.assessment, changes=SCREENING_TO_REVIEW, stage="screening",
                                revision=patient.assessment.revision, by=coordinator)
+    handoffs.ready_mark(assessment=patient.assessment, by=coordinator)
 
     doctor = browser.new_context().new_page()
     sign_in(doctor, live_server.url, "robin")
@@ -59,6 +61,9 @@ def test_a_deferred_checklist_is_signed_deferred_then_approved_once_resolved(bro
     choose(desk, "Viral infection", "none")
     desk.get_by_role("button", name="Save screening").click()
     expect(desk.get_by_text("Screening: saved")).to_be_visible()
+    # The signature ended the hand-off: the coordinator hands the resolved stage back.
+    desk.get_by_role("button", name="Mark screening ready for review").click()
+    expect(desk.get_by_text("Screening: marked ready for review")).to_be_visible()
 
     # The physician approves the new checklist.
     doctor.goto(f"{live_server.url}/")

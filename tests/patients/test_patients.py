@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from eligibility.models import Patient
 from eligibility.patients import services
+from eligibility.review.handoffs import services as handoffs
 from eligibility.review.selectors import physician_queue, worklist_patients
 from tests.factories import PatientFactory, UserFactory
 
@@ -63,6 +64,8 @@ def test_withdrawal_removes_the_patient_from_worklist_and_queue_and_keeps_the_re
                                                                                      client):
     patient = PatientFactory(by=coordinator)
     kept = PatientFactory(by=coordinator)
+    for marked in (patient, kept):
+        handoffs.ready_mark(assessment=marked.assessment, by=coordinator)
     with pytest.raises(services.PatientRefused, match="Say why"):
         services.patient_withdraw(patient=patient, reason="  ", by=coordinator)
     client.force_login(coordinator)

@@ -14,6 +14,7 @@ from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.models import Assessment, Disposition, Evaluation, SignOff
 from eligibility.patients import services
 from eligibility.review import services as review
+from eligibility.review.handoffs import services as handoffs
 from eligibility.review.selectors import physician_queue
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 from tests.pages import element, elements
@@ -22,9 +23,11 @@ pytestmark = pytest.mark.django_db
 
 
 def _form_actions(page, evaluation) -> list[str]:
-    """Where the page's forms about ``evaluation`` post to (decisions on its items, its signature)."""
+    """Where the page's forms about ``evaluation`` post to (decisions on its items, its signature; not the
+    notes and questions beside the items)."""
     return [form.attrs["action"] for form in elements(page, tag="form")
-            if str(evaluation.public_id) in form.attrs.get("action", "")]
+            if str(evaluation.public_id) in form.attrs.get("action", "")
+            and not form.attrs["action"].endswith(("/notes/", "/questions/"))]
 
 
 @pytest.fixture
@@ -244,13 +247,18 @@ def test_an_edit_voids_the_sign_off_and_carries_unchanged_dispositions_over(revi
     assert set(carried) == {"viral_infection"}  # unchanged finding kept, changed one reopened
     assert carried["viral_infection"].carried_over_from.evaluation == evaluation
     assert carried["viral_infection"].justification == "Resolving"
+    # The signature ended the hand-off: back in the queue when the coordinator marks the stage ready again.
+    assert not physician_queue().filter(pk=current.pk).exists()
+    handoffs.ready_mark(assessment=Assessment.objects.get(patient=patient), by=coordinator)
     queued = physician_queue().get(pk=current.pk)
     assert queued.undecided == 1  # hbv (now defer) needs a new decision
     assert queued.assessment.patient.initials == "AB"  # the queue shows initials beside the identifier
 
 
-def test_queue_lists_unsigned_checklists_oldest_first(coordinator):
-    first, second = PatientFactory(by=coordinator), PatientFactory(by=coordinator)
+def test_queue_lists_checklists_marked_ready_oldest_first(coordinator):
+    first, unmarked, second = (PatientFactory(by=coordinator) for _ in range(3))
+    for patient in (second, first):
+        handoffs.ready_mark(assessment=patient.assessment, by=coordinator)
     queue = list(physician_queue())
     assert [evaluation.assessment.patient for evaluation in queue] == [first, second]
     assert all(evaluation.undecided == evaluation.missing_count for evaluation in queue)

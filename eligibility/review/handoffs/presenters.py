@@ -1,0 +1,33 @@
+"""What the pages show of hand-offs: the checklist's questions and notes beside each item with the
+forms the user's role may use, and the summary near the top."""
+
+from __future__ import annotations
+
+from .forms import NoteForm, QuestionForm
+from .models import Question
+from .selectors import checklist_handoffs, open_ready_mark
+
+
+def checklist_handoff_context(user, *, patient, evaluation, view, current: bool) -> dict:
+    """Adds to each item row of ``view`` its questions and notes (and, on the current checklist of a
+    patient not withdrawn, the note and question forms the user may use); returns the page's summary:
+    how many questions are open or answered, the ready mark and whether the user may mark it."""
+    by_code = checklist_handoffs(evaluation, current=current)
+    writable = current and not patient.is_withdrawn
+    may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
+    open_count = answered_count = 0
+    for row in view["all_items"]:
+        code = row["item"].code
+        found = by_code.get(code, {"questions": [], "notes": []})
+        row["questions"], row["notes"] = found["questions"], found["notes"]
+        open_count += sum(question.state == Question.State.OPEN for question in found["questions"])
+        answered_count += sum(question.state == Question.State.ANSWERED for question in found["questions"])
+        if writable:
+            row["note_form"] = NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}) if may_note else None
+            row["question_form"] = (QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"})
+                                    if may_ask else None)
+    mark = open_ready_mark(patient.assessment) if current else None
+    return {"handoff": {
+        "open_questions": open_count, "answered_questions": answered_count, "ready_mark": mark,
+        "may_mark": writable and user.has_perm("eligibility.mark_ready"),
+    }}

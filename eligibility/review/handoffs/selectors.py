@@ -1,0 +1,79 @@
+"""Hand-offs, reads: the physicians' queue condition, the hand-off state on the worklist, open
+questions, a checklist's questions and notes, a patient's notes and hand-off history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+
+from .models import Note, Question, QuestionEntry, ReadyMark
+
+
+def with_handoff_state(patients):
+    """Worklist patients annotated with their open ready mark (who, when) and their questions
+    awaiting the coordinator (one query still: subqueries)."""
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment"))
+    waiting = (Question.objects.filter(assessment=OuterRef("assessment"), state=Question.State.OPEN)
+               .values("assessment").annotate(count=Count("pk")).values("count"))
+    return patients.annotate(ready_marked_at=Subquery(mark.values("marked_at")[:1]),
+                             ready_marked_by=Subquery(mark.values("marked_by_name")[:1]),
+                             open_questions=Subquery(waiting[:1]))
+
+
+def open_questions(limit: int = 50):
+    """Questions not closed, of patients not withdrawn: open ones (awaiting the coordinator's answer)
+    first, then answered ones (awaiting the physician), oldest step first; with their entries."""
+    return (Question.objects.exclude(state=Question.State.CLOSED)
+            .filter(assessment__patient__withdrawn_at__isnull=True)
+            .select_related("assessment__patient")
+            .prefetch_related(Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
+            .order_by("-state", "updated_at")[:limit])  # "open" sorts after "answered": descending puts it first
+
+
+def checklist_handoffs(evaluation, *, current: bool) -> dict:
+    """The questions and item notes a checklist page shows, by item code.
+
+    The current checklist shows every question and item note of the patient (a question stays
+    open across re-evaluations until a physician closes it); a past checklist only those written on it.
+    """
+    questions = Question.objects.filter(assessment_id=evaluation.assessment_id).prefetch_related(
+        Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
+    notes = Note.objects.filter(patient__assessment=evaluation.assessment_id).exclude(code="")
+    if not current:
+        questions, notes = questions.filter(evaluation=evaluation), notes.filter(evaluation=evaluation)
+    by_code: dict[str, dict[str, list]] = defaultdict(lambda: {"questions": [], "notes": []})
+    for question in questions.order_by("asked_at", "id"):
+        by_code[question.code]["questions"].append(question)
+    for note in notes.order_by("created_at", "id"):
+        by_code[note.code]["notes"].append(note)
+    return by_code
+
+
+def patient_notes(patient):
+    return Note.objects.filter(patient=patient, code="").order_by("created_at", "id")
+
+
+def open_ready_mark(assessment):
+    return assessment.ready_marks.open().first()
+
+
+def handoff_history(assessment) -> list[dict]:
+    """The hand-offs of an assessment as rows of the patient's history: marks made and cleared,
+    notes written, every step of every question (who, when, what)."""
+    rows = []
+    for mark in ReadyMark.objects.filter(assessment=assessment):
+        rows.append({"when": mark.marked_at, "who": mark.marked_by_name, "field": "Ready for review",
+                     "old": "", "new": f"{mark.get_stage_display()} marked ready for review"})
+        if mark.cleared_at:
+            rows.append({"when": mark.cleared_at, "who": mark.cleared_by_name, "field": "Ready for review",
+                         "old": f"{mark.get_stage_display()} marked ready for review",
+                         "new": f"cleared: {mark.get_clearance_display().lower()}"})
+    for note in Note.objects.filter(patient__assessment=assessment):
+        rows.append({"when": note.created_at, "who": note.author_name,
+                     "field": f"Note on {note.item_title}" if note.code else "Note", "old": "", "new": note.text})
+    for entry in QuestionEntry.objects.filter(question__assessment=assessment).select_related("question"):
+        rows.append({"when": entry.at, "who": entry.by_name,
+                     "field": f"Question on {entry.question.item_title}: {entry.get_kind_display().lower()}",
+                     "old": "", "new": entry.text})
+    return rows
