@@ -38,7 +38,7 @@ def test_decisions_are_saved_in_place_and_flags_acknowledged_at_once(browser: Br
     assert set(needs.locator("tr.item").evaluate_all("rows => rows.map(row => row.id.slice(5))")) == UNDECIDED
     # The passes are folded under their count; the sign-off block comes last.
     passes = doctor.locator("section.phase details.fold-passes").first
-    expect(passes.locator("summary")).to_contain_text("criteria met")
+    expect(passes.locator(":scope > summary")).to_contain_text("criteria met")
     expect(passes.locator("tr.item").first).to_be_hidden()
     assert doctor.locator("main > section").last.get_attribute("id") == "sign-block"
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from eligibility.models import Assessment, Evaluation, Patient
 from eligibility.patients import services
+from eligibility.review.handoffs import services as handoffs
 from eligibility.review.selectors import WORKLIST_SORTS, physician_queue, worklist_page, worklist_patients
 from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory, UserFactory
@@ -286,7 +287,8 @@ def test_physician_queue_and_review_requests_show_the_initials(client):
     administrator = UserFactory(role="Administrator")
     coordinator = UserFactory(role="Coordinator")
     physician = UserFactory(role="Physician")
-    PatientFactory(by=coordinator, study_id="Q-1", initials="QA")
+    ready = PatientFactory(by=coordinator, study_id="Q-1", initials="QA")
+    handoffs.ready_mark(assessment=ready.assessment, by=coordinator)  # only marked stages are queued
     signed, _, _ = signed_before_apheresis(coordinator, physician, study_id="Q-2")
     Patient.objects.filter(pk=signed.pk).update(initials="QB")
     lower_alc(administrator)  # asks a physician to review Q-2's signed checklist
