@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
 from ..common.vocabulary import unit_text
@@ -12,8 +13,8 @@ from .models import Product, Threshold
 
 
 def _product_value(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(value) or "none"
+    if isinstance(value, list):  # diagnoses
+        return diagnoses_text(value)
     if value is None:
         return "none"
     return _value_text(value)
