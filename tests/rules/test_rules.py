@@ -1047,7 +1047,8 @@ class TestReasonWording:
         alc = item({"alc": {"value": 150, "unit": "cells/uL"}}, "alc").reason
         assert alc == ("ALC 150 cells/µL = 0.15 ×10⁹/L is below the recommended 0.2 ×10⁹/L; lower counts may "
                        "still be collected.")
-        assert item({"alc": {"value": 0.2, "unit": "10^9/L"}}, "alc").reason == "ALC 0.2 ×10⁹/L is at or above 0.2 ×10⁹/L."
+        at_minimum = item({"alc": {"value": 0.2, "unit": "10^9/L"}}, "alc").reason
+        assert at_minimum == "ALC 0.2 ×10⁹/L is at or above 0.2 ×10⁹/L."
         assert item({"temperature": {"value": 37, "unit": "C"}}, "fever").reason == "Temperature 37 °C is below 38 °C."
         assert item({"temperature": {"value": 100.8, "unit": "F"}}, "fever").reason == (
             "Temperature 100.8 °F = 38.2 °C is at or above 38 °C: fever, defer infusion.")
