@@ -15,6 +15,7 @@ from ..rules import (
     STATUSES,
     ChecklistItem,
     checklist_items,
+    measure,
     plain,
 )
 from ..rulesets.selectors import engine_for
@@ -64,7 +65,7 @@ def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
         "inputs_text": inputs_text(item.inputs, products),
-        "thresholds": [{"label": spec.label, "value": plain(value), "unit": spec.unit}
-                       for spec, value in engine.thresholds_used(item)],
+        "thresholds": [{"label": spec.label, "value": plain(value), "unit": spec.unit,
+                        "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)],
         "disposition": disposition,
     }

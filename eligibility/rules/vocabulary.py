@@ -64,8 +64,9 @@ def unit_symbol(code: str | None) -> str:
 
 
 def measure(value, unit: str | None) -> str:
-    """A number with its unit symbol: ``101.2 °F``, ``0.15 ×10⁹/L``, ``150 cells/µL``."""
-    return f"{plain(value)} {unit_symbol(unit)}".strip()
+    """A number with its unit symbol: ``101.2 °F``, ``0.15 ×10⁹/L``, ``150 cells/µL``, ``5%``."""
+    symbol = unit_symbol(unit)
+    return f"{plain(value)}{symbol}" if symbol == "%" else f"{plain(value)} {symbol}".strip()
 
 
 def count(number, singular: str, plural: str | None = None) -> str:

@@ -196,3 +196,12 @@ def test_the_number_filter_writes_no_exponent():
     template = Template("{% load vocabulary %}{{ value|number }}")
     assert template.render(Context({"value": Decimal("800.000")})) == "800"
     assert template.render(Context({"value": Decimal("30.0")})) == "30"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York"])
+def test_every_page_states_the_programmes_time_zone_once(client, settings, zone):
+    settings.TIME_ZONE = zone
+    assert client.get(reverse("login")).content.decode().count(f"Times are shown in {zone}.") == 1
+    client.force_login(UserFactory(role="Coordinator"))
+    assert client.get(reverse("worklist")).content.decode().count(f"Times are shown in {zone}.") == 1
