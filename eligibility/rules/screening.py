@@ -63,9 +63,9 @@ class Indication(Rule):
                                       "relapsed or refractory disease, after other lines have failed."))
         if product is not None and diagnosis is not None:
             if diagnosis not in product.diagnoses:
-                indicated = ", ".join(DIAGNOSIS[code] for code in sorted(product.diagnoses))
-                findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]} "
-                                          f"(indicated for {indicated})."))
+                indicated = ", ".join(DIAGNOSIS[code] for code in DIAGNOSIS if code in product.diagnoses)
+                findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]}; it is "
+                                          f"indicated for {indicated}."))
             elif diagnosis in product.age_limit_diagnoses:
                 findings.extend(self._age_limit(case, product, diagnosis, inputs))
         minimum_key = MIN_PRIOR_LINES_KEYS.get(diagnosis) if diagnosis is not None else None
@@ -73,8 +73,8 @@ class Indication(Rule):
             inputs["prior_lines"] = prior_lines
             minimum, minimum_text = self.limits[minimum_key], self.texts[minimum_key]
             if prior_lines is None:
-                findings.append((MISSING, f"Prior lines not recorded ({DIAGNOSIS[diagnosis]} needs at least "
-                                          f"{minimum_text})."))
+                findings.append((MISSING, f"Prior lines not recorded: {DIAGNOSIS[diagnosis]} needs at least "
+                                          f"{count(self.values[minimum_key], 'prior line')}."))
             elif prior_lines < minimum:
                 findings.append((EXCLUDE, f"{count(prior_lines, 'prior line')} {'is' if prior_lines == 1 else 'are'} "
                                           f"fewer than the {minimum_text} required for {DIAGNOSIS[diagnosis]}."))

@@ -1079,3 +1079,15 @@ class TestReasonWording:
         reason = item(case, code).reason
         assert "(s)" not in reason and " 1 weeks" not in reason and " 1 minutes" not in reason
         assert " 1 months" not in reason and "x10^9" not in reason
+
+    def test_a_product_not_indicated_names_its_indications_without_nested_brackets(self):
+        reason = item({"product": "tisagenlecleucel", "diagnosis": "mm", "disease_status": "relapsed",
+                       "prior_lines": 3}, "indication").reason
+        assert reason == ("Kymriah is not indicated for multiple myeloma (MM); it is indicated for B-ALL, large "
+                          "B-cell lymphoma (LBCL), follicular lymphoma (FL).")
+
+    @pytest.mark.parametrize(("diagnosis", "words"), [("mm", "needs at least 1 prior line."),
+                                                      ("lbcl", "needs at least 2 prior lines.")])
+    def test_prior_lines_not_recorded(self, diagnosis, words):
+        reason = item({"diagnosis": diagnosis}, "indication").reason
+        assert "Prior lines not recorded: " in reason and words in reason
