@@ -258,7 +258,7 @@ def signoff_pdf(request, public_id):
     view = checklist_view_model(evaluation)
     html = render_to_string("review/signed_checklist_pdf.html", {
         "patient": patient, "evaluation": evaluation, "signoff": signoff, "view": view,
-        "title": ("Voided CAR-T readiness checklist: signature voided" if signoff.is_void
+        "title": ("Voided CAR-T readiness checklist: this signature no longer stands" if signoff.is_void
                   else "CAR-T readiness checklist: signed"),
         "time_zone": settings.TIME_ZONE,
         "valid": review.signoff_verify(signoff),
