@@ -178,7 +178,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+# The programme's one time zone: every time on a page, in the PDF and in the audit export's days is
+# in it, and pages say so (DJANGO_TIME_ZONE, its former name, is still read).
+TIME_ZONE = env.str("PROGRAMME_TIME_ZONE", default=env.str("DJANGO_TIME_ZONE", default="Europe/London"))
 USE_I18N = True
 USE_TZ = True
 

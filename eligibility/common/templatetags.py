@@ -1,13 +1,27 @@
 """The screen vocabulary for templates: ``{% load vocabulary %}``, then ``{{ user|display_name }}``
-(a person's printed name) and ``{{ spec.unit|unit }}`` (a stored unit as screens write it)."""
+(a person's printed name), ``{{ spec.unit|unit }}`` (a stored unit as screens write it),
+``{{ product.diagnoses|diagnoses }}`` (diagnosis codes in words) and ``{{ value|number }}`` (a number as
+people write it: ``800``, not ``8E+2`` or ``800.000``); ``{% programme_time_zone %}`` names the time
+zone every time is shown in (``settings.TIME_ZONE``, from ``PROGRAMME_TIME_ZONE``)."""
 
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 
+from ..rules import plain
+from .display import diagnoses_text
 from .people import display_name
 from .vocabulary import unit_text
 
 register = template.Library()
 register.filter("display_name", display_name)
 register.filter("unit", unit_text)
+register.filter("diagnoses", diagnoses_text)
+register.filter("number", plain)
+
+
+@register.simple_tag
+def programme_time_zone() -> str:
+    """The programme's time zone, in which every page and the PDF show times."""
+    return settings.TIME_ZONE

@@ -1,15 +1,16 @@
 """The words screens use for stored codes: stages, results, statuses and units. One place.
 
-The engine owns the labels its reasons quote (stage, status and result labels, the words for the
-case format's choices): they are taken from it here, not written again. What only screens say
-(units in clinical typography, where a stage stands in a sentence, what a sign-off approves) is
-written here. The engine's reasons and the checklist JSON keep their own plain-text spelling
-(``x10^9/L``): they are records, quoted as they were written.
+The engine owns the words its reasons quote (stage, status and result labels, the labels of the
+case format's keys, the words for its choices, units in clinical typography): they are taken from
+it here, not written again. What only screens say (where a stage stands in a sentence, what a
+sign-off approves) is written here; ``display.py`` writes a recorded value with these words.
+Checklists stored before the engine wrote unit symbols keep their reasons as written (``x10^9/L``):
+they are records, quoted as they were written.
 """
 
 from __future__ import annotations
 
-from ..rules import OVERALL_LABELS, PHASE_LABELS, SCREENING, STATUS_LABELS
+from ..rules import OVERALL_LABELS, PHASE_LABELS, SCREENING, STATUS_LABELS, UNITS, unit_symbol
 
 __all__ = ["NEXT_STEP", "OVERALL_LABELS", "STAGE_LABELS", "STAGE_WHERE", "STATUS_LABELS", "UNITS", "unit_text"]
 
@@ -25,19 +26,6 @@ NEXT_STEP = {
     "pre_infusion": "infusion",
 }
 
-#: Units as screens write them, by the code the case format and the thresholds store
-#: (``10^9/L`` in a case, ``x10^9/L`` in a threshold: one spelling on screen).
-UNITS = {
-    "10^9/L": "×10⁹/L",
-    "x10^9/L": "×10⁹/L",
-    "cells/uL": "cells/µL",
-    "C": "°C",
-    "F": "°F",
-}
-
-
-def unit_text(code: str | None) -> str:
-    """A stored unit as screens write it (``"10^9/L"`` -> ``"×10⁹/L"``); other units as they are."""
-    if not code:
-        return ""
-    return UNITS.get(code, code)
+#: A stored unit as screens write it (``"10^9/L"`` -> ``"×10⁹/L"``), other units as they are: the
+#: engine's symbols, ``UNITS``, which its reasons write too.
+unit_text = unit_symbol

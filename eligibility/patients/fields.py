@@ -1,7 +1,8 @@
 """The intake form's field table: one entry per case path, in the order a coordinator meets them.
 
 Everything the intake screens know of a field is read from its entry: the section it is in, its
-label, the words of its choices, when it applies (the server's check on save, and the
+label and the words of its choices (the engine's vocabulary, ``rules/vocabulary.py``, which every
+screen showing a recorded value uses too), when it applies (the server's check on save, and the
 ``data-show-when`` attribute static/js/intake.js reads), how it becomes form fields (a value with
 its unit is two), its problems' place and its label in the history. What a value may be (types,
 ranges, units) comes from the engine's case schema, never from here.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -20,9 +21,18 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .. import rules as words
 from ..common.vocabulary import STAGE_LABELS, unit_text
-from ..rules import PHASES, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION, SCREENING, Case, plain
+from ..rules import (
+    CHOICES,
+    LABELS,
+    PHASES,
+    PRE_APHERESIS,
+    PRE_INFUSION,
+    PRE_LYMPHODEPLETION,
+    SCREENING,
+    case_field_types,
+    plain,
+)
 
 
 class Kind(StrEnum):
@@ -64,27 +74,7 @@ def path_value(data: dict[str, Any], path: str) -> Any:
     return (data.get(group) or {}).get(name) if name else data.get(path)
 
 
-def _case_field_types() -> dict[str, schema.Type]:
-    """Every case path with its msgspec type (``None`` stripped from optional ones)."""
-    types: dict[str, schema.Type] = {}
-
-    def required(info):
-        if isinstance(info, schema.UnionType):
-            members = [member for member in info.types if not isinstance(member, schema.NoneType)]
-            return members[0] if len(members) == 1 else schema.UnionType(tuple(members))
-        return info
-
-    for case_field in schema.type_info(Case).fields:
-        info = required(case_field.type)
-        if isinstance(info, schema.StructType) and case_field.name in ("infections", "organ_function"):
-            for sub in info.fields:
-                types[f"{case_field.name}.{sub.name}"] = required(sub.type)
-        else:
-            types[case_field.name] = info
-    return types
-
-
-CASE_TYPES = _case_field_types()
+CASE_TYPES = case_field_types()
 
 
 def _units(info) -> tuple[str, ...]:
@@ -135,18 +125,25 @@ class IntakeField:
     """One case path on the intake form."""
 
     path: str
-    label: str
     kind: Kind
     #: The phase whose section shows it (set by :func:`_section`).
     phase: str = ""
-    #: Choices: the words for the schema's values (a value without words is shown with spaces).
-    words: Mapping[str, str] = field(default_factory=dict)
     #: When it applies: alternatives ``(case path, value as the form sends it)`` of fields of the
     #: same section; empty: always.
     when: tuple[tuple[str, str], ...] = ()
     #: Dates: done or planned (up to the horizon) rather than done (up to today).
     planned: bool = False
     help_text: str = ""
+
+    @property
+    def label(self) -> str:
+        """Its label: the case path's words in the engine's vocabulary (every screen names it so)."""
+        return LABELS[self.path]
+
+    @property
+    def words(self) -> Mapping[str, str]:
+        """Choices: the words for the schema's values (a value without words is shown with spaces)."""
+        return CHOICES.get(self.path, {})
 
     @property
     def info(self) -> schema.Type:
@@ -268,67 +265,62 @@ B_ALL = (("diagnosis", "b_all"),)
 FIELDS: tuple[IntakeField, ...] = (
     *_section(
         SCREENING,
-        IntakeField("diagnosis", "Diagnosis", Kind.CHOICE, words=words.DIAGNOSIS),
-        IntakeField("disease_status", "Disease status", Kind.CHOICE, words=words.DISEASE_STATUS),
-        IntakeField("prior_lines", "Prior systemic lines of therapy", Kind.NUMBER),
-        IntakeField("product", "Product", Kind.PRODUCT),
-        IntakeField("target_antigen_status", "Target antigen on the tumour (CD19, BCMA or EBV)", Kind.CHOICE,
-                    words=words.ANTIGEN_STATUS),
-        IntakeField("age_years", "Age (years)", Kind.NUMBER),
-        IntakeField("weight_kg", "Weight (kg)", Kind.NUMBER),
-        IntakeField("ecog", "ECOG performance status", Kind.NUMBER),
-        IntakeField("karnofsky", "Karnofsky (%)", Kind.NUMBER),
-        IntakeField("lansky", "Lansky (%)", Kind.NUMBER),
-        IntakeField("life_expectancy_weeks", "Life expectancy (weeks)", Kind.NUMBER),
-        IntakeField("prior_allo_hsct", "Prior allogeneic HSCT", Kind.YES_NO),
-        IntakeField("on_immunosuppression", "On immunosuppression", Kind.YES_NO, when=(("prior_allo_hsct", "true"),)),
-        IntakeField("prior_bispecific", "Prior bispecific antibody (e.g. blinatumomab)", Kind.YES_NO),
-        IntakeField("prior_car_t", "Prior CAR-T", Kind.YES_NO),
-        IntakeField("antigen_retested_after_targeted_therapy", "Target re-confirmed at relapse after bispecific or "
-                    "CAR-T", Kind.YES_NO, when=(("prior_bispecific", "true"), ("prior_car_t", "true"))),
-        IntakeField("prior_inotuzumab", "Prior inotuzumab ozogamicin", Kind.YES_NO),
-        IntakeField("infections.bacterial", "Bacterial infection", Kind.CHOICE, words=words.INFECTION_STATE),
-        IntakeField("infections.fungal", "Fungal infection", Kind.CHOICE, words=words.INFECTION_STATE),
-        IntakeField("infections.viral", "Viral infection", Kind.CHOICE, words=words.INFECTION_STATE),
-        IntakeField("infections.hbv", "Hepatitis B", Kind.CHOICE, words=words.SEROLOGY),
-        IntakeField("infections.hbv_prophylaxis", "HBV antiviral prophylaxis in place", Kind.YES_NO,
-                    when=(("infections.hbv", "positive"),)),
-        IntakeField("infections.hcv", "Hepatitis C", Kind.CHOICE, words=words.SEROLOGY),
-        IntakeField("infections.hcv_prophylaxis", "HCV antiviral prophylaxis in place", Kind.YES_NO,
-                    when=(("infections.hcv", "positive"),)),
-        IntakeField("infections.hiv", "HIV", Kind.CHOICE, words=words.SEROLOGY),
-        IntakeField("infections.hiv_prophylaxis", "HIV antiviral prophylaxis in place", Kind.YES_NO,
-                    when=(("infections.hiv", "positive"),)),
-        IntakeField("marrow_blasts_pct", "Bone-marrow blasts (%)", Kind.NUMBER, when=B_ALL),
-        IntakeField("mrd", "Minimal residual disease", Kind.CHOICE, words=words.MRD, when=B_ALL),
+        IntakeField("diagnosis", Kind.CHOICE),
+        IntakeField("disease_status", Kind.CHOICE),
+        IntakeField("prior_lines", Kind.NUMBER),
+        IntakeField("product", Kind.PRODUCT),
+        IntakeField("target_antigen_status", Kind.CHOICE),
+        IntakeField("age_years", Kind.NUMBER),
+        IntakeField("weight_kg", Kind.NUMBER),
+        IntakeField("ecog", Kind.NUMBER),
+        IntakeField("karnofsky", Kind.NUMBER),
+        IntakeField("lansky", Kind.NUMBER),
+        IntakeField("life_expectancy_weeks", Kind.NUMBER),
+        IntakeField("prior_allo_hsct", Kind.YES_NO),
+        IntakeField("on_immunosuppression", Kind.YES_NO, when=(("prior_allo_hsct", "true"),)),
+        IntakeField("prior_bispecific", Kind.YES_NO),
+        IntakeField("prior_car_t", Kind.YES_NO),
+        IntakeField("antigen_retested_after_targeted_therapy", Kind.YES_NO,
+                    when=(("prior_bispecific", "true"), ("prior_car_t", "true"))),
+        IntakeField("prior_inotuzumab", Kind.YES_NO),
+        IntakeField("infections.bacterial", Kind.CHOICE),
+        IntakeField("infections.fungal", Kind.CHOICE),
+        IntakeField("infections.viral", Kind.CHOICE),
+        IntakeField("infections.hbv", Kind.CHOICE),
+        IntakeField("infections.hbv_prophylaxis", Kind.YES_NO, when=(("infections.hbv", "positive"),)),
+        IntakeField("infections.hcv", Kind.CHOICE),
+        IntakeField("infections.hcv_prophylaxis", Kind.YES_NO, when=(("infections.hcv", "positive"),)),
+        IntakeField("infections.hiv", Kind.CHOICE),
+        IntakeField("infections.hiv_prophylaxis", Kind.YES_NO, when=(("infections.hiv", "positive"),)),
+        IntakeField("marrow_blasts_pct", Kind.NUMBER, when=B_ALL),
+        IntakeField("mrd", Kind.CHOICE, when=B_ALL),
     ),
     *_section(
         PRE_APHERESIS,
-        IntakeField("alc", "Absolute lymphocyte count", Kind.MEASUREMENT,
+        IntakeField("alc", Kind.MEASUREMENT,
                     help_text="1 cell/µL = 0.001 ×10⁹/L; enter what the lab sent and choose its unit."),
-        IntakeField("infections.markers_tested_on", "Infectious-disease markers drawn on", Kind.DATE),
-        IntakeField("leukapheresis_date", "Leukapheresis date (planned or done)", Kind.DATE, planned=True),
-        IntakeField("starting_material", "Starting material", Kind.CHOICE, words=words.STARTING_MATERIAL),
-        IntakeField("cryopreserved_months", "Age of cryopreserved material (months)", Kind.NUMBER,
-                    when=(("starting_material", "cryopreserved"),)),
+        IntakeField("infections.markers_tested_on", Kind.DATE),
+        IntakeField("leukapheresis_date", Kind.DATE, planned=True),
+        IntakeField("starting_material", Kind.CHOICE),
+        IntakeField("cryopreserved_months", Kind.NUMBER, when=(("starting_material", "cryopreserved"),)),
     ),
     *_section(
         PRE_LYMPHODEPLETION,
-        IntakeField("lymphodepletion", "Planned lymphodepletion", Kind.CHOICE, words=words.LYMPHODEPLETION),
-        IntakeField("organ_function.cardiac", "Cardiac (EKG/echo)", Kind.CHOICE, words=words.ORGAN_RESULT),
-        IntakeField("organ_function.pulmonary", "Pulmonary (lung function)", Kind.CHOICE, words=words.ORGAN_RESULT),
-        IntakeField("organ_function.hepatic", "Hepatic (liver tests)", Kind.CHOICE, words=words.ORGAN_RESULT),
-        IntakeField("organ_function.renal", "Renal (kidney tests)", Kind.CHOICE, words=words.ORGAN_RESULT),
+        IntakeField("lymphodepletion", Kind.CHOICE),
+        IntakeField("organ_function.cardiac", Kind.CHOICE),
+        IntakeField("organ_function.pulmonary", Kind.CHOICE),
+        IntakeField("organ_function.hepatic", Kind.CHOICE),
+        IntakeField("organ_function.renal", Kind.CHOICE),
     ),
     *_section(
         PRE_INFUSION,
-        IntakeField("tocilizumab_doses_available", "Tocilizumab doses on site for this patient", Kind.NUMBER),
-        IntakeField("caregiver_confirmed", "Full-time caregiver arranged", Kind.YES_NO),
-        IntakeField("travel_time_minutes", "Travel time, lodging to treatment centre (minutes)", Kind.NUMBER),
-        IntakeField("driving_counselled", "Driving restriction explained", Kind.YES_NO),
-        IntakeField("temperature", "Temperature today", Kind.MEASUREMENT,
+        IntakeField("tocilizumab_doses_available", Kind.NUMBER),
+        IntakeField("caregiver_confirmed", Kind.YES_NO),
+        IntakeField("travel_time_minutes", Kind.NUMBER),
+        IntakeField("driving_counselled", Kind.YES_NO),
+        IntakeField("temperature", Kind.MEASUREMENT,
                     help_text="Enter the reading as taken; °F is converted to °C."),
-        IntakeField("site_fact_accredited", "Site holds FACT-JACIE accreditation", Kind.YES_NO),
+        IntakeField("site_fact_accredited", Kind.YES_NO),
     ),
 )
 FIELDS_BY_PATH = {entry.path: entry for entry in FIELDS}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..common.display import history_who as _who
-from ..common.display import value_text as _value_text
+from ..common.display import input_label, input_text
 from ..common.vocabulary import STAGE_LABELS
-from .fields import FIELDS_BY_PATH
-from .services import COUNSELLED_WEEKS
+from ..rulesets.selectors import product_names
 from .signals import HISTORY_SOURCES
 
 
@@ -22,31 +21,23 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-#: Recorded values that are not intake fields, with their labels in the history.
-OTHER_LABELS = {"stage": "Stage", COUNSELLED_WEEKS: "Driving restriction explained (weeks)"}
-
-
-def history_label(path: str) -> str:
-    """A recorded value's label: its intake field's, else the path itself (a key no screen records)."""
-    entry = FIELDS_BY_PATH.get(path)
-    return entry.label if entry else OTHER_LABELS.get(path, path)
-
-
 def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     """Every recorded change of the assessment: who, when, which value, old and new."""
     records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
     rows: list[dict[str, Any]] = []
     previous_data: dict[str, Any] = {}
     previous_stage = None
+    products = product_names()
     for record in records:
         who = _who(record)
         before, after = _flatten(previous_data), _flatten(record.data or {})
         for path in sorted(before.keys() | after.keys()):
             if before.get(path) != after.get(path):
-                rows.append({"when": record.history_date, "who": who, "field": history_label(path),
-                             "old": _value_text(before.get(path)), "new": _value_text(after.get(path))})
+                rows.append({"when": record.history_date, "who": who, "field": input_label(path),
+                             "old": input_text(path, before.get(path), products),
+                             "new": input_text(path, after.get(path), products)})
         if previous_stage is not None and record.stage != previous_stage:
-            rows.append({"when": record.history_date, "who": who, "field": history_label("stage"),
+            rows.append({"when": record.history_date, "who": who, "field": input_label("stage"),
                          "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
     rows += _patient_rows(assessment.patient)

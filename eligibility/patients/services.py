@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from ..common.display import input_label
 from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..rules import CaseValidationError, ChecklistItem, case_as_dict, native
@@ -227,11 +228,11 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     assessment._history_user = by
     assessment.save()
     evaluation = evaluation_of(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
-    what = ", ".join(changed) or "stage"
+    what = ", ".join(input_label(path) for path in changed) or input_label("stage")  # labels, not case keys
     return lifecycle.install_one(
         assessment=assessment, evaluation=evaluation, by=by,
         void_reason=f"Data changed by {display_name(by)}: {what}.",
-        request_note=f"Data changed ({what}): re-evaluated under rule-set version {ruleset.version}.")
+        request_note=f"Data changed: {what}. Re-evaluated under rule-set version {ruleset.version}.")
 
 
 #: The case key that records, with a "yes" to driving counselling, the restriction in weeks that

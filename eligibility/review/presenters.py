@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common.display import STATUS_ICONS, value_text
+from ..common.display import STATUS_ICONS, inputs_text
 from ..rules import (
     OVERALL_LABELS,
     PASS,
@@ -17,6 +17,7 @@ from ..rules import (
     STATUSES,
     ChecklistItem,
     checklist_items,
+    measure,
     plain,
 )
 from ..rulesets.selectors import engine_for
@@ -32,9 +33,10 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
     engine = engine_for(evaluation.ruleset)  # built once per process for a published version
     dispositions = {disposition.code: disposition for disposition in evaluation.dispositions.all()}
     items = checklist_items(checklist)
+    products = product_names(engine)
     phases, all_items = [], []
     for phase in PHASES:
-        rows = [_row(item, engine, dispositions.get(item.code)) for item in items if item.phase == phase]
+        rows = [_row(item, engine, products, dispositions.get(item.code)) for item in items if item.phase == phase]
         for row in rows:
             row["needs_decision"] = row["status"] in NEEDS_DISPOSITION
             row["decided"] = row["needs_decision"] and is_decided(row["item"], row["disposition"])
@@ -65,16 +67,22 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
     }
 
 
-def _row(item: ChecklistItem, engine, disposition) -> dict[str, Any]:
-    """One item as the page shows it: its fields, their words, the thresholds used, its decision."""
+def product_names(engine) -> dict[str, str]:
+    """The names of the products of an engine's rule-set version, by code."""
+    return {code: spec.name for code, spec in engine.ruleset.products.items()}
+
+
+def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
+    """One item as the page shows it: its fields, their words (the values it was judged by as
+    ``(label, value)``: never a case key or a code), the thresholds used, its decision."""
     return {
         **item.as_dict(),
         "item": item,
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
-        "inputs_text": [(path, value_text(value)) for path, value in item.inputs.items()],
-        "thresholds": [{"label": spec.label, "value": plain(value), "unit": spec.unit}
-                       for spec, value in engine.thresholds_used(item)],
+        "inputs_text": inputs_text(item.inputs, products),
+        "thresholds": [{"label": spec.label, "value": plain(value), "unit": spec.unit,
+                        "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)],
         "disposition": disposition,
     }
 

@@ -13,11 +13,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from ..common.display import input_error_text
 from ..common.people import display_name
 from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build
-from ..rules import CaseValidationError, Engine, dumps
+from ..rules import OVERALL_LABELS, STATUS_LABELS, CaseValidationError, Engine, dumps
 from ..rulesets.models import RuleSet
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
@@ -131,7 +132,7 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
             case = engine.parse_json(raw)
         except CaseValidationError as exc:
             outcome.unevaluable += 1
-            problems = "; ".join(f"{error['field']}: {error['message']}" for error in exc.errors)
+            problems = "; ".join(input_error_text(error) for error in exc.errors)
             requests.append(ReviewRequest(
                 assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
                 message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
@@ -149,9 +150,10 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
                 requests.append(ReviewRequest(
                     assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
                     message=f"Rule set version {ruleset.version} would change this signed checklist "
-                            f"({assessment.previous_overall.replace('_', ' ')} -> "
-                            f"{checklist.overall.replace('_', ' ')}; "
-                            + "; ".join(f"{change['title']}: {change['before']} -> {change['after']}"
+                            f"({OVERALL_LABELS[assessment.previous_overall].lower()} → "
+                            f"{OVERALL_LABELS[checklist.overall].lower()}; "
+                            + "; ".join(f"{change['title']}: {STATUS_LABELS[change['before']].lower()} → "
+                                        f"{STATUS_LABELS[change['after']].lower()}"
                                         if change["before"] != change["after"] else f"{change['title']}: reason"
                                         for change in changes)
                             + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))

@@ -5,6 +5,9 @@ checked here, on the server, for every request (the role decides, not what the p
 
 from __future__ import annotations
 
+import re
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -12,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -349,21 +353,35 @@ def workup_reopen(request, public_id):
 @permission_required("eligibility.view_signoff", raise_exception=True)
 @require_safe
 def signoff_pdf(request, public_id):
-    """The signed checklist as a PDF: exactly the evaluation and dispositions the signature binds."""
+    """The signed checklist as a PDF: exactly the evaluation and dispositions the signature binds. A
+    voided signature's copy has its own title, says VOID on every page and has its own file name."""
     signoff = get_object_or_404(SignOff.objects.select_related("evaluation__ruleset", "assessment__patient"),
                                 public_id=public_id)
-    evaluation = signoff.evaluation
+    evaluation, patient = signoff.evaluation, signoff.assessment.patient
     view = checklist_view_model(evaluation)
     html = render_to_string("review/signed_checklist_pdf.html", {
-        "patient": signoff.assessment.patient, "evaluation": evaluation, "signoff": signoff, "view": view,
+        "patient": patient, "evaluation": evaluation, "signoff": signoff, "view": view,
+        "title": ("Voided CAR-T readiness checklist: this signature no longer stands" if signoff.is_void
+                  else "CAR-T readiness checklist: signed"),
+        "time_zone": settings.TIME_ZONE,
         "valid": review.signoff_verify(signoff),
         "overridden": [item["title"] for item in view["all_items"]
                        if item.get("disposition") and item["disposition"].kind == "overridden"],
     }, request=request)
     pdf = render_pdf(html)
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="signed-checklist-{signoff.signed_at:%Y%m%d-%H%M}.pdf"'
+    # The file names the patient (the URL never does) and the signing time in the programme's zone.
+    response["Content-Disposition"] = f'attachment; filename="{signoff_pdf_filename(signoff, patient)}"'
     return response
+
+
+def signoff_pdf_filename(signoff, patient) -> str:
+    """``signed-checklist-CART-002-2026-12-02-1042.pdf``, ``voided-checklist-...`` for a voided
+    signature's copy: the study identifier (characters a file name cannot hold replaced by ``-``)
+    and the signing time in the programme's time zone."""
+    study_id = re.sub(r"[^A-Za-z0-9._-]+", "-", patient.study_id).strip("-.") or "patient"
+    kind = "voided" if signoff.is_void else "signed"
+    return f"{kind}-checklist-{study_id}-{timezone.localtime(signoff.signed_at):%Y-%m-%d-%H%M}.pdf"
 
 
 def _review_request(public_id) -> ReviewRequest:

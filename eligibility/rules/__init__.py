@@ -19,6 +19,7 @@ from .case import (
     CaseValidationError,
     Diagnosis,
     case_as_dict,
+    case_field_types,
     error_model,
     parse_case,
     parse_case_json,
@@ -61,20 +62,27 @@ from .thresholds import (
 )
 from .vocabulary import (
     ANTIGEN_STATUS,
+    CHOICES,
     DIAGNOSIS,
     DISEASE_STATUS,
     INFECTION_STATE,
+    LABELS,
     LYMPHODEPLETION,
     MRD,
     ORGAN_RESULT,
     SEROLOGY,
     STAGE,
     STARTING_MATERIAL,
+    UNITS,
+    count,
+    measure,
+    unit_symbol,
 )
 
 __all__ = [
     # the case
-    "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "error_model",
+    "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "case_field_types",
+    "error_model",
     "parse_case", "parse_case_json",
     # the engine, its rules and its checklists
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
@@ -85,9 +93,9 @@ __all__ = [
     # rule-set data: thresholds and products
     "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "DEFAULT_THRESHOLDS", "threshold_set_errors",
     "ProductSpec", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
-    # words for the case format's values
-    "ANTIGEN_STATUS", "DIAGNOSIS", "DISEASE_STATUS", "INFECTION_STATE", "LYMPHODEPLETION", "MRD",
-    "ORGAN_RESULT", "SEROLOGY", "STAGE", "STARTING_MATERIAL",
+    # words for the case format: its keys, its choices, its units and counts
+    "LABELS", "CHOICES", "ANTIGEN_STATUS", "DIAGNOSIS", "DISEASE_STATUS", "INFECTION_STATE", "LYMPHODEPLETION",
+    "MRD", "ORGAN_RESULT", "SEROLOGY", "STAGE", "STARTING_MATERIAL", "UNITS", "unit_symbol", "measure", "count",
     # numbers, text output, synthetic cases
     "native", "plain", "round_half_up", "checklist_text", "errors_text", "synthetic_case", "synthetic_cases",
 ]

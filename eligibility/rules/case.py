@@ -387,3 +387,29 @@ def parse_case(data: Mapping[str, Any], products: Iterable[str] | None = None) -
 def case_as_dict(case: Case) -> dict[str, Any]:
     """A decoded case back as JSON values (the snapshot stored beside an evaluation)."""
     return orjson.loads(msgspec.json.encode(case))
+
+
+#: The groups of the case whose members are recorded one by one (``infections.hbv``).
+GROUPS = ("infections", "organ_function")
+
+
+@functools.cache
+def case_field_types() -> dict[str, schema.Type]:
+    """Every case path (``infections.hbv`` for a member of a group) with its msgspec type, ``None``
+    stripped from optional ones: what a form or a page needs to know of a recorded value."""
+    types: dict[str, schema.Type] = {}
+
+    def required(info):
+        if isinstance(info, schema.UnionType):
+            members = [member for member in info.types if not isinstance(member, schema.NoneType)]
+            return members[0] if len(members) == 1 else schema.UnionType(tuple(members))
+        return info
+
+    for case_field in schema.type_info(Case).fields:
+        info = required(case_field.type)
+        if isinstance(info, schema.StructType) and case_field.name in GROUPS:
+            for sub in info.fields:
+                types[f"{case_field.name}.{sub.name}"] = required(sub.type)
+        else:
+            types[case_field.name] = info
+    return types

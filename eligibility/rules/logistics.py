@@ -8,7 +8,7 @@ from .base import Outcome, Rule
 from .case import Case
 from .sources import BALTALEUCEL, GUIDELINE, PATIENT_GUIDE, cite
 from .statuses import DEFER, FLAG, MISSING, PASS, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION
-from .vocabulary import LYMPHODEPLETION, ORGAN_RESULT
+from .vocabulary import LYMPHODEPLETION, ORGAN_RESULT, count, measure
 
 PRE_LEUKAPHERESIS = (GUIDELINE, "Pre-Leukapheresis Requirements")
 
@@ -28,14 +28,14 @@ class Alc(Rule):
             return MISSING, "ALC not recorded.", {"alc": None}
         value, unit = alc.value, alc.unit
         inputs = {"alc": {"value": as_written(value), "unit": unit}}
-        count = alc.in_1e9_per_l()
+        in_1e9 = alc.in_1e9_per_l()
         minimum = self.limits["alc_min_1e9_per_l"]
         minimum_text = self.texts["alc_min_1e9_per_l"]
-        given = f"ALC {plain(value)} {unit}" + (f" = {plain(count)} x10^9/L" if unit != "10^9/L" else "")
-        if count >= minimum:
-            return PASS, f"{given} is at or above {minimum_text} x10^9/L.", inputs
-        return FLAG, (f"{given} is below the recommended {minimum_text} x10^9/L; lower counts may still be "
-                      "collected."), inputs
+        given = f"ALC {measure(value, unit)}" + (f" = {measure(in_1e9, '10^9/L')}" if unit != "10^9/L" else "")
+        if in_1e9 >= minimum:
+            return PASS, f"{given} is at or above {measure(minimum_text, '10^9/L')}.", inputs
+        return FLAG, (f"{given} is below the recommended {measure(minimum_text, '10^9/L')}; lower counts may still "
+                      "be collected."), inputs
 
 
 class InfectiousMarkers(Rule):
@@ -53,15 +53,15 @@ class InfectiousMarkers(Rule):
             "infections.markers_tested_on": tested_on.isoformat() if tested_on else None,
             "leukapheresis_date": collection.isoformat() if collection else None,
         }
-        window, window_text = self.limits["markers_window_days"], self.texts["markers_window_days"]
+        window, window_days = self.limits["markers_window_days"], count(self.values["markers_window_days"], "day")
         if tested_on is None or collection is None:
             absent = [name for name, value in (("marker date", tested_on), ("leukapheresis date", collection))
                       if value is None]
             return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
         days = abs((collection - tested_on).days)
         if days <= window:
-            return PASS, (f"Markers drawn {days} day(s) from leukapheresis, within {window_text} days."), inputs
-        return DEFER, (f"Markers drawn {days} days from leukapheresis, more than {window_text} days: repeat "
+            return PASS, f"Markers drawn {count(days, 'day')} from leukapheresis, within {window_days}.", inputs
+        return DEFER, (f"Markers drawn {count(days, 'day')} from leukapheresis, more than {window_days}: repeat "
                        "them."), inputs
 
 
@@ -80,24 +80,25 @@ class StartingMaterial(Rule):
         if material is None:
             return MISSING, "Starting material not recorded.", inputs
         if material == "fresh":
-            return PASS, "Fresh leukapheresis: keep at 2-8 C before shipping.", inputs
+            return PASS, "Fresh leukapheresis: keep at 2–8 °C before shipping.", inputs
         months = case.cryopreserved_months
         inputs["product"] = case.product
         inputs["cryopreserved_months"] = as_written(months)
-        limit, limit_text = self.limits["cryopreserved_max_months"], self.texts["cryopreserved_max_months"]
+        limit = self.limits["cryopreserved_max_months"]
+        limit_months = count(self.values["cryopreserved_max_months"], "month")
         product = self.ruleset.products.get(case.product) if case.product is not None else None
         if product is not None and not product.accepts_cryopreserved:
             return DEFER, (f"{product.name} does not accept cryopreserved starting material: collect fresh "
                            "material."), inputs
         if months is not None and months > limit:
-            return DEFER, (f"Cryopreserved material is {plain(months)} months old, more than {limit_text}: "
+            return DEFER, (f"Cryopreserved material is {count(months, 'month')} old, more than {limit_months}: "
                            "collect fresh material."), inputs
         if product is None:
             return MISSING, "Cryopreserved material: record the product to know whether it is accepted.", inputs
         if months is None:
             return MISSING, "Cryopreserved material: record its age in months.", inputs
-        return PASS, (f"Cryopreserved material {plain(months)} months old, within {limit_text} months, "
-                      f"accepted by {product.name}."), inputs
+        return PASS, (f"Cryopreserved material {count(months, 'month')} old, within {limit_months}, accepted by "
+                      f"{product.name}."), inputs
 
 
 class Lymphodepletion(Rule):
@@ -116,8 +117,9 @@ class Lymphodepletion(Rule):
             return MISSING, "Lymphodepletion regimen not recorded.", inputs
         if regimen == "flu_cy":
             return PASS, "Fludarabine + cyclophosphamide planned.", inputs
-        return FLAG, (f"Regimen {LYMPHODEPLETION[regimen]}: omitting fludarabine gives inferior outcomes in B-ALL "
-                      "and more CAR-T rejection."), inputs
+        planned = "No lymphodepletion planned" if regimen == "none" else f"Planned: {LYMPHODEPLETION[regimen]}"
+        return FLAG, (f"{planned}. Omitting fludarabine gives inferior outcomes in B-ALL and more CAR-T "
+                      "rejection."), inputs
 
 
 class OrganFunction(Rule):
@@ -140,7 +142,7 @@ class OrganFunction(Rule):
             also = f" Abnormal: {', '.join(abnormal)}." if abnormal else ""
             return MISSING, f"Assessment not done or not recorded: {', '.join(pending)}.{also}", inputs
         if abnormal:
-            return FLAG, (f"Abnormal: {', '.join(abnormal)}: can the patient tolerate conditioning "
+            return FLAG, (f"Abnormal: {', '.join(abnormal)}. Can the patient tolerate conditioning "
                           "chemotherapy?"), inputs
         return PASS, "Cardiac, pulmonary, hepatic and renal assessments " + ORGAN_RESULT["normal"] + ".", inputs
 
@@ -159,18 +161,21 @@ class Tocilizumab(Rule):
         inputs = {"tocilizumab_doses_available": doses, "weight_kg": as_written(weight)}
         needed, needed_text = self.limits["tocilizumab_min_doses"], self.texts["tocilizumab_min_doses"]
         if doses is not None and doses < needed:
-            return DEFER, f"{doses} dose(s) of tocilizumab on site; at least {needed_text} are needed.", inputs
+            return DEFER, (f"{count(doses, 'dose')} of tocilizumab on site; at least {needed_text} "
+                           f"{'is' if needed == 1 else 'are'} needed."), inputs
         if doses is None or weight is None:
-            absent = [name for name, value in (("doses on site", doses), ("weight", weight)) if value is None]
-            return MISSING, f"Tocilizumab: not recorded: {' and '.join(absent)}.", inputs
+            absent = [name for name, value in (("tocilizumab doses on site", doses), ("weight", weight))
+                      if value is None]
+            return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
         cap = self.limits["tocilizumab_max_dose_mg"]
         by_weight = round(self.limits["tocilizumab_mg_per_kg"] * weight, 1)  # mg, to 0.1 mg
         dose = min(by_weight, cap)
         texts = self.texts
         capped = f" (capped at {texts['tocilizumab_max_dose_mg']} mg)" if by_weight > cap else ""
-        return PASS, (f"{doses} doses on site (at least {needed_text}). Dose {texts['tocilizumab_mg_per_kg']} mg/kg "
-                      f"x {plain(weight)} kg = {plain(dose)} mg{capped}, repeatable every "
-                      f"{texts['tocilizumab_interval_hours']} h up to {texts['tocilizumab_max_doses']} doses."), inputs
+        return PASS, (f"{count(doses, 'dose')} on site (at least {needed_text}). Dose "
+                      f"{texts['tocilizumab_mg_per_kg']} mg/kg × {plain(weight)} kg = {plain(dose)} mg{capped}, "
+                      f"repeatable every {texts['tocilizumab_interval_hours']} h up to "
+                      f"{count(self.values['tocilizumab_max_doses'], 'dose')}."), inputs
 
 
 class Caregiver(Rule):
@@ -185,12 +190,12 @@ class Caregiver(Rule):
     def evaluate(self, case: Case) -> Outcome:
         confirmed = case.caregiver_confirmed
         inputs = {"caregiver_confirmed": confirmed}
-        days = self.texts["caregiver_days"]
+        days = count(self.values["caregiver_days"], "day")
         if confirmed:
-            return PASS, f"Full-time caregiver arranged for the first {days} days.", inputs
+            return PASS, f"Full-time caregiver arranged for the first {days}.", inputs
         if confirmed is False:
-            return DEFER, f"No full-time caregiver for the first {days} days: arrange one before infusion.", inputs
-        return MISSING, f"Caregiver for the first {days} days not recorded.", inputs
+            return DEFER, f"No full-time caregiver for the first {days}: arrange one before infusion.", inputs
+        return MISSING, f"Caregiver for the first {days} not recorded.", inputs
 
 
 class Proximity(Rule):
@@ -206,15 +211,16 @@ class Proximity(Rule):
     def evaluate(self, case: Case) -> Outcome:
         minutes = case.travel_time_minutes
         inputs = {"travel_time_minutes": as_written(minutes)}
-        limit, limit_text = self.limits["proximity_max_minutes"], self.texts["proximity_max_minutes"]
-        weeks = self.texts["proximity_stay_weeks"]
+        limit = self.limits["proximity_max_minutes"]
+        limit_minutes = count(self.values["proximity_max_minutes"], "minute")
+        weeks = count(self.values["proximity_stay_weeks"], "week")
         if minutes is None:
             return MISSING, "Travel time from lodging to the centre not recorded.", inputs
         if minutes <= limit:
-            return PASS, (f"{plain(minutes)} minutes from the centre, within {limit_text}: stay there for "
-                          f"{weeks} weeks after infusion."), inputs
-        return DEFER, (f"{plain(minutes)} minutes from the centre, more than {limit_text}: arrange lodging "
-                       f"within {limit_text} minutes for {weeks} weeks after infusion."), inputs
+            return PASS, (f"{count(minutes, 'minute')} from the centre, within {limit_minutes}: stay there for "
+                          f"{weeks} after infusion."), inputs
+        return DEFER, (f"{count(minutes, 'minute')} from the centre, more than {limit_minutes}: arrange lodging "
+                       f"within {limit_minutes} for {weeks} after infusion."), inputs
 
 
 class DrivingCounselled(Rule):
@@ -231,15 +237,16 @@ class DrivingCounselled(Rule):
         inputs: dict = {"driving_counselled": counselled}
         if told is not None:
             inputs["driving_counselled_weeks"] = as_written(told)
-        weeks, weeks_text = self.limits["driving_restriction_weeks"], self.texts["driving_restriction_weeks"]
-        restriction = f"no driving or hazardous activities for {weeks_text} weeks after infusion"
+        weeks = self.limits["driving_restriction_weeks"]
+        weeks_text = count(self.values["driving_restriction_weeks"], "week")
+        restriction = f"no driving or hazardous activities for {weeks_text} after infusion"
         if counselled and (told is None or told == weeks):
             return PASS, f"Counselled: {restriction}.", inputs
         if counselled:
             # The record says what was explained; the restriction in force differs: never read the
             # new figure into an old answer.
-            return MISSING, (f"Counselled for {plain(told)} weeks when recorded; the restriction in force is "
-                             f"{weeks_text} weeks: explain it ({restriction}) and confirm."), inputs
+            return MISSING, (f"Counselled for {count(told, 'week')} when recorded; the restriction in force is "
+                             f"{weeks_text}: explain it ({restriction}) and confirm."), inputs
         if counselled is False:
             return MISSING, f"Recorded as not done: explain the restriction ({restriction}) and record it.", inputs
         return MISSING, f"Explain the restriction ({restriction}) and record it.", inputs
@@ -261,13 +268,13 @@ class Fever(Rule):
         value, unit = temperature.value, temperature.unit
         inputs = {"temperature": {"value": as_written(value), "unit": unit}}
         celsius = temperature.in_celsius()
-        limit, limit_text = self.limits["fever_c"], self.texts["fever_c"]
-        given = f"{plain(value)} {unit}"
+        limit, limit_celsius = self.limits["fever_c"], measure(self.values["fever_c"], "C")
+        given = measure(value, unit)
         if unit != "C":
-            given += f" = {plain(celsius)} C"
+            given += f" = {measure(celsius, 'C')}"
         if celsius >= limit:
-            return DEFER, f"Temperature {given} is at or above {limit_text} C: fever, defer infusion.", inputs
-        return PASS, f"Temperature {given} is below {limit_text} C.", inputs
+            return DEFER, f"Temperature {given} is at or above {limit_celsius}: fever, defer infusion.", inputs
+        return PASS, f"Temperature {given} is below {limit_celsius}.", inputs
 
 
 class SiteAccreditation(Rule):

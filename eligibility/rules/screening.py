@@ -10,7 +10,7 @@ from .case import Case
 from .sources import BALTALEUCEL, BLINATUMOMAB, GUIDELINE, LEUKEMIA_PAGE, PATIENT_GUIDE, cite
 from .statuses import DEFER, EXCLUDE, FLAG, MISSING, PASS, SCREENING
 from .thresholds import MIN_PRIOR_LINES_KEYS
-from .vocabulary import DIAGNOSIS, DISEASE_STATUS, INFECTION_STATE
+from .vocabulary import DIAGNOSIS, DISEASE_STATUS, INFECTION_STATE, count
 
 ELIGIBILITY = (GUIDELINE, "Patient Eligibility and Selection")
 INFECTION_MANAGEMENT = (GUIDELINE, "Infection Management")
@@ -63,9 +63,9 @@ class Indication(Rule):
                                       "relapsed or refractory disease, after other lines have failed."))
         if product is not None and diagnosis is not None:
             if diagnosis not in product.diagnoses:
-                indicated = ", ".join(DIAGNOSIS[code] for code in sorted(product.diagnoses))
-                findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]} "
-                                          f"(indicated for {indicated})."))
+                indicated = ", ".join(DIAGNOSIS[code] for code in DIAGNOSIS if code in product.diagnoses)
+                findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]}; it is "
+                                          f"indicated for {indicated}."))
             elif diagnosis in product.age_limit_diagnoses:
                 findings.extend(self._age_limit(case, product, diagnosis, inputs))
         minimum_key = MIN_PRIOR_LINES_KEYS.get(diagnosis) if diagnosis is not None else None
@@ -73,15 +73,15 @@ class Indication(Rule):
             inputs["prior_lines"] = prior_lines
             minimum, minimum_text = self.limits[minimum_key], self.texts[minimum_key]
             if prior_lines is None:
-                findings.append((MISSING, f"Prior lines not recorded ({DIAGNOSIS[diagnosis]} needs at least "
-                                          f"{minimum_text})."))
+                findings.append((MISSING, f"Prior lines not recorded: {DIAGNOSIS[diagnosis]} needs at least "
+                                          f"{count(self.values[minimum_key], 'prior line')}."))
             elif prior_lines < minimum:
-                findings.append((EXCLUDE, f"{prior_lines} prior line(s) is fewer than the {minimum_text} "
-                                          f"required for {DIAGNOSIS[diagnosis]}."))
+                findings.append((EXCLUDE, f"{count(prior_lines, 'prior line')} {'is' if prior_lines == 1 else 'are'} "
+                                          f"fewer than the {minimum_text} required for {DIAGNOSIS[diagnosis]}."))
         if findings:
             status, reason = worst(findings)
             return status, reason, inputs
-        lines = f" after {prior_lines} prior line(s)" if prior_lines is not None else ""
+        lines = f" after {count(prior_lines, 'prior line')}" if prior_lines is not None else ""
         summary = f"{product.name} for {DISEASE_STATUS[disease_status]} {DIAGNOSIS[diagnosis]}{lines}"
         if product.investigational:
             return FLAG, (f"{summary}: {product.name} is investigational, available through clinical-trial "
@@ -112,7 +112,7 @@ class Indication(Rule):
         if (product.max_age_years is not None and exact_age > product.max_age_years) or (
             product.min_age_years is not None and exact_age < product.min_age_years
         ):
-            return [(EXCLUDE, f"Age {plain(age)}: {limit_text}.")]
+            return [(EXCLUDE, f"Age {count(age, 'year')}: {limit_text}.")]
         return []
 
 
@@ -138,7 +138,8 @@ class TargetAntigen(Rule):
             return PASS, f"Tumour is positive for {target}.", inputs
         if status == "negative":
             return EXCLUDE, f"Tumour is negative for {target}: the product has nothing to recognise.", inputs
-        return MISSING, f"{target} on the tumour is {label(status)}: test it before therapy.", inputs
+        subject = target[:1].upper() + target[1:]  # "The product's target" when no product is recorded
+        return MISSING, f"{subject} on the tumour is {label(status)}: test it before therapy.", inputs
 
 
 class PriorTargetedTherapy(Rule):
@@ -156,7 +157,7 @@ class PriorTargetedTherapy(Rule):
         inputs = {"prior_bispecific": bispecific, "prior_car_t": car_t,
                   "antigen_retested_after_targeted_therapy": retested}
         if bispecific or car_t:
-            given = " and ".join(name for name, given in (("a bispecific antibody (e.g. blinatumomab)", bispecific),
+            given = " and ".join(name for name, given in (("bispecific antibody (e.g. blinatumomab)", bispecific),
                                                          ("CAR-T", car_t)) if given)
             if retested:
                 return FLAG, (f"Prior {given}: not a contraindication; the target was re-confirmed at relapse, "
@@ -201,13 +202,13 @@ class Age(Rule):
     def evaluate(self, case: Case) -> Outcome:
         age = case.age_years
         inputs = {"age_years": as_written(age)}
-        infant, infant_text = self.limits["infant_age_years"], self.texts["infant_age_years"]
+        infant, infant_years = self.limits["infant_age_years"], count(self.values["infant_age_years"], "year")
         if age is None:
             return MISSING, "Age not recorded.", inputs
         if age < infant:
-            return FLAG, (f"Age {plain(age)} years is below {infant_text} year(s): cell collection can be "
-                          "limiting in infants."), inputs
-        return PASS, f"Age {plain(age)} years: no upper age limit; not below {infant_text} year(s).", inputs
+            return FLAG, (f"Age {count(age, 'year')} is below {infant_years}: cell collection can be limiting in "
+                          "infants."), inputs
+        return PASS, f"Age {count(age, 'year')}: no upper age limit; not below {infant_years}.", inputs
 
 
 class PerformanceStatus(Rule):
@@ -259,12 +260,14 @@ class LifeExpectancy(Rule):
         if weeks is None:
             return MISSING, "Life expectancy not recorded.", inputs
         if weeks <= exclude_at:
-            return EXCLUDE, f"Life expectancy {plain(weeks)} weeks is at or below {exclude_text} weeks.", inputs
+            return EXCLUDE, (f"Life expectancy {count(weeks, 'week')} is at or below "
+                             f"{count(self.values['life_expectancy_exclude_weeks'], 'week')}."), inputs
         if weeks <= flag_at:
-            return FLAG, (f"Life expectancy {plain(weeks)} weeks is above {exclude_text} but at or below "
+            return FLAG, (f"Life expectancy {count(weeks, 'week')} is above {exclude_text} but at or below "
                           f"{flag_text} weeks: the recommendation is more than "
-                          f"{exclude_text}-{flag_text} weeks."), inputs
-        return PASS, f"Life expectancy {plain(weeks)} weeks is above {flag_text} weeks.", inputs
+                          f"{exclude_text}–{flag_text} weeks."), inputs
+        return PASS, (f"Life expectancy {count(weeks, 'week')} is above "
+                      f"{count(self.values['life_expectancy_flag_weeks'], 'week')}."), inputs
 
 
 class PriorAlloHsct(Rule):

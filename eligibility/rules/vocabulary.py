@@ -1,5 +1,8 @@
-"""Words for the enum values of the case format, for reasons, forms and pages."""
+"""Words for the case format: its keys (the label of each case path), the words of its choices and
+its units, for reasons, forms, pages and the PDF. One place: the intake form's field table takes its
+labels and choice words from here, and so does every screen that shows a recorded value."""
 
+from .arithmetic import plain
 from .statuses import PHASE_LABELS
 
 DIAGNOSIS = {
@@ -41,3 +44,100 @@ LYMPHODEPLETION = {
 }
 #: A checklist's stage is named by the last phase it checks: the phase labels, not a second list.
 STAGE = PHASE_LABELS
+
+#: Units in clinical typography, by the code a case or a threshold stores (``10^9/L`` in a case,
+#: ``x10^9/L`` in a threshold: one spelling). Reasons, pages and the PDF write units this way.
+UNITS = {
+    "10^9/L": "×10⁹/L",
+    "x10^9/L": "×10⁹/L",
+    "cells/uL": "cells/µL",
+    "C": "°C",
+    "F": "°F",
+}
+
+
+def unit_symbol(code: str | None) -> str:
+    """A stored unit as people write it (``"10^9/L"`` -> ``"×10⁹/L"``); other units as they are."""
+    if not code:
+        return ""
+    return UNITS.get(code, code)
+
+
+def measure(value, unit: str | None) -> str:
+    """A number with its unit symbol: ``101.2 °F``, ``0.15 ×10⁹/L``, ``150 cells/µL``, ``5%``."""
+    symbol = unit_symbol(unit)
+    return f"{plain(value)}{symbol}" if symbol == "%" else f"{plain(value)} {symbol}".strip()
+
+
+def count(number, singular: str, plural: str | None = None) -> str:
+    """A number with its noun, singular for exactly one: ``1 prior line``, ``4 prior lines``,
+    ``0.5 weeks``."""
+    word = singular if number == 1 else (plural or f"{singular}s")
+    return f"{plain(number)} {word}"
+
+
+#: Each case path as people name it (the intake form's labels): the checklist's "values used", the
+#: history, the PDF and the impact preview name a recorded value by these words, never by its key.
+LABELS = {
+    "case_id": "Case identifier",
+    "stage": "Stage",
+    "diagnosis": "Diagnosis",
+    "disease_status": "Disease status",
+    "prior_lines": "Prior systemic lines of therapy",
+    "product": "Product",
+    "target_antigen_status": "Target antigen on the tumour (CD19, BCMA or EBV)",
+    "age_years": "Age (years)",
+    "weight_kg": "Weight (kg)",
+    "ecog": "ECOG performance status",
+    "karnofsky": "Karnofsky (%)",
+    "lansky": "Lansky (%)",
+    "life_expectancy_weeks": "Life expectancy (weeks)",
+    "prior_allo_hsct": "Prior allogeneic HSCT",
+    "on_immunosuppression": "On immunosuppression",
+    "prior_bispecific": "Prior bispecific antibody (e.g. blinatumomab)",
+    "prior_car_t": "Prior CAR-T",
+    "antigen_retested_after_targeted_therapy": "Target re-confirmed at relapse after bispecific or CAR-T",
+    "prior_inotuzumab": "Prior inotuzumab ozogamicin",
+    "infections.bacterial": "Bacterial infection",
+    "infections.fungal": "Fungal infection",
+    "infections.viral": "Viral infection",
+    "infections.hbv": "Hepatitis B",
+    "infections.hbv_prophylaxis": "HBV antiviral prophylaxis in place",
+    "infections.hcv": "Hepatitis C",
+    "infections.hcv_prophylaxis": "HCV antiviral prophylaxis in place",
+    "infections.hiv": "HIV",
+    "infections.hiv_prophylaxis": "HIV antiviral prophylaxis in place",
+    "marrow_blasts_pct": "Bone-marrow blasts (%)",
+    "mrd": "Minimal residual disease",
+    "alc": "Absolute lymphocyte count",
+    "infections.markers_tested_on": "Infectious-disease markers drawn on",
+    "leukapheresis_date": "Leukapheresis date (planned or done)",
+    "starting_material": "Starting material",
+    "cryopreserved_months": "Age of cryopreserved material (months)",
+    "lymphodepletion": "Planned lymphodepletion",
+    "organ_function.cardiac": "Cardiac (EKG/echo)",
+    "organ_function.pulmonary": "Pulmonary (lung function)",
+    "organ_function.hepatic": "Hepatic (liver tests)",
+    "organ_function.renal": "Renal (kidney tests)",
+    "tocilizumab_doses_available": "Tocilizumab doses on site for this patient",
+    "caregiver_confirmed": "Full-time caregiver arranged",
+    "travel_time_minutes": "Travel time, lodging to treatment centre (minutes)",
+    "driving_counselled": "Driving restriction explained",
+    "driving_counselled_weeks": "Driving restriction explained (weeks)",
+    "temperature": "Temperature today",
+    "site_fact_accredited": "Site holds FACT-JACIE accreditation",
+}
+
+#: The words of each choice of the case format, by case path.
+CHOICES = {
+    "stage": STAGE,
+    "diagnosis": DIAGNOSIS,
+    "disease_status": DISEASE_STATUS,
+    "target_antigen_status": ANTIGEN_STATUS,
+    **{f"infections.{kind}": INFECTION_STATE for kind in ("bacterial", "fungal", "viral")},
+    **{f"infections.{virus}": SEROLOGY for virus in ("hbv", "hcv", "hiv")},
+    "mrd": MRD,
+    "starting_material": STARTING_MATERIAL,
+    "lymphodepletion": LYMPHODEPLETION,
+    **{f"organ_function.{organ}": ORGAN_RESULT for organ in ("cardiac", "pulmonary", "hepatic", "renal")},
+}

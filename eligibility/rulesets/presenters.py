@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
 from ..common.vocabulary import unit_text
@@ -38,8 +39,8 @@ def threshold_rows(values: dict[str, Decimal]) -> list[dict[str, Any]]:
 
 
 def _product_value(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(value) or "none"
+    if isinstance(value, list):  # diagnoses
+        return diagnoses_text(value)
     if value is None:
         return "none"
     return _value_text(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..common.display import diagnoses_text
 from ..rules import THRESHOLDS_BY_KEY, Engine, ProductSpec, RuleSetData, plain
 from .models import Product, RuleSet, RuleSetEvent, Threshold
 
@@ -94,6 +95,12 @@ def ruleset_events(ruleset: RuleSet) -> list[RuleSetEvent]:
     return list(ruleset.events.select_related("by"))
 
 
+def product_names() -> dict[str, str]:
+    """Every product code any rule-set version has named, with its name in the latest version that
+    has it (one query): for pages that show a recorded product outside one checklist's version."""
+    return dict(Product.objects.order_by("ruleset__version").values_list("code", "name"))
+
+
 @dataclass(frozen=True)
 class Difference:
     key: str
@@ -114,7 +121,8 @@ def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
                                       plain(new.thresholds[key])))
     for code in sorted(old.products.keys() | new.products.keys()):
         if old.products.get(code) != new.products.get(code):
-            changes.append(Difference(f"product:{code}", f"Product {code}", "",
+            name = (new.products.get(code) or old.products[code]).name
+            changes.append(Difference(f"product:{code}", f"Product {name}", "",
                                       _product_text(old.products.get(code)), _product_text(new.products.get(code))))
     return changes
 
@@ -122,6 +130,6 @@ def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
 def _product_text(product) -> str:
     if product is None:
         return "absent"
-    return (f"{product.name}, {product.target}, {', '.join(sorted(product.diagnoses))}"
+    return (f"{product.name}, {product.target}, {diagnoses_text(product.diagnoses)}"
             f"{', accepts cryopreserved' if product.accepts_cryopreserved else ''}"
             f"{', investigational' if product.investigational else ''}")

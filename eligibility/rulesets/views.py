@@ -15,6 +15,7 @@ from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
+from ..common.display import input_error_text
 from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
 from ..rules import RULE_CLASSES, plain
 from . import services as rulesets
@@ -162,6 +163,8 @@ def ruleset_preview(request, version):
     return render(request, "rulesets/ruleset_preview.html", {
         "ruleset": draft, "impact": impact, "listed": PREVIEW_ROWS,
         "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count) for before, after, count in impact.summary],
+        "unevaluable": [{**row, "errors": [input_error_text(error) for error in row["errors"]]}
+                        for row in impact.unevaluable[:PREVIEW_ROWS]],
         "rows": [{**row, "before": OVERALL_LABELS[row["before"]], "after": OVERALL_LABELS[row["after"]],
                   "items": [(TITLES[code], STATUS_LABELS[old], STATUS_LABELS[new], old != new)
                             for code, old, new in row["items"]]}

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import get_args
 
+import msgspec.inspect as schema
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
+from eligibility.common.display import diagnoses_text, input_error_text, input_label, input_text
 from eligibility.common.vocabulary import NEXT_STEP, STAGE_LABELS, STAGE_WHERE, UNITS, unit_text
 from eligibility.patients import services
-from eligibility.rules import PHASES, TEMPERATURE_RANGES, THRESHOLDS, AlcUnit
+from eligibility.patients.fields import FIELDS
+from eligibility.rules import (
+    CHOICES,
+    DEFAULT_PRODUCTS,
+    DIAGNOSIS,
+    LABELS,
+    PHASES,
+    TEMPERATURE_RANGES,
+    THRESHOLDS,
+    AlcUnit,
+    Diagnosis,
+    case_field_types,
+    count,
+)
 from tests.factories import PatientFactory, UserFactory
 
 #: Every unit a case or a threshold stores.
@@ -75,5 +91,117 @@ def test_the_checklist_shows_the_recorded_alc_and_its_threshold_in_the_screen_sp
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
     assert "150 cells/µL" in page  # the recorded value
     assert "0.2 ×10⁹/L" in page  # the threshold the item was judged by
-    # The engine's reason is a record: quoted as it was written.
-    assert "ALC 150 cells/uL = 0.15 x10^9/L is below the recommended 0.2 x10^9/L" in page
+    # The engine's reason writes the units by their symbols too.
+    assert "ALC 150 cells/µL = 0.15 ×10⁹/L is below the recommended 0.2 ×10⁹/L" in page
+    assert "10^9" not in page and "cells/uL" not in page
+
+
+# --- A recorded value in words (eligibility/common/display.py) -------------------------------------
+
+@pytest.mark.parametrize(("path", "value", "shown"), [
+    ("alc", {"value": 0.6, "unit": "10^9/L"}, "0.6 ×10⁹/L"),
+    ("alc", {"value": 150, "unit": "cells/uL"}, "150 cells/µL"),
+    ("temperature", {"value": 38.2, "unit": "C"}, "38.2 °C"),
+    ("temperature", {"value": 100.8, "unit": "F"}, "100.8 °F"),
+    ("temperature", {"value": 38.0, "unit": "C"}, "38 °C"),  # a whole number without ".0"
+])
+def test_a_measurement_is_written_with_its_unit_symbol(path, value, shown):
+    assert input_text(path, value) == shown
+
+
+@pytest.mark.parametrize(("value", "shown"), [(19.0, "19"), (19, "19"), (19.5, "19.5"), (0.15, "0.15"), (0, "0")])
+def test_a_number_is_written_as_people_write_it(value, shown):
+    assert input_text("age_years", value) == shown
+
+
+@pytest.mark.parametrize("path", ["product", "diagnosis", "age_years", "alc", "infections.markers_tested_on",
+                                  "prior_bispecific", "organ_function.renal"])
+def test_a_missing_value_is_not_recorded(path):
+    assert input_text(path, None) == "not recorded"
+
+
+@pytest.mark.parametrize("product", DEFAULT_PRODUCTS, ids=lambda product: product.code)
+def test_every_product_by_its_name(product):
+    assert input_text("product", product.code) == product.name
+    assert input_text("product", product.code, {product.code: "Renamed"}) == "Renamed"  # the version's own name
+
+
+def test_a_product_no_catalogue_knows_is_shown_as_recorded():
+    assert input_text("product", "new_product", {}) == "new_product"
+
+
+@pytest.mark.parametrize("code", get_args(Diagnosis))
+def test_every_diagnosis_by_its_name(code):
+    shown = input_text("diagnosis", code)
+    assert shown == DIAGNOSIS[code] and "_" not in shown
+    assert diagnoses_text([code]) == shown
+
+
+def test_diagnoses_in_the_case_formats_order():
+    assert diagnoses_text(["fl", "b_all", "lbcl"]) == "B-ALL, large B-cell lymphoma (LBCL), follicular lymphoma (FL)"
+    assert diagnoses_text([]) == "none"
+
+
+@pytest.mark.parametrize(("path", "value", "shown"), [
+    ("lymphodepletion", "flu_cy", "fludarabine + cyclophosphamide"),
+    ("infections.hbv", "not_tested", "not tested"),
+    ("organ_function.renal", "not_done", "not done"),
+    ("disease_status", "mrd_positive", "MRD-positive"),
+    ("stage", "pre_apheresis", "Before leukapheresis"),
+    ("infections.hbv_prophylaxis", True, "yes"),
+    ("infections.hbv_prophylaxis", False, "no"),
+    ("infections.markers_tested_on", "2026-09-05", "5 Sep 2026"),
+    ("leukapheresis_date", "2026-11-02", "2 Nov 2026"),
+])
+def test_choices_yes_no_and_dates_in_words(path, value, shown):
+    assert input_text(path, value) == shown
+
+
+def test_every_case_path_has_a_label_and_every_choice_its_words():
+    assert set(case_field_types()) <= set(LABELS)
+    for path, info in case_field_types().items():
+        if isinstance(info, schema.LiteralType):
+            assert set(info.values) <= set(CHOICES[path]), path
+
+
+@pytest.mark.parametrize(("path", "label"), [
+    ("infections.hbv_prophylaxis", "HBV antiviral prophylaxis in place"),
+    ("organ_function.renal", "Renal (kidney tests)"),
+    ("driving_counselled_weeks", "Driving restriction explained (weeks)"),
+    ("alc.unit", "Absolute lymphocyte count (unit)"),
+    ("something_new", "Something new"),
+])
+def test_a_case_path_by_its_label(path, label):
+    assert input_label(path) == label
+
+
+def test_the_intake_form_labels_its_fields_with_the_same_words():
+    assert all(entry.label == LABELS[entry.path] for entry in FIELDS)
+
+
+def test_an_input_error_by_its_label_and_a_removed_product_in_words():
+    assert input_error_text({"field": "temperature.value", "message": "must be between 77 and 113 F"}) == (
+        "Temperature today (value) must be between 77 and 113 F")
+    assert input_error_text({"field": "product", "message": "must be one of 'a' or 'b'"}) == (
+        "Product is not in this rule-set version's product catalogue")
+
+
+@pytest.mark.parametrize(("number", "shown"), [(0, "0 weeks"), (1, "1 week"), (Decimal("1.000"), "1 week"),
+                                               (1.5, "1.5 weeks"), (2, "2 weeks")])
+def test_a_count_with_its_noun(number, shown):
+    assert count(number, "week") == shown
+
+
+def test_the_number_filter_writes_no_exponent():
+    template = Template("{% load vocabulary %}{{ value|number }}")
+    assert template.render(Context({"value": Decimal("800.000")})) == "800"
+    assert template.render(Context({"value": Decimal("30.0")})) == "30"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York"])
+def test_every_page_states_the_programmes_time_zone_once(client, settings, zone):
+    settings.TIME_ZONE = zone
+    assert client.get(reverse("login")).content.decode().count(f"Times are shown in {zone}.") == 1
+    client.force_login(UserFactory(role="Coordinator"))
+    assert client.get(reverse("worklist")).content.decode().count(f"Times are shown in {zone}.") == 1

@@ -130,7 +130,7 @@ def test_a_physician_answers_a_review_request_for_a_signed_checklist(browser: Br
     expect(queue).to_contain_text("review requested by a new rule-set version")
     queue.get_by_role("link", name="CART-E2E-05").click()
     expect(doctor.get_by_role("status").filter(has_text="Physician review requested")).to_contain_text(
-        "Absolute lymphocyte count: flag -> pass")
+        "Absolute lymphocyte count: flag → pass")
     expect(doctor.get_by_role("heading", name=re.compile("Overall:"))).to_contain_text("Cleared with flags")
     # Keyboard only: the justification field, then the button.
     field(doctor, "Why the signed checklist stands").focus()

@@ -62,10 +62,10 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     expect(page.get_by_role("heading", name=re.compile("Overall:"))).to_be_visible()
     alc = page.locator("#item-alc")
     expect(alc).to_contain_text("Flag")
-    expect(alc).to_contain_text("150 cells/uL = 0.15 x10^9/L")
+    expect(alc).to_contain_text("150 cells/µL = 0.15 ×10⁹/L")
     fever = page.locator("#item-fever")
     expect(fever).to_contain_text("Defer")
-    expect(fever).to_contain_text("101.2 F = 38.4 C")
+    expect(fever).to_contain_text("101.2 °F = 38.4 °C")
     expect(page.locator("#item-disease_burden")).to_contain_text("42%")
     expect(page.get_by_text("Rule set: Default (source documents), version 1")).to_be_visible()
     # To look at (docs/checklist.png in the README is a copy of the second).

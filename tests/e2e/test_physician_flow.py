@@ -63,7 +63,7 @@ def test_physician_overrides_acknowledges_signs_and_an_edit_voids_it(browser: Br
     doctor.reload()
     voided = doctor.locator(".voided")
     expect(voided).to_contain_text("Voided sign-off of the previous checklist")
-    expect(voided).to_contain_text("Data changed by Casey Jones: ecog.")
+    expect(voided).to_contain_text("Data changed by Casey Jones: ECOG performance status.")
     expect(doctor.get_by_role("button", name="Sign", exact=True)).to_be_visible()  # a new sign-off is asked for
     # The unchanged override carried over; marked ready again, the patient is back in the queue.
     expect(doctor.locator("#item-viral_infection")).to_contain_text("carried over")

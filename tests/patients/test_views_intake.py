@@ -127,7 +127,8 @@ def test_saving_screening_data_re_evaluates(signed_in, patient):
     assert [result.classes for result in elements(page, cls="result")] == [{"result", "result-not_eligible"}]
     assert overall.text.endswith("Not eligible")  # the label, not the code
     row = _checklist_row(page, "performance_status")
-    assert "<li>ecog: 4</li>" in row
+    assert "<li>ECOG performance status: 4</li>" in row  # the label, not the case key
+    assert "<code>" not in row
     assert 'class="item item-exclude" id="item-performance_status"' in row
     assert "Exclude" in row
 
@@ -249,7 +250,7 @@ def test_temperature_in_fahrenheit_is_saved_with_its_unit_and_defers(signed_in, 
     assert _assessment(patient).data == {"temperature": {"value": 101.2, "unit": "F"}}
 
     row = _checklist_row(signed_in.get(response.url).content.decode(), "fever")
-    assert "38.4 C" in row
+    assert "101.2 °F = 38.4 °C" in row and "Temperature today: 101.2 °F" in row
     assert 'class="item item-defer"' in row
     assert "Defer" in row
 

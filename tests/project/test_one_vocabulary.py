@@ -40,3 +40,16 @@ def test_stage_labels_are_written_once():
     found = [str(path.relative_to(ROOT)) for path in _files(".py")
              if re.search(r"[\"']Before leukapheresis[\"']", path.read_text())]
     assert found == ["eligibility/rules/statuses.py"]
+
+
+def test_the_case_formats_labels_are_written_once():
+    """Each case path's label is written in the engine's vocabulary only: the intake form, the
+    checklist, the history, the preview and the PDF take it from there (issue 12, item 2)."""
+    from eligibility.rules import LABELS
+
+    sources = {path: path.read_text() for path in _files(".py")}
+    for label in ("HBV antiviral prophylaxis in place", "Renal (kidney tests)", "Planned lymphodepletion",
+                  "Target antigen on the tumour (CD19, BCMA or EBV)", "Driving restriction explained (weeks)"):
+        assert label in LABELS.values()
+        found = [str(path.relative_to(ROOT)) for path, text in sources.items() if f'"{label}"' in text]
+        assert found == ["eligibility/rules/vocabulary.py"], label

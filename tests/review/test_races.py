@@ -134,7 +134,7 @@ def test_a_save_racing_a_sign_off_voids_the_signature(coordinator, physician):
     finish(other)
     assert other.error is None
     signoff.refresh_from_db()
-    assert signoff.is_void and signoff.void_reason == "Data changed by Casey Jones: ecog."
+    assert signoff.is_void and signoff.void_reason == "Data changed by Casey Jones: ECOG performance status."
     assert not SignOff.objects.standing().exists()
     assert Assessment.objects.get(patient=patient).current_evaluation == other.result
 

@@ -78,7 +78,7 @@ def test_publishing_reevaluates_open_assessments_and_pins_signed_ones(administra
     request = signed_assessment.review_requests.get()
     assert request.is_open and request.evaluation == signed_evaluation and request.ruleset == published
     assert "version 2 would change this signed checklist" in request.message
-    assert "(cleared with flags -> cleared; Absolute lymphocyte count: flag -> pass)" in request.message
+    assert "(cleared with flags → cleared; Absolute lymphocyte count: flag → pass)" in request.message
     signoff.refresh_from_db()
     assert not signoff.is_void and review.signoff_verify(signoff)
     assert Assessment.objects.get(patient=closed).current_evaluation == closed_evaluation

@@ -112,7 +112,7 @@ def test_a_data_change_or_a_later_version_supersedes_an_open_request(administrat
     services.assessment_update(assessment=assessment, changes={"weight_kg": 81}, stage=assessment.stage,
                                revision=assessment.revision, by=coordinator)
     second.refresh_from_db()
-    assert second.resolution == "superseded" and "weight_kg" in second.justification
+    assert second.resolution == "superseded" and "Weight (kg)" in second.justification
     assert not ReviewRequest.objects.filter(resolved_at__isnull=True).exists()
 
 
@@ -158,20 +158,26 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     impact = preview.impact_preview(draft=draft)
     assert [(row["study_id"], [error["field"] for error in row["errors"]]) for row in impact.unevaluable] == [
         ("LISO-1", ["product"])]
+    client.force_login(administrator)
+    shown = client.get(reverse("ruleset_preview", args=[draft.version])).content.decode()
+    assert "LISO-1</a> AB: Product is not in this rule-set version&#x27;s product catalogue</li>" in shown
+    assert "<code>" not in shown  # by its label, not the case key
     published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
     outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     assert outcome.unevaluable == 1
     assessment = Assessment.objects.get(pk=patient.assessment.pk)
     assert assessment.current_evaluation == before  # stays under version 1, never silently changed
     request = assessment.review_requests.get()
-    assert "cannot evaluate this assessment (product:" in request.message
+    assert "cannot evaluate this assessment (Product is not in this rule-set version's product catalogue)" in (
+        request.message)
     with pytest.raises(review.ReviewRefused, match="coordinator must correct them first"):
         review.review_request_reevaluate(request=request, by=physician)
     with pytest.raises(review.ReviewRefused, match="no signed checklist to keep"):
         review.review_request_keep(request=request, justification="x", by=physician)
     client.force_login(physician)
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
-    assert "cannot evaluate this assessment (product:" in page and "when the coordinator corrects the data" in page
+    assert "cannot evaluate this assessment (Product is not in this rule-set version&#x27;s" in page
+    assert "when the coordinator corrects the data" in page
     assert "Keep the signed checklist" not in page
     services.assessment_update(assessment=assessment, changes={"product": "axicabtagene_ciloleucel"},
                                stage=assessment.stage, revision=assessment.revision, by=coordinator)

@@ -609,7 +609,7 @@ class TestStartingMaterial:
     def test_fresh_passes(self):
         found = item({"starting_material": "fresh", "product": "axicabtagene_ciloleucel"}, self.code)
         assert found.status == "pass"
-        assert "2-8" in found.reason
+        assert "2–8 °C" in found.reason
 
     def test_absent_is_missing(self):
         assert status({"product": "tisagenlecleucel"}, self.code) == "missing"
@@ -857,8 +857,8 @@ class TestFever:
     def test_reason_shows_the_converted_temperature_and_threshold(self):
         found = item({"temperature": {"value": 101.2, "unit": "F"}}, self.code)
         assert found.status == "defer"
-        assert "101.2 F" in found.reason
-        assert "38.4 C" in found.reason
+        assert "101.2 °F" in found.reason
+        assert "38.4 °C" in found.reason
         assert "38" in found.reason.replace("38.4", "")
         assert found.inputs == {"temperature": {"value": 101.2, "unit": "F"}}
 
@@ -985,3 +985,109 @@ class TestRuleSetAsData:
         case = {"starting_material": "cryopreserved", "product": yescarta.code, "cryopreserved_months": 12}
         assert status(case, "starting_material", ruleset) == "pass"
         assert status(case, "starting_material") == "defer"
+
+
+class TestReasonWording:
+    """Reasons read as a clinician writes them (issue 12, item 2): a count with its noun in the
+    singular for exactly one, a unit by its symbol, no doubled words or colons."""
+
+    @pytest.mark.parametrize(("lines", "words"), [
+        (1, "after 1 prior line is an approved indication"), (2, "after 2 prior lines is an approved indication")])
+    def test_prior_lines_of_a_pass(self, lines, words):
+        found = item({"product": "idecabtagene_vicleucel", "diagnosis": "mm", "disease_status": "relapsed",
+                      "prior_lines": lines}, "indication")  # MM needs 1
+        assert found.status == "pass"
+        assert words in found.reason
+
+    @pytest.mark.parametrize(("lines", "words"), [(0, "0 prior lines are fewer"), (1, "1 prior line is fewer")])
+    def test_prior_lines_below_the_minimum(self, lines, words):
+        found = item({**YESCARTA_LBCL, "prior_lines": lines}, "indication")
+        assert found.status == "exclude"
+        assert words in found.reason and "line(s)" not in found.reason
+
+    @pytest.mark.parametrize(("given", "words"), [
+        ({"prior_bispecific": True, "prior_car_t": False}, "Prior bispecific antibody (e.g. blinatumomab): "),
+        ({"prior_bispecific": False, "prior_car_t": True}, "Prior CAR-T: "),
+        ({"prior_bispecific": True, "prior_car_t": True}, "Prior bispecific antibody (e.g. blinatumomab) and CAR-T: "),
+    ])
+    def test_prior_targeted_therapy_names_what_was_given(self, given, words):
+        for retested in (True, False):
+            reason = item({**given, "antigen_retested_after_targeted_therapy": retested},
+                          "prior_targeted_therapy").reason
+            assert reason.startswith(words) and "Prior a " not in reason
+
+    @pytest.mark.parametrize(("age", "words"), [(0.5, "Age 0.5 years is below 1 year:"), (1, "Age 1 year: "),
+                                                (2, "Age 2 years: ")])
+    def test_age_in_years(self, age, words):
+        assert item({"age_years": age}, "age").reason.startswith(words)
+
+    @pytest.mark.parametrize(("doses", "words"), [(0, "0 doses of tocilizumab on site; at least 2 are needed."),
+                                                  (1, "1 dose of tocilizumab on site; at least 2 are needed.")])
+    def test_tocilizumab_doses(self, doses, words):
+        assert item({"tocilizumab_doses_available": doses, "weight_kg": 70}, "tocilizumab").reason == words
+
+    def test_tocilizumab_one_dose_needed_and_given(self):
+        rule = RULE["tocilizumab"](tocilizumab_min_doses=Decimal(1), tocilizumab_max_doses=Decimal(1))
+        _, reason, _ = rule.evaluate(parse_case({"tocilizumab_doses_available": 1, "weight_kg": 10}))
+        assert reason.startswith("1 dose on site (at least 1). Dose 8 mg/kg × 10 kg = 80 mg")
+        assert reason.endswith("up to 1 dose.")
+        _, reason, _ = rule.evaluate(parse_case({"tocilizumab_doses_available": 0, "weight_kg": 10}))
+        assert reason == "0 doses of tocilizumab on site; at least 1 is needed."
+
+    def test_tocilizumab_not_recorded_has_one_colon(self):
+        assert item({}, "tocilizumab").reason == "Not recorded: tocilizumab doses on site and weight."
+
+    @pytest.mark.parametrize(("days", "words"), [(0, "Markers drawn 0 days from"), (1, "Markers drawn 1 day from"),
+                                                 (2, "Markers drawn 2 days from")])
+    def test_marker_days(self, days, words):
+        case = {"infections": {"markers_tested_on": "2026-03-01"}, "leukapheresis_date": f"2026-03-0{1 + days}"}
+        assert item(case, "infectious_markers").reason.startswith(words)
+
+    def test_units_by_their_symbols(self):
+        alc = item({"alc": {"value": 150, "unit": "cells/uL"}}, "alc").reason
+        assert alc == ("ALC 150 cells/µL = 0.15 ×10⁹/L is below the recommended 0.2 ×10⁹/L; lower counts may "
+                       "still be collected.")
+        at_minimum = item({"alc": {"value": 0.2, "unit": "10^9/L"}}, "alc").reason
+        assert at_minimum == "ALC 0.2 ×10⁹/L is at or above 0.2 ×10⁹/L."
+        assert item({"temperature": {"value": 37, "unit": "C"}}, "fever").reason == "Temperature 37 °C is below 38 °C."
+        assert item({"temperature": {"value": 100.8, "unit": "F"}}, "fever").reason == (
+            "Temperature 100.8 °F = 38.2 °C is at or above 38 °C: fever, defer infusion.")
+
+    @pytest.mark.parametrize(("regimen", "words"), [
+        ("none", "No lymphodepletion planned. Omitting fludarabine"),
+        ("cy_only", "Planned: cyclophosphamide only. Omitting fludarabine"),
+        ("other", "Planned: another regimen. Omitting fludarabine")])
+    def test_lymphodepletion_regimen(self, regimen, words):
+        assert item({"lymphodepletion": regimen}, "lymphodepletion").reason.startswith(words)
+
+    def test_the_target_not_recorded_starts_with_a_capital(self):
+        assert item({}, "target_antigen").reason == ("The product's target on the tumour is not recorded: test it "
+                                                     "before therapy.")
+
+    def test_abnormal_organs_are_one_sentence_then_the_question(self):
+        organs = {"cardiac": "normal", "pulmonary": "normal", "hepatic": "abnormal", "renal": "normal"}
+        assert item({"organ_function": organs}, "organ_function").reason == (
+            "Abnormal: hepatic. Can the patient tolerate conditioning chemotherapy?")
+
+    @pytest.mark.parametrize(("code", "case"), [
+        ("caregiver", {"caregiver_confirmed": True}), ("proximity", {"travel_time_minutes": 1}),
+        ("proximity", {"travel_time_minutes": 61}), ("life_expectancy", {"life_expectancy_weeks": 1}),
+        ("starting_material", {"starting_material": "cryopreserved", "cryopreserved_months": 1,
+                               "product": "tisagenlecleucel"}),
+    ])
+    def test_no_count_in_the_wrong_number(self, code, case):
+        reason = item(case, code).reason
+        assert "(s)" not in reason and " 1 weeks" not in reason and " 1 minutes" not in reason
+        assert " 1 months" not in reason and "x10^9" not in reason
+
+    def test_a_product_not_indicated_names_its_indications_without_nested_brackets(self):
+        reason = item({"product": "tisagenlecleucel", "diagnosis": "mm", "disease_status": "relapsed",
+                       "prior_lines": 3}, "indication").reason
+        assert reason == ("Kymriah is not indicated for multiple myeloma (MM); it is indicated for B-ALL, large "
+                          "B-cell lymphoma (LBCL), follicular lymphoma (FL).")
+
+    @pytest.mark.parametrize(("diagnosis", "words"), [("mm", "needs at least 1 prior line."),
+                                                      ("lbcl", "needs at least 2 prior lines.")])
+    def test_prior_lines_not_recorded(self, diagnosis, words):
+        reason = item({"diagnosis": diagnosis}, "indication").reason
+        assert "Prior lines not recorded: " in reason and words in reason

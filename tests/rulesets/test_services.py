@@ -145,8 +145,8 @@ def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_product_add(draft=draft, code="example_product", by=administrator, **NEW_PRODUCT)
     [difference] = rs_selectors.ruleset_differences(draft.based_on, draft)
-    assert (difference.key, difference.before, difference.after) == (
-        "product:example_product", "absent", "Example product, CD22, b_all")
+    assert (difference.key, difference.label, difference.before, difference.after) == (
+        "product:example_product", "Product Example product", "absent", "Example product, CD22, B-ALL")
     engine = Engine(rs_selectors.ruleset_data(draft))
     def indication(diagnosis):
         case = engine.parse({"stage": "screening", "product": "example_product", "diagnosis": diagnosis,
