@@ -17,6 +17,11 @@ Sources, merged in time order:
   answered, followed up, closed);
 - the audit exports themselves (``AuditExport``), each in the exports made after it.
 
+Each row also says the field and its values in words (``field_label``, ``old_text``, ``new_text``,
+after the stored ones): the app that owns a model registers how its fields read
+(``describer_register``; an assessment's ``data.ecog`` is "ECOG performance status", its product code
+the product's name); other fields read as their verbose names and stored values.
+
 A row names the record by the model's name and an opaque identifier (``public_id``, or that of
 the patient the record belongs to, else the primary key). Records of a patient also carry the
 patient's study identifier: administrators need to know which patient; it is never logged.
@@ -41,13 +46,25 @@ from django.utils import timezone
 from .models import AuditExport, UserChange
 from .selectors import person_label
 
-COLUMNS = ("when", "who", "action", "record", "record_id", "study_id", "field", "old_value", "new_value")
+COLUMNS = ("when", "who", "action", "record", "record_id", "study_id", "field", "old_value", "new_value",
+           "field_label", "old_text", "new_text")
 CHUNK = 500
 HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 #: Leading characters a spreadsheet would run as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 Row = dict[str, str]
+
+#: How a tracked model's changed fields read, by model (``app_label.model_name``):
+#: ``describe(field, value)`` gives ``(label, text)``, or None for a field it does not describe.
+#: Registered by the app that owns the model (accounts imports no other app).
+Describer = Callable[[str, Any], tuple[str, str] | None]
+DESCRIBERS: dict[str, Describer] = {}
+
+
+def describer_register(model_label: str, describe: Describer) -> None:
+    """Register how the fields of ``model_label`` (e.g. ``"eligibility.assessment"``) read in the export."""
+    DESCRIBERS[model_label.lower()] = describe
 
 
 def day_range(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -164,6 +181,7 @@ def _history_rows(order: int, model, start, end, text: _Text) -> Iterator[tuple[
                 .annotate(previous_id=Subquery(previous)))
     identity = _Identity(model)
     label = str(model._meta.verbose_name)
+    describe = DESCRIBERS.get(model._meta.label_lower)
     for chunk in _chunks(in_range, "history_date", "history_id"):
         ids = [record.previous_id for record in chunk if record.previous_id is not None]
         previous_records = {record.history_id: record for record in every.filter(history_id__in=ids)}
@@ -179,8 +197,15 @@ def _history_rows(order: int, model, start, end, text: _Text) -> Iterator[tuple[
                 for change in record.diff_against(before).changes:
                     for name, old, new in _field_changes(change.field, change.old, change.new):
                         field = fields.get(name)
-                        yield key, {**base, "action": "changed", "field": name,
-                                    "old_value": text.value(old, field), "new_value": text.value(new, field)}
+                        row = {**base, "action": "changed", "field": name,
+                               "old_value": text.value(old, field), "new_value": text.value(new, field)}
+                        described = describe(name, old) if describe else None
+                        if described is not None:
+                            row["field_label"], row["old_text"] = described
+                            row["new_text"] = describe(name, new)[1]
+                        elif field is not None:
+                            row["field_label"] = str(field.verbose_name)
+                        yield key, row
                 continue
             # The record's own key and its patient are in the record columns already.
             shown = [name for name in fields if name not in (model._meta.pk.name, identity.owner_name)]
@@ -286,7 +311,15 @@ def audit_rows(*, date_from: dt.date, date_to: dt.date, before: AuditExport | No
     sources.append(_export_rows(len(models) + 1, start, end, before, text))
     sources += [_event_rows(len(models) + 2 + index, event, start, end, text) for index, event in enumerate(EVENTS)]
     for _, row in heapq.merge(*sources, key=lambda item: item[0]):
-        yield row
+        yield _in_words(row)
+
+
+def _in_words(row: Row) -> Row:
+    """The row with its field and values in words: as described, else the stored ones."""
+    row.setdefault("field_label", row["field"].replace("_", " "))
+    row.setdefault("old_text", row["old_value"])
+    row.setdefault("new_text", row["new_value"])
+    return row
 
 
 def _cell(value: str) -> str:

@@ -11,5 +11,10 @@ class EligibilityConfig(AppConfig):
 
     def ready(self):
         # Review follows what happens below it (signals and registrations; dependencies point one way).
+        # The audit export (accounts) says an assessment's values in the screens' words.
+        from accounts.audit import describer_register
+
+        from .patients.exports import assessment_field_words
         from .review import receivers  # noqa: F401
         from .review.handoffs import receivers as handoff_receivers  # noqa: F401
+        describer_register("eligibility.assessment", assessment_field_words)

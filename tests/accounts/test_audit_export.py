@@ -50,18 +50,26 @@ def known_changes(administrator, coordinator, physician):
 
 
 def expected_csv(public_id) -> str:
+    patient = ('"{""created_by"": ""Casey Jones (casey)"", ""initials"": ""EX"", ""study_id"": ""EXP-001"", '
+               '""withdrawal_reason"": """", ""withdrawn_at"": """", ""withdrawn_by"": """"}"')
+    assessment = ('"{""data"": {}, ""revision"": ""0"", ""stage"": ""screening"", '
+                  '""updated_by"": ""Casey Jones (casey)""}"')
     lines = [
-        "when,who,action,record,record_id,study_id,field,old_value,new_value",
-        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,"
-        '"{""created_by"": ""Casey Jones (casey)"", ""initials"": ""EX"", ""study_id"": ""EXP-001"", '
-        '""withdrawal_reason"": """", ""withdrawn_at"": """", ""withdrawn_by"": """"}"',
-        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{public_id},EXP-001,,,"
-        '"{""data"": {}, ""revision"": ""0"", ""stage"": ""screening"", ""updated_by"": ""Casey Jones (casey)""}"',
-        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,,1",
-        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,0,1",
-        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,1,2",
-        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,1,2",
-        "2025-03-10T09:15:00+00:00,Ada Admin (ada),role changed,user,dr.lee,,role,Physician,Coordinator",
+        "when,who,action,record,record_id,study_id,field,old_value,new_value,field_label,old_text,new_text",
+        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,{patient},,,{patient}",
+        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{public_id},EXP-001,,,{assessment},,,"
+        f"{assessment}",
+        # The case data's values also in words: the label of the case path (the stored key before it).
+        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,,1,"
+        "ECOG performance status,,1",
+        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,0,1,"
+        "revision,0,1",
+        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,1,2,"
+        "ECOG performance status,1,2",
+        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,1,2,"
+        "revision,1,2",
+        "2025-03-10T09:15:00+00:00,Ada Admin (ada),role changed,user,dr.lee,,role,Physician,Coordinator,"
+        "role,Physician,Coordinator",
     ]
     return "\r\n".join(lines) + "\r\n"
 
@@ -82,6 +90,28 @@ def test_csv_export_of_known_changes_exactly(client, administrator, known_change
     assert response["Content-Disposition"] == 'attachment; filename="audit-trail-2025-03-10-to-2025-03-10.csv"'
     assert "no-store" in response["Cache-Control"]
     assert "EXP-001" not in caplog.text  # the study identifier is never logged
+
+
+def test_case_values_and_the_stage_are_also_in_words(client, administrator, coordinator):
+    """Beside the stored key and value: the label, choice words, the product's name, unit symbols."""
+    patient = services.patient_create(study_id="EXP-002", initials="EW", by=coordinator)
+    services.assessment_update(
+        assessment=patient.assessment, stage="pre_apheresis", revision=patient.assessment.revision, by=coordinator,
+        changes={"product": "axicabtagene_ciloleucel", "alc": {"value": 150, "unit": "cells/uL"},
+                 "infections": {"hbv": "positive"}})
+    client.force_login(administrator)
+    today = timezone.localdate().isoformat()
+    rows = json.loads(_export(client, today, today, format="json")[0])
+    words = {row["field"]: (row["field_label"], row["old_text"], row["new_text"]) for row in rows
+             if row["record"] == "assessment" and row["action"] == "changed"}
+    assert words["data.product"] == ("Product", "", "Yescarta")
+    assert words["data.alc.value"] == ("Absolute lymphocyte count (value)", "", "150")
+    assert words["data.alc.unit"] == ("Absolute lymphocyte count (unit)", "", "cells/uL")
+    assert words["data.infections.hbv"] == ("Hepatitis B", "", "positive (latent/chronic)")
+    assert words["stage"] == ("Stage", "Screening", "Before leukapheresis")
+    assert words["revision"] == ("revision", "0", "1")  # a field nobody describes: its stored value
+    stored = {row["field"]: row["new_value"] for row in rows if row["record"] == "assessment"}
+    assert stored["data.product"] == "axicabtagene_ciloleucel" and stored["stage"] == "pre_apheresis"
 
 
 @override_settings(TIME_ZONE="UTC")
@@ -158,7 +188,8 @@ def test_export_is_recorded_and_appears_in_later_exports(client, administrator):
     assert exported == [{
         "when": exported[0]["when"], "who": "Ada Admin (ada)", "action": "exported", "record": "audit export",
         "record_id": str(export.pk), "study_id": "", "field": "", "old_value": "",
-        "new_value": f"{today} to {today}, CSV, {export.row_count} rows, from the page"}]
+        "new_value": f"{today} to {today}, CSV, {export.row_count} rows, from the page", "field_label": "",
+        "old_text": "", "new_text": f"{today} to {today}, CSV, {export.row_count} rows, from the page"}]
     command_export = AuditExport.objects.exclude(pk=export.pk).get()
     assert command_export.channel == "command" and command_export.by is None
     assert command_export.by_name.startswith("command line") and command_export.row_count == len(rows)
@@ -192,9 +223,10 @@ def test_render_streams_in_pieces_and_defuses_spreadsheet_formulas():
     pieces = list(render([row] * 3000, "csv", counter := [0]))
     assert len(pieces) > 2 and counter == [3000]
     assert sum(piece.count("\r\n") for piece in pieces) == 3001
-    dangerous = {**dict.fromkeys(COLUMNS, ""), "old_value": "=HYPERLINK(\"http://x\")", "new_value": "-5"}
+    dangerous = {**dict.fromkeys(COLUMNS, ""), "old_value": "=HYPERLINK(\"http://x\")", "new_value": "-5",
+                 "old_text": "=HYPERLINK(\"http://x\")", "new_text": "-5"}
     line = "".join(render([dangerous], "csv", [0])).splitlines()[1]
-    assert line.endswith(",\"'=HYPERLINK(\"\"http://x\"\")\",-5")
+    assert line.endswith(",\"'=HYPERLINK(\"\"http://x\"\")\",-5,,\"'=HYPERLINK(\"\"http://x\"\")\",-5")
     assert json.loads("".join(render([dangerous], "json", [0])))[0]["old_value"] == "=HYPERLINK(\"http://x\")"
     assert json.loads("".join(render([], "json", [0]))) == []
 
