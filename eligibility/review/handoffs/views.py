@@ -127,32 +127,43 @@ def _item(public_id, code):
     return evaluation, item
 
 
+def _item_text(request, public_id, code, *, url_name: str, form_class, prefix: str, title: str, write,
+               done: str):
+    """A note or a question on one checklist item: the form page (a GET only shows typed text the
+    session restored after a sign-out, else goes back to the item), then ``write(patient, evaluation, text)``;
+    a refusal is shown beside the field with the text kept."""
+    evaluation, item = _item(public_id, code)
+    patient = active_patient(evaluation.assessment.patient.public_id)
+    back, action = _checklist_url(patient, code), reverse(url_name, args=[public_id, code])
+    title = f"{title} {item.title}"
+    if request.method == "GET":
+        entries = restored_entries(request)
+        if entries is None:
+            return redirect(back)
+        return _form_page(request, patient=patient, title=title, form=form_class(entries, prefix=f"{prefix}-{code}"),
+                          action=action, back=back, status=200)
+    form = form_class(request.POST, prefix=f"{prefix}-{code}")
+    if form.is_valid():
+        try:
+            write(patient, evaluation, form.cleaned_data["text"])
+        except services.HandoffRefused as refused:
+            form.add_error("text" if refused.field == "text" else None, str(refused))
+        else:
+            messages.success(request, f"{done}: {item.title}.")
+            return redirect(back)
+    return _form_page(request, patient=patient, title=title, form=form, action=action, back=back, status=400)
+
+
 @permission_required("eligibility.add_note", raise_exception=True)
 @require_http_methods(["GET", "POST"])
 @restores_entries
 def item_note(request, public_id, code):
     """A note on one checklist item."""
-    evaluation, item = _item(public_id, code)
-    patient = active_patient(evaluation.assessment.patient.public_id)
-    back, action = _checklist_url(patient, code), reverse("item_note", args=[public_id, code])
-    title = f"Note on {item.title}"
-    if request.method == "GET":
-        entries = restored_entries(request)
-        if entries is None:
-            return redirect(back)
-        return _form_page(request, patient=patient, title=title, form=NoteForm(entries, prefix=f"note-{code}"),
-                          action=action, back=back, status=200)
-    form = NoteForm(request.POST, prefix=f"note-{code}")
-    if form.is_valid():
-        try:
-            services.note_add(patient=patient, evaluation=evaluation, code=code, text=form.cleaned_data["text"],
-                              by=request.user)
-        except services.HandoffRefused as refused:
-            form.add_error("text" if refused.field == "text" else None, str(refused))
-        else:
-            messages.success(request, f"Note added: {item.title}.")
-            return redirect(back)
-    return _form_page(request, patient=patient, title=title, form=form, action=action, back=back, status=400)
+    return _item_text(
+        request, public_id, code, url_name="item_note", form_class=NoteForm, prefix="note", title="Note on",
+        write=lambda patient, evaluation, text: services.note_add(patient=patient, evaluation=evaluation, code=code,
+                                                                  text=text, by=request.user),
+        done="Note added")
 
 
 # --- Questions ---------------------------------------------------------------------------------
@@ -163,26 +174,12 @@ def item_note(request, public_id, code):
 @restores_entries
 def question_ask(request, public_id, code):
     """A physician's question on one item of the current checklist, to the coordinators."""
-    evaluation, item = _item(public_id, code)
-    patient = active_patient(evaluation.assessment.patient.public_id)
-    back, action = _checklist_url(patient, code), reverse("question_ask", args=[public_id, code])
-    title = f"Question on {item.title}"
-    if request.method == "GET":
-        entries = restored_entries(request)
-        if entries is None:
-            return redirect(back)
-        return _form_page(request, patient=patient, title=title, form=QuestionForm(entries, prefix=f"ask-{code}"),
-                          action=action, back=back, status=200)
-    form = QuestionForm(request.POST, prefix=f"ask-{code}")
-    if form.is_valid():
-        try:
-            services.question_ask(evaluation=evaluation, code=code, text=form.cleaned_data["text"], by=request.user)
-        except services.HandoffRefused as refused:
-            form.add_error("text" if refused.field == "text" else None, str(refused))
-        else:
-            messages.success(request, f"Question sent to the coordinators: {item.title}.")
-            return redirect(back)
-    return _form_page(request, patient=patient, title=title, form=form, action=action, back=back, status=400)
+    return _item_text(
+        request, public_id, code, url_name="question_ask", form_class=QuestionForm, prefix="ask",
+        title="Question on",
+        write=lambda patient, evaluation, text: services.question_ask(evaluation=evaluation, code=code, text=text,
+                                                                      by=request.user),
+        done="Question sent to the coordinators")
 
 
 def _question(public_id) -> Question:
