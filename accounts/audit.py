@@ -212,11 +212,29 @@ def _history_rows(order: int, model, start, end, text: _Text) -> Iterator[tuple[
             values = model_to_dict(record, fields=shown)
             snapshot = text.value({name: value if isinstance(value, dict | list) else text.value(value, fields[name])
                                    for name, value in values.items()})
+            words = "; ".join(f"{label}: {value}" for label, value in _snapshot_words(values, fields, describe, text)
+                              if value != "")
             created = record.history_type != "-"
             # A "~" without an earlier record (history started after the object existed) shows
             # its values as found.
             yield key, {**base, "action": HISTORY_ACTIONS[record.history_type], "field": "",
-                        "old_value": "" if created else snapshot, "new_value": snapshot if created else ""}
+                        "old_value": "" if created else snapshot, "new_value": snapshot if created else "",
+                        "field_label": "", "old_text": "" if created else words, "new_text": words if created else ""}
+
+
+def _snapshot_words(values: dict[str, Any], fields, describe: Describer | None,
+                    text: _Text) -> Iterator[tuple[str, str]]:
+    """A created or deleted record's values in words, field by field (a JSON object key by key):
+    as its app describes them, else by the field's verbose name and the value as exported."""
+    for name, value in values.items():
+        for path, leaf in (_flatten(value, name).items() if isinstance(value, dict) else [(name, value)]):
+            described = describe(path, leaf) if describe else None
+            if described is not None:
+                yield described
+            else:
+                field = fields.get(path)
+                label = str(field.verbose_name) if field is not None else path.replace("_", " ")
+                yield label, text.value(leaf, field)
 
 
 def _user_change_rows(order: int, start, end, text: _Text) -> Iterator[tuple[tuple, Row]]:
@@ -255,8 +273,9 @@ class _Event(NamedTuple):
 
 
 EVENTS = (
+    # The meaning names the decision ("Not approved: deferred ...").
     _Event("eligibility.SignOff", "signed_at", "signed", lambda r, t: r.signer_name, "meaning",
-           lambda r: f"{r.get_decision_display()}: {r.meaning} (SHA-256 {r.content_hash})", "assessment__patient"),
+           lambda r: f"{r.meaning} (SHA-256 {r.content_hash})", "assessment__patient"),
     _Event("eligibility.SignOff", "voided_at", "voided", lambda r, t: t.person(r.voided_by_id), "void_reason",
            lambda r: r.void_reason, "assessment__patient"),
     _Event("eligibility.ReviewRequest", "created_at", "review requested", lambda r, t: "system", "message",

@@ -111,7 +111,9 @@ def physician_queue():
                       Q(dispositions__status="flag", dispositions__kind="acknowledged")
                       | Q(dispositions__status__in=("defer", "exclude", "missing"),
                           dispositions__kind__in=("accepted", "overridden")))))
-        .filter(Q(signed=False, ready=True) | Q(review_requested=True))
+        # A request on an unsigned checklist (the new version cannot evaluate its data) is the
+        # coordinator's to resolve: it stays on the worklist, not in the physicians' queue.
+        .filter(Q(signed=False, ready=True) | Q(signed=True, review_requested=True))
         .annotate(undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
                   - F("decided"))
         .select_related("assessment__patient")

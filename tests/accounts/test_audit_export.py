@@ -56,9 +56,11 @@ def expected_csv(public_id) -> str:
                   '""updated_by"": ""Casey Jones (casey)""}"')
     lines = [
         "when,who,action,record,record_id,study_id,field,old_value,new_value,field_label,old_text,new_text",
-        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,{patient},,,{patient}",
+        # A created record's values in words: verbose names, people, the stage's label; empty ones left out.
+        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,{patient},,,"
+        "study identifier: EXP-001; initials: EX; created by: Casey Jones (casey)",
         f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{public_id},EXP-001,,,{assessment},,,"
-        f"{assessment}",
+        "Stage: Screening; revision: 0; updated by: Casey Jones (casey)",
         # The case data's values also in words: the label of the case path (the stored key before it).
         f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,,1,"
         "ECOG performance status,,1",
