@@ -70,6 +70,12 @@ def input_text(path: str, value: Any, products: Mapping[str, str] | None = None)
     return value_text(value)
 
 
+def generic_name(code: str) -> str:
+    """A product code (the non-proprietary name in the case format's spelling) in words:
+    ``axicabtagene_ciloleucel`` -> ``axicabtagene ciloleucel``."""
+    return code.replace("_", " ")
+
+
 def diagnoses_text(codes) -> str:
     """Diagnosis codes (a product's indications) in words, in the case format's order."""
     order = list(DIAGNOSIS)

@@ -1,16 +1,18 @@
 """The screen vocabulary for templates: ``{% load vocabulary %}``, then ``{{ user|display_name }}``
 (a person's printed name), ``{{ spec.unit|unit }}`` (a stored unit as screens write it),
-``{{ product.diagnoses|diagnoses }}`` (diagnosis codes in words) and ``{{ value|number }}`` (a number as
-people write it: ``800``, not ``8E+2`` or ``800.000``); ``{% programme_time_zone %}`` names the time
-zone every time is shown in (``settings.TIME_ZONE``, from ``PROGRAMME_TIME_ZONE``)."""
+``{{ product.diagnoses|diagnoses }}`` (diagnosis codes in words), ``{{ value|measure:unit }}`` (a
+number with its unit: ``1 year``, ``60%``, ``0.2 ×10⁹/L``), ``{{ product.code|generic_name }}`` (a
+product's code as its generic name: ``axicabtagene ciloleucel``) and ``{{ value|number }}`` (a
+number as people write it: ``800``, not ``8E+2`` or ``800.000``); ``{% programme_time_zone %}``
+names the time zone every time is shown in (``settings.TIME_ZONE``, from ``PROGRAMME_TIME_ZONE``)."""
 
 from __future__ import annotations
 
 from django import template
 from django.conf import settings
 
-from ..rules import plain
-from .display import diagnoses_text
+from ..rules import measure, plain
+from .display import diagnoses_text, generic_name
 from .people import display_name
 from .vocabulary import unit_text
 
@@ -19,6 +21,8 @@ register.filter("display_name", display_name)
 register.filter("unit", unit_text)
 register.filter("diagnoses", diagnoses_text)
 register.filter("number", plain)
+register.filter("generic_name", generic_name)
+register.filter("measure", measure)
 
 
 @register.simple_tag

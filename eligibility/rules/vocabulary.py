@@ -63,10 +63,20 @@ def unit_symbol(code: str | None) -> str:
     return UNITS.get(code, code)
 
 
+#: Units that are nouns, and their singular: exactly one is ``1 year``, ``1 prior line``.
+NOUN_UNITS = {"years": "year", "lines": "line", "weeks": "week", "doses": "dose", "days": "day",
+              "months": "month", "minutes": "minute", "hours": "hour"}
+
+
 def measure(value, unit: str | None) -> str:
-    """A number with its unit symbol: ``101.2 °F``, ``0.15 ×10⁹/L``, ``150 cells/µL``, ``5%``."""
+    """A number with its unit symbol: ``101.2 °F``, ``0.15 ×10⁹/L``, ``150 cells/µL``, ``5%``;
+    a noun unit in the singular for exactly one (``1 year``, ``2 years``)."""
     symbol = unit_symbol(unit)
-    return f"{plain(value)}{symbol}" if symbol == "%" else f"{plain(value)} {symbol}".strip()
+    if symbol == "%":
+        return f"{plain(value)}%"
+    if value == 1 and symbol in NOUN_UNITS:
+        symbol = NOUN_UNITS[symbol]
+    return f"{plain(value)} {symbol}".strip()
 
 
 def count(number, singular: str, plural: str | None = None) -> str:

@@ -14,6 +14,13 @@ from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import source_departure
 
 
+def _with_unit(label: str, unit: str) -> str:
+    """A threshold's label with its unit in brackets, one pair only: "Minimum age (years)",
+    "Infant age (flag below; years)"."""
+    if not unit:
+        return label
+    return f"{label[:-1]}; {unit})" if label.endswith(")") else f"{label} ({unit})"
+
 class FiniteDecimalField(forms.DecimalField):
     """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
     and leaves them to validation, but comparing a signalling NaN, as ``has_changed`` does with the
@@ -33,7 +40,7 @@ class ThresholdsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
             self.fields[spec.key] = FiniteDecimalField(
-                label=f"{spec.label}" + (f" ({unit_text(spec.unit)})" if spec.unit else ""),
+                label=_with_unit(spec.label, unit_text(spec.unit)),
                 initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"

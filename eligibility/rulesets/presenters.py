@@ -9,8 +9,7 @@ from typing import Any
 from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..common.vocabulary import unit_text
-from ..rules import RULE_CLASSES, THRESHOLDS, THRESHOLDS_BY_KEY, plain
+from ..rules import RULE_CLASSES, THRESHOLDS, THRESHOLDS_BY_KEY, measure
 from .models import Product, Threshold
 
 #: The source a rule cites, by the rule's code (a threshold's source is that of the rule reading it).
@@ -19,7 +18,7 @@ _RULE_SOURCES = {rule.code: rule.source for rule in RULE_CLASSES}
 
 def value_with_unit(key: str, value: Decimal) -> str:
     """A threshold's value as screens write it, with its unit ("8 weeks", "38 °C")."""
-    return f"{plain(value)} {unit_text(THRESHOLDS_BY_KEY[key].unit)}".strip()
+    return measure(value, THRESHOLDS_BY_KEY[key].unit)
 
 
 def source_departure(key: str, value: Decimal) -> str | None:
@@ -59,8 +58,8 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
         if record.history_type == "~" and before is not None and before.value != record.value:
             spec = THRESHOLDS_BY_KEY[record.key]
             rows.append({"when": record.history_date, "who": _who(record), "what": spec.label,
-                         "old": f"{plain(before.value)} {unit_text(spec.unit)}".strip(),
-                         "new": f"{plain(record.value)} {unit_text(spec.unit)}".strip()})
+                         "old": measure(before.value, spec.unit),
+                         "new": measure(record.value, spec.unit)})
         last[record.id] = record
     last = {}
     for record in (Product.history.filter(ruleset_id=ruleset.pk).select_related("history_user")

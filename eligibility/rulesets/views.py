@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
-from ..common.display import input_error_text
+from ..common.display import generic_name, input_error_text
 from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
 from ..rules import RULE_CLASSES, plain
 from . import services as rulesets
@@ -325,7 +325,8 @@ def ruleset_product_add(request, version):
         except rulesets.RuleSetRefused as refused:
             _refusal_to_form(form, refused)
         else:
-            messages.success(request, f"{product.name} ({product.code}) added to draft version {version}.")
+            messages.success(request,
+                             f"{product.name} ({generic_name(product.code)}) added to draft version {version}.")
             return redirect("ruleset_detail", version=version)
     messages.error(request, "The product was not added: see the reasons beside its fields.")
     return _detail(request, ruleset, add_form=form, status=400)
@@ -351,8 +352,8 @@ def ruleset_product_remove(request, version, code):
     except rulesets.RuleSetRefused as refused:
         return _confirmation(request, RuleSet.objects.get(pk=ruleset.pk), "remove", product=product, status=409,
                              error=f"{product.name} was not removed. {refused}")
-    messages.success(request, f"{product.name} ({code}) removed from draft version {version}. Preview the impact: "
-                              "open assessments naming it cannot be evaluated under this version.")
+    messages.success(request, f"{product.name} ({generic_name(code)}) removed from draft version {version}. "
+                              "Preview the impact: open assessments naming it cannot be evaluated under this version.")
     return redirect("ruleset_detail", version=version)
 
 

@@ -26,6 +26,7 @@ from eligibility.rules import (
     Diagnosis,
     case_field_types,
     count,
+    measure,
 )
 from tests.factories import PatientFactory, UserFactory
 
@@ -205,3 +206,19 @@ def test_every_page_states_the_programmes_time_zone_once(client, settings, zone)
     assert client.get(reverse("login")).content.decode().count(f"Times are shown in {zone}.") == 1
     client.force_login(UserFactory(role="Coordinator"))
     assert client.get(reverse("worklist")).content.decode().count(f"Times are shown in {zone}.") == 1
+
+
+@pytest.mark.parametrize(("value", "unit", "text"), [
+    (1, "years", "1 year"), (Decimal("1.0"), "lines", "1 line"), (2, "years", "2 years"),
+    (Decimal("1.5"), "weeks", "1.5 weeks"), (0, "doses", "0 doses"), (60, "%", "60%"), (1, "%", "1%"),
+])
+def test_a_noun_unit_is_singular_for_exactly_one(value, unit, text):
+    assert measure(value, unit) == text
+
+
+def test_a_threshold_label_keeps_one_pair_of_brackets():
+    from eligibility.rulesets.forms import _with_unit
+
+    assert _with_unit("Infant age (flag below)", "years") == "Infant age (flag below; years)"
+    assert _with_unit("Minimum age", "years") == "Minimum age (years)"
+    assert _with_unit("ECOG performance status at most", "") == "ECOG performance status at most"
