@@ -319,7 +319,8 @@ def _sign_refused(request, evaluation, form):
     """Not signed: said at the top of the page (the sign-off block is at its end) and beside the
     field, which takes the focus."""
     problems = [str(error) for errors in form.errors.values() for error in errors]
-    messages.error(request, "Not signed: " + " ".join(problems or ["enter your password to sign."]))
+    reasons = " ".join(problems or ["Enter your password to sign."])
+    messages.error(request, f"Not signed. {reasons}")
     form.fields["password"].widget.attrs["autofocus"] = True
     return _refused_page(request, evaluation, signoff_form=form)
 

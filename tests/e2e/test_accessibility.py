@@ -139,6 +139,14 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
     ]:
         check(office, f"{base}{url}", found, name)
 
+    # At phone width the administrator's widest pages wrap rather than scroll sideways.
+    narrow = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in(narrow, base, "ada")
+    for url in (reverse("ruleset_detail", args=[active.version]), reverse("ruleset_detail", args=[draft.version]),
+                reverse("user_list"), reverse("audit_export")):
+        check(narrow, f"{base}{url}", found, f"{url} at 390 px")
+        assert narrow.evaluate("document.documentElement.scrollWidth") <= 390, url
+
     assert not found, "serious or critical axe violations:\n" + json.dumps(found, indent=1)
 
 
