@@ -12,6 +12,8 @@ patients, so patients announce what happened and review acts on it, in the same 
 - :func:`history_source`: registers a function ``(assessment) -> list of rows`` (``when``, ``who``,
   ``field``, ``old``, ``new``) whose rows the patient's history shows beside the recorded values
   (e.g. hand-offs: ready marks, notes, questions).
+- :func:`save_notice`: registers a function ``(previous_evaluation_id, evaluation) -> str | None``
+  that says, after a save's ``evaluation`` replaced that checklist, what it did (a signature voided).
 """
 
 from __future__ import annotations
@@ -41,6 +43,21 @@ def history_source(function: Callable) -> Callable:
     """Register ``function`` as a source of history rows (a decorator)."""
     HISTORY_SOURCES.append(function)
     return function
+
+
+#: What a save's new checklist did to the one it replaced: (previous id, new evaluation) -> text or None.
+SAVE_NOTICES: list[Callable] = []
+
+
+def save_notice(function: Callable) -> Callable:
+    """Register ``function`` as a save notice (a decorator)."""
+    SAVE_NOTICES.append(function)
+    return function
+
+
+def save_notices(previous_evaluation_id, evaluation) -> list[str]:
+    """What the registered functions say of ``evaluation`` replacing ``previous_evaluation_id``."""
+    return [notice for function in SAVE_NOTICES if (notice := function(previous_evaluation_id, evaluation))]
 
 
 def write_refusal(assessment) -> str | None:

@@ -23,7 +23,7 @@ from .forms import PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
 from .models import Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404
-from .signals import write_refusal
+from .signals import save_notices, write_refusal
 
 
 @permission_required("eligibility.add_patient", raise_exception=True)
@@ -132,9 +132,11 @@ def intake(request, public_id, phase):
                        assessment=assessment)
     if request.method == "POST":
         if form.is_valid():
+            previous = assessment.current_evaluation_id
             try:
-                services.assessment_update(assessment=assessment, changes=form.changes(), stage=form.stage_value(),
-                                           revision=form.cleaned_data["revision"], by=request.user)
+                evaluation = services.assessment_update(
+                    assessment=assessment, changes=form.changes(), stage=form.stage_value(),
+                    revision=form.cleaned_data["revision"], by=request.user)
             except services.ConcurrentEdit as conflict:
                 current = conflict.assessment
                 base = form.cleaned_data.get("base")
@@ -154,8 +156,10 @@ def intake(request, public_id, phase):
             else:
                 removed = "; ".join(f"{FIELDS_BY_PATH[path].label} (was {form.display(path, value)})"
                                     for path, value in form.removed)
+                notices = save_notices(previous, evaluation) if previous and evaluation.pk != previous else []
                 messages.success(request, f"{STAGE_LABELS[phase]}: saved; the checklist was re-evaluated." + (
-                    f" Removed because they no longer apply: {removed}." if removed else ""))
+                    f" Removed because they no longer apply: {removed}." if removed else "")
+                    + "".join(f" {notice}" for notice in notices))
                 return redirect("checklist", public_id=patient.public_id)
         elif form.has_error(NON_FIELD_ERRORS, code="tampered"):
             form.rebase(assessment, {})

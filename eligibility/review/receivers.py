@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ..common.people import display_name
 from ..patients.models import Evaluation, Patient
-from ..patients.signals import evaluations_replaced, patient_restored, write_guard
+from ..patients.signals import evaluations_replaced, patient_restored, save_notice, write_guard
 from ..rules import checklist_items
 from ..rulesets.models import RuleSet
 from ..rulesets.preview import OpenCase, open_cases_provider
@@ -88,6 +88,18 @@ def closed_work_up(assessment) -> str | None:
         return None
     return (f"The work-up was closed as not eligible by {closing.signer_name} on "
             f"{timezone.localtime(closing.signed_at):%Y-%m-%d %H:%M}; a physician can reopen it.")
+
+
+@save_notice
+def signature_voided(previous_evaluation_id, evaluation) -> str | None:
+    """After a save: the signature ``evaluation`` voided when it replaced the previous checklist, said
+    to the coordinator who saved (one voided earlier, e.g. by a reopening, is not this save's)."""
+    voided = (SignOff.objects.filter(evaluation_id=previous_evaluation_id, voided_at__gte=evaluation.created_at)
+              .order_by("-voided_at").first())
+    if voided is None:
+        return None
+    return (f"The signature by {voided.signer_name} ({voided.get_decision_display().lower()}) is void: the checklist "
+            "needs signing again; mark the stage ready for review when the data are complete.")
 
 
 @receiver(ruleset_published, sender=RuleSet, dispatch_uid="review.reevaluate_after_publish")

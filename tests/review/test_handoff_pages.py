@@ -6,6 +6,7 @@ a signature, refusals beside the field with the text kept, and no patient identi
 from __future__ import annotations
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from eligibility.common.text import FREE_TEXT_MAX
@@ -247,9 +248,19 @@ def test_the_intake_form_warns_before_a_save_that_voids_a_signature(client, pati
     for warning in warnings:
         assert warning.text.startswith("⚠ This checklist is signed by Robin Lee on ")
         assert "saving a change voids the signature and the checklist needs signing again" in warning.text
-    assert save_section(client, patient, "screening", ecog=0).status_code == 302
+    response = save_section(client, patient, "screening", ecog=0)
+    assert response.status_code == 302
     signoff.refresh_from_db()
     assert signoff.is_void  # the save still works as before
+    # ... and says what it did.
+    [said] = [str(message) for message in get_messages(response.wsgi_request)]
+    assert said.startswith("Screening: saved; the checklist was re-evaluated.")
+    assert said.endswith(" The signature by Robin Lee (not approved: deferred) is void: the checklist needs signing "
+                         "again; mark the stage ready for review when the data are complete.")
+    # The next save voids nothing: nothing said of a signature voided before it.
+    response = save_section(client, patient, "screening", ecog=1)
+    said = [str(message) for message in get_messages(response.wsgi_request)][-1]  # the first one not shown yet
+    assert said.startswith("Screening: saved") and "signature" not in said
 
 
 def test_no_patient_identifier_in_a_hand_off_url(patient, physician):
