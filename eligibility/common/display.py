@@ -70,6 +70,14 @@ def input_text(path: str, value: Any, products: Mapping[str, str] | None = None)
     return value_text(value)
 
 
+def label_with_unit(label: str, unit: str) -> str:
+    """A label with its unit in brackets, one pair only: "Minimum age (years)", "Infant age (flag
+    below; years)"."""
+    if not unit:
+        return label
+    return f"{label[:-1]}; {unit})" if label.endswith(")") else f"{label} ({unit})"
+
+
 def generic_name(code: str) -> str:
     """A product code (the non-proprietary name in the case format's spelling) in words:
     ``axicabtagene_ciloleucel`` -> ``axicabtagene ciloleucel``."""

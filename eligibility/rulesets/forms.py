@@ -7,19 +7,13 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from ..common.display import label_with_unit
 from ..common.text import free_text_field
 from ..common.vocabulary import unit_text
 from ..rules import RULE_CLASSES, THRESHOLDS, plain
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import source_departure
 
-
-def _with_unit(label: str, unit: str) -> str:
-    """A threshold's label with its unit in brackets, one pair only: "Minimum age (years)",
-    "Infant age (flag below; years)"."""
-    if not unit:
-        return label
-    return f"{label[:-1]}; {unit})" if label.endswith(")") else f"{label} ({unit})"
 
 class FiniteDecimalField(forms.DecimalField):
     """A decimal that is a number: "NaN", "sNaN" and "Infinity" do not convert (Django converts them
@@ -40,7 +34,7 @@ class ThresholdsForm(forms.Form):
         super().__init__(*args, **kwargs)
         for spec in THRESHOLDS:
             self.fields[spec.key] = FiniteDecimalField(
-                label=_with_unit(spec.label, unit_text(spec.unit)),
+                label=label_with_unit(spec.label, unit_text(spec.unit)),
                 initial=plain(values[spec.key]),
                 max_digits=10, decimal_places=3, show_hidden_initial=True,
                 help_text=f"Allowed {plain(spec.minimum)} to {plain(spec.maximum)}"

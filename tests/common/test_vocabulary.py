@@ -10,7 +10,7 @@ import pytest
 from django.template import Context, Template
 from django.urls import reverse
 
-from eligibility.common.display import diagnoses_text, input_error_text, input_label, input_text
+from eligibility.common.display import diagnoses_text, input_error_text, input_label, input_text, label_with_unit
 from eligibility.common.vocabulary import NEXT_STEP, STAGE_LABELS, STAGE_WHERE, UNITS, unit_text
 from eligibility.patients import services
 from eligibility.patients.fields import FIELDS
@@ -217,8 +217,6 @@ def test_a_noun_unit_is_singular_for_exactly_one(value, unit, text):
 
 
 def test_a_threshold_label_keeps_one_pair_of_brackets():
-    from eligibility.rulesets.forms import _with_unit
-
-    assert _with_unit("Infant age (flag below)", "years") == "Infant age (flag below; years)"
-    assert _with_unit("Minimum age", "years") == "Minimum age (years)"
-    assert _with_unit("ECOG performance status at most", "") == "ECOG performance status at most"
+    assert label_with_unit("Infant age (flag below)", "years") == "Infant age (flag below; years)"
+    assert label_with_unit("Minimum age", "years") == "Minimum age (years)"
+    assert label_with_unit("ECOG performance status at most", "") == "ECOG performance status at most"
