@@ -3,8 +3,8 @@ and migrations stay as they were; see README, project layout)."""
 
 from .patients.models import Assessment, Evaluation, Patient, PatientQuerySet
 from .review.models import Disposition, ReviewRequest, ReviewRequestQuerySet, SignOff, SignOffQuerySet
-from .rulesets.models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, Threshold
+from .rulesets.models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, RuleSetReevaluation, Threshold
 
 __all__ = ["DIAGNOSIS_CHOICES", "Assessment", "Disposition", "Evaluation", "Patient", "PatientQuerySet", "Product",
-           "ReviewRequest", "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "SignOff", "SignOffQuerySet",
-           "Threshold"]
+           "ReviewRequest", "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "RuleSetReevaluation",
+           "SignOff", "SignOffQuerySet", "Threshold"]

@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Benchmark of publishing a rule-set version over N open assessments, off the request.
+
+Seeds N synthetic open assessments (``manage.py seed_assessments N --seed 7``) into a database of
+its own (a new SQLite file, or the EMPTY database of ``--database-url``), makes a version 2 that
+changes every open assessment's checklist (travel time, driving restriction and stay), then:
+
+1. times the publish itself (the administrator's request: one transaction, the task enqueued);
+2. starts a task worker (``manage.py db_worker --batch``, a process of its own, as deployed) and
+   times the background re-evaluation, from the publish until its record says finished;
+3. meanwhile a coordinator saves one patient in a loop (another thread of this process, its own
+   database connection), and each save's time is recorded: the longest is how long a save waited
+   behind the re-evaluation (its batches hold their rows' locks; on SQLite the write lock).
+
+Targets (issue 15): under 60 s for 100,000 open assessments, no save over 100 ms. A save's own
+cost, measured the same way before the publish, is reported beside it.
+
+Usage: ``python bench/bench_publish.py [--assessments 100000] [--database-url URL] [--keep DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assessments", type=int, default=100_000)
+    parser.add_argument("--database-url", default="",
+                        help="an EMPTY database to use instead of a new SQLite file (e.g. PostgreSQL)")
+    parser.add_argument("--seeded", action="store_true",
+                        help="the database is already migrated and seeded (a copy of an earlier run's)")
+    args = parser.parse_args()
+    database_url = args.database_url
+    if not database_url:
+        folder = tempfile.mkdtemp()
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the benchmark's own database
+        database_url = f"sqlite:///{folder}/bench.sqlite3"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "False",
+           "DATABASE_URL": database_url, "DJANGO_ADMIN_PASSWORD": "bench-only-not-used"}
+    manage = [sys.executable, "manage.py"]
+    if not args.seeded:
+        for command in (["migrate", "-v", "0"], ["ensure_admin"]):
+            subprocess.run(manage + command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        started = time.perf_counter()
+        subprocess.run(manage + ["seed_assessments", str(args.assessments), "--seed", "7"], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL)
+        print(f"Seeding {args.assessments:,} open assessments: {time.perf_counter() - started:.0f} s")
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from eligibility.patients import services
+    from eligibility.patients.models import Assessment
+    from eligibility.rulesets import services as rulesets
+    from eligibility.rulesets.models import RuleSetReevaluation
+    from eligibility.rulesets.selectors import ruleset_get
+
+    admin = User.objects.get(username="admin")
+    changed = {"proximity_max_minutes": Decimal(120), "driving_restriction_weeks": Decimal(2),
+               "proximity_stay_weeks": Decimal(2)}
+    if ruleset_get().version > 1:  # a copy of a database published before: change back
+        changed = {key: Decimal(value) for key, value in ruleset_get().based_on.thresholds
+                   .filter(key__in=changed).values_list("key", "value")}
+    # The coordinator's patient: the last one (the re-evaluation reaches it at the end).
+    target_pk = Assessment.objects.order_by("-pk").values_list("pk", flat=True)[0]
+    stop, saves, errors = threading.Event(), [], []
+
+    def save_loop(into: list[float]) -> None:
+        weight = 60
+        try:
+            while not stop.is_set():
+                weight = 61 if weight == 60 else 60
+                started = time.perf_counter()
+                assessment = Assessment.objects.get(pk=target_pk)
+                services.assessment_update(assessment=assessment, changes={"weight_kg": weight},
+                                           stage=assessment.stage, revision=assessment.revision, by=admin)
+                into.append(time.perf_counter() - started)
+                time.sleep(0.02)  # a coordinator saving 50 times a second at most
+        except Exception as exc:  # reported below: a save must never fail
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    baseline: list[float] = []
+    alone = threading.Thread(target=save_loop, args=(baseline,))
+    alone.start()
+    time.sleep(3)
+    stop.set()
+    alone.join()
+    stop.clear()
+    print(f"A save alone: median {statistics.median(baseline) * 1000:.0f} ms, "
+          f"longest {max(baseline) * 1000:.0f} ms ({len(baseline)} saves)")
+
+    draft = rulesets.ruleset_draft_create(by=admin)
+    rulesets.ruleset_thresholds_update(draft=draft, by=admin, values=changed)
+    saver = threading.Thread(target=save_loop, args=(saves,))
+    saver.start()
+    started = time.perf_counter()
+    published = rulesets.ruleset_publish(draft=draft, note="benchmark", by=admin)
+    publish_seconds = time.perf_counter() - started
+    worker = subprocess.Popen(manage + ["db_worker", "--batch", "--no-startup-delay", "--no-reload", "-v", "0"],
+                              cwd=ROOT, env=env)
+    record = RuleSetReevaluation.objects.filter(ruleset=published)
+    while record.get().status not in ("finished", "failed") and worker.poll() is None:
+        time.sleep(0.1)
+    wall = time.perf_counter() - started
+    time.sleep(1)
+    stop.set()
+    saver.join()
+    worker.wait()
+    run = record.get()
+    if run.status != "finished" or errors:
+        raise SystemExit(f"Not finished: {run.status} {run.error}; save errors: {errors[:3]}")
+    print(f"Publish (the request's transaction, task enqueued): {publish_seconds * 1000:.0f} ms")
+    print(f"Background re-evaluation of {run.total:,} open assessments by one worker: {wall:.1f} s "
+          f"(target < 60 s at 100,000); {run.reevaluated:,} re-evaluated, {run.review_requested:,} review "
+          f"requests, {run.unevaluable:,} not evaluable, {run.changed_meanwhile:,} saved meanwhile")
+    print(f"Saves during it: {len(saves)}; median {statistics.median(saves) * 1000:.0f} ms, "
+          f"p99 {percentile(saves, 0.99) * 1000:.0f} ms, longest {max(saves) * 1000:.0f} ms (target: none over "
+          f"100 ms); database: {connection.vendor}")
+
+
+if __name__ == "__main__":
+    main()
