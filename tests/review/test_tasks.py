@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from eligibility.models import Assessment, Evaluation, RuleSet, RuleSetReevaluation
+from eligibility.patients.signals import evaluations_replaced
 from eligibility.review import reevaluation
 from eligibility.rulesets import services as rulesets
 from tests.conftest import replay_data_migrations
@@ -90,23 +91,26 @@ def test_the_publish_returns_at_once_and_the_worker_reevaluates_everything(
 
 
 def test_a_worker_that_dies_halfway_is_resumed_after_the_last_batch_without_duplicates(
-        client, administrator, coordinator, monkeypatch):
+        client, administrator, coordinator):
     for n in range(5):
         PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
     rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
     record = RuleSetReevaluation.objects.get()
     batches = []
-    real_batch = reevaluation._reevaluate_batch
 
-    def crashing_after_two(*args, **kwargs):
-        if len(batches) == 2:
+    def crash_in_the_third_batch(sender, replacements, by, **kwargs):
+        """The machine goes down while the third batch writes (an announced, public hook)."""
+        batches.append(len(replacements))
+        if len(batches) == 3:
             raise RuntimeError("the machine went down")
-        batches.append(args[0])
-        return real_batch(*args, **kwargs)
 
-    monkeypatch.setattr(reevaluation, "_reevaluate_batch", crashing_after_two)
-    with pytest.raises(RuntimeError):
-        reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=2)
+    evaluations_replaced.connect(crash_in_the_third_batch, weak=False)
+    try:
+        with pytest.raises(RuntimeError):
+            reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=2)
+    finally:
+        evaluations_replaced.disconnect(crash_in_the_third_batch)
+    assert batches == [2, 2, 1]  # the third batch's writes were rolled back with its progress
     record.refresh_from_db()
     assert (record.status, record.done, record.total, record.error) == ("failed", 4, 5, "RuntimeError")
     assert under(2) == 4
@@ -114,7 +118,6 @@ def test_a_worker_that_dies_halfway_is_resumed_after_the_last_batch_without_dupl
     state = client.get(reverse("ruleset_reevaluation", args=[2])).json()
     assert state["resumable"] and "Stopped by an error (RuntimeError) after 4 of 5" in state["text"]
 
-    monkeypatch.setattr(reevaluation, "_reevaluate_batch", real_batch)
     assert client.post(reverse("ruleset_reevaluation_resume", args=[2])).status_code == 302
     record.refresh_from_db()
     assert record.status == "queued"
