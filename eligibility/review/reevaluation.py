@@ -53,18 +53,13 @@ def standing_on_current_checklist():
 
 @dataclass
 class Reevaluation:
+    """What a run (or one batch) did; a publish's run adds each batch's to its record."""
+
     reevaluated: int = 0
     unchanged_signed: int = 0
     review_requested: int = 0
     unevaluable: int = 0
     changed_meanwhile: int = 0  # saved by someone while this ran: that save evaluated them
-
-    def summary(self) -> str:
-        """What the administrator is told after publishing."""
-        return (f"Re-evaluated {self.reevaluated} open assessment(s); {self.review_requested} signed checklist(s) "
-                "marked for a physician's review"
-                + (f"; {self.unevaluable} cannot be evaluated under this version and are marked for review"
-                   if self.unevaluable else "") + ".")
 
 
 def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = BATCH_SIZE) -> Reevaluation:

@@ -1,5 +1,6 @@
 """What the rule-set pages show: who edited which value of a draft, and when; a value that departs
-from the source documents, beside theirs."""
+from the source documents, beside theirs; the progress and outcome of the re-evaluation after a
+publish."""
 
 from __future__ import annotations
 
