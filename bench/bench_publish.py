@@ -100,7 +100,11 @@ def main() -> None:
             try:
                 return execute(sql, params, many, context)
             finally:
-                longest[0] = max(longest[0], time.perf_counter() - started)
+                took = time.perf_counter() - started
+                longest[0] = max(longest[0], took)
+                slowest.append((took, sql.split(" WHERE ")[0][:70]))
+                slowest.sort(reverse=True)
+                del slowest[3:]
 
         try:
             with connection.execute_wrapper(timed):
@@ -118,7 +122,7 @@ def main() -> None:
         finally:
             connection.close()
 
-    baseline, baseline_waits, waits = [], [], []
+    baseline, baseline_waits, waits, slowest = [], [], [], []
     alone = threading.Thread(target=save_loop, args=(baseline, baseline_waits))
     alone.start()
     time.sleep(3)
@@ -130,6 +134,7 @@ def main() -> None:
 
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, by=admin, values=changed)
+    slowest.clear()
     saver = threading.Thread(target=save_loop, args=(saves, waits))
     saver.start()
     started = time.perf_counter()
@@ -157,6 +162,7 @@ def main() -> None:
           f"(the wait for the lock) p99 {percentile(waits, 0.99) * 1000:.0f} ms, longest {max(waits) * 1000:.0f} ms "
           f"(target: no save waiting over 100 ms); alone the longest statement was at most "
           f"{max(baseline_waits) * 1000:.1f} ms; database: {connection.vendor}")
+    print("The saves' three slowest statements: " + "; ".join(f"{took * 1000:.0f} ms {sql}" for took, sql in slowest))
 
 
 if __name__ == "__main__":
