@@ -8,6 +8,7 @@ published while it was withdrawn."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,10 +29,14 @@ from .models import ReviewRequest, SignOff
 logger = logging.getLogger(__name__)
 
 #: Assessments per batch: each batch is one transaction holding its rows' locks (on SQLite, the
-#: database's write lock), so a coordinator's save waits for one batch at most. 50 keep that wait
-#: near 30 ms on SQLite and PostgreSQL on a 2-core machine (bench/bench_publish.py); the
-#: per-batch overhead makes smaller batches slower overall.
+#: database's write lock), so a coordinator's save waits for one batch at most. A batch's rows are
+#: evaluated before its transaction; only the writing holds the locks. The run after a publish
+#: starts at BATCH_SIZE and keeps each batch's locked part near LOCK_TARGET_SECONDS, however
+#: loaded the machine (bench/bench_publish.py): smaller batches cost more per row, so no smaller
+#: than needed, within BATCH_SIZES.
 BATCH_SIZE = 50
+BATCH_SIZES = (5, 200)
+LOCK_TARGET_SECONDS = 0.04
 
 #: The last stage: an assessment approved at it is no longer open.
 INFUSION_STAGE = "pre_infusion"
@@ -113,7 +118,7 @@ def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluat
 
 
 def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
-                     batch_size: int = BATCH_SIZE) -> RuleSetReevaluation | None:
+                     batch_size: int | None = None) -> RuleSetReevaluation | None:
     """Run (or resume) the re-evaluation after a publish as ``worker`` (a unique token: the task's
     id), recording done / total and the counts batch by batch; ``by`` is recorded on the new
     evaluations (default: the administrator who published). Returns the finished record, or
@@ -124,7 +129,8 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
     checking the lease under the record's row lock: a batch either commits with its progress or
     not at all, and a worker that lost the lease commits nothing more. An error (or the worker
     stopped mid-task) marks the record failed, which the page offers to resume, and is raised again
-    for the task queue to record."""
+    for the task queue to record. ``batch_size``: fixed batches (default: sized by their lock time,
+    see :data:`LOCK_TARGET_SECONDS`)."""
     run = reevaluation_claim(reevaluation_id=reevaluation_id, worker=worker)
     if run is None:
         return None
@@ -135,9 +141,12 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
         pks = list(_to_reevaluate(ruleset).filter(pk__gt=run.cursor).values_list("pk", flat=True))
         if run.total is None:
             held.filter(total__isnull=True).update(total=len(pks))
-        for start in range(0, len(pks), batch_size):
-            batch, outcome = pks[start:start + batch_size], Reevaluation()
+        start, size = 0, batch_size or BATCH_SIZE
+        while start < len(pks):
+            batch, outcome = pks[start:start + size], Reevaluation()
+            start += len(batch)
             plans = _plans(ruleset, batch, engine, engines, by)
+            locked_at = time.perf_counter()
             with transaction.atomic():
                 if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
                     raise LeaseLost
@@ -148,6 +157,8 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                             unevaluable=F("unevaluable") + outcome.unevaluable,
                             unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
                             changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
+            if batch_size is None:
+                size = _next_size(size, time.perf_counter() - locked_at)
         if not held.update(status=RuleSetReevaluation.Status.FINISHED, finished_at=timezone.now()):
             raise LeaseLost
     except LeaseLost:
@@ -163,6 +174,17 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
         logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
         raise
     return RuleSetReevaluation.objects.get(pk=run.pk)
+
+
+def _next_size(size: int, locked_seconds: float) -> int:
+    """The next batch's size: halved when this one held its locks longer than the target, a half
+    larger when it held them less than half of it (within :data:`BATCH_SIZES`)."""
+    smallest, largest = BATCH_SIZES
+    if locked_seconds > LOCK_TARGET_SECONDS:
+        return max(smallest, size // 2)
+    if locked_seconds < LOCK_TARGET_SECONDS / 2:
+        return min(largest, size + max(1, size // 2))
+    return size
 
 
 def _published_engines() -> dict[int, Engine]:

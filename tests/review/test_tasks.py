@@ -7,6 +7,7 @@ Transactional: the publish's on-commit enqueue and the worker's own transactions
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -187,3 +188,30 @@ def test_the_command_runs_a_recorded_reevaluation_by_hand(administrator, coordin
     assert (record.status, record.done, record.reevaluated) == ("finished", 1, 1)
     run_worker()  # the queued task then finds nothing to do
     assert Evaluation.objects.filter(ruleset__version=2).count() == 1
+
+
+@pytest.mark.parametrize(("target", "slow", "sizes"), [
+    (0.05, 0.06, [16, 8]),  # the first batch held its locks longer than the target: the next is halved
+    (10.0, 0.0, [16, 24]),  # far shorter than the target: the next is a half larger
+])
+def test_the_run_sizes_its_batches_by_how_long_they_hold_the_locks(
+        administrator, coordinator, monkeypatch, target, slow, sizes):
+    for n in range(40):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    monkeypatch.setattr(reevaluation, "BATCH_SIZE", 16)
+    monkeypatch.setattr(reevaluation, "LOCK_TARGET_SECONDS", target)
+    seen = []
+
+    def batch_written(sender, replacements, by, **kwargs):
+        seen.append(len(replacements))
+        if len(seen) == 1:
+            time.sleep(slow)  # inside the first batch's transaction
+
+    evaluations_replaced.connect(batch_written, weak=False)
+    try:
+        reevaluation.reevaluation_run(reevaluation_id=RuleSetReevaluation.objects.get().pk, worker="w")
+    finally:
+        evaluations_replaced.disconnect(batch_written)
+    assert seen[:2] == sizes and sum(seen) == 40
+    assert Evaluation.objects.filter(ruleset__version=2).count() == 40
