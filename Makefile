@@ -46,20 +46,27 @@ install: $(VENV)/.installed static/vendor/.installed debs-runtime
 
 install-dev: $(VENV)/.installed-dev
 
-## Create .venv, install, migrate (which loads the default rule set) and serve on http://$(HOST):$(PORT)
+## Create .venv, install, migrate (which loads the default rule set) and serve on http://$(HOST):$(PORT),
+## with a task worker beside the server (the re-evaluation after a publish), stopped with it
+# The worker gets SIGTERM twice: the first stops it between tasks, the second within one (a
+# re-evaluation cut short is marked stopped and offered for resuming on the version's page).
 run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py db_worker --no-reload --interval 1 & worker=$$!; \
+	stop() { kill -TERM $$worker 2>/dev/null && sleep 1 && kill -TERM $$worker 2>/dev/null; wait $$worker; }; \
+	trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # `make serve`: production settings behind gunicorn. Each of these can be set in the environment.
 BIND ?= 127.0.0.1:8000
 GUNICORN_WORKERS ?= $(shell echo $$(( 2 * $$(nproc) + 1 )))
-# Publishing a rule-set version re-evaluates every open assessment inside the request (README).
+# Seconds a request may take (no page works for longer: publishing re-evaluates in a task worker).
 GUNICORN_TIMEOUT ?= 120
 
 ## Production settings (DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL from the environment):
-## migrate, collect the static files, then serve with gunicorn on $(BIND)
+## migrate, collect the static files, then serve with gunicorn on $(BIND). Task workers run apart,
+## on this machine or others: `manage.py db_worker` with the same settings (README, Deploying)
 serve: export DJANGO_SETTINGS_MODULE := config.settings.production
 serve: install
 	@test -n "$${DJANGO_SECRET_KEY:-}" -a -n "$${DJANGO_ALLOWED_HOSTS:-}" || { \

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks",
+    "django_tasks_db",
     "eligibility",
     "accounts",
     "session_guard",
@@ -144,6 +146,13 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Second factor (django-otp): the roles that must use one, e.g. "Administrator,Physician".
 OTP_REQUIRED_ROLES: list[str] = [role for role in env.list("OTP_REQUIRED_ROLES", default=[]) if role]
 OTP_TOTP_ISSUER = "CAR-T readiness"
+
+# Background work (the re-evaluation after a publish): a queue table in this database, run by
+# `manage.py db_worker` (django-tasks-db); `make run` starts one beside the development server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A re-evaluation whose worker has reported no batch for this long is shown as stalled, with Resume
+# (a worker that died, or a machine that restarted, leaves no other trace).
+REEVALUATION_STALLED_AFTER = timedelta(seconds=env.int("REEVALUATION_STALLED_SECONDS", default=120))
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -5,7 +5,8 @@
   findings that did not change are carried over to the new checklist. In the same transaction,
   under the assessment's row lock.
 - A coordinator's save of a work-up closed as not eligible by a physician's signature is refused.
-- A rule-set version published: open checklists are re-evaluated (signed ones get a review request).
+- A rule-set version published (or its re-evaluation resumed): the re-evaluation of the open
+  checklists (signed ones get a review request) is enqueued as a task (:mod:`.tasks`).
 - A withdrawn patient restored: evaluated under the active version if versions came meanwhile.
 - The impact preview lists the open checklists (the cases and whether they are signed).
 """
@@ -29,10 +30,10 @@ from .models import Disposition, ReviewRequest, SignOff
 from .reevaluation import (
     open_assessments,
     reevaluate_assessment,
-    reevaluate_open_assessments,
     standing_on_current_checklist,
 )
 from .services import closing_signoff
+from .tasks import reevaluate_after_publish as reevaluate_after_publish_task
 
 
 @receiver(evaluations_replaced, sender=Evaluation, dispatch_uid="review.checklists_replaced")
@@ -103,9 +104,9 @@ def signature_voided(previous_evaluation_id, evaluation) -> str | None:
 
 
 @receiver(ruleset_published, sender=RuleSet, dispatch_uid="review.reevaluate_after_publish")
-def reevaluate_after_publish(sender, ruleset, by, **kwargs):
-    """Open checklists under the new version (see :mod:`.reevaluation`); the outcome for the page."""
-    return reevaluate_open_assessments(ruleset=ruleset, by=by)
+def reevaluate_after_publish(sender, ruleset, by, reevaluation, **kwargs):
+    """Open checklists under the new version, as a task (sent once the publish committed)."""
+    reevaluate_after_publish_task.enqueue(reevaluation_id=reevaluation.pk)
 
 
 @receiver(patient_restored, sender=Patient, dispatch_uid="review.reevaluate_restored")

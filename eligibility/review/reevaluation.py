@@ -1,16 +1,20 @@
 """Re-evaluation under a newly published rule-set version: unsigned open checklists get a new
 evaluation; signed ones stay pinned to their version and, where a status or the result would
-change, a physician's review is requested. Runs when a version is published
-(:data:`..rulesets.signals.ruleset_published`), from ``manage.py reevaluate_open_assessments``, and
-for one patient restored after versions were published while it was withdrawn."""
+change, a physician's review is requested. Runs as background work after a version is published
+(:mod:`.tasks`, recording its progress in :class:`~eligibility.rulesets.models.RuleSetReevaluation`),
+from ``manage.py reevaluate_open_assessments``, and for one patient restored after versions were
+published while it was withdrawn."""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from ..common.display import input_error_text
@@ -19,9 +23,23 @@ from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build
 from ..rules import OVERALL_LABELS, STATUS_LABELS, CaseValidationError, Engine, dumps
-from ..rulesets.models import RuleSet
+from ..rulesets.models import RuleSet, RuleSetReevaluation
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
+
+logger = logging.getLogger(__name__)
+
+#: Assessments per batch: each batch is one transaction holding its rows' locks (on SQLite, the
+#: database's write lock), so a coordinator's save waits for one batch at most. A batch's rows are
+#: evaluated before its transaction; only the writing holds the locks. The run after a publish
+#: starts at BATCH_SIZE and keeps each batch's locked part near its target, however loaded the
+#: machine (bench/bench_publish.py): smaller batches cost more per row, so no smaller than
+#: needed, within BATCH_SIZES. The target: LOCK_TARGET_SECONDS on SQLite, where every save waits
+#: for the batch and then polls for the lock; twice that on PostgreSQL, where only a save of one
+#: of the batch's patients waits, queued for the lock and granted as soon as the batch commits.
+BATCH_SIZE = 50
+BATCH_SIZES = (10, 200)
+LOCK_TARGET_SECONDS = 0.04
 
 #: The last stage: an assessment approved at it is no longer open.
 INFUSION_STAGE = "pre_infusion"
@@ -43,23 +61,18 @@ def standing_on_current_checklist():
 
 @dataclass
 class Reevaluation:
+    """What a run (or one batch) did; a publish's run adds each batch's to its record."""
+
     reevaluated: int = 0
     unchanged_signed: int = 0
     review_requested: int = 0
     unevaluable: int = 0
     changed_meanwhile: int = 0  # saved by someone while this ran: that save evaluated them
 
-    def summary(self) -> str:
-        """What the administrator is told after publishing."""
-        return (f"Re-evaluated {self.reevaluated} open assessment(s); {self.review_requested} signed checklist(s) "
-                "marked for a physician's review"
-                + (f"; {self.unevaluable} cannot be evaluated under this version and are marked for review"
-                   if self.unevaluable else "") + ".")
 
-
-def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) -> Reevaluation:
-    """After publishing: every open assessment under ``ruleset``, in batches, each batch its own
-    short transaction (a coordinator's save waits for one batch at most, never for the publish).
+def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = BATCH_SIZE) -> Reevaluation:
+    """Every open assessment under ``ruleset`` that it has not done yet, in batches, each batch its
+    own short transaction (a coordinator's save waits for one batch at most, never for the whole).
 
     Unsigned ones get a new evaluation that says which items changed; decisions on unchanged
     items carry over. Signed ones keep their pinned evaluation; where a status or the result would
@@ -67,16 +80,115 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = 200) 
 
     Each batch locks its rows and reads them again under the lock, so whatever was saved meanwhile
     is what is evaluated: a save that evaluated under the retired version (it began before the
-    publish committed) is re-evaluated here, and one already under ``ruleset`` is left alone.
-    Resumable: what this version evaluated or asked about already is not done again (a run cut
-    short is finished with ``manage.py reevaluate_open_assessments``).
+    publish committed) is re-evaluated here, and one already under ``ruleset`` is left alone; so is
+    a row another run did meanwhile (never two evaluations of one assessment by one version).
+    Resumable: what this version evaluated or asked about already is not done again. This is the
+    by-hand path (``manage.py reevaluate_open_assessments``); after a publish, :func:`reevaluation_run`
+    does the same while recording its progress.
     """
     engine, engines = engine_for(ruleset), _published_engines()
     outcome = Reevaluation()
     pks = list(_to_reevaluate(ruleset).values_list("pk", flat=True))
     for start in range(0, len(pks), batch_size):
-        _reevaluate_batch(pks[start:start + batch_size], engine, engines, ruleset, by, outcome)
+        batch = pks[start:start + batch_size]
+        plans = _plans(ruleset, batch, engine, engines, by)
+        with transaction.atomic():
+            _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans)
     return outcome
+
+
+class LeaseLost(Exception):
+    """Another worker took the re-evaluation over (this one was thought dead): stop, rolling back."""
+
+
+def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluation | None:
+    """Take the lease of a re-evaluation for ``worker``, under its row lock; ``None`` when it is
+    finished, or held by a worker that reported a batch within ``REEVALUATION_STALLED_AFTER``."""
+    with transaction.atomic():
+        run = RuleSetReevaluation.objects.select_for_update().select_related("ruleset", "requested_by").get(
+            pk=reevaluation_id)
+        now = timezone.now()
+        if run.status == RuleSetReevaluation.Status.FINISHED or (
+                run.status == RuleSetReevaluation.Status.RUNNING and run.worker != worker
+                and not run.stalled(now, settings.REEVALUATION_STALLED_AFTER)):
+            return None
+        run.status, run.worker, run.error = RuleSetReevaluation.Status.RUNNING, worker, ""
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+        run.save(update_fields=["status", "worker", "error", "attempts", "started_at", "heartbeat_at"])
+    return run
+
+
+def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
+                     batch_size: int | None = None) -> RuleSetReevaluation | None:
+    """Run (or resume) the re-evaluation after a publish as ``worker`` (a unique token: the task's
+    id), recording done / total and the counts batch by batch; ``by`` is recorded on the new
+    evaluations (default: the administrator who published). Returns the finished record, or
+    ``None`` when there was nothing for this worker to do (finished, or another worker holds it,
+    or took it over meanwhile).
+
+    Every batch renews the lease and moves the cursor in the batch's own transaction, after
+    checking the lease under the record's row lock: a batch either commits with its progress or
+    not at all, and a worker that lost the lease commits nothing more. An error (or the worker
+    stopped mid-task) marks the record failed, which the page offers to resume, and is raised again
+    for the task queue to record. ``batch_size``: fixed batches (default: sized by their lock time,
+    see :data:`LOCK_TARGET_SECONDS`)."""
+    run = reevaluation_claim(reevaluation_id=reevaluation_id, worker=worker)
+    if run is None:
+        return None
+    ruleset, by = run.ruleset, by or run.requested_by
+    held = RuleSetReevaluation.objects.filter(pk=run.pk, worker=worker, status=RuleSetReevaluation.Status.RUNNING)
+    try:
+        engine, engines = engine_for(ruleset), _published_engines()
+        pks = list(_to_reevaluate(ruleset).filter(pk__gt=run.cursor).values_list("pk", flat=True))
+        if run.total is None:
+            held.filter(total__isnull=True).update(total=len(pks))
+        start, size = 0, batch_size or BATCH_SIZE
+        while start < len(pks):
+            batch, outcome = pks[start:start + size], Reevaluation()
+            start += len(batch)
+            plans = _plans(ruleset, batch, engine, engines, by)
+            locked_at = time.perf_counter()
+            with transaction.atomic():
+                if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
+                    raise LeaseLost
+                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans)
+                held.update(cursor=batch[-1], done=F("done") + len(batch),
+                            reevaluated=F("reevaluated") + outcome.reevaluated,
+                            review_requested=F("review_requested") + outcome.review_requested,
+                            unevaluable=F("unevaluable") + outcome.unevaluable,
+                            unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
+                            changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
+            if batch_size is None:
+                size = _next_size(size, time.perf_counter() - locked_at)
+        if not held.update(status=RuleSetReevaluation.Status.FINISHED, finished_at=timezone.now()):
+            raise LeaseLost
+    except LeaseLost:
+        logger.warning("Re-evaluation under rule-set version %s: taken over by another worker", ruleset.version)
+        return None
+    except BaseException as exc:
+        # Also a worker told to stop within the task (SystemExit): what it did stands, the rest is
+        # resumable at once. The class only: a database error's message can quote row values.
+        error = ("the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt)
+                 else type(exc).__name__)
+        RuleSetReevaluation.objects.filter(pk=run.pk, worker=worker).update(
+            status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=error)
+        logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
+        raise
+    return RuleSetReevaluation.objects.get(pk=run.pk)
+
+
+def _next_size(size: int, locked_seconds: float) -> int:
+    """The next batch's size: halved when this one held its locks longer than the target, a half
+    larger when it held them less than half of it (within :data:`BATCH_SIZES`)."""
+    smallest, largest = BATCH_SIZES
+    target = LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 2)
+    if locked_seconds > target:
+        return max(smallest, size // 2)
+    if locked_seconds < target / 2:
+        return min(largest, size + max(1, size // 2))
+    return size
 
 
 def _published_engines() -> dict[int, Engine]:
@@ -91,7 +203,8 @@ def reevaluate_assessment(*, assessment_id: int, by) -> Reevaluation:
     versions were published while it was withdrawn): nothing happens if it is under it already."""
     ruleset = ruleset_get()
     outcome = Reevaluation()
-    _reevaluate_batch([assessment_id], engine_for(ruleset), _published_engines(), ruleset, by, outcome)
+    with transaction.atomic():
+        _reevaluate_batch([assessment_id], engine_for(ruleset), _published_engines(), ruleset, by, outcome)
     return outcome
 
 
@@ -113,60 +226,103 @@ class _Open(NamedTuple):
     previous_overall: str
     signed: bool
 
+    @property
+    def state(self) -> tuple[int, int, bool]:
+        """What a plan made from this row depends on: a save makes a new current evaluation, and
+        a signature given or voided changes ``signed``."""
+        return self.pk, self.previous_id, self.signed
 
-@transaction.atomic
-def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
-                      outcome: Reevaluation) -> None:
-    lifecycle.assessments_lock(pks)
-    # Read again under the lock: plain rows (three model instances a row cost more than evaluating).
-    rows = [_Open(*row) for row in _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
+
+class _Plan(NamedTuple):
+    """What re-evaluating one row comes to: a new evaluation, a review request, or nothing (a
+    signed checklist the version leaves as it was)."""
+
+    replacement: lifecycle.Replacement | None = None
+    request: ReviewRequest | None = None
+    unevaluable: bool = False
+
+
+def _rows(ruleset: RuleSet, pks: list[int]) -> list[_Open]:
+    """The rows of ``pks`` still to re-evaluate under ``ruleset``, as plain tuples (three model
+    instances a row cost more than evaluating)."""
+    return [_Open(*row) for row in _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
         signed=Exists(standing_on_current_checklist())).values_list(
         "pk", "stage", "data", "patient__public_id", "current_evaluation_id", "current_evaluation__ruleset_id",
         "current_evaluation__overall", "signed")]
-    outcome.changed_meanwhile += len(pks) - len(rows)
-    replacements, requests = [], []
-    for assessment in rows:
-        # Stored data was validated when saved: encoded once, read by both versions' engines.
-        raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
-        try:
-            case = engine.parse_json(raw)
-        except CaseValidationError as exc:
-            outcome.unevaluable += 1
-            problems = "; ".join(input_error_text(error) for error in exc.errors)
-            requests.append(ReviewRequest(
+
+
+def _plans(ruleset: RuleSet, pks: list[int], engine: Engine, engines: dict[int, Engine], by) -> dict[tuple, _Plan]:
+    """The plan of every row of ``pks``, computed WITHOUT the rows' locks (so that saves never wait
+    for the evaluating, only for the writing), keyed by the row's state it depends on."""
+    return {row.state: _plan(row, engine, engines, ruleset, by) for row in _rows(ruleset, pks)}
+
+
+def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by) -> _Plan:
+    # Stored data was validated when saved: encoded once, read by both versions' engines.
+    raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
+    try:
+        case = engine.parse_json(raw)
+    except CaseValidationError as exc:
+        problems = "; ".join(input_error_text(error) for error in exc.errors)
+        return _Plan(unevaluable=True, request=ReviewRequest(
+            assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
+            message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
+                    "the checklist stays under its version until the data are corrected."))
+    checklist = engine.evaluate(case)
+    previous_engine = engines[assessment.previous_ruleset_id]
+    old_items = previous_engine.evaluate(previous_engine.parse_json(raw)).items
+    changes = checklist_changes(old_items, checklist.items)
+    if assessment.signed:
+        # The result, not the wording: a status or the overall result would change (a reason that
+        # only quotes the new threshold leaves what was signed as it was).
+        if any(change["before"] != change["after"] for change in changes) or (
+                assessment.previous_overall != checklist.overall):
+            return _Plan(request=ReviewRequest(
                 assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
-                message=f"Rule set version {ruleset.version} cannot evaluate this assessment ({problems}): "
-                        "the checklist stays under its version until the data are corrected."))
-            continue
-        checklist = engine.evaluate(case)
-        previous_engine = engines[assessment.previous_ruleset_id]
-        old_items = previous_engine.evaluate(previous_engine.parse_json(raw)).items
-        changes = checklist_changes(old_items, checklist.items)
-        if assessment.signed:
-            # The result, not the wording: a status or the overall result would change (a reason that
-            # only quotes the new threshold leaves what was signed as it was).
-            if any(change["before"] != change["after"] for change in changes) or (
-                    assessment.previous_overall != checklist.overall):
-                requests.append(ReviewRequest(
-                    assessment_id=assessment.pk, ruleset=ruleset, evaluation_id=assessment.previous_id,
-                    message=f"Rule set version {ruleset.version} would change this signed checklist "
-                            f"({OVERALL_LABELS[assessment.previous_overall].lower()} → "
-                            f"{OVERALL_LABELS[checklist.overall].lower()}; "
-                            + "; ".join(f"{change['title']}: {STATUS_LABELS[change['before']].lower()} → "
-                                        f"{STATUS_LABELS[change['after']].lower()}"
-                                        if change["before"] != change["after"] else f"{change['title']}: reason"
-                                        for change in changes)
-                            + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))
-                outcome.review_requested += 1
+                message=f"Rule set version {ruleset.version} would change this signed checklist "
+                        f"({OVERALL_LABELS[assessment.previous_overall].lower()} → "
+                        f"{OVERALL_LABELS[checklist.overall].lower()}; "
+                        + "; ".join(f"{change['title']}: {STATUS_LABELS[change['before']].lower()} → "
+                                    f"{STATUS_LABELS[change['after']].lower()}"
+                                    if change["before"] != change["after"] else f"{change['title']}: reason"
+                                    for change in changes)
+                        + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))
+        return _Plan()
+    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
+                                  by=by, reevaluated_from_id=assessment.previous_id, changes=changes)
+    return _Plan(replacement=lifecycle.Replacement(
+        assessment_id=assessment.pk, previous_id=assessment.previous_id, evaluation=evaluation,
+        void_reason=f"Re-evaluated under rule-set version {ruleset.version}.",
+        request_note=f"Rule set version {ruleset.version} published."))
+
+
+def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
+                      outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None) -> None:
+    """One batch, in the caller's transaction (which the row locks taken here last). ``plans``:
+    made beforehand by :func:`_plans`, used for each row whose state is still the one planned for;
+    a row saved (or signed) since is planned again here, under the lock."""
+    lifecycle.assessments_lock(pks)
+    # Read again under the lock: what was committed meanwhile is what is written. Only the state
+    # that plans depend on, and the whole row of those that changed since they were planned.
+    plans = plans or {}
+    states = list(_to_reevaluate(ruleset).filter(pk__in=pks).annotate(
+        signed=Exists(standing_on_current_checklist())).values_list("pk", "current_evaluation_id", "signed"))
+    outcome.changed_meanwhile += len(pks) - len(states)
+    changed = [pk for pk, *state in states if (pk, *state) not in plans]
+    unplanned = {row.state: row for row in _rows(ruleset, changed)} if changed else {}
+    replacements, requests = [], []
+    for state in states:
+        plan = plans.get(state) or _plan(unplanned[state], engine, engines, ruleset, by)
+        if plan.replacement is not None:
+            replacements.append(plan.replacement)
+        elif plan.request is not None:
+            requests.append(plan.request)
+            if plan.unevaluable:
+                outcome.unevaluable += 1
             else:
-                outcome.unchanged_signed += 1
-            continue
-        evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
-                                      by=by, reevaluated_from_id=assessment.previous_id, changes=changes)
-        replacements.append(lifecycle.Replacement(
-            assessment_id=assessment.pk, previous_id=assessment.previous_id, evaluation=evaluation,
-            void_reason=f"Re-evaluated under rule-set version {ruleset.version}.",
-            request_note=f"Rule set version {ruleset.version} published."))
+                outcome.review_requested += 1
+        else:
+            outcome.unchanged_signed += 1
     lifecycle.evaluations_install(replacements, by=by)
     # A new version's request replaces an earlier version's open one.
     ReviewRequest.objects.open().filter(assessment_id__in=[request.assessment_id for request in requests]).update(

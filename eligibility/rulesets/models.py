@@ -145,3 +145,51 @@ class RuleSetEvent(models.Model):
 
     def __str__(self) -> str:
         return f"Version {self.version}: {self.get_action_display().lower()}"
+
+
+class RuleSetReevaluation(models.Model):
+    """The re-evaluation of the open assessments after a version was published: background work
+    (a task on the database queue) whose progress and outcome the version's page shows.
+
+    One per published version, created in the publish's transaction. A worker holds it by a lease
+    (``worker``, renewed at every batch in the batch's own transaction): a second worker finds it
+    held and does nothing; a worker that died leaves a lease that stops being renewed, and the page
+    offers to resume it. ``cursor`` is the last assessment done, committed with the batch, so a
+    resumed run neither repeats nor skips one."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting for a task worker"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Stopped by an error"
+
+    ruleset = models.OneToOneField(RuleSet, on_delete=models.PROTECT, related_name="reevaluation")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    worker = models.CharField(max_length=64, blank=True, help_text="the lease holder (its task's id)")
+    attempts = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="open assessments to do, counted at the start")
+    done = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0, help_text="the last assessment done (primary key)")
+    reevaluated = models.PositiveIntegerField(default=0)
+    review_requested = models.PositiveIntegerField(default=0)
+    unevaluable = models.PositiveIntegerField(default=0)
+    unchanged_signed = models.PositiveIntegerField(default=0)
+    changed_meanwhile = models.PositiveIntegerField(default=0)
+    enqueued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="why it stopped (no patient data)")
+
+    def __str__(self):
+        return f"Re-evaluation under version {self.ruleset.version}: {self.get_status_display()}"
+
+    def stalled(self, now, after) -> bool:
+        """No worker has taken it or reported a batch for ``after`` (a timedelta): a worker died
+        or none runs. A failed one is not stalled: it stopped, and says why."""
+        if self.status == self.Status.QUEUED:
+            return now - self.enqueued_at > after
+        if self.status == self.Status.RUNNING:
+            return self.heartbeat_at is None or now - self.heartbeat_at > after
+        return False

@@ -1,10 +1,13 @@
 """What the rule-set pages show: who edited which value of a draft, and when; a value that departs
-from the source documents, beside theirs."""
+from the source documents, beside theirs; the progress and outcome of the re-evaluation after a
+publish."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+
+from django.utils import timezone
 
 from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
@@ -82,3 +85,55 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
         last[record.id] = record
     rows.sort(key=lambda row: row["when"], reverse=True)
     return rows
+
+
+def reevaluation_state(reevaluation, *, now, stalled_after) -> dict[str, Any]:
+    """The re-evaluation after a publish as the version's page and its progress endpoint show it:
+    done / total, the status in words, the outcome, and whether it can be resumed."""
+    status = reevaluation.status
+    stalled = reevaluation.stalled(now, stalled_after)
+    total, done = reevaluation.total, reevaluation.done
+    shown_total = done if total is None else max(total, done)
+    minutes = max(1, int(stalled_after.total_seconds() // 60))
+    if status == reevaluation.Status.FINISHED:
+        parts = [f"{reevaluation.reevaluated:,} open assessment(s) re-evaluated",
+                 f"{reevaluation.review_requested:,} signed checklist(s) marked for a physician's review",
+                 f"{reevaluation.unevaluable:,} that this version cannot evaluate (marked for review, their "
+                 "checklist kept)"]
+        if reevaluation.unchanged_signed:
+            parts.append(f"{reevaluation.unchanged_signed:,} signed checklist(s) unchanged")
+        if reevaluation.changed_meanwhile:
+            parts.append(f"{reevaluation.changed_meanwhile:,} saved by someone meanwhile (evaluated by that save)")
+        text = f"Finished on {timezone.localtime(reevaluation.finished_at):%Y-%m-%d %H:%M}: " + "; ".join(parts) + "."
+        label, icon = "Finished", "✓"
+    elif status == reevaluation.Status.FAILED:
+        label, icon = "Stopped by an error", "✗"
+        text = (f"Stopped by an error ({reevaluation.error or 'unknown'}) after {done:,} of {shown_total:,} open "
+                "assessments. Resume it: it goes on after the last batch done and does nothing twice. If it stops "
+                "again, the task worker's log has the error.")
+    elif stalled and status == reevaluation.Status.QUEUED:
+        label, icon = "Not started", "!"
+        text = (f"No task worker has started it for more than {minutes} minute(s). Check that a task worker runs "
+                "(manage.py db_worker; make run starts one), or resume it.")
+    elif stalled:
+        label, icon = "Stalled", "!"
+        text = (f"No progress reported for more than {minutes} minute(s) after {done:,} of {shown_total:,} open "
+                "assessments: its task worker may have stopped. Resume it: it goes on after the last batch done "
+                "and does nothing twice.")
+    elif status == reevaluation.Status.QUEUED:
+        label, icon = "Waiting", "…"
+        text = f"Waiting for a task worker ({done:,} of {shown_total:,} open assessments done)." if done else (
+            "Waiting for a task worker to start re-evaluating the open assessments.")
+    else:
+        label, icon = "Running", "…"
+        text = (f"Re-evaluating: {done:,} of {shown_total:,} open assessments done."
+                if total is not None else "Counting the open assessments to re-evaluate.")
+    return {
+        "status": status, "label": label, "icon": icon, "text": text, "done": done, "total": shown_total,
+        "percent": 100 if status == reevaluation.Status.FINISHED else (
+            int(100 * done / shown_total) if shown_total else 0),
+        "finished": status == reevaluation.Status.FINISHED,
+        "resumable": status == reevaluation.Status.FAILED or stalled,
+        "reevaluated": reevaluation.reevaluated, "review_requested": reevaluation.review_requested,
+        "unevaluable": reevaluation.unevaluable,
+    }

@@ -1,7 +1,8 @@
 """Rule sets, writes: drafts copied from the active version, validated edits of thresholds and
 products, the draft's name and change note, a second administrator's approval (four eyes),
-discarding, and publishing (one transaction; what publishing then does to patients' checklists is
-done by the packages above, told by :data:`.signals.ruleset_published`).
+discarding, and publishing (one short transaction; what publishing then does to patients'
+checklists is background work of the packages above, told by :data:`.signals.ruleset_published`
+once the publish has committed, and recorded in a :class:`.models.RuleSetReevaluation`).
 
 Every write to a draft locks its row first (``select_for_update``): two edits, an edit and an
 approval, an edit and a publication never interleave. An edit counts a revision and withdraws an
@@ -21,7 +22,7 @@ from simple_history.utils import bulk_create_with_history
 
 from ..common.people import display_name
 from ..rules import THRESHOLDS_BY_KEY, threshold_set_errors
-from .models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, Threshold
+from .models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, RuleSetReevaluation, Threshold
 from .selectors import ruleset_editor_ids, ruleset_get
 from .signals import ruleset_published
 
@@ -207,7 +208,8 @@ def ruleset_approve(*, draft: RuleSet, revision: int, by) -> RuleSet:
 
 @transaction.atomic
 def ruleset_publish(*, draft: RuleSet, by, note: str | None = None, revision: int | None = None) -> RuleSet:
-    """Make ``draft`` the active version and retire the previous one, in one transaction.
+    """Make ``draft`` the active version and retire the previous one, in one transaction, and
+    record the re-evaluation of the open assessments that then runs in the background.
 
     ``note``: the change note (by default the one written on the draft); required, as is a name no
     other version has. ``revision``: the one the administrator confirmed (refused if edited since).
@@ -236,14 +238,36 @@ def ruleset_publish(*, draft: RuleSet, by, note: str | None = None, revision: in
     draft.published_at = timezone.now()
     draft.save(update_fields=["status", "change_note", "published_by", "published_at"])
     _event(draft, RuleSetEvent.Action.PUBLISHED, by=by, new=note)
+    # The open assessments are re-evaluated off the request, after this commits (its progress and
+    # outcome on the version's page).
+    _reevaluation_requested(RuleSetReevaluation.objects.create(ruleset=draft, requested_by=by), by)
     return draft
 
 
-def ruleset_published_notify(*, ruleset: RuleSet, by) -> list:
-    """After a publish committed: tell the packages above (they re-evaluate open checklists) and
-    return what each reports (e.g. how many were re-evaluated)."""
-    return [response for _, response in ruleset_published.send(sender=RuleSet, ruleset=ruleset, by=by)
-            if response is not None]
+def _reevaluation_requested(reevaluation: RuleSetReevaluation, by) -> None:
+    """Once the transaction has committed, tell the packages above (review enqueues the
+    re-evaluation as a task). ``robust``: a queue that cannot be reached then leaves the record
+    waiting, and the page offers to resume it once it counts as stalled; the publish stands."""
+    transaction.on_commit(lambda: ruleset_published.send(
+        sender=RuleSet, ruleset=reevaluation.ruleset, by=by, reevaluation=reevaluation), robust=True)
+
+
+@transaction.atomic
+def ruleset_reevaluation_resume(*, reevaluation: RuleSetReevaluation, by) -> RuleSetReevaluation:
+    """Queue again a re-evaluation that failed or stalled (no worker reported for
+    ``REEVALUATION_STALLED_AFTER``): a worker resumes it after the last batch done. Refused while
+    it runs or once it finished."""
+    reevaluation = RuleSetReevaluation.objects.select_for_update().select_related("ruleset").get(pk=reevaluation.pk)
+    if reevaluation.status == RuleSetReevaluation.Status.FINISHED:
+        raise RuleSetRefused("The re-evaluation has finished: there is nothing to resume.")
+    if reevaluation.status != RuleSetReevaluation.Status.FAILED and not reevaluation.stalled(
+            timezone.now(), settings.REEVALUATION_STALLED_AFTER):
+        raise RuleSetRefused("The re-evaluation is under way: a task worker reported progress within the last "
+                             f"{int(settings.REEVALUATION_STALLED_AFTER.total_seconds())} seconds.")
+    reevaluation.status, reevaluation.enqueued_at = RuleSetReevaluation.Status.QUEUED, timezone.now()
+    reevaluation.save(update_fields=["status", "enqueued_at"])
+    _reevaluation_requested(reevaluation, by)
+    return reevaluation
 
 
 def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],

@@ -15,5 +15,8 @@ urlpatterns = [
     path("rulesets/<int:version>/describe/", views.ruleset_describe, name="ruleset_describe"),
     path("rulesets/<int:version>/approve/", views.ruleset_approve, name="ruleset_approve"),
     path("rulesets/<int:version>/publish/", views.ruleset_publish, name="ruleset_publish"),
+    path("rulesets/<int:version>/reevaluation/", views.ruleset_reevaluation, name="ruleset_reevaluation"),
+    path("rulesets/<int:version>/reevaluation/resume/", views.ruleset_reevaluation_resume,
+         name="ruleset_reevaluation_resume"),
     path("rulesets/<int:version>/discard/", views.ruleset_discard, name="ruleset_discard"),
 ]

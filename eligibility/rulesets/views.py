@@ -1,27 +1,32 @@
 """Administrators' pages: rule-set versions, draft editing (values, products, name and change
 note), differences, impact preview, a second administrator's approval, and publishing, removing a
-product and discarding a draft, each through a confirmation page."""
+product and discarding a draft, each through a confirmation page; the progress and outcome of the
+re-evaluation that runs in the background after a publish (and resuming one that stopped)."""
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
+
+from session_guard.views import passive
 
 from ..common.display import generic_name, input_error_text
 from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
 from ..rules import RULE_CLASSES, plain
 from . import services as rulesets
 from .forms import ConfirmForm, DescriptionForm, NewProductForm, ProductForm, ThresholdsForm
-from .models import Product, RuleSet
-from .presenters import ruleset_edit_rows, threshold_rows
+from .models import Product, RuleSet, RuleSetReevaluation
+from .presenters import reevaluation_state, ruleset_edit_rows, threshold_rows
 from .preview import impact_preview
 from .selectors import ruleset_differences, ruleset_editor_ids, ruleset_events, ruleset_get
 
@@ -29,7 +34,6 @@ ADMIN = "eligibility.change_ruleset"
 #: Patients listed on the preview page (all are counted).
 PREVIEW_ROWS = 500
 TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
-logger = logging.getLogger(__name__)
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -149,7 +153,44 @@ def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product:
         "active": active,
         "edits": ruleset_edit_rows(ruleset),
         "events": ruleset_events(ruleset),
+        "reevaluation": _reevaluation_state(ruleset),
     }, status=status)
+
+
+def _reevaluation_state(ruleset: RuleSet) -> dict | None:
+    """The re-evaluation after this version's publish (none for a draft, or a version published
+    before re-evaluations were recorded)."""
+    reevaluation = RuleSetReevaluation.objects.filter(ruleset=ruleset).first()
+    if reevaluation is None:
+        return None
+    return reevaluation_state(reevaluation, now=timezone.now(), stalled_after=settings.REEVALUATION_STALLED_AFTER)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_safe
+@passive
+def ruleset_reevaluation(request, version):
+    """The re-evaluation's progress as JSON, for the version's page to poll (done / total, status and
+    outcome in words); no patient data. Polling is not the administrator's activity (the idle
+    sign-out still comes)."""
+    state = _reevaluation_state(get_object_or_404(RuleSet, version=version))
+    if state is None:
+        return JsonResponse({"error": f"Version {version} has no re-evaluation."}, status=404)
+    return JsonResponse(state)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_reevaluation_resume(request, version):
+    """Queue again a re-evaluation that failed or stalled (the page offers it then)."""
+    reevaluation = get_object_or_404(RuleSetReevaluation, ruleset__version=version)
+    try:
+        rulesets.ruleset_reevaluation_resume(reevaluation=reevaluation, by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Resumed: a task worker goes on from the last batch done.")
+    return redirect(f"{reverse('ruleset_detail', args=[version])}#reevaluation")
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -218,19 +259,9 @@ def ruleset_publish(request, version):
     except rulesets.RuleSetRefused as refused:
         return _confirmation(request, RuleSet.objects.get(pk=draft.pk), "publish", status=409,
                              error=f"Not published. {refused}")
-    try:
-        outcomes = rulesets.ruleset_published_notify(ruleset=published, by=request.user)
-    except DatabaseError:
-        # Published (committed); the batches done so far are kept and the rest can be finished.
-        logger.exception("Re-evaluation after publishing version %s stopped", published.version)
-        messages.error(request, (
-            f"Version {published.version} is active, but re-evaluating the open assessments stopped before the "
-            "end. Ask the system administrator to run 'manage.py reevaluate_open_assessments --as-user "
-            f"{request.user.username}': it does what is left."))
-        return redirect("ruleset_list")
-    messages.success(request, " ".join([f"Version {published.version} is active.",
-                                        *(outcome.summary() for outcome in outcomes)]))
-    return redirect("ruleset_list")
+    messages.success(request, f"Version {published.version} is active. Its open assessments are re-evaluated in the "
+                              "background: the progress is below.")
+    return redirect(f"{reverse('ruleset_detail', args=[published.version])}#reevaluation")
 
 
 @permission_required(ADMIN, raise_exception=True)

@@ -31,3 +31,32 @@ def browser_type_launch_args(browser_type_launch_args):
 def migration_data(transactional_db):
     """Roles and the default rule set, as the migrations create them, for every end-to-end test."""
     replay_data_migrations()
+
+
+@pytest.fixture
+def task_worker():
+    """Start a task worker (django-tasks-db's, as `make run` runs it) on the live server's database,
+    in a thread of this process; stopped after the test. Call the fixture's value to start it."""
+    import threading
+
+    from django.db import connection
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(queue_names=["default"], interval=0.2, batch=False, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="e2e-worker", excluded_queue_names=[])
+    threads = []
+
+    def run():
+        try:
+            worker.run()
+        finally:
+            connection.close()
+
+    def start():
+        threads.append(threading.Thread(target=run, daemon=True))
+        threads[-1].start()
+
+    yield start
+    worker.running = False
+    for thread in threads:
+        thread.join(30)

@@ -22,7 +22,7 @@ CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
 
 @pytest.mark.django_db(transaction=True)
 def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_sees_it(browser: Browser,
-                                                                                       live_server):
+                                                                                       live_server, task_worker):
     coordinator = user("casey", "Coordinator", "Casey", "Jones")
     user("ada", "Administrator", "Ada", "Admin")
     user("robin", "Physician", "Robin", "Lee")
@@ -54,7 +54,21 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     admin.get_by_role("link", name="Publish version 2…").click()
     expect(admin.locator("#consequences")).to_contain_text("the result or an item changes for 1")
     admin.get_by_role("button", name="Publish version 2").click()
-    expect(admin.get_by_text(re.compile(r"Version 2 is active\. Re-evaluated 1 open assessment"))).to_be_visible()
+    # Published at once; the re-evaluation waits for a task worker, and the page says so.
+    expect(admin.get_by_text(re.compile(r"Version 2 is active\. Its open assessments are re-evaluated in the "
+                                        "background"))).to_be_visible()
+    progress = admin.locator("#reevaluation")
+    expect(progress).to_contain_text("Waiting for a task worker")
+    admin.evaluate("window.notReloaded = true")
+    task_worker()
+    # The page follows it without reloading: the bar reaches done / total, then the outcome.
+    expect(progress).to_contain_text("Finished on", timeout=30_000)
+    expect(progress).to_contain_text("1 open assessment(s) re-evaluated; 0 signed checklist(s) marked")
+    expect(progress.locator("progress")).to_have_js_property("value", 1)
+    expect(progress.locator("progress")).to_have_js_property("max", 1)
+    expect(progress.get_by_text("1 of 1")).to_be_visible()
+    expect(progress.get_by_role("link", name="Refresh")).to_be_hidden()
+    assert admin.evaluate("window.notReloaded") is True
 
     doctor = browser.new_context().new_page()
     sign_in(doctor, live_server.url, "robin")
@@ -99,7 +113,8 @@ def test_with_four_eyes_a_second_administrator_approves_before_the_author_publis
     expect(ada.locator("#what")).to_contain_text("Approved by Bo Berg")
     ada.get_by_role("button", name="Publish version 2").click()
     expect(ada.get_by_text(re.compile(r"Version 2 is active\."))).to_be_visible()
-    ada.get_by_role("link", name=re.compile("Version 2: Driving 2 weeks")).click()
+    # The publish lands on the version's page (its re-evaluation's progress at the top).
+    expect(ada.get_by_role("heading", name=re.compile("Version 2: Driving 2 weeks"))).to_be_visible()
     events = ada.locator("#events")
     expect(events).to_contain_text("Bo Berg")
     expect(events).to_contain_text("Approved")

@@ -74,9 +74,11 @@ def test_publishing_shows_what_it_will_do_and_acts_only_when_confirmed_on_that_p
     assert "confirm on this page" in element(skipped.content, cls="alert-danger").text
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"
     done = client.post(reverse("ruleset_publish", args=[draft.version]), confirmed(draft), follow=True)
-    assert done.redirect_chain == [(reverse("ruleset_list"), 302)]
+    assert done.redirect_chain == [(reverse("ruleset_detail", args=[2]) + "#reevaluation", 302)]
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
-    assert "Version 2 is active. Re-evaluated 1 open assessment" in " ".join(texts(done, cls="alert-success"))
+    assert "Version 2 is active. Its open assessments are re-evaluated in the background" in " ".join(
+        texts(done, cls="alert-success"))
+    assert "Waiting for a task worker" in element(done.content, id="reevaluation").text
 
 
 def test_a_confirmation_overtaken_by_an_edit_is_refused_and_shown_again_as_it_now_is(client, ada, bo, draft):

@@ -7,8 +7,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from django_tasks_db.models import DBTaskResult
 
-from eligibility.models import RuleSet
+from eligibility.models import RuleSet, RuleSetReevaluation
 from eligibility.patients import services
 from eligibility.rules import CaseValidationError, Engine
 from eligibility.rulesets import preview
@@ -238,9 +239,17 @@ def test_a_threshold_update_writes_only_changed_values_with_history(administrato
     assert draft.thresholds.get(key="ecog_below").history.count() == 1  # the value it had: nothing written
 
 
-def test_publish_notify_returns_what_the_packages_above_report(administrator, coordinator):
+def test_publish_records_the_reevaluation_and_enqueues_it_once_committed(
+        administrator, coordinator, django_capture_on_commit_callbacks):
     patient_at(coordinator, 90)
     draft = rulesets.ruleset_draft_create(by=administrator)
-    published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
-    reports = rulesets.ruleset_published_notify(ruleset=published, by=administrator)
-    assert [report.reevaluated for report in reports] == [1]
+    with django_capture_on_commit_callbacks() as callbacks:
+        published = rulesets.ruleset_publish(draft=draft, note="Same values", by=administrator)
+        assert not DBTaskResult.objects.exists()  # nothing enqueued before the commit
+    record = RuleSetReevaluation.objects.get(ruleset=published)
+    assert (record.status, record.requested_by, record.done, record.total) == ("queued", administrator, 0, None)
+    assert len(callbacks) == 1
+    callbacks[0]()
+    task = DBTaskResult.objects.get()
+    assert task.task_path == "eligibility.review.tasks.reevaluate_after_publish"
+    assert task.args_kwargs["kwargs"] == {"reevaluation_id": record.pk}

@@ -6,12 +6,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.db import OperationalError
 from django.urls import reverse
+from django.utils import timezone
 
-from eligibility.models import RuleSet
+from eligibility.models import RuleSet, RuleSetReevaluation
 from eligibility.rules import DEFAULT_THRESHOLDS, THRESHOLDS
-from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
 from tests.pages import element, elements
 
@@ -153,18 +152,64 @@ def test_only_administrators_change_the_catalogue(client, role):
     assert draft.products.count() == 9
 
 
-def test_a_reevaluation_cut_short_keeps_the_publication_and_says_how_to_finish(client, monkeypatch):
-    def locked(**kwargs):
-        raise OperationalError("database is locked")
-
+def published_version_2(client) -> RuleSetReevaluation:
     client.force_login(UserFactory(role="Administrator"))
     client.post(reverse("ruleset_list"))
-    draft = RuleSet.objects.get(status="draft")
-    monkeypatch.setattr(rulesets, "ruleset_published_notify", locked)
-    response = publish(client, draft, "x", follow=True)
-    assert response.status_code == 200
-    assert "manage.py reevaluate_open_assessments" in response.content.decode()
-    assert RuleSet.objects.get(pk=draft.pk).status == "active"
+    publish(client, RuleSet.objects.get(status="draft"), "x")
+    return RuleSetReevaluation.objects.get(ruleset__version=2)
+
+
+@pytest.mark.parametrize("role", ["Coordinator", "Physician"])
+def test_only_administrators_see_and_resume_a_reevaluation(client, role):
+    record = published_version_2(client)
+    record.status = "failed"
+    record.save()
+    client.force_login(UserFactory(role=role))
+    assert client.get(reverse("ruleset_reevaluation", args=[2])).status_code == 403
+    assert client.post(reverse("ruleset_reevaluation_resume", args=[2])).status_code == 403
+    assert RuleSetReevaluation.objects.get().status == "failed"
+    client.logout()
+    anonymous = client.get(reverse("ruleset_reevaluation", args=[2]))
+    assert anonymous.status_code == 302 and anonymous.url.startswith(reverse("login"))
+
+
+def test_the_progress_endpoint_says_done_of_total_and_the_page_says_it_without_javascript(client):
+    record = published_version_2(client)
+    RuleSetReevaluation.objects.filter(pk=record.pk).update(status="running", total=200, done=50,
+                                                           heartbeat_at=timezone.now())
+    response = client.get(reverse("ruleset_reevaluation", args=[2]))
+    assert response["Content-Type"] == "application/json" and "no-store" in response["Cache-Control"]
+    state = response.json()
+    assert {key: state[key] for key in ("status", "label", "done", "total", "percent", "finished", "resumable")} == {
+        "status": "running", "label": "Running", "done": 50, "total": 200, "percent": 25, "finished": False,
+        "resumable": False}
+    assert state["text"] == "Re-evaluating: 50 of 200 open assessments done."
+    page = client.get(reverse("ruleset_detail", args=[2]))
+    section = element(page.content, id="reevaluation")
+    assert "Re-evaluating: 50 of 200 open assessments done." in section.text
+    progress = element(page.content, tag="progress")
+    assert (progress.attrs["value"], progress.attrs["max"]) == ("50", "200")
+    assert [link.attrs["href"] for link in elements(page.content, tag="a") if link.text == "Refresh"] == [
+        "/rulesets/2/#reevaluation"]
+    assert "hidden" in element(page.content, tag="form", data_resume=None).attrs  # no Resume while it runs
+    assert 'src="/static/js/reevaluation-progress.js"' in page.content.decode()
+    # A version without a re-evaluation (version 1, or a draft) has no progress.
+    assert client.get(reverse("ruleset_reevaluation", args=[1])).status_code == 404
+    assert "reevaluation-progress.js" not in client.get(reverse("ruleset_detail", args=[1])).content.decode()
+
+
+def test_a_failed_reevaluation_says_what_to_do_and_offers_resume(client):
+    record = published_version_2(client)
+    RuleSetReevaluation.objects.filter(pk=record.pk).update(status="failed", total=10, done=4,
+                                                           error="OperationalError")
+    page = client.get(reverse("ruleset_detail", args=[2]))
+    section = element(page.content, id="reevaluation")
+    assert "Stopped by an error (OperationalError) after 4 of 10 open assessments. Resume it" in section.text
+    assert "manage.py reevaluate_open_assessments" in section.text
+    assert "hidden" not in element(page.content, tag="form", data_resume=None).attrs
+    resumed = client.post(reverse("ruleset_reevaluation_resume", args=[2]), follow=True)
+    assert "Resumed" in resumed.content.decode()
+    assert RuleSetReevaluation.objects.get().status == "queued"
 
 
 def _edit_rows(page) -> list[str]:
