@@ -42,7 +42,7 @@ from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
-from .selectors import physician_queue, worklist_page, worklist_patients
+from .selectors import physician_queue, queue_page, worklist_page, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -71,7 +71,8 @@ def worklist(request):
                                  sort=criteria["sort"], direction=criteria["dir"])
     patients = with_handoff_state(patients)
     page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
-    queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
+    queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
+             else None)
     return render(request, "review/worklist.html", {
         "page": page, "filters": FilterForm(initial=criteria), "query": worklist_query(criteria),
         "columns": worklist_columns(criteria), "search_form": SearchForm(initial={"search": search},
