@@ -263,7 +263,7 @@ def sign_in(port, username) -> dict:
 def wrk(port, path, cookies, *, connections, duration) -> dict:
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-H", f"Cookie: {cookie}",
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency", "-H", f"Cookie: {cookie}",
          "-H", "X-Forwarded-Proto: https", f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common.rendering import per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
@@ -116,6 +117,7 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
         item_forms = item_forms or {}
+        empty_forms = {}  # by status: an empty decision form, rendered once for every item of that status
         for row in view["all_items"]:
             item, decided = row["item"], row["disposition"]
             if row["needs_decision"]:
@@ -123,6 +125,11 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                             "justification": decided.justification} if row["decided"] else None)
                 row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
                                                                             status=item.status)
+                if initial is None and not row["form"].is_bound:
+                    if item.status not in empty_forms:
+                        empty_forms[item.status] = per_item(
+                            lambda code, status=item.status: DispositionForm(prefix=code, status=status))
+                    row["form_html"] = empty_forms[item.status](item.code)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [
             {"action": action, "count": count,

@@ -3,10 +3,7 @@ forms the user's role may use, and the summary near the top."""
 
 from __future__ import annotations
 
-from crispy_forms.utils import render_crispy_form
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
-
+from ...common.rendering import per_item
 from .forms import NoteForm, QuestionForm
 from .models import Question
 from .selectors import checklist_handoffs, open_ready_mark
@@ -20,7 +17,9 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
     writable = current and not patient.is_withdrawn
     may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
     if writable:
-        note_form, question_form = _item_form(NoteForm, "note"), _item_form(QuestionForm, "ask")
+        # The same empty forms beside every item: rendered once each (their prefix holds the code).
+        note_form = per_item(lambda code: NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}))
+        question_form = per_item(lambda code: QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"}))
     open_count = answered_count = 0
     for row in view["all_items"]:
         code = row["item"].code
@@ -37,15 +36,3 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
         "may_mark": writable and user.has_perm("eligibility.mark_ready"),
     }}
 
-
-#: Stands for an item's code in a form rendered once for every item of the page.
-_CODE = "__item_code__"
-
-
-def _item_form(form_class, prefix: str):
-    """The HTML of an empty ``form_class`` for any one item (fields prefixed ``<prefix>-<code>``):
-    rendered once and given each item's code, as the forms differ in nothing else. Rendering the
-    note and question forms of all 26 items one by one was most of the checklist page's time."""
-    html = render_crispy_form(form_class(prefix=f"{prefix}-{_CODE}", initial={"return_to": "checklist"}))
-    # Safe: rendered (and escaped) by the form's templates; the code is escaped as it goes in.
-    return lambda code: mark_safe(html.replace(_CODE, escape(code)))  # noqa: S308
