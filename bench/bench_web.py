@@ -17,7 +17,8 @@ and dropped afterwards, so the one named is never touched):
    as a share of ``/hello/`` in the same run.
 2. **N-scaling** (``--scaling 1000,10000,...``): the list pages (worklist, physician worklist with
    the queue, a filtered and a sorted worklist) at each number of open assessments, in process
-   through Django's test client with the same settings: queries per page and median time per page.
+   through Django's test client with the same settings: queries per page, their time (one request)
+   and the median time per page.
 
 Results go to standard output and to ``bench/results/web-<database>-<time>.json`` (ignored by git).
 """
@@ -105,9 +106,8 @@ def child_setup(count: int, seed: int, extra: int, password: str) -> None:
                           evaluation_id=assessment.current_evaluation_id, marked_by=coordinator,
                           marked_by_name="Bench Coordinator", marked_at=now)
                 for assessment in assessments if assessment.pk % 3 == 0])
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # what autovacuum does soon after a bulk load
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:  # the planner's statistics, as after any bulk load (autovacuum on PostgreSQL)
+        cursor.execute("ANALYZE")
 
 
 def ok(response, url) -> None:
@@ -141,11 +141,14 @@ def child_lists(repeat: int) -> None:
         client = clients[username]
         for _ in range(2):  # warm: templates compiled, caches filled
             ok(client.get(url), url)
-        queries: list[str] = []  # counted by a wrapper: Django resets its query log when a request starts
+        queries: list[float] = []  # timed by a wrapper: Django resets its query log when a request starts
 
         def count(execute, sql, params, many, context, queries=queries):
-            queries.append(sql)
-            return execute(sql, params, many, context)
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                queries.append((time.perf_counter() - started) * 1000)
 
         with connection.execute_wrapper(count):
             client.get(url)
@@ -155,7 +158,8 @@ def child_lists(repeat: int) -> None:
             response = client.get(url)
             times.append((time.perf_counter() - started) * 1000)
             ok(response, url)
-        out["pages"][name] = {"queries": len(queries), "median_ms": round(statistics.median(times), 1)}
+        out["pages"][name] = {"queries": len(queries), "sql_ms": round(sum(queries), 1),
+                              "median_ms": round(statistics.median(times), 1)}
     print(json.dumps(out))
 
 
@@ -343,7 +347,8 @@ def scaling_run(database: Database, args, workdir: Path) -> list:
         rows.append(row)
         print(f"  N = {row['open_assessments']:,} ({row['evaluations']:,} evaluations; seeded in {seeded:.0f} s)")
         for name, page in row["pages"].items():
-            print(f"    {name:<62} {page['queries']:>3} queries {page['median_ms']:>9.1f} ms")
+            print(f"    {name:<62} {page['queries']:>3} queries ({page['sql_ms']:>7.1f} ms in SQL)"
+                  f" {page['median_ms']:>9.1f} ms per page")
     return rows
 
 
