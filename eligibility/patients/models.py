@@ -98,6 +98,11 @@ class Assessment(models.Model):
         return f"Assessment of {self.patient}"
 
 
+#: What a list of checklists never shows of each: the stored inputs and items (about 7 KB of JSON,
+#: decoded for nothing) and a re-evaluation's changes (``.defer()`` them on list pages).
+UNSHOWN_EVALUATION_FIELDS = ("inputs", "checklist", "changes")
+
+
 class Evaluation(models.Model):
     """One run of the engine on an assessment, kept exactly as it was: the inputs it read, the
     checklist it produced and the rule-set version that produced it."""

@@ -10,7 +10,7 @@ from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, 
 from django.db.models.functions import Coalesce, Upper
 
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
-from ..patients.models import Assessment, Evaluation, Patient
+from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Assessment, Evaluation, Patient
 from .handoffs.models import ReadyMark
 from .models import Disposition, ReviewRequest, SignOff
 
@@ -38,9 +38,6 @@ WORKLIST_SORTS = {
     "missing": F(f"{_EVALUATION}missing_count"),
     "updated": F("assessment__updated_at"),
 }
-#: What a list row never shows of a checklist: the stored inputs and items (about 7 KB of JSON
-#: each, decoded for nothing) and a re-evaluation's changes.
-_UNSHOWN_EVALUATION = ("inputs", "checklist", "changes")
 #: The sort keys every patient has a value for (no "not evaluated" to put last).
 NEVER_NULL_SORTS = frozenset({"study_id", "initials", "updated"})
 DEFAULT_SORT = "updated"
@@ -80,7 +77,7 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
     patients = (Patient.objects.active().filter(assessment__isnull=False)
                 .select_related("assessment", "assessment__current_evaluation", "assessment__updated_by")
                 # Only the columns a row shows: not the recorded case nor the stored checklist.
-                .defer("assessment__data", *(f"assessment__current_evaluation__{name}" for name in _UNSHOWN_EVALUATION))
+                .defer("assessment__data", *(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS))
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
                 .order_by(primary, Upper("study_id").asc(), "pk"))
@@ -138,7 +135,7 @@ def physician_queue():
                   undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
                   - Coalesce(Subquery(decided, output_field=IntegerField()), 0))
         .select_related("assessment__patient")
-        .defer(*_UNSHOWN_EVALUATION)
+        .defer(*UNSHOWN_EVALUATION_FIELDS)
         .order_by("created_at", "pk")
     )
 
