@@ -128,7 +128,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                 if initial is None and not row["form"].is_bound:
                     if item.status not in empty_forms:
                         empty_forms[item.status] = per_item(
-                            lambda code, status=item.status: DispositionForm(prefix=code, status=status))
+                            lambda code, status=item.status: DispositionForm(prefix=code, status=status),
+                            key=("decision", item.status))
                     row["form_html"] = empty_forms[item.status](item.code)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [

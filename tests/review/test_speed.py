@@ -1,6 +1,7 @@
 """Speed without a change of behaviour: the physicians' worklist (with the queue) makes the same
 queries at 5 patients as at 50, the queue keeps its members and counts when it takes its first rows,
-and the forms rendered once for every item of the checklist are the HTML each would have alone."""
+and the forms rendered once for every item of the checklist are the HTML each would have alone
+(also when kept from an earlier request)."""
 
 from __future__ import annotations
 
@@ -92,10 +93,25 @@ def test_queue_page_keeps_the_queue_order_and_counts(coordinator, physician):
     lambda prefix: DispositionForm(prefix=prefix, status="defer"),
     lambda prefix: DispositionForm(prefix=prefix, status="missing"),
 ], ids=["note", "question", "decision on a flag", "decision on a deferral", "decision on a missing item"])
-def test_a_form_rendered_once_per_page_is_each_items_own(make_form):
-    rendered = per_item(make_form)
+def test_a_form_rendered_once_is_each_items_own(make_form, request):
+    rendered = per_item(make_form, key=("test", request.node.callspec.id))
     for code in ("hbv", "viral_infection"):
         own = render_crispy_form(make_form(code))
         assert rendered(code) == own
         assert f'-{code}-' in own or f'"{code}-' in own  # the fields carry the item's code
         assert CODE not in rendered(code)
+
+
+def test_a_kept_form_is_rendered_again_after_a_setting_changes(settings):
+    calls = []
+
+    def make_form(code):
+        calls.append(code)
+        return NoteForm(prefix=f"note-{code}")
+
+    per_item(make_form, key="kept")("hbv")
+    per_item(make_form, key="kept")("ecog")
+    assert calls == [CODE]  # once for the process
+    settings.PROGRAMME_TIME_ZONE = "Europe/Paris"
+    per_item(make_form, key="kept")("hbv")
+    assert calls == [CODE, CODE]

@@ -18,8 +18,10 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
     may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
     if writable:
         # The same empty forms beside every item: rendered once each (their prefix holds the code).
-        note_form = per_item(lambda code: NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}))
-        question_form = per_item(lambda code: QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"}))
+        note_form = per_item(lambda code: NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}),
+                             key="checklist note")
+        question_form = per_item(lambda code: QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"}),
+                                 key="checklist question")
     open_count = answered_count = 0
     for row in view["all_items"]:
         code = row["item"].code
