@@ -81,21 +81,41 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
                 .order_by(primary, Upper("study_id").asc(), "pk"))
+    return patients.filter(_worklist_filter(result=result, stage=stage, search=search))
+
+
+def _worklist_filter(*, result: str, stage: str, search: str) -> Q:
+    condition = Q()
     if result:
-        patients = patients.filter(assessment__current_evaluation__overall=result)
+        condition &= Q(assessment__current_evaluation__overall=result)
     if stage:
-        patients = patients.filter(assessment__stage=stage)
+        condition &= Q(assessment__stage=stage)
     if search:
-        patients = patients.filter(search_filter(search))
-    return patients
+        condition &= search_filter(search)
+    return condition
 
 
-def worklist_page(patients, *, number, per_page: int):
+def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_sort) -> int:
+    """How many patients ``worklist_patients`` gives for these filters, counted on the patients alone
+    where no filter needs their assessment: an index-only count of the active patients' partial
+    index, instead of joining every assessment to count them."""
+    return Patient.objects.active().filter(_worklist_filter(result=result, stage=stage, search=search)).count()
+
+
+class _CountedPaginator(Paginator):
+    def __init__(self, object_list, per_page, *, count: int):
+        super().__init__(object_list, per_page)
+        self.count = count  # known: the paginator does not count the (joined, sorted) list again
+
+
+def worklist_page(patients, *, number, per_page: int, count: int | None = None):
     """One page of ``patients`` (a ``worklist_patients`` queryset): the page's primary keys first, in
     order (a query without the per-row review and sign-off lookups, which the database would
     otherwise compute for every patient before sorting them), then those patients with everything
-    the rows show, in the same order."""
-    page = Paginator(patients.values_list("pk", flat=True), per_page).get_page(number)
+    the rows show, in the same order. ``count``: their number if known (``worklist_count``)."""
+    keys = patients.values_list("pk", flat=True)
+    paginator = Paginator(keys, per_page) if count is None else _CountedPaginator(keys, per_page, count=count)
+    page = paginator.get_page(number)
     page.object_list = list(patients.filter(pk__in=list(page.object_list)))
     return page
 

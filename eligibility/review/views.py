@@ -43,7 +43,7 @@ from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
-from .selectors import physician_queue, queue_page, worklist_page, worklist_patients
+from .selectors import physician_queue, queue_page, worklist_count, worklist_page, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -71,7 +71,8 @@ def worklist(request):
     patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
                                  sort=criteria["sort"], direction=criteria["dir"])
     patients = with_handoff_state(patients)
-    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
+    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE,
+                         count=worklist_count(result=criteria["result"], stage=criteria["stage"], search=search))
     queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
     return render(request, "review/worklist.html", {

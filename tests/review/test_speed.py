@@ -18,7 +18,7 @@ from eligibility.review import services as review
 from eligibility.review.forms import DispositionForm
 from eligibility.review.handoffs import services as handoffs
 from eligibility.review.handoffs.forms import NoteForm, QuestionForm
-from eligibility.review.selectors import physician_queue, queue_page
+from eligibility.review.selectors import physician_queue, queue_page, worklist_count, worklist_patients
 from tests.factories import SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -115,3 +115,15 @@ def test_a_kept_form_is_rendered_again_after_a_setting_changes(settings):
     settings.PROGRAMME_TIME_ZONE = "Europe/Paris"
     per_item(make_form, key="kept")("hbv")
     assert calls == [CODE, CODE]
+
+
+@pytest.mark.parametrize("criteria", [{}, {"result": "deferred"}, {"result": "cleared"}, {"stage": "screening"},
+                                      {"stage": "pre_infusion"}, {"search": "speed-00"}, {"search": "AB"},
+                                      {"result": "deferred", "search": "SPEED-001"}])
+def test_the_worklist_count_is_the_number_of_rows(coordinator, physician, criteria):
+    _queued_patients(3, coordinator, physician)
+    PatientFactory(by=coordinator, study_id="OTHER-1")  # not evaluated with data: another result
+    withdrawn = PatientFactory(by=coordinator, study_id="SPEED-009")
+    services.patient_withdraw(patient=withdrawn, by=coordinator, reason="Entered by mistake")
+
+    assert worklist_count(**criteria) == len(list(worklist_patients(**criteria)))
