@@ -335,6 +335,7 @@ def scaling_run(database: Database, args, workdir: Path) -> list:
     env = environment(database, workdir / "static")
     database.create()
     run([PYTHON, "manage.py", "migrate", "--no-input", "-v0"], env)
+    run([PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], env)  # the pages name their static files
     run([PYTHON, "manage.py", "ensure_admin"], env, capture_output=True)
     rows, have = [], 0
     for step, target in enumerate(args.scaling):
