@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test lint bench install install-dev assets debs-runtime debs-test clean
+.PHONY: run serve test lint bench bench-web install install-dev assets debs-runtime debs-test clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,6 +92,16 @@ lint: install-dev
 bench: install-dev
 	$(PY) bench/bench_evaluate.py
 	$(PY) bench/bench_rulesets.py
+
+# wrk, the HTTP load generator of the web benchmark (Debian package), installed when missing.
+BENCH_DEBS := wrk
+BENCH_WEB_ARGS ?=
+
+## Pages under gunicorn (production settings, 2 workers) as a share of /hello/, and the list pages
+## at 1,000 and 10,000 open assessments; on SQLite, and on PostgreSQL too when DATABASE_URL is set
+bench-web: install-dev assets
+	$(call apt_ensure,$(BENCH_DEBS))
+	$(PY) bench/bench_web.py $(BENCH_WEB_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .hypothesis node_modules static/vendor

@@ -7,6 +7,8 @@ from django.urls import include, path
 
 from session_guard import views as session_views
 
+from . import views
+
 urlpatterns = [
     path("login/", login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -17,4 +19,5 @@ urlpatterns = [
     path("session/ping/", session_views.session_ping, name="session_ping"),
     path("", include("accounts.urls")),
     path("admin/", admin.site.urls),
+    path("hello/", views.hello, name="hello"),  # the benchmarks' floor (bench/bench_web.py)
 ]

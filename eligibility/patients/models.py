@@ -58,6 +58,9 @@ class Patient(models.Model):
         constraints = [
             models.UniqueConstraint(Upper("study_id"), name="study_id_unique_any_case"),
         ]
+        # The worklists count and join the patients not withdrawn: a partial index, read alone.
+        indexes = [models.Index(fields=["id"], condition=models.Q(withdrawn_at__isnull=True),
+                                name="patient_active_idx")]
 
     def __str__(self) -> str:
         return f"{self.study_id} ({self.initials})"
@@ -88,9 +91,16 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # The worklist's default order (most recent change first), read in order, one page at a time.
+        indexes = [models.Index(fields=["updated_at"], name="assessment_updated_idx")]
 
     def __str__(self) -> str:
         return f"Assessment of {self.patient}"
+
+
+#: What a list of checklists never shows of each: the stored inputs and items (about 7 KB of JSON,
+#: decoded for nothing) and a re-evaluation's changes (``.defer()`` them on list pages).
+UNSHOWN_EVALUATION_FIELDS = ("inputs", "checklist", "changes")
 
 
 class Evaluation(models.Model):
@@ -117,6 +127,8 @@ class Evaluation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The physicians' queue (oldest first), read in order until it has a page.
+        indexes = [models.Index(fields=["created_at", "id"], name="evaluation_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.overall} under rule set {self.ruleset_id} at {self.created_at:%Y-%m-%d %H:%M}"

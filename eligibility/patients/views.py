@@ -20,7 +20,7 @@ from ..rulesets.selectors import active_engine
 from . import services
 from .fields import FIELDS_BY_PATH, SECTIONS
 from .forms import PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
-from .models import Patient
+from .models import UNSHOWN_EVALUATION_FIELDS, Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404
 from .signals import save_notices, write_refusal
@@ -105,7 +105,13 @@ def withdrawn_patients(request):
 def patient_detail(request, public_id):
     patient = patient_or_404(public_id)
     assessment = patient.assessment
-    evaluations = assessment.evaluations.select_related("ruleset", "created_by")[:50]
+    # The page lists checklists by time, result, stage and rule set: not their stored items and inputs
+    # (about 7 KB of JSON each, decoded for nothing, up to 50 times).
+    evaluations = list(assessment.evaluations.select_related("ruleset", "created_by")
+                       .defer(*UNSHOWN_EVALUATION_FIELDS)[:50])
+    current = next((e for e in evaluations if e.pk == assessment.current_evaluation_id), None)
+    if current is not None:
+        assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
     return render(request, "patients/patient_detail.html", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common.rendering import per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
@@ -42,7 +43,7 @@ from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
-from .selectors import physician_queue, worklist_page, worklist_patients
+from .selectors import physician_queue, queue_page, worklist_count, worklist_page, worklist_patients
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -70,8 +71,10 @@ def worklist(request):
     patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
                                  sort=criteria["sort"], direction=criteria["dir"])
     patients = with_handoff_state(patients)
-    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE)
-    queue = physician_queue()[:QUEUE_SIZE] if request.user.has_perm("eligibility.add_signoff") else None
+    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE,
+                         count=worklist_count(result=criteria["result"], stage=criteria["stage"], search=search))
+    queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
+             else None)
     return render(request, "review/worklist.html", {
         "page": page, "filters": FilterForm(initial=criteria), "query": worklist_query(criteria),
         "columns": worklist_columns(criteria), "search_form": SearchForm(initial={"search": search},
@@ -115,6 +118,7 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
         item_forms = item_forms or {}
+        empty_forms = {}  # by status: an empty decision form, rendered once for every item of that status
         for row in view["all_items"]:
             item, decided = row["item"], row["disposition"]
             if row["needs_decision"]:
@@ -122,6 +126,12 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                             "justification": decided.justification} if row["decided"] else None)
                 row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
                                                                             status=item.status)
+                if initial is None and not row["form"].is_bound:
+                    if item.status not in empty_forms:
+                        empty_forms[item.status] = per_item(
+                            lambda code, status=item.status: DispositionForm(prefix=code, status=status),
+                            key=("decision", item.status))
+                    row["form_html"] = empty_forms[item.status](item.code)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [
             {"action": action, "count": count,

@@ -4,7 +4,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 from simple_history.utils import bulk_create_with_history
 
 from eligibility.models import Assessment, Evaluation, Patient
@@ -37,6 +37,11 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._batch(engine, ruleset, rng, seed, created, size, author)
             created += size
+        # After a bulk load, the query planner's statistics (SQLite has none until ANALYZE: without
+        # them it sorts every patient for a worklist page instead of reading an index in order).
+        with connection.cursor() as cursor:
+            for model in (Patient, Assessment, Evaluation):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         self.stdout.write(f"Seeded {created} synthetic open assessments (seed {seed}).")
 
     @staticmethod

@@ -3,6 +3,7 @@ forms the user's role may use, and the summary near the top."""
 
 from __future__ import annotations
 
+from ...common.rendering import per_item
 from .forms import NoteForm, QuestionForm
 from .models import Question
 from .selectors import checklist_handoffs, open_ready_mark
@@ -15,6 +16,12 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
     by_code = checklist_handoffs(evaluation, current=current)
     writable = current and not patient.is_withdrawn
     may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
+    if writable:
+        # The same empty forms beside every item: rendered once each (their prefix holds the code).
+        note_form = per_item(lambda code: NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}),
+                             key="checklist note")
+        question_form = per_item(lambda code: QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"}),
+                                 key="checklist question")
     open_count = answered_count = 0
     for row in view["all_items"]:
         code = row["item"].code
@@ -23,11 +30,11 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
         open_count += sum(question.state == Question.State.OPEN for question in found["questions"])
         answered_count += sum(question.state == Question.State.ANSWERED for question in found["questions"])
         if writable:
-            row["note_form"] = NoteForm(prefix=f"note-{code}", initial={"return_to": "checklist"}) if may_note else None
-            row["question_form"] = (QuestionForm(prefix=f"ask-{code}", initial={"return_to": "checklist"})
-                                    if may_ask else None)
+            row["note_form"] = note_form(code) if may_note else None
+            row["question_form"] = question_form(code) if may_ask else None
     mark = open_ready_mark(patient.assessment) if current else None
     return {"handoff": {
         "open_questions": open_count, "answered_questions": answered_count, "ready_mark": mark,
         "may_mark": writable and user.has_perm("eligibility.mark_ready"),
     }}
+

@@ -1,0 +1,129 @@
+"""Speed without a change of behaviour: the physicians' worklist (with the queue) makes the same
+queries at 5 patients as at 50, the queue keeps its members and counts when it takes its first rows,
+and the forms rendered once for every item of the checklist are the HTML each would have alone
+(also when kept from an earlier request)."""
+
+from __future__ import annotations
+
+import pytest
+from crispy_forms.utils import render_crispy_form
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from eligibility.common.rendering import CODE, per_item
+from eligibility.models import Assessment
+from eligibility.patients import services
+from eligibility.review import services as review
+from eligibility.review.forms import DispositionForm
+from eligibility.review.handoffs import services as handoffs
+from eligibility.review.handoffs.forms import NoteForm, QuestionForm
+from eligibility.review.selectors import physician_queue, queue_page, worklist_count, worklist_patients
+from tests.factories import SCREENING_TO_REVIEW, PatientFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator", first_name="Casey", last_name="Jones")
+
+
+@pytest.fixture
+def physician():
+    return UserFactory(role="Physician", first_name="Robin", last_name="Lee")
+
+
+def _queued_patients(count: int, coordinator, physician, *, start: int = 0) -> None:
+    """``count`` patients at screening with a deferred and a flagged item, marked ready for review;
+    every other one with the flag acknowledged (a decided item the queue's count subtracts)."""
+    for number in range(start, start + count):
+        patient = PatientFactory(by=coordinator, study_id=f"SPEED-{number:03d}")
+        assessment = Assessment.objects.get(patient=patient)
+        evaluation = services.assessment_update(assessment=assessment, changes=SCREENING_TO_REVIEW,
+                                                stage="screening", revision=assessment.revision, by=coordinator)
+        handoffs.ready_mark(assessment=Assessment.objects.get(pk=assessment.pk), by=coordinator)
+        if number % 2:
+            review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_physician_worklist_makes_the_same_queries_at_5_and_50_patients(client, coordinator, physician):
+    _queued_patients(5, coordinator, physician)
+    client.force_login(physician)
+    url = reverse("worklist")
+    client.get(url)  # warm the per-process caches (content types, engine)
+    with_5 = _queries(client, url)
+    assert _queue_section(client.get(url)).count("SPEED-") == 5
+
+    _queued_patients(45, coordinator, physician, start=5)
+    assert _queue_section(client.get(url)).count("SPEED-") == 50
+    assert _queries(client, url) == with_5
+
+
+def _queue_section(response) -> str:
+    page = response.content.decode()
+    return page[page.index('id="queue"'):page.index('id="patients"')]
+
+
+def test_queue_page_keeps_the_queue_order_and_counts(coordinator, physician):
+    _queued_patients(6, coordinator, physician)
+    everything = list(physician_queue())
+    first = queue_page(physician_queue(), size=4)
+
+    assert [row.pk for row in first] == [row.pk for row in everything][:4]
+    assert [row.created_at for row in everything] == sorted(row.created_at for row in everything)
+    # SPEED-000 (even): the deferred and the flagged item undecided; SPEED-001: the flag acknowledged.
+    assert [(row.assessment.patient.study_id, row.undecided) for row in first[:2]] == [("SPEED-000", 2),
+                                                                                        ("SPEED-001", 1)]
+    assert all(row.ready_marked_by == "Casey Jones" and not row.review_requested for row in first)
+    assert queue_page(physician_queue(), size=10) == everything  # fewer than the size: all of them
+
+
+@pytest.mark.parametrize("make_form", [
+    lambda prefix: NoteForm(prefix=f"note-{prefix}", initial={"return_to": "checklist"}),
+    lambda prefix: QuestionForm(prefix=f"ask-{prefix}", initial={"return_to": "checklist"}),
+    lambda prefix: DispositionForm(prefix=prefix, status="flag"),
+    lambda prefix: DispositionForm(prefix=prefix, status="defer"),
+    lambda prefix: DispositionForm(prefix=prefix, status="missing"),
+], ids=["note", "question", "decision on a flag", "decision on a deferral", "decision on a missing item"])
+def test_a_form_rendered_once_is_each_items_own(make_form, request):
+    rendered = per_item(make_form, key=("test", request.node.callspec.id))
+    for code in ("hbv", "viral_infection"):
+        own = render_crispy_form(make_form(code))
+        assert rendered(code) == own
+        assert f'-{code}-' in own or f'"{code}-' in own  # the fields carry the item's code
+        assert CODE not in rendered(code)
+
+
+def test_a_kept_form_is_rendered_again_after_a_setting_changes(settings):
+    calls = []
+
+    def make_form(code):
+        calls.append(code)
+        return NoteForm(prefix=f"note-{code}")
+
+    per_item(make_form, key="kept")("hbv")
+    per_item(make_form, key="kept")("ecog")
+    assert calls == [CODE]  # once for the process
+    settings.PROGRAMME_TIME_ZONE = "Europe/Paris"
+    per_item(make_form, key="kept")("hbv")
+    assert calls == [CODE, CODE]
+
+
+@pytest.mark.parametrize("criteria", [{}, {"result": "deferred"}, {"result": "cleared"}, {"stage": "screening"},
+                                      {"stage": "pre_infusion"}, {"search": "speed-00"}, {"search": "AB"},
+                                      {"result": "deferred", "search": "SPEED-001"}])
+def test_the_worklist_count_is_the_number_of_rows(coordinator, physician, criteria):
+    _queued_patients(3, coordinator, physician)
+    PatientFactory(by=coordinator, study_id="OTHER-1")  # not evaluated with data: another result
+    withdrawn = PatientFactory(by=coordinator, study_id="SPEED-009")
+    services.patient_withdraw(patient=withdrawn, by=coordinator, reason="Entered by mistake")
+
+    assert worklist_count(**criteria) == len(list(worklist_patients(**criteria)))
