@@ -13,6 +13,7 @@ from eligibility.models import Assessment, Evaluation, ReviewRequest
 from eligibility.patients import services
 from eligibility.review import reevaluation
 from eligibility.review import services as review
+from eligibility.review.handoffs import services as handoffs
 from eligibility.review.presenters import checklist_view_model
 from eligibility.review.selectors import physician_queue
 from eligibility.rulesets import preview
@@ -179,6 +180,15 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     assert "cannot evaluate this assessment (Product is not in this rule-set version&#x27;s" in page
     assert "when the coordinator corrects the data" in page
     assert "Keep the signed checklist" not in page
+    # Unsigned: the coordinator's to correct, not the physicians' queue (marked ready or not) ...
+    assert not queued(patient)
+    handoffs.ready_mark(assessment=assessment, by=coordinator)
+    assert queued(patient)  # ... unless a coordinator marks it ready, as any unsigned checklist
+    handoffs.ready_mark_withdraw(assessment=assessment, by=coordinator)
+    client.force_login(coordinator)
+    worklist = client.get(reverse("worklist")).content.decode()
+    assert "the new rule-set version cannot evaluate these data: correct them (see the checklist)" in worklist
+    assert "signed; review requested" not in worklist
     services.assessment_update(assessment=assessment, changes={"product": "axicabtagene_ciloleucel"},
                                stage=assessment.stage, revision=assessment.revision, by=coordinator)
     request.refresh_from_db()
