@@ -229,8 +229,19 @@ def test_the_patient_page_shows_the_mark_the_notes_and_the_history(client, patie
 def test_an_empty_note_is_refused_beside_the_field(client, patient, physician):
     client.force_login(physician)
     response = client.post(reverse("item_note", args=[current(patient).public_id, "hbv"]), {"note-hbv-text": "  "})
-    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    assert response.status_code == 400 and "The note is empty: write it, then add it." in response.content.decode()
     assert not Note.objects.exists()
+
+
+def test_an_empty_answer_is_refused_beside_the_field_in_words(client, patient, physician, coordinator):
+    question = handoffs.question_ask(evaluation=current(patient), code="hbv", text="?", by=physician)
+    client.force_login(coordinator)
+    response = client.post(reverse("question_answer", args=[question.public_id]),
+                           {f"answer-{question.public_id}-text": " "})
+    assert response.status_code == 400
+    assert "The answer is empty: write it, then send it." in response.content.decode()
+    assert "This field is required." not in response.content.decode()
+    assert Question.objects.get().state == "open"
 
 
 def test_the_intake_form_warns_before_a_save_that_voids_a_signature(client, patient, coordinator, physician):
