@@ -24,6 +24,7 @@ from .case import (
     parse_case,
     parse_case_json,
 )
+from .catalogue import CATALOGUE, CATALOGUE_BY_CODE, VERSION_1_RULES, CatalogueEntry, in_catalogue_order
 from .checklist import Checklist, ChecklistItem, checklist_items, dumps
 from .engine import RULE_CLASSES, RULE_CODES, Engine
 from .report import checklist_text, errors_text
@@ -54,6 +55,8 @@ from .thresholds import (
     DEFAULT_THRESHOLDS,
     THRESHOLDS,
     THRESHOLDS_BY_KEY,
+    IndicationEntry,
+    Pathway,
     ProductSpec,
     RuleSetData,
     ThresholdSpec,
@@ -92,7 +95,9 @@ __all__ = [
     "DEFAULT_STAGE", "OVERALL_LABELS", "overall_result",
     # rule-set data: thresholds and products
     "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "DEFAULT_THRESHOLDS", "threshold_set_errors",
-    "ProductSpec", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
+    "ProductSpec", "IndicationEntry", "Pathway", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
+    # the rule catalogue: which rules exist, in which order; which version 1 enables
+    "CATALOGUE", "CATALOGUE_BY_CODE", "CatalogueEntry", "VERSION_1_RULES", "in_catalogue_order",
     # words for the case format: its keys, its choices, its units and counts
     "LABELS", "CHOICES", "ANTIGEN_STATUS", "DIAGNOSIS", "DISEASE_STATUS", "INFECTION_STATE", "LYMPHODEPLETION",
     "MRD", "ORGAN_RESULT", "SEROLOGY", "STAGE", "STARTING_MATERIAL", "UNITS", "unit_symbol", "measure", "count",

@@ -18,7 +18,8 @@ from .statuses import SEVERITY
 from .thresholds import THRESHOLDS, RuleSetData, ThresholdSpec, default_ruleset
 
 #: What a rule returns: ``(status, reason, inputs)``; ``inputs`` maps JSON paths to the values read.
-Outcome = tuple[str, str, dict[str, Any]]
+#: Rules that compute values (criteria-v2 section 6.3) add a fourth member, ``derived``.
+Outcome = tuple[str, str, dict[str, Any]] | tuple[str, str, dict[str, Any], dict[str, Any]]
 
 
 class Rule:
@@ -39,7 +40,7 @@ class Rule:
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
         if "code" in cls.__dict__:
-            cls.thresholds = tuple(spec for spec in THRESHOLDS if spec.rule == cls.code)
+            cls.thresholds = tuple(spec for spec in THRESHOLDS if cls.code in spec.rules)
 
     def __init__(self, ruleset: RuleSetData | None = None, **thresholds: Decimal):
         """The rule with the values of ``ruleset`` (its thresholds and product catalogue).
@@ -52,9 +53,12 @@ class Rule:
         if unknown:
             raise TypeError(f"{type(self).__name__} reads no threshold {', '.join(sorted(unknown))}")
         self.ruleset = ruleset if ruleset is not None else default_ruleset()
-        #: This rule's threshold values, by key.
+        held = self.ruleset.thresholds
+        #: This rule's threshold values, by key: only those the rule set holds (an optional group
+        #: not held switches its extension off, criteria-v2 section 2.3).
         self.values: Mapping[str, Decimal] = {
-            spec.key: thresholds.get(spec.key, self.ruleset.thresholds[spec.key]) for spec in self.thresholds}
+            spec.key: thresholds.get(spec.key, held.get(spec.key)) for spec in self.thresholds
+            if spec.key in thresholds or held.get(spec.key) is not None}
         # Converted and formatted once: every evaluation compares with and quotes them.
         self.limits = {key: native(value) for key, value in self.values.items()}
         self.texts = {key: plain(value) for key, value in self.values.items()}
@@ -70,7 +74,11 @@ class Rule:
     def thresholds_used(self, inputs: Mapping[str, Any]) -> list[tuple[ThresholdSpec, Decimal]]:
         """The thresholds (with this rule's values) a result with these ``inputs`` was judged by,
         shown beside the item: all of the rule's unless the rule says otherwise."""
-        return [(spec, self.values[spec.key]) for spec in self.thresholds]
+        return [(spec, self.values[spec.key]) for spec in self.thresholds if spec.key in self.values]
+
+    def holds_group(self, group: str) -> bool:
+        """Whether the rule set holds every threshold of optional ``group`` (criteria-v2 2.3)."""
+        return all(spec.key in self.values for spec in self.thresholds if spec.group == group)
 
 
 def worst(findings: list[tuple[str, str]]) -> tuple[str, str]:

@@ -27,17 +27,24 @@ class ChecklistItem:
     source: str
     #: The case values the rule read, by JSON path (shared between checklists: never changed).
     inputs: Mapping[str, Any]
+    #: The values the rule computed (criteria-v2 section 6.3): only rules 31, 32, 36 and 37 give
+    #: them; ``None`` for every other rule, whose JSON then has no ``derived`` key at all.
+    derived: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The item as the JSON object of section 4."""
-        return {"code": self.code, "phase": self.phase, "title": self.title, "status": self.status,
+        """The item as the JSON object of section 4 (with ``derived`` only where a rule gives it)."""
+        item = {"code": self.code, "phase": self.phase, "title": self.title, "status": self.status,
                 "reason": self.reason, "source": self.source, "inputs": self.inputs}
+        if self.derived is not None:
+            item["derived"] = self.derived
+        return item
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChecklistItem:
         """An item from its JSON object (``as_dict()`` read back)."""
         return cls(code=data["code"], phase=data["phase"], title=data["title"], status=data["status"],
-                   reason=data["reason"], source=data["source"], inputs=data["inputs"])
+                   reason=data["reason"], source=data["source"], inputs=data["inputs"],
+                   derived=data.get("derived"))
 
 
 def checklist_items(checklist: Mapping[str, Any]) -> list[ChecklistItem]:

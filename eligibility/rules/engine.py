@@ -11,13 +11,15 @@ import orjson
 from . import logistics, screening
 from .base import Rule
 from .case import Case, case_json, case_type, decode_case
+from .catalogue import CATALOGUE_POSITION
 from .checklist import Checklist, ChecklistItem, dumps
 from .statuses import PENDING, PHASE_LABELS, PHASE_ORDER, PHASES, STATUSES, overall_result
 from .thresholds import RuleSetData, ThresholdSpec
 from .vocabulary import STAGE as STAGE_LABELS
 
-#: Every rule class in catalogue order (criteria.md section 6).
-RULE_CLASSES: tuple[type[Rule], ...] = screening.RULES + logistics.RULES
+#: Every rule class in catalogue order (criteria-v2 section 2.1: by phase, then by rule number).
+RULE_CLASSES: tuple[type[Rule], ...] = tuple(sorted(
+    screening.RULES + logistics.RULES, key=lambda rule: CATALOGUE_POSITION[rule.code]))
 RULE_CODES: tuple[str, ...] = tuple(rule.code for rule in RULE_CLASSES)
 
 _ITEM, _ENCODED, _WEIGHT = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -43,7 +45,9 @@ class Engine:
 
     def __init__(self, ruleset: RuleSetData):
         self.ruleset = ruleset
-        self.rules: tuple[Rule, ...] = tuple(rule_class(ruleset) for rule_class in RULE_CLASSES)
+        #: The rules this rule set enables, in catalogue order: a disabled rule gives no item.
+        self.rules: tuple[Rule, ...] = tuple(
+            rule_class(ruleset) for rule_class in RULE_CLASSES if rule_class.code in ruleset.enabled_rules)
         self.product_codes = frozenset(ruleset.products)
         self.case_type = case_type(self.product_codes)
         self.by_code = {rule.code: rule for rule in self.rules}
@@ -61,11 +65,13 @@ class Engine:
         }
 
     @staticmethod
-    def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any]) -> tuple[ChecklistItem, bytes, int]:
+    def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any],
+              derived: dict[str, Any] | None = None) -> tuple[ChecklistItem, bytes, int]:
         """An item of the checklist, its JSON encoding after a comma (items are joined that way) and
-        its status weight (see ``_STATUS_WEIGHTS``)."""
+        its status weight (see ``_STATUS_WEIGHTS``). ``derived``: the computed values of the rules
+        that give them (criteria-v2 section 6.3)."""
         item = ChecklistItem(code=rule.code, phase=rule.phase, title=rule.title, status=status, reason=reason,
-                             source=rule.source, inputs=inputs)
+                             source=rule.source, inputs=inputs, derived=derived)
         return item, b"," + dumps(item.as_dict()), _STATUS_WEIGHTS[status]
 
     def _pending(self, rule: Rule, stage: str) -> tuple[ChecklistItem, bytes, int]:

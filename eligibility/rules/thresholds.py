@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .arithmetic import plain
+from .catalogue import VERSION_1_RULES
 
 # Kinds of threshold value: how an administrator's entry is validated.
 COUNT = "count"  # a whole number
@@ -28,11 +29,25 @@ class ThresholdSpec:
     label: str
     unit: str
     kind: str
-    default: Decimal
+    #: The catalogue default (a cited value), or ``None``: added "to be entered" (criteria-v2 2.3).
+    default: Decimal | None
     minimum: Decimal
     maximum: Decimal
+    #: The rule that reads it (the first, where several do).
     rule: str
     help_text: str = ""
+    #: Further rules that read it (``pre_lymphodepletion_tests_max_days``: rules 30-34, 36, 37).
+    extra_rules: tuple[str, ...] = ()
+    #: The optional group it belongs to (criteria-v2 2.3: e.g. "dated ALC"), or ``None`` when it is
+    #: required while one of its rules is enabled.
+    group: str | None = None
+    #: Where the default comes from (the citation shown beside it).
+    default_source: str = ""
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every rule that reads this threshold."""
+        return (self.rule, *self.extra_rules)
 
     def validation_errors(self, value: Decimal) -> list[str]:
         """Why ``value`` is not allowed for this threshold (empty when it is)."""
@@ -46,10 +61,10 @@ class ThresholdSpec:
         return errors
 
 
-def _spec(key, label, unit, kind, default, minimum, maximum, rule, help_text=""):
+def _spec(key, label, unit, kind, default, minimum, maximum, rule, help_text="", **more):
     return ThresholdSpec(
-        key, label, unit, kind, Decimal(default), Decimal(minimum), Decimal(maximum), rule, help_text
-    )
+        key, label, unit, kind, None if default is None else Decimal(default), Decimal(minimum), Decimal(maximum),
+        rule, help_text, **more)
 
 
 THRESHOLDS: tuple[ThresholdSpec, ...] = (
@@ -128,6 +143,33 @@ def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
 
 
 @dataclass(frozen=True)
+class Pathway:
+    """One way a product's indication for a diagnosis can be met (criteria-v2 section 5.1): every
+    condition it sets must hold; ``None`` (or empty, false) sets none."""
+
+    label: str = ""
+    min_prior_lines: int | None = None
+    required_drug_classes: frozenset[str] = frozenset()
+    first_line_response_in: frozenset[str] | None = None
+    disease_status_in: frozenset[str] | None = None
+    min_relapse_number: int | None = None
+    transplant_ineligible: bool = False
+    lenalidomide_refractory: bool = False
+
+
+@dataclass(frozen=True)
+class IndicationEntry:
+    """A product's indication for one diagnosis (criteria-v2 section 5.1): its age limits and its
+    pathways (alternatives: any one met suffices), with the citation appended to the item's source."""
+
+    diagnosis: str
+    pathways: tuple[Pathway, ...]
+    min_age_years: Decimal | None = None
+    max_age_years: Decimal | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     """One cell-therapy product of the catalogue and its limits (criteria.md section 5)."""
 
@@ -162,12 +204,17 @@ DEFAULT_PRODUCTS: tuple[ProductSpec, ...] = (
 
 @dataclass(frozen=True)
 class RuleSetData:
-    """A rule set as plain values: what the engine needs, loaded once per evaluation or batch."""
+    """A rule set as plain values: what the engine needs, loaded once per evaluation or batch.
+
+    ``thresholds`` holds the thresholds the rule set holds (a key absent is not held; ``None`` is
+    "to be entered", allowed in a draft only); ``enabled_rules`` the codes of the rules it runs.
+    """
 
     name: str
-    version: int
-    thresholds: Mapping[str, Decimal]
+    version: int | None
+    thresholds: Mapping[str, Decimal | None]
     products: Mapping[str, ProductSpec]
+    enabled_rules: frozenset[str] = VERSION_1_RULES
 
 
 DEFAULT_RULESET_NAME = "Default (source documents)"
