@@ -53,14 +53,20 @@ from .synthetic import synthetic_case, synthetic_cases
 from .thresholds import (
     DEFAULT_PRODUCTS,
     DEFAULT_THRESHOLDS,
+    OPTIONAL_GROUPS,
     THRESHOLDS,
     THRESHOLDS_BY_KEY,
+    VERSION_1_THRESHOLDS,
     IndicationEntry,
     Pathway,
     ProductSpec,
     RuleSetData,
     ThresholdSpec,
     default_ruleset,
+    indication_as_dict,
+    indication_from_dict,
+    pathway_as_dict,
+    pathway_from_dict,
     threshold_set_errors,
 )
 from .vocabulary import (
@@ -94,8 +100,10 @@ __all__ = [
     "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",
     "DEFAULT_STAGE", "OVERALL_LABELS", "overall_result",
     # rule-set data: thresholds and products
-    "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "DEFAULT_THRESHOLDS", "threshold_set_errors",
-    "ProductSpec", "IndicationEntry", "Pathway", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
+    "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "VERSION_1_THRESHOLDS", "OPTIONAL_GROUPS",
+    "DEFAULT_THRESHOLDS", "threshold_set_errors",
+    "ProductSpec", "IndicationEntry", "Pathway", "indication_as_dict", "indication_from_dict", "pathway_as_dict",
+    "pathway_from_dict", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
     # the rule catalogue: which rules exist, in which order; which version 1 enables
     "CATALOGUE", "CATALOGUE_BY_CODE", "CatalogueEntry", "VERSION_1_RULES", "in_catalogue_order",
     # words for the case format: its keys, its choices, its units and counts

@@ -105,10 +105,68 @@ THRESHOLDS: tuple[ThresholdSpec, ...] = (
     _spec("driving_restriction_weeks", "No driving after infusion", "weeks", DECIMAL,
           "8", "0", "52", "driving_counselled"),
     _spec("fever_c", "Fever: defer at or above", "C", DECIMAL, "38.0", "35", "42", "fever"),
+    # --- criteria-v2 section 2.3: optional groups of version-1 rules, and the thresholds of rules 27-37 ---
+    _spec("alc_max_age_days", "ALC counts when measured at most this long before leukapheresis", "days", COUNT,
+          None, "0", "365", "alc", group="dated ALC", default_source="none found (criteria-v2 10, Q19)"),
+    _spec("markers_max_days_after_collection", "Markers drawn at most this long after the leukapheresis date count",
+          "days", COUNT, "0", "0", "30", "infectious_markers", group="dated markers",
+          default_source="001 Pre-Leukapheresis Requirements: results available on the day of shipment"),
+    _spec("fever_max_days_before_infusion", "Temperature counts when measured at most this long before infusion",
+          "days", COUNT, "0", "0", "7", "fever", group="dated fever",
+          default_source="criteria.md 3: temperature on the day of assessment"),
+    _spec("tocilizumab_max_doses_total", "Tocilizumab maximum number of doses in total", "doses", COUNT,
+          "4", "1", "10", "tocilizumab", group="corrected tocilizumab dosing",
+          default_source="Santomasso 2021 (R6) CRS table; Kymriah USPI (R7)"),
+    _spec("tocilizumab_low_weight_below_kg", "Tocilizumab low-weight dose below", "kg", DECIMAL,
+          "30", "1", "350", "tocilizumab", group="corrected tocilizumab dosing", default_source="Kymriah USPI (R7)"),
+    _spec("tocilizumab_low_weight_mg_per_kg", "Tocilizumab dose per kg below that weight", "mg/kg", DECIMAL,
+          "12", "0.1", "20", "tocilizumab", group="corrected tocilizumab dosing", default_source="Kymriah USPI (R7)"),
+    _spec("gvhd_acute_defer_from_grade", "Acute GvHD: defer from grade", "grade", COUNT, "2", "1", "4",
+          "active_gvhd", default_source="Yakoub-Agha 2020 (R2) Table 1"),
+    _spec("washout_corticosteroids_hours", "Last systemic corticosteroid dose at least this long before "
+          "leukapheresis", "hours", COUNT, "72", "0", "2160", "washout", default_source="ASH table (R5)"),
+    _spec("washout_chemotherapy_days", "Last cytotoxic chemotherapy at least this long before leukapheresis",
+          "days", COUNT, "14", "0", "365", "washout", default_source="ASH table (R5): 2 weeks"),
+    _spec("pre_lymphodepletion_tests_max_days", "Tests count when measured at most this long before "
+          "lymphodepletion starts", "days", COUNT, None, "0", "365", "sars_cov_2",
+          extra_rules=("hepatic_function", "renal_function", "cardiac_function", "pulmonary_function",
+                       "car_hematotox", "easix"),
+          default_source="none found (criteria-v2 10, Q19)"),
+    _spec("bilirubin_max_umol_l", "Total bilirubin must be below", "umol/L", DECIMAL, "34", "1", "1000",
+          "hepatic_function", default_source="Greco 2024 (R1) Table 1"),
+    _spec("bilirubin_gilbert_max_umol_l", "With Gilbert's syndrome, bilirubin must be below", "umol/L", DECIMAL,
+          "43", "1", "1000", "hepatic_function", default_source="Greco 2024 (R1) Table 1"),
+    _spec("transaminases_flag_x_uln", "AST or ALT: flag at or above", "x ULN", DECIMAL, "4", "1", "100",
+          "hepatic_function", default_source="Greco 2024 (R1) Table 1"),
+    _spec("fludarabine_reduce_below_crcl_ml_min", "Creatinine clearance below which the fludarabine dose is "
+          "reduced", "mL/min", DECIMAL, None, "1", "200", "renal_function",
+          default_source="cut-off not verified (criteria-v2 10, Q2)"),
+    _spec("lvef_flag_at_or_below_pct", "LVEF: flag at or below", "%", PERCENT, "40", "0", "100", "cardiac_function",
+          default_source="Alfred Health (R19), institutional"),
+    _spec("spo2_room_air_min_pct", "SpO2 on room air must be at least", "%", PERCENT, "92", "50", "100",
+          "pulmonary_function", default_source="Greco 2024 (R1) Table 6"),
+    _spec("hematotox_high_risk_from", "CAR-HEMATOTOX: high risk from", "points", COUNT, "2", "1", "7",
+          "car_hematotox", default_source="Rejeski 2021 (R3)"),
+    _spec("gcsf_ug_per_kg", "G-CSF dose when the risk is high", "ug/kg", DECIMAL, "5", "0.1", "50", "car_hematotox",
+          default_source="EHA/EBMT ICAHT table (R4)"),
+    _spec("gcsf_from_day", "G-CSF from this day after infusion", "day", COUNT, "2", "0", "30", "car_hematotox",
+          default_source="EHA/EBMT ICAHT table (R4)"),
 )
 
 THRESHOLDS_BY_KEY: dict[str, ThresholdSpec] = {spec.key: spec for spec in THRESHOLDS}
-DEFAULT_THRESHOLDS: dict[str, Decimal] = {spec.key: spec.default for spec in THRESHOLDS}
+#: The thresholds version 1 holds: the required thresholds of its 26 rules, no optional group.
+VERSION_1_THRESHOLDS: tuple[ThresholdSpec, ...] = tuple(
+    spec for spec in THRESHOLDS if spec.rule in VERSION_1_RULES and spec.group is None)
+#: Version 1's values (the source documents').
+DEFAULT_THRESHOLDS: dict[str, Decimal] = {spec.key: spec.default for spec in VERSION_1_THRESHOLDS}
+#: The optional groups (criteria-v2 section 2.3): each switches an extension of a version-1 rule
+#: on when the rule set holds every one of its thresholds.
+OPTIONAL_GROUPS: dict[str, tuple[str, ...]] = {}
+for _spec_of_group in THRESHOLDS:
+    if _spec_of_group.group is not None:
+        OPTIONAL_GROUPS.setdefault(_spec_of_group.group, ())
+        OPTIONAL_GROUPS[_spec_of_group.group] += (_spec_of_group.key,)
+del _spec_of_group
 
 #: (lower, upper) pairs that must stay strictly ordered.
 ORDERED_PAIRS = (
@@ -128,7 +186,7 @@ MIN_PRIOR_LINES_KEYS = {
 def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
     """Validate a complete set of thresholds: each value's range and the ordered pairs."""
     errors: dict[str, list[str]] = {}
-    for key in THRESHOLDS_BY_KEY.keys() - values.keys():
+    for key in DEFAULT_THRESHOLDS.keys() - values.keys():
         errors[key] = ["is required"]
     for key, value in values.items():
         spec = THRESHOLDS_BY_KEY.get(key)
@@ -183,6 +241,52 @@ class ProductSpec:
     age_limit_diagnoses: frozenset[str] = field(default_factory=frozenset)
     min_age_years: Decimal | None = None
     max_age_years: Decimal | None = None
+    #: Its indication entries (criteria-v2 section 5), one per diagnosis, ordered by diagnosis.
+    indications: tuple[IndicationEntry, ...] = ()
+
+
+_PATHWAY_SETS = ("required_drug_classes", "first_line_response_in", "disease_status_in")
+
+
+def pathway_as_dict(pathway: Pathway) -> dict:
+    """A pathway as the JSON object of a rule-set file (criteria-v2 2.6): every field, sets sorted."""
+    def value(name):
+        found = getattr(pathway, name)
+        return sorted(found) if name in _PATHWAY_SETS and found is not None else found
+    return {name: value(name) for name in ("label", "min_prior_lines", "required_drug_classes",
+                                           "first_line_response_in", "disease_status_in", "min_relapse_number",
+                                           "transplant_ineligible", "lenalidomide_refractory")}
+
+
+def pathway_from_dict(data: Mapping) -> Pathway:
+    """A pathway from its JSON object (``pathway_as_dict`` read back; validated elsewhere)."""
+    def as_set(name):
+        found = data.get(name)
+        return None if found is None else frozenset(found)
+    return Pathway(label=data.get("label") or "", min_prior_lines=data.get("min_prior_lines"),
+                   required_drug_classes=frozenset(data.get("required_drug_classes") or ()),
+                   first_line_response_in=as_set("first_line_response_in"),
+                   disease_status_in=as_set("disease_status_in"), min_relapse_number=data.get("min_relapse_number"),
+                   transplant_ineligible=bool(data.get("transplant_ineligible")),
+                   lenalidomide_refractory=bool(data.get("lenalidomide_refractory")))
+
+
+def indication_as_dict(entry: IndicationEntry) -> dict:
+    """An indication entry as the JSON object of a rule-set file (criteria-v2 2.6), ages as numbers."""
+    def age(value):
+        return None if value is None else (int(value) if value == value.to_integral_value() else float(value))
+    return {"diagnosis": entry.diagnosis, "min_age_years": age(entry.min_age_years),
+            "max_age_years": age(entry.max_age_years), "source": entry.source,
+            "pathways": [pathway_as_dict(pathway) for pathway in entry.pathways]}
+
+
+def indication_from_dict(data: Mapping) -> IndicationEntry:
+    """An indication entry from its JSON object (``indication_as_dict`` read back)."""
+    def age(value):
+        return None if value is None else Decimal(str(value))
+    return IndicationEntry(diagnosis=data["diagnosis"], min_age_years=age(data.get("min_age_years")),
+                           max_age_years=age(data.get("max_age_years")), source=data.get("source") or "",
+                           pathways=tuple(pathway_from_dict(pathway) for pathway in data["pathways"]))
 
 
 DEFAULT_PRODUCTS: tuple[ProductSpec, ...] = (

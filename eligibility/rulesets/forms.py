@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from ..common.display import label_with_unit
 from ..common.text import free_text_field
 from ..common.vocabulary import unit_text
-from ..rules import RULE_CLASSES, THRESHOLDS, plain
+from ..rules import RULE_CLASSES, plain
+from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet
 from .presenters import source_departure
 
@@ -46,7 +47,8 @@ class ThresholdsForm(forms.Form):
         """The fields by the rule that reads them, in catalogue order, with the rule's sources; beside a
         saved value that departs from the source documents, their value."""
         return [{"title": rule.title, "source": rule.source,
-                 "fields": [(self[spec.key], self.departures[spec.key]) for spec in rule.thresholds]}
+                 "fields": [(self[spec.key], self.departures[spec.key]) for spec in rule.thresholds
+                            if spec.key in self.fields]}
                 for rule in RULE_CLASSES if rule.thresholds]
 
 

@@ -8,7 +8,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ..rules import DIAGNOSIS, THRESHOLDS, Diagnosis
+from ..rules import DIAGNOSIS, Diagnosis
+from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..rules import RULE_CLASSES, THRESHOLDS, THRESHOLDS_BY_KEY, measure
+from ..rules import RULE_CLASSES, THRESHOLDS_BY_KEY, measure
+from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
 from .models import Product, Threshold
 
 #: The source a rule cites, by the rule's code (a threshold's source is that of the rule reading it).

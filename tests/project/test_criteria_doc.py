@@ -24,8 +24,8 @@ from eligibility.rules import (
     RULE_CLASSES,
     RULE_CODES,
     STATUSES,
-    THRESHOLDS,
     THRESHOLDS_BY_KEY,
+    VERSION_1_THRESHOLDS,
     Case,
 )
 from tests.conftest import EXAMPLES_DIR, ROOT
@@ -97,13 +97,13 @@ def test_every_threshold_quoted_in_a_rule_has_its_default_and_belongs_to_that_ru
     for diagnosis, value in zip(("lbcl", "fl", "mcl", "cll", "mm"), prior_lines.groups(), strict=True):
         assert Decimal(value) == THRESHOLDS_BY_KEY[f"min_prior_lines_{diagnosis}"].default
         named.add(f"min_prior_lines_{diagnosis}")
-    assert named == set(THRESHOLDS_BY_KEY)  # every threshold is explained with its rule
+    assert named == {spec.key for spec in VERSION_1_THRESHOLDS}  # every threshold is explained with its rule
 
 
 def test_the_threshold_table():
     rows = table_rows(section("6.5"))
-    assert [codes(row[0])[0] for row in rows] == [spec.key for spec in THRESHOLDS]
-    for row, spec in zip(rows, THRESHOLDS, strict=True):
+    assert [codes(row[0])[0] for row in rows] == [spec.key for spec in VERSION_1_THRESHOLDS]
+    for row, spec in zip(rows, VERSION_1_THRESHOLDS, strict=True):
         _, label, default, unit, kind, allowed, rule = row
         low, high = allowed.split(" to ")
         assert (label, Decimal(default), unit, kind, Decimal(low), Decimal(high), codes(rule)[0]) == (

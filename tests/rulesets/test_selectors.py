@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from eligibility.models import Product, RuleSet, Threshold
-from eligibility.rules import THRESHOLDS, default_ruleset, threshold_set_errors
+from eligibility.rules import VERSION_1_THRESHOLDS, default_ruleset, threshold_set_errors
 from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get, ruleset_data, ruleset_get
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ def test_migration_creates_version_1_as_the_only_active_set():
 
 def test_version_1_holds_every_threshold_and_product_of_the_source_documents():
     assert ruleset_data(ruleset_get()) == default_ruleset()
-    assert Threshold.objects.count() == len(THRESHOLDS)
+    assert Threshold.objects.count() == len(VERSION_1_THRESHOLDS)
     assert Product.objects.count() == len(default_ruleset().products)
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eligibility.models import RuleSet, RuleSetReevaluation
-from eligibility.rules import DEFAULT_THRESHOLDS, THRESHOLDS
+from eligibility.rules import DEFAULT_THRESHOLDS, VERSION_1_THRESHOLDS
 from tests.factories import UserFactory
 from tests.pages import element, elements
 
@@ -313,7 +313,7 @@ def test_every_threshold_is_on_the_draft_page_under_its_rule_with_the_rules_sour
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
     page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    for spec in THRESHOLDS:
+    for spec in VERSION_1_THRESHOLDS:
         assert f'name="{spec.key}"' in page, spec.key
     assert re.search(r"<legend[^>]*>Driving restriction counselled</legend>\s*<p[^>]*>Source: Baltaleucel-T drug "
                      r"overview - Do&#x27;s and Don&#x27;ts", page)
