@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ..rules import DIAGNOSIS, Diagnosis
+from ..rules import DIAGNOSIS, RETIRED_THRESHOLDS, Diagnosis
 from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
@@ -72,7 +72,9 @@ class Threshold(models.Model):
     """One threshold value of a rule set; what it means is described in ``rules.thresholds``."""
 
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="thresholds")
-    key = models.CharField(max_length=64, choices=[(spec.key, spec.label) for spec in THRESHOLDS])
+    key = models.CharField(max_length=64, choices=[
+        *((key, f"Minimum prior lines, {key.removeprefix('min_prior_lines_').upper()}") for key in RETIRED_THRESHOLDS),
+        *((spec.key, spec.label) for spec in THRESHOLDS)])
     value = models.DecimalField(max_digits=10, decimal_places=3)
     #: Who changed which value of a draft, and when (django-simple-history).
     history = HistoricalRecords()

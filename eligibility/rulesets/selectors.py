@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..common.display import diagnoses_text
-from ..rules import THRESHOLDS_BY_KEY, Engine, ProductSpec, RuleSetData, plain
+from ..rules import THRESHOLDS_BY_KEY, Engine, IndicationEntry, Pathway, ProductSpec, RuleSetData, plain
 from .models import Product, RuleSet, RuleSetEvent, Threshold
 
 
@@ -28,17 +28,24 @@ def ruleset_get(*, version: int | None = None) -> RuleSet:
 def ruleset_data(ruleset: RuleSet) -> RuleSetData:
     """Every threshold and product of ``ruleset`` as plain values (two queries)."""
     thresholds = dict(ruleset.thresholds.values_list("key", "value"))
+    # Until the products store their indication entries, they are read as criteria-v2 5.2 migrates
+    # them: one pathway per diagnosis with the rule set's minimum prior lines for it.
+    minimums = {key.removeprefix("min_prior_lines_"): int(thresholds.pop(key))
+                for key in list(thresholds) if key.startswith("min_prior_lines_")}
     products = {
         product.code: ProductSpec(
             code=product.code,
             name=product.name,
             target=product.target,
-            diagnoses=frozenset(product.diagnoses),
             accepts_cryopreserved=product.accepts_cryopreserved,
             investigational=product.investigational,
-            age_limit_diagnoses=frozenset(product.age_limit_diagnoses),
-            min_age_years=product.min_age_years,
-            max_age_years=product.max_age_years,
+            indications=tuple(
+                IndicationEntry(
+                    diagnosis=diagnosis,
+                    min_age_years=product.min_age_years if diagnosis in product.age_limit_diagnoses else None,
+                    max_age_years=product.max_age_years if diagnosis in product.age_limit_diagnoses else None,
+                    pathways=(Pathway(min_prior_lines=minimums.get(diagnosis)),))
+                for diagnosis in sorted(product.diagnoses)),
         )
         for product in ruleset.products.all()
     }

@@ -21,7 +21,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from ..common.people import display_name
-from ..rules import THRESHOLDS_BY_KEY, threshold_set_errors
+from ..rules import RETIRED_THRESHOLDS, THRESHOLDS_BY_KEY, threshold_set_errors
 from .models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, RuleSetReevaluation, Threshold
 from .selectors import ruleset_editor_ids, ruleset_get
 from .signals import ruleset_published
@@ -136,7 +136,7 @@ def ruleset_draft_discard(*, draft: RuleSet, by, revision: int | None = None) ->
 def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by) -> None:
     """Change thresholds of a draft; every value and every ordered pair is validated first."""
     draft = _locked_draft(draft)
-    current = dict(draft.thresholds.values_list("key", "value"))
+    current = dict(draft.thresholds.exclude(key__in=RETIRED_THRESHOLDS).values_list("key", "value"))
     unknown = set(values) - set(current)
     if unknown:
         raise RuleSetRefused("Unknown thresholds.", {key: ["is not a known threshold"] for key in unknown})
@@ -228,7 +228,8 @@ def ruleset_publish(*, draft: RuleSet, by, note: str | None = None, revision: in
     if ruleset_approval_required() and draft.approved_by_id is None:
         raise RuleSetRefused(f"Draft version {draft.version} needs the approval of a second administrator "
                              "(neither its author nor anyone who edited it) before it is published.")
-    errors = threshold_set_errors(dict(draft.thresholds.values_list("key", "value")))
+    held = draft.thresholds.exclude(key__in=RETIRED_THRESHOLDS)
+    errors = threshold_set_errors(dict(held.values_list("key", "value")))
     if errors:
         raise RuleSetRefused("The draft has values that are not allowed.", errors)
     RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).update(status=RuleSet.Status.RETIRED)
