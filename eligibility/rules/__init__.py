@@ -28,6 +28,7 @@ from .case import (
     Sex,
     WashoutStatus,
     case_as_dict,
+    case_date_errors,
     case_field_types,
     cockcroft_gault,
     error_model,
@@ -59,7 +60,7 @@ from .statuses import (
     STATUSES,
     overall_result,
 )
-from .synthetic import synthetic_case, synthetic_cases
+from .synthetic import add_criteria_v2_keys, synthetic_case, synthetic_cases
 from .thresholds import (
     DEFAULT_PRODUCTS,
     DEFAULT_THRESHOLDS,
@@ -105,7 +106,7 @@ __all__ = [
     "parse_case", "parse_case_json",
     # the case, criteria-v2: new enums, measurement ranges, date-times, treatment-date order, Cockcroft-Gault
     "Sex", "DrugClass", "FirstLineResponse", "ChronicGvhd", "WashoutStatus", "SarsCov2Result", "LocalDateTime",
-    "MEASUREMENT_RANGES", "TREATMENT_DATES", "cockcroft_gault",
+    "MEASUREMENT_RANGES", "TREATMENT_DATES", "cockcroft_gault", "case_date_errors",
     # the engine, its rules and its checklists
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
     # statuses, phases, stages and overall results
@@ -123,4 +124,5 @@ __all__ = [
     "SEX", "DRUG_CLASS", "FIRST_LINE_RESPONSE", "CHRONIC_GVHD", "WASHOUT_STATUS", "SARS_COV_2",
     # numbers, text output, synthetic cases
     "native", "plain", "round_half_up", "checklist_text", "errors_text", "synthetic_case", "synthetic_cases",
+    "add_criteria_v2_keys",
 ]
