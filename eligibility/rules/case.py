@@ -57,9 +57,7 @@ TEMPERATURE_RANGES = {"C": (25, 45), "F": (77, 113)}
 class LocalDateTime(datetime.datetime):
     """A date-time of criteria-v2 section 3.1: ``YYYY-MM-DDTHH:MM`` or ``YYYY-MM-DDTHH:MM:SS``, the local
     time of the treating site, no offset, no fraction of a second. It keeps the text as recorded
-    (``text``), which is what a case is encoded back to."""
-
-    text: str
+    (``text``), which is what a case is encoded back to (the stored snapshot is the case as recorded)."""
 
     PATTERN: ClassVar[re.Pattern] = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
     MESSAGE: ClassVar[str] = "must be a real date and time written YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS"
@@ -73,8 +71,17 @@ class LocalDateTime(datetime.datetime):
             parsed = cls.fromisoformat(text)
         except ValueError:  # 2026-02-30T08:00, 25:00, ...
             raise ValueError(cls.MESSAGE) from None
-        parsed.text = text
+        parsed.__dict__["written"] = text
         return parsed
+
+    @property
+    def text(self) -> str:
+        """The date-time as recorded (one computed from it, e.g. by adding a timedelta, to the second)."""
+        return self.__dict__.get("written") or self.isoformat(timespec="seconds")
+
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        # copies and pickles keep the text as recorded (datetime's own reduction would drop it)
+        return (LocalDateTime.from_text, (self.text,))
 
 
 def _decode_hook(kind: type, value: Any) -> Any:
@@ -171,7 +178,7 @@ def _range(low: float, high: float, *, exclusive_low: bool = False) -> Meta:
 
 
 #: Per unit, the accepted value range of each measurement whose range depends on its unit (section 4.2):
-#: ``(low, high, low excluded)``. The error model words range errors from this table.
+#: ``(low, high, low excluded)``; the structs below take their ranges from it.
 MEASUREMENT_RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
     "labs.bilirubin": {"umol/L": (0, 1026, False), "mg/dL": (0, 60, False)},
     "labs.creatinine": {"umol/L": (0, 3094, True), "mg/dL": (0, 35, True)},
@@ -482,7 +489,8 @@ class Case(Struct, forbid_unknown_fields=True, dict=True):
     lymphodepletion_start_date: Optional[datetime.date] = None
     infusion_date: Optional[datetime.date] = None
     sex: Optional[Sex] = None
-    prior_drug_classes: Optional[list[DrugClass]] = None
+    #: A JSON list, read as a tuple: values the engine remembers results by must be hashable.
+    prior_drug_classes: Optional[tuple[DrugClass, ...]] = None
     first_line_response: Optional[FirstLineResponse] = None
     transplant_eligible: Optional[bool] = None
     relapse_number: Optional[Annotated[int, Meta(ge=0, le=20)]] = None
@@ -534,6 +542,8 @@ def _annotation(info: schema.Type) -> Any:
         return Annotated[str, PlainValidator(_local_datetime_text)]
     if isinstance(info, schema.ListType):
         return list[_annotation(info.item_type)]
+    if isinstance(info, schema.VarTupleType):
+        return tuple[_annotation(info.item_type), ...]
     if isinstance(info, schema.LiteralType):
         return Literal[info.values]
     if isinstance(info, schema.StructType):
@@ -587,12 +597,12 @@ def _message(error: Mapping[str, Any]) -> str:
     """A message a coordinator understands for one pydantic error."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    if kind == "missing" or (error.get("input", ...) is None and error["loc"]):
+    if kind == "missing" or (error.get("input", ...) is None and error["loc"] and isinstance(error["loc"][-1], str)):
         # A required member that is null is missing (criteria-v2 section 9): optional keys accept null.
         return "is required"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    if kind in ("list_type", "list_parsing"):
+    if kind in ("list_type", "list_parsing", "tuple_type"):
         return "must be a list"
     if kind == "extra_forbidden":
         return "is not a recognised field"

@@ -13,6 +13,7 @@ import copy
 import datetime
 import gzip
 import json
+import pickle
 import random
 from decimal import Decimal
 from pathlib import Path
@@ -92,7 +93,7 @@ def read(case: Any, path: str) -> Any:
 def test_the_example_of_section_4_1_is_valid_and_reads_as_written():
     case = parse_case(EXAMPLE, PRODUCTS)
     assert case.as_of == case.evaluation_date == AS_OF
-    assert case.prior_drug_classes == ["btk_inhibitor", "bcl2_inhibitor"]
+    assert case.prior_drug_classes == ("btk_inhibitor", "bcl2_inhibitor")
     assert case.labs.bilirubin.value == 0.8 and case.labs.bilirubin.unit == "mg/dL"
     assert case.labs.bilirubin.measured_on == datetime.date(2026, 3, 9)
     assert case.labs.ast.uln == 40 and case.labs.ast.unit == "U/L"
@@ -137,7 +138,10 @@ def test_every_new_enum_value_is_accepted_and_others_are_not(path, values):
 @pytest.mark.parametrize("value", [[], ["imid"], ["btk_inhibitor", "bcl2_inhibitor", "imid", "proteasome_inhibitor",
                                                  "anti_cd38"], ["imid", "imid"]])
 def test_prior_drug_classes_is_a_list_of_classes(value):
-    assert parse_case({"prior_drug_classes": value}, PRODUCTS).prior_drug_classes == value
+    case = parse_case({"prior_drug_classes": value}, PRODUCTS)
+    # read as a tuple, in the order recorded: the engine remembers rule results by hashable values
+    assert case.prior_drug_classes == tuple(value) and hash(case.prior_drug_classes) is not None
+    assert case_as_dict(case)["prior_drug_classes"] == value
 
 
 def test_a_bad_drug_class_is_named_by_its_place_in_the_list():
@@ -710,3 +714,16 @@ def test_under_version_1_the_new_keys_change_no_checklist():
             assert ENGINE.evaluate_uncached(ENGINE.parse(extended)).as_dict() == json.loads(row["output"])
     assert changed == []
     assert extended_keys > len(rows) * 5  # the cases did carry new keys
+
+
+def test_a_date_time_keeps_its_text_through_copies_and_pickles():
+    case = parse_case({"temperature": {"value": 37, "unit": "C", "measured_at": "2026-01-01T08:00"}}, PRODUCTS)
+    assert case_as_dict(copy.deepcopy(case))["temperature"]["measured_at"] == "2026-01-01T08:00"
+    assert pickle.loads(pickle.dumps(case.temperature.measured_at)).text == "2026-01-01T08:00"  # noqa: S301
+    later = case.temperature.measured_at + datetime.timedelta(hours=1)
+    assert later.text == "2026-01-01T09:00:00" and later.date() == datetime.date(2026, 1, 1)
+
+
+def test_a_null_drug_class_is_not_a_drug_class():
+    (error,) = rejected({"prior_drug_classes": ["imid", None]})
+    assert error["field"] == "prior_drug_classes[1]" and error["message"].startswith("must be one of")

@@ -617,7 +617,7 @@ def test_cache_is_exercised_across_cases():
 
 # --- 5. Each rule reads only what it declares ------------------------------------------------------------
 
-PLAIN_VALUES = (str, int, float, bool, type(None), datetime.date, Decimal, list)
+PLAIN_VALUES = (str, int, float, bool, type(None), datetime.date, Decimal, tuple)
 
 
 class Recorder:
@@ -711,7 +711,8 @@ def struct_field_paths(struct: type, prefix: str = "") -> set[str]:
 
 @pytest.mark.parametrize("rule", ENGINE.rules, ids=lambda rule: rule.code)
 def test_every_declared_read_exists_on_the_case(rule):
-    known = struct_field_paths(ENGINE.case_type)
+    # evaluation_date: the effective as_of (criteria-v2 3.1), an attribute of every decoded case, not a field
+    known = struct_field_paths(ENGINE.case_type) | {"evaluation_date"}
     assert rule.reads, rule.code
     assert len(set(rule.reads)) == len(rule.reads), rule.reads
     assert set(rule.reads) <= known, sorted(set(rule.reads) - known)
