@@ -754,6 +754,8 @@ TREATMENT_DATES = ("leukapheresis_date", "lymphodepletion_start_date", "infusion
 #: The washout members and the member that records the last dose (only with status ``stopped``).
 WASHOUT_LAST_DOSE = {"systemic_corticosteroids": "last_dose_at", "cytotoxic_chemotherapy": "last_dose_on"}
 ONLY_WHEN_STOPPED = "only with status stopped"
+_LAB_DATE_PATHS = tuple((name, f"labs.{name}.measured_on") for name in LAB_NAMES)
+_WASHOUT_PATHS = tuple((name, member, f"washout.{name}.{member}") for name, member in WASHOUT_LAST_DOSE.items())
 
 
 def _date_errors(observed: list[tuple[str, datetime.date]], treatments: list[tuple[str, datetime.date]],
@@ -766,9 +768,10 @@ def _date_errors(observed: list[tuple[str, datetime.date]], treatments: list[tup
     as when ``as_of`` itself is bad).
     """
     errors = []
-    if effective is not None:
+    late = [path for path, day in observed if day > effective] if effective is not None else []
+    if late:
         after = f"must not be after as_of ({effective.isoformat()})"
-        errors += [{"field": path, "message": after} for path, day in observed if day > effective]
+        errors += [{"field": path, "message": after} for path in late]
     for index, (key, day) in enumerate(treatments):
         for earlier_key, earlier in reversed(treatments[:index]):  # the nearest earlier key first
             if day < earlier:
@@ -794,26 +797,29 @@ def _case_date_errors(case: Case) -> list[dict[str, str]]:
     observed = []
     if alc is not None and alc.measured_on is not None:
         observed.append(("alc.measured_on", alc.measured_on))
-    for name in LAB_NAMES:
-        measurement = getattr(case.labs, name)
-        if measurement is not None and measurement.measured_on is not None:
-            observed.append((f"labs.{name}.measured_on", measurement.measured_on))
-    for name in ("lvef", "spo2_room_air"):
-        measurement = getattr(case, name)
-        if measurement is not None and measurement.measured_on is not None:
-            observed.append((f"{name}.measured_on", measurement.measured_on))
+    labs = case.labs
+    if labs is not NO_LABS:
+        for name, path in _LAB_DATE_PATHS:
+            measurement = getattr(labs, name)
+            if measurement is not None and measurement.measured_on is not None:
+                observed.append((path, measurement.measured_on))
+    if case.lvef is not None and case.lvef.measured_on is not None:
+        observed.append(("lvef.measured_on", case.lvef.measured_on))
+    if case.spo2_room_air is not None and case.spo2_room_air.measured_on is not None:
+        observed.append(("spo2_room_air.measured_on", case.spo2_room_air.measured_on))
     if temperature is not None and temperature.measured_at is not None:
         observed.append(("temperature.measured_at", temperature.measured_at.date()))
     if infections.sars_cov_2_tested_on is not None:
         observed.append(("infections.sars_cov_2_tested_on", infections.sars_cov_2_tested_on))
     washouts = []
-    for name, member in WASHOUT_LAST_DOSE.items():
-        washout = getattr(case.washout, name)
-        last = getattr(washout, member, None)
-        if last is not None:
-            if washout.status != "stopped":
-                washouts.append(f"washout.{name}.{member}")
-            observed.append((f"washout.{name}.{member}", last.date() if member == "last_dose_at" else last))
+    if case.washout is not NO_WASHOUT:
+        for name, member, path in _WASHOUT_PATHS:
+            washout = getattr(case.washout, name)
+            last = getattr(washout, member, None)
+            if last is not None:
+                if washout.status != "stopped":
+                    washouts.append(path)
+                observed.append((path, last.date() if member == "last_dose_at" else last))
     if case.product_received_on is not None:
         observed.append(("product_received_on", case.product_received_on))
     treatments = [(key, day) for key in TREATMENT_DATES if (day := getattr(case, key)) is not None]
