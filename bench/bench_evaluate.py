@@ -81,10 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--criteria-v2", action="store_true",
+                        help="about half of the cases also carry the keys of criteria-v2 (labs, dates, washout...)")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    cases = synthetic_cases(args.cases, seed=2026)
-    print(f"Synthetic cases: {len(cases):,} (seed 2026); machine: {os.cpu_count()} cores")
+    cases = synthetic_cases(args.cases, seed=2026, criteria_v2=args.criteria_v2)
+    print(f"Synthetic cases: {len(cases):,} (seed 2026{', criteria-v2 keys' if args.criteria_v2 else ''}); "
+          f"machine: {os.cpu_count()} cores")
     for name, micros in engine_costs(cases[:20_000]).items():
         print(f"  in process, {name:28s} {micros:8.1f} us/case")
     rate, startup = batch_throughput(cases, args.runs)

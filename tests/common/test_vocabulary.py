@@ -18,20 +18,50 @@ from eligibility.rules import (
     CHOICES,
     DEFAULT_PRODUCTS,
     DIAGNOSIS,
+    DRUG_CLASS,
     LABELS,
+    MEASUREMENT_RANGES,
     PHASES,
     TEMPERATURE_RANGES,
     THRESHOLDS,
     AlcUnit,
+    Case,
     Diagnosis,
+    DrugClass,
+    WashoutStatus,
     case_field_types,
     count,
     measure,
+    unit_symbol,
 )
 from tests.factories import PatientFactory, UserFactory
 
+
+def _measurement_units() -> set[str]:
+    """The units of every measurement object of the case (criteria-v2 4.2): a ``unit`` member's values,
+    or the tags of a union tagged by unit."""
+    units: set[str] = set()
+
+    def walk(info):
+        if isinstance(info, schema.UnionType):
+            for member in info.types:
+                walk(member)
+        elif isinstance(info, schema.StructType):
+            if info.tag_field == "unit":
+                units.add(info.tag)
+            for field in info.fields:
+                if field.name == "unit" and isinstance(field.type, schema.LiteralType):
+                    units.update(field.type.values)
+                else:
+                    walk(field.type)
+
+    walk(schema.type_info(Case))
+    return units
+
+
 #: Every unit a case or a threshold stores.
-STORED_UNITS = sorted({*get_args(AlcUnit), *TEMPERATURE_RANGES, *(spec.unit for spec in THRESHOLDS if spec.unit)})
+STORED_UNITS = sorted({*get_args(AlcUnit), *TEMPERATURE_RANGES, *(spec.unit for spec in THRESHOLDS if spec.unit),
+                       *_measurement_units()})
 
 
 def test_the_alc_is_written_one_way_whether_a_case_or_a_threshold_stores_it():
@@ -44,6 +74,34 @@ def test_the_alc_is_written_one_way_whether_a_case_or_a_threshold_stores_it():
 def test_every_stored_unit_has_a_screen_spelling_without_plain_text_stand_ins(code):
     shown = unit_text(code)
     assert shown and "^" not in shown and "uL" not in shown and shown not in ("C", "F")
+
+
+def test_the_units_of_criteria_v2_are_written_with_their_symbols():
+    assert _measurement_units() >= {"umol/L", "mg/dL", "U/L", "mL/min", "10^9/L", "cells/uL", "10^3/uL", "g/dL",
+                                    "g/L", "mg/L", "ng/mL", "ug/L", "%"}
+    assert {code: unit_symbol(code) for code in ("umol/L", "10^3/uL", "ug/L", "xULN", "cells/uL", "%")} == {
+        "umol/L": "µmol/L", "10^3/uL": "×10³/µL", "ug/L": "µg/L", "xULN": "×ULN", "cells/uL": "cells/µL", "%": "%"}
+    assert {unit_symbol(unit) for unit in MEASUREMENT_RANGES["labs.bilirubin"]} == {"µmol/L", "mg/dL"}
+    assert measure(34.2, "umol/L") == "34.2 µmol/L" and measure(55, "%") == "55%"
+
+
+def test_the_new_choices_of_criteria_v2_in_words():
+    assert DIAGNOSIS["mzl"] == "marginal zone lymphoma (MZL)"
+    assert set(DRUG_CLASS) == set(get_args(DrugClass))
+    assert DRUG_CLASS["btk_inhibitor"] == "BTK inhibitor" and DRUG_CLASS["imid"] == "immunomodulatory drug (IMiD)"
+    assert CHOICES["prior_drug_classes"] is DRUG_CLASS
+    for path in ("washout.systemic_corticosteroids.status", "washout.cytotoxic_chemotherapy.status"):
+        assert set(CHOICES[path]) == set(get_args(WashoutStatus)) and path in LABELS
+
+
+@pytest.mark.parametrize("path", ["as_of", "lymphodepletion_start_date", "infusion_date", "labs.bilirubin", "labs.ast",
+                                  "labs.creatinine_clearance", "gvhd.acute_grade", "gvhd.chronic", "lvef",
+                                  "spo2_room_air", "washout.systemic_corticosteroids", "infections.sars_cov_2",
+                                  "prior_drug_classes", "relapse_number", "alc.measured_on", "temperature.measured_at",
+                                  "labs.ast.uln", "washout.cytotoxic_chemotherapy.last_dose_on"])
+def test_the_new_case_paths_have_clinical_labels(path):
+    label = LABELS[path]
+    assert label and "_" not in label and label[0].isupper()
 
 
 def test_units_without_a_screen_spelling_are_shown_as_stored():

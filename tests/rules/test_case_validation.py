@@ -97,7 +97,7 @@ NUMBER_FIELDS = [path for path, _, _ in NUMBER_RANGES] + ["temperature.value"]
 #: Enumerations of section 3: (JSON path, every value allowed).
 ENUMS = [
     ("stage", ["screening", "pre_apheresis", "pre_lymphodepletion", "pre_infusion"]),
-    ("diagnosis", ["b_all", "lbcl", "fl", "mcl", "cll", "mm", "ebv_lymphoma", "ptld", "npc", "other"]),
+    ("diagnosis", ["b_all", "lbcl", "fl", "mcl", "cll", "mm", "ebv_lymphoma", "ptld", "npc", "mzl", "other"]),
     ("disease_status", ["relapsed", "refractory", "mrd_positive", "first_line", "remission"]),
     ("infections.bacterial", ["none", "active", "controlled", "resolved"]),
     ("infections.fungal", ["none", "active", "controlled", "resolved"]),

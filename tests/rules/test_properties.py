@@ -3,7 +3,9 @@
 1. Any valid case of criteria.md section 3 gives the 26 rules once each, in catalogue order, with
    consistent counts, the overall result of section 1 and ``pending`` exactly after the stage.
 2. Random bad input only ever raises ``CaseValidationError``, with a field and a message per error.
-3. msgspec (the decoder) and the derived pydantic model (the error report) accept the same cases.
+3. msgspec (the decoder) and the derived pydantic model (the error report) accept the same cases,
+   the keys of criteria-v2 section 4.1 included; the checks across fields (criteria-v2 section 9)
+   give the same errors on the decoded case and on the case data.
 4. The engine's cached results equal results computed afresh, and ``as_json`` is ``orjson.dumps(as_dict)``.
 5. Each rule reads only the case values it declares in ``reads`` (the engine's cache key).
 
@@ -21,6 +23,7 @@ import json
 import math
 import random
 import types
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -35,6 +38,7 @@ from eligibility.rules import (
     RULE_CODES,
     CaseValidationError,
     Engine,
+    case_date_errors,
     default_ruleset,
     error_model,
     parse_case,
@@ -107,6 +111,13 @@ NON_NEGATIVE = (st.floats(min_value=0, max_value=LARGE, allow_nan=False) | st.in
 HUGE = (st.floats(min_value=LARGE, allow_nan=False, allow_infinity=False) | st.integers(LARGE, 2**200)
         | st.sampled_from([2.0**64, 1e20, 1e308, 2**64, 2**64 - 1]))
 DATES = st.dates().map(datetime.date.isoformat)
+#: Observed dates (criteria-v2 3.1) must not be after as_of: they are drawn before any as_of drawn below
+#: (and before today, the default).
+LAST_OBSERVED = datetime.date(2025, 12, 31)
+OBSERVED_DATES = st.dates(max_value=LAST_OBSERVED).map(datetime.date.isoformat)
+OBSERVED_DATETIMES = st.datetimes(max_value=datetime.datetime(2025, 12, 31, 23, 59, 59)).flatmap(
+    lambda moment: st.sampled_from([moment.isoformat(timespec="minutes"), moment.isoformat(timespec="seconds")]))
+AS_OF_DATES = st.dates(min_value=LAST_OBSERVED + datetime.timedelta(days=1)).map(datetime.date.isoformat)
 INFECTION_STATE = st.sampled_from(["none", "active", "controlled", "resolved"])
 SEROLOGY = st.sampled_from(["negative", "positive", "not_tested"])
 ORGAN = st.sampled_from(["normal", "abnormal", "not_done"])
@@ -122,13 +133,76 @@ INFECTIONS = st.fixed_dictionaries({}, optional={
     "hcv_prophylaxis": nullable(st.booleans()),
     "hiv_prophylaxis": nullable(st.booleans()),
     "markers_tested_on": nullable(DATES),
+    "sars_cov_2": nullable(SEROLOGY),
+    "sars_cov_2_tested_on": nullable(OBSERVED_DATES),
 })
 ORGAN_FUNCTION = st.fixed_dictionaries({}, optional={
     organ: nullable(ORGAN) for organ in ("cardiac", "pulmonary", "hepatic", "renal")
 })
-ALC = st.fixed_dictionaries({"value": NON_NEGATIVE, "unit": st.sampled_from(["10^9/L", "cells/uL"])})
-TEMPERATURE = (st.fixed_dictionaries({"value": number(25, 45), "unit": st.just("C")})
-               | st.fixed_dictionaries({"value": number(77, 113), "unit": st.just("F")}))
+ALC = st.fixed_dictionaries({"value": NON_NEGATIVE, "unit": st.sampled_from(["10^9/L", "cells/uL"])},
+                            optional={"measured_on": nullable(OBSERVED_DATES)})
+TEMPERATURE = (st.fixed_dictionaries({"value": number(25, 45), "unit": st.just("C")},
+                                     optional={"measured_at": nullable(OBSERVED_DATETIMES)})
+               | st.fixed_dictionaries({"value": number(77, 113), "unit": st.just("F")},
+                                       optional={"measured_at": nullable(OBSERVED_DATETIMES)}))
+
+# --- Strategies: criteria-v2 section 4 ---------------------------------------------------------------------
+
+#: 4.2, written out: per measurement, each unit with its range (low, high, low excluded).
+MEASUREMENT_UNITS = {
+    "bilirubin": [("umol/L", 0, 1026, False), ("mg/dL", 0, 60, False)],
+    "creatinine": [("umol/L", 0, 3094, True), ("mg/dL", 0, 35, True)],
+    "creatinine_clearance": [("mL/min", 0, 500, False)],
+    "anc": [("10^9/L", 0, 500, False), ("cells/uL", 0, 500000, False)],
+    "haemoglobin": [("g/dL", 0, 25, False), ("g/L", 0, 250, False)],
+    "platelets": [("10^9/L", 0, 5000, False), ("10^3/uL", 0, 5000, False)],
+    "crp": [("mg/dL", 0, 100, False), ("mg/L", 0, 1000, False)],
+    "ferritin": [("ng/mL", 0, 200000, False), ("ug/L", 0, 200000, False)],
+    "ldh": [("U/L", 0, 100000, False)],
+    "ast": [("U/L", 0, 100000, False)],
+    "alt": [("U/L", 0, 100000, False)],
+}
+LAB_NAMES = ["bilirubin", "ast", "alt", "creatinine", "creatinine_clearance", "anc", "haemoglobin", "platelets", "crp",
+             "ferritin", "ldh"]
+DRUG_CLASSES = ["btk_inhibitor", "bcl2_inhibitor", "imid", "proteasome_inhibitor", "anti_cd38"]
+
+
+def measurement(units: list[tuple[str, float, float, bool]], uln: bool = False) -> st.SearchStrategy:
+    """A measurement object of 4.2: a value in the range of its unit, the unit, maybe its date (and ULN)."""
+    required = {"uln": number(0, 1000, exclude_low=True)} if uln else {}
+    return st.one_of(*(
+        st.fixed_dictionaries({"value": number(low, high, exclude_low=excluded), "unit": st.just(unit), **required},
+                              optional={"measured_on": nullable(OBSERVED_DATES)})
+        for unit, low, high, excluded in units))
+
+
+LABS = st.fixed_dictionaries({}, optional={
+    name: nullable(measurement(MEASUREMENT_UNITS[name], uln=name in ("ast", "alt"))) for name in LAB_NAMES})
+PERCENTAGE = measurement([("%", 0, 100, False)])
+GVHD = st.fixed_dictionaries({}, optional={"acute_grade": nullable(st.integers(0, 4)),
+                                           "chronic": nullable(st.sampled_from(["none", "limited", "extensive"]))})
+
+
+def washout(member: str, dates: st.SearchStrategy) -> st.SearchStrategy:
+    """A washout object: a status, and a last dose only with status stopped."""
+    return (st.fixed_dictionaries({"status": st.sampled_from(["never", "ongoing"])},
+                                  optional={member: st.none()})
+            | st.fixed_dictionaries({"status": st.just("stopped")}, optional={member: nullable(dates)}))
+
+
+WASHOUT = st.fixed_dictionaries({}, optional={
+    "systemic_corticosteroids": nullable(washout("last_dose_at", OBSERVED_DATETIMES)),
+    "cytotoxic_chemotherapy": nullable(washout("last_dose_on", OBSERVED_DATES)),
+})
+TREATMENT_DATES = ("leukapheresis_date", "lymphodepletion_start_date", "infusion_date")
+
+
+def in_order(case: dict[str, Any]) -> dict[str, Any]:
+    """The case with its treatment dates put in order (3.1): the dates recorded, sorted, in the keys' order."""
+    keys = [key for key in TREATMENT_DATES if case.get(key) is not None]
+    for key, day in zip(keys, sorted(case[key] for key in keys), strict=True):
+        case[key] = day
+    return case
 
 #: Section 3, key by key: each key absent, null or a valid value.
 FIELDS: dict[str, st.SearchStrategy] = {
@@ -168,45 +242,86 @@ FIELDS: dict[str, st.SearchStrategy] = {
     "driving_counselled": nullable(st.booleans()),
     "temperature": nullable(TEMPERATURE),
     "site_fact_accredited": nullable(st.booleans()),
+    # criteria-v2 section 4.1
+    "as_of": nullable(AS_OF_DATES),
+    "lymphodepletion_start_date": nullable(DATES),
+    "infusion_date": nullable(DATES),
+    "sex": nullable(st.sampled_from(["female", "male"])),
+    "prior_drug_classes": nullable(st.lists(st.sampled_from(DRUG_CLASSES), max_size=7)),
+    "first_line_response": nullable(st.sampled_from(["refractory", "relapse_within_12_months",
+                                                     "relapse_after_12_months"])),
+    "transplant_eligible": nullable(st.booleans()),
+    "relapse_number": nullable(st.integers(0, 20)),
+    "lenalidomide_refractory": nullable(st.booleans()),
+    "cns_involvement": nullable(st.booleans()),
+    "anticonvulsant_prophylaxis": nullable(st.booleans()),
+    "gvhd": nullable(GVHD),
+    "washout": nullable(WASHOUT),
+    "labs": nullable(LABS),
+    "lvef": nullable(PERCENTAGE),
+    "spo2_room_air": nullable(PERCENTAGE),
+    "gilbert_syndrome": nullable(st.booleans()),
+    "product_received_on": nullable(OBSERVED_DATES),
+    "product_manufacture_confirmed": nullable(st.booleans()),
 }
+FIELDS["diagnosis"] = nullable(st.sampled_from(["b_all", "lbcl", "fl", "mcl", "cll", "mm", "ebv_lymphoma", "ptld",
+                                                "npc", "mzl", "other"]))
 GROUP_KEYS = {
     "infections": ["bacterial", "fungal", "viral", "hbv", "hcv", "hiv", "hbv_prophylaxis", "hcv_prophylaxis",
                    "hiv_prophylaxis", "markers_tested_on"],
     "organ_function": ["cardiac", "pulmonary", "hepatic", "renal"],
-    "alc": ["value", "unit"],
-    "temperature": ["value", "unit"],
+    "alc": ["value", "unit", "measured_on"],
+    "temperature": ["value", "unit", "measured_at"],
+    "labs": LAB_NAMES,
+    "gvhd": ["acute_grade", "chronic"],
+    "washout": ["systemic_corticosteroids", "cytotoxic_chemotherapy"],
+    "lvef": ["value", "unit", "measured_on"],
+    "spo2_room_air": ["value", "unit", "measured_on"],
+}
+GROUP_KEYS["infections"] += ["sars_cov_2", "sars_cov_2_tested_on"]
+#: Members of the objects inside groups (a measurement of ``labs``, a washout).
+NESTED_KEYS = {
+    **{("labs", name): ["value", "unit", "measured_on", *(["uln"] if name in ("ast", "alt") else [])]
+       for name in LAB_NAMES},
+    ("washout", "systemic_corticosteroids"): ["status", "last_dose_at"],
+    ("washout", "cytotoxic_chemotherapy"): ["status", "last_dose_on"],
 }
 
-SCHEMA_CASES = st.fixed_dictionaries({}, optional=FIELDS)
+SCHEMA_CASES = st.fixed_dictionaries({}, optional=FIELDS).map(in_order)
 #: Plausible complete cases (values around the thresholds, so every status occurs).
-SYNTHETIC_CASES = st.integers(0, 2**32).map(lambda seed: synthetic_case(random.Random(seed), seed))  # noqa: S311
+SYNTHETIC_CASES = st.tuples(st.integers(0, 2**32), st.booleans()).map(
+    lambda seeded: synthetic_case(random.Random(seeded[0]), seeded[0], criteria_v2=seeded[1]))  # noqa: S311
 VALID_CASES = SCHEMA_CASES | SYNTHETIC_CASES
 
 #: Any JSON value: null, booleans, integers (huge ones too), floats (huge, NaN, infinities), text, lists, objects.
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**200), max_value=2**200)
-    | st.floats() | st.sampled_from([1e308, -1e308, 5e-324, 2**63, 2**64, -(2**63) - 1]) | st.text(max_size=12),
+    | st.floats() | st.sampled_from([1e308, -1e308, 5e-324, 2**63, 2**64, -(2**63) - 1]) | st.text(max_size=12)
+    # dates and date-times (criteria-v2 3.1), so that mutations reach the checks across dates
+    | st.dates().map(datetime.date.isoformat) | st.datetimes().map(lambda moment: moment.isoformat(timespec="minutes")),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=8,
 )
 #: Where a mutation goes: a key of section 3, a key inside a group, or a key nobody knows.
-KNOWN_PATHS = [(key,) for key in FIELDS] + [(group, key) for group, keys in GROUP_KEYS.items() for key in keys]
+KNOWN_PATHS = ([(key,) for key in FIELDS] + [(group, key) for group, keys in GROUP_KEYS.items() for key in keys]
+               + [(*parent, key) for parent, keys in NESTED_KEYS.items() for key in keys])
 MUTATION_PATHS = (
     st.sampled_from(KNOWN_PATHS)
     | st.text(max_size=10).map(lambda key: (key,))
     | st.tuples(st.sampled_from(list(GROUP_KEYS)), st.text(max_size=10))
+    | st.tuples(st.sampled_from(list(NESTED_KEYS)), st.text(max_size=10)).map(lambda pair: (*pair[0], pair[1]))
 )
 
 
 def set_path(case: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    """Put ``value`` at ``path`` of ``case`` (a group that is not an object becomes one)."""
-    if len(path) == 1:
-        case[path[0]] = value
-        return
-    group, key = path
-    if not isinstance(case.get(group), dict):
-        case[group] = {}
-    case[group][key] = value
+    """Put ``value`` at ``path`` of ``case`` (an object on the way that is not one becomes one)."""
+    *parents, last = path
+    target = case
+    for part in parents:
+        if not isinstance(target.get(part), dict):
+            target[part] = {}
+        target = target[part]
+    target[last] = value
 
 
 @st.composite
@@ -214,6 +329,32 @@ def mutated_cases(draw) -> dict[str, Any]:
     """A valid case with random JSON values put into random keys (known and unknown)."""
     case = json.loads(json.dumps(draw(VALID_CASES)))  # a deep copy
     for path, value in draw(st.lists(st.tuples(MUTATION_PATHS, JSON_VALUES), min_size=1, max_size=4)):
+        set_path(case, path, value)
+    return case
+
+
+#: Where a date goes in ``date_mutated_cases``: every date of criteria-v2 3.1 (observed, treatment, as_of).
+DATE_PATHS = [("as_of",), *((key,) for key in TREATMENT_DATES), ("product_received_on",),
+              ("infections", "sars_cov_2_tested_on"), ("infections", "markers_tested_on"), ("alc", "measured_on"),
+              ("lvef", "measured_on"), ("spo2_room_air", "measured_on"), *(("labs", name, "measured_on")
+                                                                           for name in LAB_NAMES),
+              ("washout", "cytotoxic_chemotherapy", "last_dose_on")]
+DATETIME_PATHS = [("temperature", "measured_at"), ("washout", "systemic_corticosteroids", "last_dose_at")]
+STATUS_PATHS = [("washout", name, "status") for name in ("systemic_corticosteroids", "cytotoxic_chemotherapy")]
+#: Dates a few days either side of each other, so that order and as_of checks both pass and fail.
+NEAR_DATES = st.dates(datetime.date(2025, 12, 26), datetime.date(2026, 1, 6))
+
+
+@st.composite
+def date_mutated_cases(draw) -> dict[str, Any]:
+    """A valid case with dates close together put into date paths, and washout statuses changed."""
+    case = json.loads(json.dumps(draw(VALID_CASES)))
+    changes = st.one_of(
+        st.tuples(st.sampled_from(DATE_PATHS), NEAR_DATES.map(datetime.date.isoformat)),
+        st.tuples(st.sampled_from(DATETIME_PATHS), NEAR_DATES.map(lambda day: f"{day.isoformat()}T12:00")),
+        st.tuples(st.sampled_from(STATUS_PATHS), st.sampled_from(["never", "ongoing", "stopped"])),
+    )
+    for path, value in draw(st.lists(changes, min_size=1, max_size=5)):
         set_path(case, path, value)
     return case
 
@@ -286,7 +427,7 @@ def test_any_valid_case_gives_every_rule_once_with_consistent_counts_and_overall
 
 
 @PROPERTY
-@given(data=mutated_cases())
+@given(data=mutated_cases() | date_mutated_cases())
 def test_mutated_case_is_accepted_or_rejected_with_case_validation_error(data):
     for parse in (lambda: parse_case(data, PRODUCTS), lambda: ENGINE.parse(data),
                   lambda: parse_case_json(json_text(data), PRODUCTS)):
@@ -319,15 +460,17 @@ def accepted_by_msgspec(raw: bytes) -> bool:
 
 
 def accepted_by_pydantic(raw: bytes) -> bool:
+    """The error report's route: the model accepts the case, and the checks across fields find nothing in
+    its data (the pydantic model types each field; the dates are checked on the case data after it)."""
     try:
         ERROR_MODEL.model_validate_json(raw)
     except pydantic.ValidationError:
         return False
-    return True
+    return not case_date_errors(json.loads(raw))
 
 
 @PROPERTY
-@given(data=VALID_CASES | mutated_cases())
+@given(data=VALID_CASES | mutated_cases() | date_mutated_cases())
 def test_msgspec_and_pydantic_accept_the_same_cases(data):
     raw = json_text(data)
     assert accepted_by_msgspec(raw) == accepted_by_pydantic(raw), raw
@@ -339,6 +482,25 @@ def test_valid_cases_are_accepted_by_both(valid):
     raw = json_text(valid)
     assert accepted_by_msgspec(raw)
     assert accepted_by_pydantic(raw)
+
+
+@PROPERTY
+@given(data=date_mutated_cases() | mutated_cases())
+def test_the_checks_across_dates_agree_on_the_decoded_case_and_on_the_case_data(data):
+    """Section 9's errors across fields are found by the decoder on the case and, when a field is bad, on
+    the case data: for a case whose every field is well typed, both give the same errors in the same order."""
+    raw = json_text(data)
+    try:
+        ERROR_MODEL.model_validate_json(raw)
+    except pydantic.ValidationError:
+        return
+    expected = case_date_errors(json.loads(raw))
+    try:
+        ENGINE.parse_json(raw)
+    except CaseValidationError as error:
+        assert error.errors == expected, raw
+    else:
+        assert expected == [], raw
 
 
 def object_text(*groups: dict[str, Any]) -> bytes:
@@ -384,7 +546,7 @@ def neighbours(case: dict[str, Any], other: dict[str, Any]):
         else:
             neighbour.pop(key, None)
         yield neighbour
-    for group in ("infections", "organ_function"):
+    for group in ("infections", "organ_function", "labs", "gvhd", "washout"):
         mine, theirs = case.get(group), other.get(group)
         if isinstance(mine, dict):
             for key in GROUP_KEYS[group]:
@@ -402,7 +564,11 @@ def test_cached_evaluation_equals_uncached_for_neighbouring_cases(case, other):
     """Cases that differ in one value reuse each other's results for every rule that does not read it:
     the reused results must be those computed afresh."""
     for data in (case, *neighbours(case, other)):
-        parsed = ENGINE.parse(data)
+        try:
+            parsed = ENGINE.parse(data)
+        except CaseValidationError:  # a treatment date of the other case out of order with this one's
+            assert case_date_errors(data) and data is not case
+            continue
         cached = ENGINE.evaluate(parsed)
         assert cached.as_dict() == ENGINE.evaluate_uncached(parsed).as_dict(), data
         assert cached.as_json() == orjson.dumps(cached.as_dict())
@@ -451,7 +617,7 @@ def test_cache_is_exercised_across_cases():
 
 # --- 5. Each rule reads only what it declares ------------------------------------------------------------
 
-PLAIN_VALUES = (str, int, float, bool, type(None), datetime.date)
+PLAIN_VALUES = (str, int, float, bool, type(None), datetime.date, Decimal, tuple)
 
 
 class Recorder:
@@ -545,7 +711,8 @@ def struct_field_paths(struct: type, prefix: str = "") -> set[str]:
 
 @pytest.mark.parametrize("rule", ENGINE.rules, ids=lambda rule: rule.code)
 def test_every_declared_read_exists_on_the_case(rule):
-    known = struct_field_paths(ENGINE.case_type)
+    # evaluation_date: the effective as_of (criteria-v2 3.1), an attribute of every decoded case, not a field
+    known = struct_field_paths(ENGINE.case_type) | {"evaluation_date"}
     assert rule.reads, rule.code
     assert len(set(rule.reads)) == len(rule.reads), rule.reads
     assert set(rule.reads) <= known, sorted(set(rule.reads) - known)

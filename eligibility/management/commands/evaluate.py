@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import sys
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -17,6 +19,19 @@ from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get
 INPUT_ERROR = 2
 #: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
 CHUNK_PARTS = 8192
+
+
+def _as_of(text: str | None) -> datetime.date:
+    """The evaluation date of ``--as-of`` (criteria-v2 section 3.1): a real ``YYYY-MM-DD`` date; today
+    when not given."""
+    if text is None:
+        return datetime.date.today()
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise ValueError(text)
 
 
 def _example_case(raw: bytes) -> bytes:
@@ -48,14 +63,24 @@ class Command(BaseCommand):
                             help="JSON Lines batch: one case a line, results in the same order, streamed")
         parser.add_argument("--ruleset-version", type=int, default=None,
                             help="evaluate under this rule-set version instead of the active one")
+        parser.add_argument("--as-of", default=None, metavar="YYYY-MM-DD",
+                            help="evaluation date of the cases that record no as_of (default: today)")
         parser.add_argument("--example", action="store_true",
                             help='the file is a worked example of docs/examples ({"case": ..., "expected": ...}): '
                                  "evaluate its case")
 
-    def handle(self, *args, path, format, jsonl, ruleset_version, example, **options):
+    def handle(self, *args, path, format, jsonl, ruleset_version, example, as_of, **options):
         if example and jsonl:
             raise CommandError("--example reads one worked example, not a batch: leave out --jsonl.",
                                returncode=INPUT_ERROR)
+        try:
+            # One date for the whole run: a batch that runs past midnight evaluates every case alike.
+            self.as_of = _as_of(as_of)
+        except ValueError:
+            message = "must be a real date written YYYY-MM-DD"
+            if format == "json":
+                self.stdout.write(orjson.dumps({"errors": [{"field": "--as-of", "message": message}]}).decode())
+            raise CommandError(f"--as-of {message} (got {as_of!r}).", returncode=INPUT_ERROR) from None
         try:
             engine = engine_get(version=ruleset_version)
         except NoActiveRuleSet as exc:
@@ -85,7 +110,7 @@ class Command(BaseCommand):
 
     def _single(self, engine: Engine, raw: bytes, write, output_format: str) -> int:
         try:
-            checklist = engine.evaluate(engine.parse_json(raw))
+            checklist = engine.evaluate(engine.parse_json(raw, self.as_of))
         except CaseValidationError as exc:
             self.stderr.write(errors_text(exc.errors, case_id=exc.case_id), ending="")
             if output_format == "json":
@@ -106,7 +131,7 @@ class Command(BaseCommand):
         evaluating it. A checklist goes into the chunk in pieces (its items were encoded when first
         computed), so its bytes are copied once, when the chunk is joined.
         """
-        parse, evaluate = engine.parse_json, engine.evaluate
+        parse, evaluate, as_of = engine.parse_json, engine.evaluate, self.as_of
         in_json = output_format == "json"
         chunk: list[bytes] = []
         bad = 0
@@ -114,7 +139,7 @@ class Command(BaseCommand):
             if not line.strip():
                 continue  # blank lines (a trailing newline, a spacer) carry no case
             try:
-                checklist = evaluate(parse(line))
+                checklist = evaluate(parse(line, as_of))
             except CaseValidationError as exc:
                 bad += 1
                 self.stderr.write(errors_text(exc.errors, line=number, case_id=exc.case_id), ending="")
