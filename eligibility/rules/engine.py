@@ -67,12 +67,13 @@ class Engine:
 
     @staticmethod
     def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any],
-              derived: dict[str, Any] | None = None) -> tuple[ChecklistItem, bytes, int]:
+              derived: dict[str, Any] | None = None, source: str | None = None) -> tuple[ChecklistItem, bytes, int]:
         """An item of the checklist, its JSON encoding after a comma (items are joined that way) and
         its status weight (see ``_STATUS_WEIGHTS``). ``derived``: the computed values of the rules
-        that give them (criteria-v2 section 6.3)."""
+        that give them (criteria-v2 section 6.3); ``source``: where a result cites more than its
+        rule (rule 1 adds the matched indication entry's source)."""
         item = ChecklistItem(code=rule.code, phase=rule.phase, title=rule.title, status=status, reason=reason,
-                             source=rule.source, inputs=inputs, derived=derived)
+                             source=rule.source if source is None else source, inputs=inputs, derived=derived)
         return item, b"," + dumps(item.as_dict()), _STATUS_WEIGHTS[status]
 
     def _pending(self, rule: Rule, stage: str) -> tuple[ChecklistItem, bytes, int]:
