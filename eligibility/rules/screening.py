@@ -114,9 +114,13 @@ def _pathway_status(conditions: list[tuple[str, str]]) -> str:
 
 
 def _pathway_text(index: int, pathway: Pathway, conditions: list[tuple[str, str]], several: bool) -> str:
-    name = f'pathway {index + 1} "{pathway.label}"' if several or pathway.label else "its conditions"
-    parts = [f"{text} ({state})" for state, text in conditions] or ["no condition"]
-    return f"{name}: {'; '.join(parts)}"
+    """``pathway 2 "<label>": <condition> (met); <condition>: not recorded``; an entry's single
+    pathway without a label is named by its conditions alone."""
+    parts = [text if state == NOT_RECORDED else f"{text} ({state})" for state, text in conditions]
+    conditions_text = "; ".join(parts) or "no condition"
+    if several or pathway.label:
+        return f'pathway {index + 1} "{pathway.label}": {conditions_text}'
+    return f"conditions: {conditions_text}"
 
 
 class Indication(Rule):
@@ -218,7 +222,8 @@ class Indication(Rule):
             return (status, reason, inputs) if source is None else (status, reason, inputs, None, source)
         lines = f" after {count(prior_lines, 'prior line')}" if prior_lines is not None else ""
         summary = f"{product.name} for {DISEASE_STATUS[disease_status]} {DIAGNOSIS[diagnosis]}{lines}"
-        pathway = f" Met by {met_by}." if met_by else ""
+        pathway = f" Met by {met_by}." if met_by and met_by.startswith("pathway") else (
+            f" Met: {met_by.removeprefix('conditions: ')}." if met_by else "")
         if product.investigational:
             status, reason = FLAG, (f"{summary}: {product.name} is investigational, available through "
                                     f"clinical-trial enrolment only.{pathway}")
