@@ -347,9 +347,13 @@ def _loads(raw: bytes | str) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_object)
 
 
-def _data_errors(reader: _Reader, data: RuleSetData, *, publishable: bool, threshold_prefix: str) -> None:
-    """The errors of ``ruleset_errors`` as fields: a threshold key under ``threshold_prefix``."""
+def _data_errors(reader: _Reader, data: RuleSetData, *, publishable: bool, threshold_prefix: str,
+                 unreadable: frozenset[str] = frozenset()) -> None:
+    """The errors of ``ruleset_errors`` as fields: a threshold key under ``threshold_prefix``. A key
+    in ``unreadable`` was given but could not be read (its error is recorded): it is not also absent."""
     for key, messages in ruleset_errors(data, publishable=publishable).items():
+        if key in unreadable:
+            continue
         field = key if key == "enabled_rules" or key.startswith("products.") else f"{threshold_prefix}{key}"
         for message in messages:
             reader.error(field, message)
@@ -396,6 +400,7 @@ def ruleset_from_file(raw: bytes | str) -> RuleSetFile:
             else:
                 enabled.append(code)
     thresholds: dict[str, Decimal | None] = {}
+    unreadable: set[str] = set()
     held = document.get("thresholds")
     if "thresholds" in document and reader.typed(held, "thresholds", lambda found: isinstance(found, dict),
                                                  "an object of threshold values by key"):
@@ -405,6 +410,8 @@ def ruleset_from_file(raw: bytes | str) -> RuleSetFile:
             readable, number = _threshold_value(reader, key, value, f"thresholds.{key}")
             if readable:
                 thresholds[key] = number
+            else:
+                unreadable.add(key)
     products: dict[str, ProductSpec] = {}
     given = document.get("products")
     if "products" in document and reader.typed(given, "products", lambda found: isinstance(found, dict),
@@ -420,7 +427,7 @@ def ruleset_from_file(raw: bytes | str) -> RuleSetFile:
                 products[code] = product
     data = RuleSetData(name=name if isinstance(name, str) else "", version=None, thresholds=thresholds,
                        products=products, enabled_rules=frozenset(enabled))
-    _data_errors(reader, data, publishable=False, threshold_prefix="thresholds.")
+    _data_errors(reader, data, publishable=False, threshold_prefix="thresholds.", unreadable=frozenset(unreadable))
     if reader.errors:
         raise RuleSetFileError(reader.errors)
     products = {code: replace(product, indications=tuple(sorted(product.indications, key=lambda e: e.diagnosis)))
