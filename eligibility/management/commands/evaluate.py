@@ -67,7 +67,7 @@ class Command(BaseCommand):
         parser.add_argument("--preset", default=None, metavar="CODE",
                             help="evaluate under the draft this preset makes on top of --ruleset-version (default: "
                                  f"the active version); stores nothing. Presets: {', '.join(PRESETS)}")
-        parser.add_argument("--set", action="append", default=[], dest="settings", metavar="KEY=VALUE",
+        parser.add_argument("--set", action="append", default=[], dest="threshold_settings", metavar="KEY=VALUE",
                             help="with --ruleset-file or --preset: set a threshold (repeatable)")
 
     def handle(self, *args, path, format, jsonl, ruleset_version, example, **options):
@@ -75,7 +75,8 @@ class Command(BaseCommand):
             raise CommandError("--example reads one worked example, not a batch: leave out --jsonl.",
                                returncode=INPUT_ERROR)
         try:
-            engine = self._engine(ruleset_version, options["ruleset_file"], options["preset"], options["settings"])
+            engine = self._engine(ruleset_version, options["ruleset_file"], options["preset"],
+                                  options["threshold_settings"])
         except RuleSetFileError as exc:
             self._refuse(exc.errors, format)
         except NoActiveRuleSet as exc:
