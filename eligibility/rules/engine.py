@@ -16,6 +16,7 @@ from .catalogue import CATALOGUE_POSITION
 from .checklist import Checklist, ChecklistItem, dumps
 from .statuses import PENDING, PHASE_LABELS, PHASE_ORDER, PHASES, STATUSES, overall_result
 from .thresholds import RuleSetData, ThresholdSpec
+from .validation import PRODUCT_CODES
 from .vocabulary import STAGE as STAGE_LABELS
 
 #: Every rule class in catalogue order (criteria-v2 section 2.1: by phase, then by rule number).
@@ -50,7 +51,9 @@ class Engine:
         self.rules: tuple[Rule, ...] = tuple(
             rule_class(ruleset) for rule_class in RULE_CLASSES if rule_class.code in ruleset.enabled_rules)
         self.product_codes = frozenset(ruleset.products)
-        self.case_type = case_type(self.product_codes)
+        # Every product code of criteria.md 5 is valid input whatever this catalogue holds: a code
+        # the rule set left out is rule 1's exclusion, not an input error (criteria-v2 6.1 rule 1 a).
+        self.case_type = case_type(PRODUCT_CODES | self.product_codes)
         self.by_code = {rule.code: rule for rule in self.rules}
         self._ruleset_json = orjson.dumps({"name": ruleset.name, "version": ruleset.version})
         # Per stage: the rules evaluated, each with its key function and remembered results, then

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from eligibility.rules import (
+    CaseValidationError,
     Engine,
     IndicationEntry,
     Pathway,
@@ -129,6 +130,20 @@ class TestConditions:
             assert indication(product=product, diagnosis="b_all", age_years=18).status == "pass"
             assert indication(product=product, diagnosis="b_all", age_years=17.9).status == "exclude"
             assert indication(V1, product=product, diagnosis="b_all", age_years=17.9).status == "pass"
+
+
+class TestProductsLeftOut:
+    def test_a_product_of_criteria_md_5_the_catalogue_does_not_hold_is_excluded_not_an_input_error(self):
+        data = default_ruleset()
+        products = {code: product for code, product in data.products.items() if code != "obecabtagene_autoleucel"}
+        engine = Engine(replace(data, version=3, products=products))
+        item = indication(engine, product="obecabtagene_autoleucel", diagnosis="b_all")
+        assert (item.status, item.reason) == (
+            "exclude", "Product obecabtagene_autoleucel is not in the catalogue of rule set version 3.")
+
+    def test_any_other_code_stays_an_input_error(self):
+        with pytest.raises(CaseValidationError):
+            US.parse({"product": "magic_cel"})
 
 
 class TestCatalogueMinimum:
