@@ -38,7 +38,16 @@ from .case import (
 from .catalogue import CATALOGUE, CATALOGUE_BY_CODE, VERSION_1_RULES, CatalogueEntry, in_catalogue_order
 from .checklist import Checklist, ChecklistItem, checklist_items, dumps
 from .engine import RULE_CLASSES, RULE_CODES, Engine
+from .presets import PRESETS, Preset, PresetDraft, PresetEntry, PresetRule, PresetValue, draft_from_preset, entry_text
 from .report import checklist_text, errors_text
+from .rulesetfile import (
+    RuleSetFile,
+    RuleSetFileError,
+    ruleset_error_list,
+    ruleset_from_file,
+    ruleset_to_file,
+    ruleset_with_settings,
+)
 from .statuses import (
     BLOCKING,
     DEFAULT_STAGE,
@@ -80,6 +89,16 @@ from .thresholds import (
     pathway_as_dict,
     pathway_from_dict,
     threshold_set_errors,
+)
+from .validation import (
+    PRODUCT_CODES,
+    group_add,
+    group_remove,
+    groups_held,
+    product_errors,
+    rules_disable,
+    rules_enable,
+    ruleset_errors,
 )
 from .vocabulary import (
     ANTIGEN_STATUS,
@@ -125,6 +144,13 @@ __all__ = [
     "DEFAULT_THRESHOLDS", "threshold_set_errors",
     "ProductSpec", "IndicationEntry", "Pathway", "indication_as_dict", "indication_from_dict", "pathway_as_dict",
     "pathway_from_dict", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",
+    # what a rule set may hold, and the edits that keep it so (criteria-v2 2.2, 2.3, 5.4)
+    "ruleset_errors", "product_errors", "PRODUCT_CODES", "rules_enable", "rules_disable", "group_add", "group_remove",
+    "groups_held",
+    # presets (criteria-v2 2.4, 7) and rule-set files (2.6)
+    "PRESETS", "Preset", "PresetRule", "PresetValue", "PresetEntry", "PresetDraft", "draft_from_preset", "entry_text",
+    "RuleSetFile", "RuleSetFileError", "ruleset_to_file", "ruleset_from_file", "ruleset_with_settings",
+    "ruleset_error_list",
     # the rule catalogue: which rules exist, in which order; which version 1 enables
     "CATALOGUE", "CATALOGUE_BY_CODE", "CatalogueEntry", "VERSION_1_RULES", "in_catalogue_order",
     # words for the case format: its keys, its choices, its units and counts

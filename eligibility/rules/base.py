@@ -18,8 +18,10 @@ from .statuses import SEVERITY
 from .thresholds import THRESHOLDS, RuleSetData, ThresholdSpec, default_ruleset
 
 #: What a rule returns: ``(status, reason, inputs)``; ``inputs`` maps JSON paths to the values read.
-#: Rules that compute values (criteria-v2 section 6.3) add a fourth member, ``derived``.
-Outcome = tuple[str, str, dict[str, Any]] | tuple[str, str, dict[str, Any], dict[str, Any]]
+#: Rules that compute values (criteria-v2 section 6.3) add a fourth member, ``derived``; a result
+#: citing more than its rule's ``source`` adds a fifth, its ``source`` (``derived`` then may be ``None``).
+Outcome = (tuple[str, str, dict[str, Any]] | tuple[str, str, dict[str, Any], dict[str, Any]]
+           | tuple[str, str, dict[str, Any], dict[str, Any] | None, str])
 
 
 class Rule:

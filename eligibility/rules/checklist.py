@@ -117,8 +117,10 @@ class Checklist:
             b'","ruleset":', self._ruleset_json,
             b',"overall":"', self.overall.encode(),
             b'","counts":', orjson.dumps(self.counts),
-            b',"items":[', items[0][1:],
+            b',"items":[',
         ]
-        parts += items[1:]
+        if items:  # a draft may enable no rule: its checklist has no item
+            parts.append(items[0][1:])
+            parts += items[1:]
         parts.append(b"]}")
         return parts

@@ -16,6 +16,7 @@ from .catalogue import CATALOGUE_POSITION
 from .checklist import Checklist, ChecklistItem, dumps
 from .statuses import PENDING, PHASE_LABELS, PHASE_ORDER, PHASES, STATUSES, overall_result
 from .thresholds import RuleSetData, ThresholdSpec
+from .validation import PRODUCT_CODES
 from .vocabulary import STAGE as STAGE_LABELS
 
 #: Every rule class in catalogue order (criteria-v2 section 2.1: by phase, then by rule number).
@@ -50,7 +51,9 @@ class Engine:
         self.rules: tuple[Rule, ...] = tuple(
             rule_class(ruleset) for rule_class in RULE_CLASSES if rule_class.code in ruleset.enabled_rules)
         self.product_codes = frozenset(ruleset.products)
-        self.case_type = case_type(self.product_codes)
+        # Every product code of criteria.md 5 is valid input whatever this catalogue holds: a code
+        # the rule set left out is rule 1's exclusion, not an input error (criteria-v2 6.1 rule 1 a).
+        self.case_type = case_type(PRODUCT_CODES | self.product_codes)
         self.by_code = {rule.code: rule for rule in self.rules}
         self._ruleset_json = orjson.dumps({"name": ruleset.name, "version": ruleset.version})
         # Per stage: the rules evaluated, each with its key function and remembered results, then
@@ -67,12 +70,13 @@ class Engine:
 
     @staticmethod
     def _item(rule: Rule, status: str, reason: str, inputs: dict[str, Any],
-              derived: dict[str, Any] | None = None) -> tuple[ChecklistItem, bytes, int]:
+              derived: dict[str, Any] | None = None, source: str | None = None) -> tuple[ChecklistItem, bytes, int]:
         """An item of the checklist, its JSON encoding after a comma (items are joined that way) and
         its status weight (see ``_STATUS_WEIGHTS``). ``derived``: the computed values of the rules
-        that give them (criteria-v2 section 6.3)."""
+        that give them (criteria-v2 section 6.3); ``source``: where a result cites more than its
+        rule (rule 1 adds the matched indication entry's source)."""
         item = ChecklistItem(code=rule.code, phase=rule.phase, title=rule.title, status=status, reason=reason,
-                             source=rule.source, inputs=inputs, derived=derived)
+                             source=rule.source if source is None else source, inputs=inputs, derived=derived)
         return item, b"," + dumps(item.as_dict()), _STATUS_WEIGHTS[status]
 
     def _pending(self, rule: Rule, stage: str) -> tuple[ChecklistItem, bytes, int]:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from .arithmetic import as_written, plain
+from decimal import ROUND_HALF_UP, Decimal
+
+from .arithmetic import as_written, plain, to_decimal
 from .base import Outcome, Rule
 from .case import Case
 from .sources import BALTALEUCEL, GUIDELINE, PATIENT_GUIDE, cite
@@ -122,8 +124,19 @@ class Lymphodepletion(Rule):
                       "rejection."), inputs
 
 
+#: Each organ of rule 20 and the numeric rule that judges it instead when enabled (criteria-v2 6.1).
+ORGAN_RULES = {"cardiac": "cardiac_function", "pulmonary": "pulmonary_function", "hepatic": "hepatic_function",
+               "renal": "renal_function"}
+JUDGED_ELSEWHERE = ("Does not apply: hepatic, renal, cardiac and pulmonary function are judged by rules 31-34.")
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 class OrganFunction(Rule):
-    """Cardiac, pulmonary, hepatic and renal assessments before conditioning (rule 20)."""
+    """Cardiac, pulmonary, hepatic and renal assessments before conditioning (rule 20); an organ
+    whose numeric rule (31-34) the rule set enables is judged there, not here (criteria-v2 6.1)."""
 
     code = "organ_function"
     reads = tuple(f"organ_function.{organ}" for organ in ("cardiac", "pulmonary", "hepatic", "renal"))
@@ -132,9 +145,20 @@ class OrganFunction(Rule):
     source = cite((BALTALEUCEL, "Pre-treatment Tests"), (GUIDELINE, "Lymphodepletion Chemotherapy"))
     ORGANS = ("cardiac", "pulmonary", "hepatic", "renal")
 
+    def __init__(self, ruleset=None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        #: The organs this rule judges: those whose numeric rule is not enabled.
+        self.organs = tuple(organ for organ in self.ORGANS if ORGAN_RULES[organ] not in self.ruleset.enabled_rules)
+
+    def key_function(self):
+        organs = self.organs
+        return lambda case: tuple(getattr(case.organ_function, organ) for organ in organs)
+
     def evaluate(self, case: Case) -> Outcome:
+        if not self.organs:
+            return PASS, JUDGED_ELSEWHERE, {}
         organs = case.organ_function
-        results = {organ: getattr(organs, organ) for organ in self.ORGANS}
+        results = {organ: getattr(organs, organ) for organ in self.organs}
         inputs = {f"organ_function.{organ}": result for organ, result in results.items()}
         pending = [organ for organ, result in results.items() if result is None or result == "not_done"]
         abnormal = [organ for organ, result in results.items() if result == "abnormal"]
@@ -144,17 +168,30 @@ class OrganFunction(Rule):
         if abnormal:
             return FLAG, (f"Abnormal: {', '.join(abnormal)}. Can the patient tolerate conditioning "
                           "chemotherapy?"), inputs
-        return PASS, "Cardiac, pulmonary, hepatic and renal assessments " + ORGAN_RESULT["normal"] + ".", inputs
+        judged = _joined(list(self.organs))
+        return PASS, f"{judged[:1].upper()}{judged[1:]} assessments " + ORGAN_RESULT["normal"] + ".", inputs
+
+
+CORRECTED_DOSING = "corrected tocilizumab dosing"
 
 
 class Tocilizumab(Rule):
-    """Tocilizumab on site for CRS (rule 21)."""
+    """Tocilizumab on site for CRS (rule 21); with the optional group "corrected tocilizumab dosing"
+    the dose text gives the low-weight dose and the limits per 24 hours and in total (criteria-v2 6.1)."""
 
     code = "tocilizumab"
     reads = ("tocilizumab_doses_available", "weight_kg")
     phase = PRE_INFUSION
     title = "Tocilizumab available"
     source = cite((GUIDELINE, "Cytokine Release Syndrome (CRS)"), (BALTALEUCEL, "Management Strategies"))
+    CORRECTED_SOURCE = cite(("Santomasso et al., J Clin Oncol 2021 (ASCO guideline)", "CRS management table"),
+                            ("Kymriah US prescribing information", "tocilizumab dosing"))
+
+    def __init__(self, ruleset=None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        self.corrected = self.holds_group(CORRECTED_DOSING)
+        if self.corrected:
+            self.source = f"{type(self).source}; {self.CORRECTED_SOURCE}"
 
     def evaluate(self, case: Case) -> Outcome:
         doses, weight = case.tocilizumab_doses_available, case.weight_kg
@@ -167,6 +204,8 @@ class Tocilizumab(Rule):
             absent = [name for name, value in (("tocilizumab doses on site", doses), ("weight", weight))
                       if value is None]
             return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
+        if self.corrected:
+            return PASS, self._corrected_dosing(doses, weight), inputs
         cap = self.limits["tocilizumab_max_dose_mg"]
         by_weight = round(self.limits["tocilizumab_mg_per_kg"] * weight, 1)  # mg, to 0.1 mg
         dose = min(by_weight, cap)
@@ -176,6 +215,23 @@ class Tocilizumab(Rule):
                       f"{texts['tocilizumab_mg_per_kg']} mg/kg × {plain(weight)} kg = {plain(dose)} mg{capped}, "
                       f"repeatable every {texts['tocilizumab_interval_hours']} h up to "
                       f"{count(self.values['tocilizumab_max_doses'], 'dose')}."), inputs
+
+    def _corrected_dosing(self, doses: int, weight: float) -> str:
+        """The pass reason of the corrected dosing: the weight, as recorded, picks the dose per kg;
+        the dose is computed in decimal arithmetic to 0.1 mg (half-up) and capped."""
+        values, texts = self.values, self.texts
+        exact_weight = to_decimal(weight)
+        low_weight = exact_weight < values["tocilizumab_low_weight_below_kg"]
+        per_kg = "tocilizumab_low_weight_mg_per_kg" if low_weight else "tocilizumab_mg_per_kg"
+        by_weight = (values[per_kg] * exact_weight).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        cap = values["tocilizumab_max_dose_mg"]
+        below = f" (below {texts['tocilizumab_low_weight_below_kg']} kg)" if low_weight else ""
+        capped = f", capped at {texts['tocilizumab_max_dose_mg']} mg a dose" if by_weight > cap else ""
+        return (f"{count(doses, 'dose')} on site (at least {texts['tocilizumab_min_doses']}). Dose "
+                f"{texts[per_kg]} mg/kg{below} × {plain(weight)} kg = {plain(by_weight)} mg{capped}, IV over 1 "
+                f"hour; repeat no sooner than every {texts['tocilizumab_interval_hours']} h if there is no "
+                f"improvement, at most {count(values['tocilizumab_max_doses'], 'dose')} in 24 h and "
+                f"{count(values['tocilizumab_max_doses_total'], 'dose')} in total.")
 
 
 class Caregiver(Rule):

@@ -9,18 +9,126 @@ from .base import Outcome, Rule, label, worst, yes_no
 from .case import Case
 from .sources import BALTALEUCEL, BLINATUMOMAB, GUIDELINE, LEUKEMIA_PAGE, PATIENT_GUIDE, cite
 from .statuses import DEFER, EXCLUDE, FLAG, MISSING, PASS, SCREENING
-from .vocabulary import DIAGNOSIS, DISEASE_STATUS, INFECTION_STATE, count
+from .thresholds import IndicationEntry, Pathway, RuleSetData
+from .vocabulary import DIAGNOSIS, DISEASE_STATUS, DRUG_CLASS, FIRST_LINE_RESPONSE, INFECTION_STATE, count
 
 ELIGIBILITY = (GUIDELINE, "Patient Eligibility and Selection")
 INFECTION_MANAGEMENT = (GUIDELINE, "Infection Management")
 RELAPSED_OR_REFRACTORY = ("relapsed", "refractory")
 
 
+def _hashable(value):
+    """A case value as part of a cache key: a list (``prior_drug_classes``) as the set it means."""
+    return frozenset(value) if isinstance(value, list) else value
+
+
+#: The case keys the pathways of an indication entry may read beyond version 1's, in the order of
+#: the item's ``inputs`` (criteria-v2 6.1 rule 1).
+PATHWAY_KEYS = ("prior_drug_classes", "first_line_response", "relapse_number", "transplant_eligible",
+                "lenalidomide_refractory")
+MET, NOT_MET, NOT_RECORDED = "met", "not met", "not recorded"
+
+
+def _pathway_keys(entry: IndicationEntry) -> tuple[str, ...]:
+    """The keys of ``PATHWAY_KEYS`` the entry's pathways read, in that order."""
+    read = set()
+    for pathway in entry.pathways:
+        if pathway.required_drug_classes:
+            read.add("prior_drug_classes")
+        if pathway.first_line_response_in is not None:
+            read.add("first_line_response")
+        if pathway.min_relapse_number is not None:
+            read.add("relapse_number")
+        if pathway.transplant_ineligible:
+            read.add("transplant_eligible")
+        if pathway.lenalidomide_refractory:
+            read.add("lenalidomide_refractory")
+    return tuple(key for key in PATHWAY_KEYS if key in read)
+
+
+def _lines_only(entry: IndicationEntry) -> bool:
+    """Whether the entry has one pathway setting at most a minimum of prior lines: version 1's
+    entries (criteria-v2 5.2), judged and worded as version 1 judges them."""
+    if len(entry.pathways) != 1:
+        return False
+    pathway = entry.pathways[0]
+    return (not pathway.required_drug_classes and pathway.first_line_response_in is None
+            and pathway.disease_status_in is None and pathway.min_relapse_number is None
+            and not pathway.transplant_ineligible and not pathway.lenalidomide_refractory)
+
+
+def _either(codes, words) -> str:
+    return " or ".join(words[code] for code in sorted(codes, key=list(words).index))
+
+
+def _conditions(pathway: Pathway, case: Case) -> list[tuple[str, str]]:
+    """Each condition ``pathway`` sets, as ``(met | not met | not recorded, text)``: the text says
+    what the case records and what the pathway needs."""
+    found = []
+
+    def judge(recorded, needs: str, holds) -> None:
+        if recorded is None:
+            found.append((NOT_RECORDED, f"{needs}: not recorded"))
+        else:
+            found.append((MET if holds() else NOT_MET, f"{needs}: {recorded}"))
+
+    if pathway.min_prior_lines is not None:
+        lines, minimum = case.prior_lines, pathway.min_prior_lines
+        judge(None if lines is None else count(lines, "prior line"), f"at least {count(minimum, 'prior line')}",
+              lambda: lines >= minimum)
+    if pathway.required_drug_classes:
+        received = None if case.prior_drug_classes is None else set(case.prior_drug_classes)
+        needed = pathway.required_drug_classes
+        words = " and ".join(DRUG_CLASS[code] for code in DRUG_CLASS if code in needed)
+        recorded = None if received is None else (
+            "received " + (", ".join(DRUG_CLASS[code] for code in DRUG_CLASS if code in received) or "none"))
+        judge(recorded, f"prior {words}", lambda: needed <= received)
+    if pathway.first_line_response_in is not None:
+        response = case.first_line_response
+        judge(None if response is None else FIRST_LINE_RESPONSE[response],
+              f"first-line response {_either(pathway.first_line_response_in, FIRST_LINE_RESPONSE)}",
+              lambda: response in pathway.first_line_response_in)
+    if pathway.disease_status_in is not None:
+        status = case.disease_status
+        judge(None if status is None else DISEASE_STATUS[status],
+              f"disease {_either(pathway.disease_status_in, DISEASE_STATUS)}",
+              lambda: status in pathway.disease_status_in)
+    if pathway.min_relapse_number is not None:
+        relapses, minimum = case.relapse_number, pathway.min_relapse_number
+        judge(None if relapses is None else count(relapses, "relapse"), f"at least {count(minimum, 'relapse')}",
+              lambda: relapses >= minimum)
+    if pathway.transplant_ineligible:
+        eligible = case.transplant_eligible
+        judge(None if eligible is None else ("eligible" if eligible else "not eligible"),
+              "not eligible for HSCT", lambda: not eligible)
+    if pathway.lenalidomide_refractory:
+        refractory = case.lenalidomide_refractory
+        judge(None if refractory is None else ("refractory" if refractory else "not refractory"),
+              "refractory to lenalidomide", lambda: refractory)
+    return found
+
+
+def _pathway_status(conditions: list[tuple[str, str]]) -> str:
+    states = {state for state, _ in conditions}
+    return EXCLUDE if NOT_MET in states else MISSING if NOT_RECORDED in states else PASS
+
+
+def _pathway_text(index: int, pathway: Pathway, conditions: list[tuple[str, str]], several: bool) -> str:
+    """``pathway 2 "<label>": <condition> (met); <condition>: not recorded``; an entry's single
+    pathway without a label is named by its conditions alone."""
+    parts = [text if state == NOT_RECORDED else f"{text} ({state})" for state, text in conditions]
+    conditions_text = "; ".join(parts) or "no condition"
+    if several or pathway.label:
+        return f'pathway {index + 1} "{pathway.label}": {conditions_text}'
+    return f"conditions: {conditions_text}"
+
+
 class Indication(Rule):
-    """Product, diagnosis and line of therapy (rule 1)."""
+    """Product, diagnosis and line of therapy (rule 1): the product's indication entry for the
+    diagnosis, its age limits and its pathways (criteria-v2 6.1)."""
 
     code = "indication"
-    reads = ("product", "diagnosis", "disease_status", "prior_lines", "age_years")
+    reads = ("product", "diagnosis", "disease_status", "prior_lines", "age_years", *PATHWAY_KEYS)
     phase = SCREENING
     title = "Indication"
     source = cite(
@@ -30,27 +138,43 @@ class Indication(Rule):
         (BALTALEUCEL, "FDA Approval Status"),
     )
 
+    def __init__(self, ruleset: RuleSetData | None = None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        #: Per (product, diagnosis) with an entry: whether an age limit applies, and the keys of
+        #: ``PATHWAY_KEYS`` its pathways read (what the cache key must hold besides version 1's).
+        self._plans = {}
+        for code, product in self.ruleset.products.items():
+            for entry in product.indications:
+                limited = entry.min_age_years is not None or entry.max_age_years is not None
+                self._plans[code, entry.diagnosis] = (limited, _pathway_keys(entry))
+        self._minimums = {}
+
     def key_function(self):
-        # Age matters only where the product's entry for the diagnosis has an age limit: leaving it
-        # out elsewhere lets the result be reused across patients of every age.
-        products = self.ruleset.products
+        # Age and the keys of PATHWAY_KEYS matter only where the product's entry for the diagnosis
+        # reads them: leaving them out elsewhere lets one result serve many cases.
+        plans = self._plans
         values = attrgetter("product", "diagnosis", "disease_status", "prior_lines")
 
         def key(case: Case):
-            product = products.get(case.product)
-            entry = product.indication(case.diagnosis) if product is not None else None
-            limited = entry is not None and (entry.min_age_years is not None or entry.max_age_years is not None)
-            return (*values(case), case.age_years if limited else None)
+            plan = plans.get((case.product, case.diagnosis))
+            if plan is None:
+                return (*values(case), None)
+            limited, extra = plan
+            found = (*values(case), case.age_years if limited else None)
+            if extra:
+                found += tuple(_hashable(getattr(case, name)) for name in extra)
+            return found
         return key
 
     def catalogue_minimum(self, diagnosis: str) -> int | None:
         """The fewest prior lines any product of this rule set accepts for ``diagnosis`` (criteria-v2
         6.1 rule 1 g): when it has entries for it and every pathway sets a minimum; else ``None``."""
-        minimums = [pathway.min_prior_lines for product in self.ruleset.products.values()
-                    for entry in product.indications if entry.diagnosis == diagnosis for pathway in entry.pathways]
-        if not minimums or None in minimums:
-            return None
-        return min(minimums)
+        if diagnosis not in self._minimums:
+            minimums = [pathway.min_prior_lines for product in self.ruleset.products.values()
+                        for entry in product.indications if entry.diagnosis == diagnosis
+                        for pathway in entry.pathways]
+            self._minimums[diagnosis] = None if not minimums or None in minimums else min(minimums)
+        return self._minimums[diagnosis]
 
     def evaluate(self, case: Case) -> Outcome:
         product_code, diagnosis = case.product, case.diagnosis
@@ -78,11 +202,11 @@ class Indication(Rule):
                                           f"indicated for {indicated}."))
             elif entry.min_age_years is not None or entry.max_age_years is not None:
                 findings.extend(self._age_limit(case, product, entry, inputs))
-        if diagnosis is not None:
-            if entry is not None:
-                minimum = entry.pathways[0].min_prior_lines if len(entry.pathways) == 1 else None
-            else:
-                minimum = self.catalogue_minimum(diagnosis)
+        met_by = None
+        if entry is not None and not _lines_only(entry):
+            met_by = self._pathways(case, product, entry, inputs, findings)
+        elif diagnosis is not None:
+            minimum = entry.pathways[0].min_prior_lines if entry is not None else self.catalogue_minimum(diagnosis)
             if minimum is not None:
                 inputs["prior_lines"] = prior_lines
                 if prior_lines is None:
@@ -92,15 +216,44 @@ class Indication(Rule):
                     findings.append((EXCLUDE, f"{count(prior_lines, 'prior line')} "
                                               f"{'is' if prior_lines == 1 else 'are'} fewer than the {minimum} "
                                               f"required for {DIAGNOSIS[diagnosis]}."))
+        source = f"{self.source}; {entry.source}" if entry is not None and entry.source else None
         if findings:
             status, reason = worst(findings)
-            return status, reason, inputs
+            return (status, reason, inputs) if source is None else (status, reason, inputs, None, source)
         lines = f" after {count(prior_lines, 'prior line')}" if prior_lines is not None else ""
         summary = f"{product.name} for {DISEASE_STATUS[disease_status]} {DIAGNOSIS[diagnosis]}{lines}"
+        pathway = f" Met by {met_by}." if met_by and met_by.startswith("pathway") else (
+            f" Met: {met_by.removeprefix('conditions: ')}." if met_by else "")
         if product.investigational:
-            return FLAG, (f"{summary}: {product.name} is investigational, available through clinical-trial "
-                          "enrolment only."), inputs
-        return PASS, f"{summary} is an approved indication.", inputs
+            status, reason = FLAG, (f"{summary}: {product.name} is investigational, available through "
+                                    f"clinical-trial enrolment only.{pathway}")
+        else:
+            status, reason = PASS, f"{summary} is an approved indication.{pathway}"
+        return (status, reason, inputs) if source is None else (status, reason, inputs, None, source)
+
+    def _pathways(self, case, product, entry, inputs, findings) -> str | None:
+        """Judge the entry's pathways (alternatives: the better status wins, criteria-v2 6.1 rule 1 f):
+        adds a finding unless one is met, and returns the text of the first one met."""
+        if any(pathway.min_prior_lines is not None for pathway in entry.pathways):
+            inputs["prior_lines"] = case.prior_lines
+        for name in _pathway_keys(entry):
+            value = getattr(case, name)
+            inputs[name] = sorted(set(value)) if name == "prior_drug_classes" and value is not None else value
+        several = len(entry.pathways) > 1
+        judged = []
+        for index, pathway in enumerate(entry.pathways):
+            conditions = _conditions(pathway, case)
+            status, text = _pathway_status(conditions), _pathway_text(index, pathway, conditions, several)
+            if status == PASS:
+                return text
+            judged.append((status, text))
+        status = MISSING if any(found == MISSING for found, _ in judged) else EXCLUDE
+        what = "no pathway is met" if several else "the indication's conditions are not met"
+        if status == MISSING:
+            what += " yet: record what is not recorded"
+        findings.append((status, f"{product.name} for {DIAGNOSIS[entry.diagnosis]}: {what}. "
+                                 f"{'. '.join(text[:1].upper() + text[1:] for _, text in judged)}."))
+        return None
 
     def _age_limit(self, case, product, entry, inputs):
         age = case.age_years

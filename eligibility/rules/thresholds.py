@@ -167,11 +167,29 @@ for _spec_of_group in THRESHOLDS:
         OPTIONAL_GROUPS[_spec_of_group.group] += (_spec_of_group.key,)
 del _spec_of_group
 
-#: (lower, upper) pairs that must stay strictly ordered.
+#: (lower, upper, strict) pairs that must stay ordered (criteria-v2 2.3): ``lower < upper`` when
+#: strict, else ``lower <= upper``; checked whenever both are held with a value.
 ORDERED_PAIRS = (
-    ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks"),
-    ("tocilizumab_min_doses", "tocilizumab_max_doses"),
+    ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks", True),
+    ("tocilizumab_min_doses", "tocilizumab_max_doses", True),
+    ("bilirubin_max_umol_l", "bilirubin_gilbert_max_umol_l", True),
+    ("tocilizumab_max_doses", "tocilizumab_max_doses_total", False),
 )
+
+
+def ordered_pair_errors(values: Mapping[str, Decimal | None]) -> dict[str, list[str]]:
+    """The ordered pairs of ``values`` that are out of order, by their lower key."""
+    errors: dict[str, list[str]] = {}
+    for lower, upper, strict in ORDERED_PAIRS:
+        low, high = values.get(lower), values.get(upper)
+        if low is None or high is None or not (low.is_finite() and high.is_finite()):
+            continue
+        if (low < high) if strict else (low <= high):
+            continue
+        label = THRESHOLDS_BY_KEY[upper].label
+        bound = "below" if strict else "at most"
+        errors.setdefault(lower, []).append(f"must be {bound} '{label}' ({plain(high)})")
+    return errors
 
 
 def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
@@ -184,10 +202,8 @@ def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
         problems = ["is not a known threshold"] if spec is None else spec.validation_errors(value)
         if problems:
             errors[key] = problems
-    for lower, upper in ORDERED_PAIRS:
-        if lower in values and upper in values and not values[lower] < values[upper]:
-            label = THRESHOLDS_BY_KEY[upper].label
-            errors.setdefault(lower, []).append(f"must be below '{label}' ({plain(values[upper])})")
+    for key, problems in ordered_pair_errors(values).items():
+        errors.setdefault(key, []).extend(problems)
     return errors
 
 

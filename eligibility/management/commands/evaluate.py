@@ -13,8 +13,18 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from eligibility.rules import CaseValidationError, Engine, checklist_text, errors_text
-from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get
+from eligibility.rules import (
+    PRESETS,
+    CaseValidationError,
+    Engine,
+    RuleSetFileError,
+    checklist_text,
+    draft_from_preset,
+    errors_text,
+    ruleset_from_file,
+    ruleset_with_settings,
+)
+from eligibility.rulesets.selectors import NoActiveRuleSet, engine_get, ruleset_data, ruleset_get
 
 INPUT_ERROR = 2
 #: Output is written in chunks of this many pieces, about a megabyte (see ``_batch``).
@@ -68,6 +78,14 @@ class Command(BaseCommand):
         parser.add_argument("--example", action="store_true",
                             help='the file is a worked example of docs/examples ({"case": ..., "expected": ...}): '
                                  "evaluate its case")
+        # Rule sets that are not stored (criteria-v2 2.6): evaluated, never saved.
+        parser.add_argument("--ruleset-file", default=None, metavar="FILE",
+                            help="evaluate under the rule set of this rule-set file (stores nothing)")
+        parser.add_argument("--preset", default=None, metavar="CODE",
+                            help="evaluate under the draft this preset makes on top of --ruleset-version (default: "
+                                 f"the active version); stores nothing. Presets: {', '.join(PRESETS)}")
+        parser.add_argument("--set", action="append", default=[], dest="threshold_settings", metavar="KEY=VALUE",
+                            help="with --ruleset-file or --preset: set a threshold (repeatable)")
 
     def handle(self, *args, path, format, jsonl, ruleset_version, example, as_of, **options):
         if example and jsonl:
@@ -82,7 +100,10 @@ class Command(BaseCommand):
                 self.stdout.write(orjson.dumps({"errors": [{"field": "--as-of", "message": message}]}).decode())
             raise CommandError(f"--as-of {message} (got {as_of!r}).", returncode=INPUT_ERROR) from None
         try:
-            engine = engine_get(version=ruleset_version)
+            engine = self._engine(ruleset_version, options["ruleset_file"], options["preset"],
+                                  options["threshold_settings"])
+        except RuleSetFileError as exc:
+            self._refuse(exc.errors, format)
         except NoActiveRuleSet as exc:
             raise CommandError(str(exc), returncode=INPUT_ERROR) from None
         except DatabaseError as exc:
@@ -107,6 +128,48 @@ class Command(BaseCommand):
                 sink.flush()
         if bad_lines:
             raise CommandError(f"{bad_lines} case(s) rejected: see the messages above.", returncode=INPUT_ERROR)
+
+    @staticmethod
+    def _engine(ruleset_version: int | None, ruleset_file: str | None, preset: str | None,
+                settings: list[str]) -> Engine:
+        """The engine of a stored version, or of a rule set that is not stored: a rule-set file's or
+        a preset's on top of a stored version, each with the ``--set`` values (criteria-v2 2.6).
+        A refused option or file raises ``RuleSetFileError`` with every error."""
+        refused = []
+        if settings and ruleset_file is None and preset is None:
+            refused.append({"field": "--set", "message": "is accepted only with --ruleset-file or --preset"})
+        if ruleset_file is not None and preset is not None:
+            refused.append({"field": "--ruleset-file", "message": "excludes --preset: give one of them"})
+        if ruleset_file is not None and ruleset_version is not None:
+            refused.append({"field": "--ruleset-file", "message": "excludes --ruleset-version: the file is the "
+                                                                  "rule set"})
+        if preset is not None and preset not in PRESETS:
+            refused.append({"field": "--preset", "message": f"is not a preset ({preset}); the presets are "
+                                                            f"{', '.join(PRESETS)}"})
+        if refused:
+            raise RuleSetFileError(refused)
+        if ruleset_file is not None:
+            try:
+                with open(ruleset_file, "rb") as handle:
+                    raw = handle.read()
+            except OSError as exc:
+                raise RuleSetFileError([{"field": "--ruleset-file",
+                                         "message": f"cannot be read ({exc.strerror})"}]) from None
+            data = ruleset_with_settings(ruleset_from_file(raw).ruleset, settings)
+            return Engine(data)
+        if preset is not None:
+            base = ruleset_data(ruleset_get(version=ruleset_version))
+            data = draft_from_preset(base, preset).ruleset
+            return Engine(ruleset_with_settings(data, settings, threshold_prefix="--set "))
+        return engine_get(version=ruleset_version)
+
+    def _refuse(self, errors: list[dict[str, str]], output_format: str):
+        """Print a refused option or rule-set file as a rejected case is printed, and exit with 2."""
+        self.stderr.write(f"Refused: {len(errors)} error(s); nothing was evaluated.\n"
+                          + "".join(f"  {error['field']}: {error['message']}\n" for error in errors), ending="")
+        if output_format == "json":
+            self.stdout.write(orjson.dumps({"errors": errors}, option=orjson.OPT_INDENT_2).decode())
+        raise CommandError("The rule set options were refused: see the messages above.", returncode=INPUT_ERROR)
 
     def _single(self, engine: Engine, raw: bytes, write, output_format: str) -> int:
         try:
