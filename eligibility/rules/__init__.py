@@ -13,13 +13,23 @@ never from its submodules (``tests/project/test_layout.py`` checks it).
 from .arithmetic import native, plain, round_half_up
 from .base import Rule
 from .case import (
+    MEASUREMENT_RANGES,
     TEMPERATURE_RANGES,
+    TREATMENT_DATES,
     AlcUnit,
     Case,
     CaseValidationError,
+    ChronicGvhd,
     Diagnosis,
+    DrugClass,
+    FirstLineResponse,
+    LocalDateTime,
+    SarsCov2Result,
+    Sex,
+    WashoutStatus,
     case_as_dict,
     case_field_types,
+    cockcroft_gault,
     error_model,
     parse_case,
     parse_case_json,
@@ -73,17 +83,23 @@ from .thresholds import (
 from .vocabulary import (
     ANTIGEN_STATUS,
     CHOICES,
+    CHRONIC_GVHD,
     DIAGNOSIS,
     DISEASE_STATUS,
+    DRUG_CLASS,
+    FIRST_LINE_RESPONSE,
     INFECTION_STATE,
     LABELS,
     LYMPHODEPLETION,
     MRD,
     ORGAN_RESULT,
+    SARS_COV_2,
     SEROLOGY,
+    SEX,
     STAGE,
     STARTING_MATERIAL,
     UNITS,
+    WASHOUT_STATUS,
     count,
     measure,
     unit_symbol,
@@ -94,6 +110,9 @@ __all__ = [
     "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "case_field_types",
     "error_model",
     "parse_case", "parse_case_json",
+    # the case, criteria-v2: new enums, measurement ranges, date-times, treatment-date order, Cockcroft-Gault
+    "Sex", "DrugClass", "FirstLineResponse", "ChronicGvhd", "WashoutStatus", "SarsCov2Result", "LocalDateTime",
+    "MEASUREMENT_RANGES", "TREATMENT_DATES", "cockcroft_gault",
     # the engine, its rules and its checklists
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
     # statuses, phases, stages and overall results
@@ -110,6 +129,7 @@ __all__ = [
     # words for the case format: its keys, its choices, its units and counts
     "LABELS", "CHOICES", "ANTIGEN_STATUS", "DIAGNOSIS", "DISEASE_STATUS", "INFECTION_STATE", "LYMPHODEPLETION",
     "MRD", "ORGAN_RESULT", "SEROLOGY", "STAGE", "STARTING_MATERIAL", "UNITS", "unit_symbol", "measure", "count",
+    "SEX", "DRUG_CLASS", "FIRST_LINE_RESPONSE", "CHRONIC_GVHD", "WASHOUT_STATUS", "SARS_COV_2",
     # numbers, text output, synthetic cases
     "native", "plain", "round_half_up", "checklist_text", "errors_text", "synthetic_case", "synthetic_cases",
 ]

@@ -14,21 +14,22 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union, get_args
 
 import msgspec
 import msgspec.inspect as schema
 import orjson
 from msgspec import Meta, Struct
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
 
 from . import statuses
 from .arithmetic import plain, round_half_up, to_decimal
 
 Stage = Literal["screening", "pre_apheresis", "pre_lymphodepletion", "pre_infusion"]
-Diagnosis = Literal["b_all", "lbcl", "fl", "mcl", "cll", "mm", "ebv_lymphoma", "ptld", "npc", "other"]
+Diagnosis = Literal["b_all", "lbcl", "fl", "mcl", "cll", "mm", "ebv_lymphoma", "ptld", "npc", "mzl", "other"]
 DiseaseStatus = Literal["relapsed", "refractory", "mrd_positive", "first_line", "remission"]
 InfectionState = Literal["none", "active", "controlled", "resolved"]
 SerologyResult = Literal["negative", "positive", "not_tested"]
@@ -38,6 +39,13 @@ OrganResult = Literal["normal", "abnormal", "not_done"]
 StartingMaterial = Literal["fresh", "cryopreserved"]
 Lymphodepletion = Literal["flu_cy", "cy_only", "bendamustine", "other", "none"]
 AlcUnit = Literal["10^9/L", "cells/uL"]
+# criteria-v2 section 4.1
+Sex = Literal["female", "male"]
+DrugClass = Literal["btk_inhibitor", "bcl2_inhibitor", "imid", "proteasome_inhibitor", "anti_cd38"]
+FirstLineResponse = Literal["refractory", "relapse_within_12_months", "relapse_after_12_months"]
+ChronicGvhd = Literal["none", "limited", "extensive"]
+WashoutStatus = Literal["never", "ongoing", "stopped"]
+SarsCov2Result = Literal["negative", "positive", "not_tested"]
 
 CELLS_PER_UL_PER_1E9_PER_L = 1000
 ALC_PLACES = 3  # decimals in 10^9/L
@@ -46,11 +54,51 @@ TEMPERATURE_PLACES = 1  # decimals in C
 TEMPERATURE_RANGES = {"C": (25, 45), "F": (77, 113)}
 
 
+class LocalDateTime(datetime.datetime):
+    """A date-time of criteria-v2 section 3.1: ``YYYY-MM-DDTHH:MM`` or ``YYYY-MM-DDTHH:MM:SS``, the local
+    time of the treating site, no offset, no fraction of a second. It keeps the text as recorded
+    (``text``), which is what a case is encoded back to."""
+
+    text: str
+
+    PATTERN: ClassVar[re.Pattern] = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?")
+    MESSAGE: ClassVar[str] = "must be a real date and time written YYYY-MM-DDTHH:MM or YYYY-MM-DDTHH:MM:SS"
+
+    @classmethod
+    def from_text(cls, text: Any) -> LocalDateTime:
+        """The date-time ``text`` records; ``ValueError`` (with a coordinator's message) otherwise."""
+        if not isinstance(text, str) or not cls.PATTERN.fullmatch(text):
+            raise ValueError(cls.MESSAGE)
+        try:
+            parsed = cls.fromisoformat(text)
+        except ValueError:  # 2026-02-30T08:00, 25:00, ...
+            raise ValueError(cls.MESSAGE) from None
+        parsed.text = text
+        return parsed
+
+
+def _decode_hook(kind: type, value: Any) -> Any:
+    if kind is LocalDateTime:
+        return LocalDateTime.from_text(value)
+    raise NotImplementedError(kind)
+
+
+def _encode_hook(value: Any) -> Any:
+    if isinstance(value, LocalDateTime):
+        return value.text
+    raise NotImplementedError(type(value))
+
+
+def _half_up(value: Decimal, places: int) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 class Alc(Struct, frozen=True, forbid_unknown_fields=True):
     """Absolute lymphocyte count with the unit the lab reported."""
 
     value: Annotated[float, Meta(ge=0)]
     unit: AlcUnit
+    measured_on: Optional[datetime.date] = None
 
     def in_1e9_per_l(self) -> float:
         """The count in 10^9/L, rounded half-up to 3 decimals before any comparison.
@@ -63,18 +111,19 @@ class Alc(Struct, frozen=True, forbid_unknown_fields=True):
         return round_half_up(self.value, ALC_PLACES)
 
 
-class _Temperature(Struct, frozen=True, forbid_unknown_fields=True, tag_field="unit"):
+class _Temperature(Struct, frozen=True, forbid_unknown_fields=True, tag_field="unit", kw_only=True):
     """Body temperature on the day of assessment; the unit (the tag) selects the accepted range."""
 
     unit: ClassVar[str]
     value: float
+    measured_at: Optional[LocalDateTime] = None
 
     def in_celsius(self) -> float:
         """Degrees C, converted as C = (F - 32) x 5/9 in decimal arithmetic, rounded half-up to 1 decimal."""
         if self.unit == "C":
             return round_half_up(self.value, TEMPERATURE_PLACES)
         celsius = (to_decimal(self.value) - 32) * 5 / 9
-        return float(celsius.quantize(Decimal(1).scaleb(-TEMPERATURE_PLACES), rounding=ROUND_HALF_UP))
+        return float(_half_up(celsius, TEMPERATURE_PLACES))
 
 
 class TemperatureC(_Temperature, tag="C"):
@@ -85,6 +134,263 @@ class TemperatureC(_Temperature, tag="C"):
 class TemperatureF(_Temperature, tag="F"):
     unit: ClassVar[str] = "F"
     value: Annotated[float, Meta(ge=TEMPERATURE_RANGES["F"][0], le=TEMPERATURE_RANGES["F"][1])]
+
+
+# --- Measurement objects (criteria-v2 section 4.2) -----------------------------------------------------
+#
+# A measurement with one range for all its units has ``unit`` as a plain enum member. One whose range
+# depends on the unit is a union of structs tagged by ``unit`` (as temperature is): one struct per
+# unit, each with its own range, checked in C by msgspec and named by the error model without the
+# union member (``labs.bilirubin.value``).
+
+
+class _Measurement(Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A laboratory or bedside value with its unit and the date it was measured.
+
+    ``compared()`` is the value in the unit it is compared in, rounded half-up in decimal arithmetic
+    on the number as written to the places of section 4.2 (the class's ``FACTOR`` converts the unit
+    it was recorded in, ``PLACES`` are the decimals kept).
+    """
+
+    FACTOR: ClassVar[Decimal] = Decimal(1)
+    PLACES: ClassVar[int] = 0
+    value: float
+    measured_on: Optional[datetime.date] = None
+
+    def compared(self) -> Decimal:
+        """The value in the unit of comparison, rounded half-up to the places of section 4.2."""
+        return _half_up(to_decimal(self.value) * self.FACTOR, self.PLACES)
+
+
+class _TaggedMeasurement(_Measurement, tag_field="unit"):
+    unit: ClassVar[str]
+
+
+def _range(low: float, high: float, *, exclusive_low: bool = False) -> Meta:
+    return Meta(gt=low, le=high) if exclusive_low else Meta(ge=low, le=high)
+
+
+#: Per unit, the accepted value range of each measurement whose range depends on its unit (section 4.2):
+#: ``(low, high, low excluded)``. The error model words range errors from this table.
+MEASUREMENT_RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
+    "labs.bilirubin": {"umol/L": (0, 1026, False), "mg/dL": (0, 60, False)},
+    "labs.creatinine": {"umol/L": (0, 3094, True), "mg/dL": (0, 35, True)},
+    "labs.anc": {"10^9/L": (0, 500, False), "cells/uL": (0, 500000, False)},
+    "labs.haemoglobin": {"g/dL": (0, 25, False), "g/L": (0, 250, False)},
+    "labs.crp": {"mg/dL": (0, 100, False), "mg/L": (0, 1000, False)},
+}
+BILIRUBIN_UMOL_PER_MG = Decimal("17.1")
+CREATININE_UMOL_PER_MG = Decimal("88.4")
+
+
+def _value(key: str, unit: str) -> Any:
+    low, high, exclusive = MEASUREMENT_RANGES[key][unit]
+    return Annotated[float, _range(low, high, exclusive_low=exclusive)]
+
+
+class BilirubinUmolL(_TaggedMeasurement, tag="umol/L"):
+    """Total bilirubin in umol/L; compared in umol/L to 1 decimal."""
+
+    unit: ClassVar[str] = "umol/L"
+    PLACES: ClassVar[int] = 1
+    value: _value("labs.bilirubin", "umol/L")
+
+
+class BilirubinMgDl(_TaggedMeasurement, tag="mg/dL"):
+    """Total bilirubin in mg/dL (1 mg/dL = 17.1 umol/L); compared in umol/L to 1 decimal."""
+
+    unit: ClassVar[str] = "mg/dL"
+    FACTOR: ClassVar[Decimal] = BILIRUBIN_UMOL_PER_MG
+    PLACES: ClassVar[int] = 1
+    value: _value("labs.bilirubin", "mg/dL")
+
+
+class _Creatinine(_TaggedMeasurement):
+    def mg_dl(self) -> Decimal:
+        """Serum creatinine in mg/dL, unrounded (1 mg/dL = 88.4 umol/L): formulas round their result only."""
+        value = to_decimal(self.value)
+        return value if self.unit == "mg/dL" else value / CREATININE_UMOL_PER_MG
+
+    def compared(self) -> Decimal:
+        """Creatinine is compared in mg/dL, unrounded (section 4.2)."""
+        return self.mg_dl()
+
+
+class CreatinineUmolL(_Creatinine, tag="umol/L"):
+    unit: ClassVar[str] = "umol/L"
+    value: _value("labs.creatinine", "umol/L")
+
+
+class CreatinineMgDl(_Creatinine, tag="mg/dL"):
+    unit: ClassVar[str] = "mg/dL"
+    value: _value("labs.creatinine", "mg/dL")
+
+
+class AncE9L(_TaggedMeasurement, tag="10^9/L"):
+    """ANC in 10^9/L; compared in cells/uL, whole cells (= 3 decimals in 10^9/L, as ALC)."""
+
+    unit: ClassVar[str] = "10^9/L"
+    FACTOR: ClassVar[Decimal] = Decimal(CELLS_PER_UL_PER_1E9_PER_L)
+    value: _value("labs.anc", "10^9/L")
+
+
+class AncCellsUl(_TaggedMeasurement, tag="cells/uL"):
+    unit: ClassVar[str] = "cells/uL"
+    value: _value("labs.anc", "cells/uL")
+
+
+class HaemoglobinGDl(_TaggedMeasurement, tag="g/dL"):
+    """Haemoglobin in g/dL; compared in g/dL to 1 decimal."""
+
+    unit: ClassVar[str] = "g/dL"
+    PLACES: ClassVar[int] = 1
+    value: _value("labs.haemoglobin", "g/dL")
+
+
+class HaemoglobinGL(_TaggedMeasurement, tag="g/L"):
+    unit: ClassVar[str] = "g/L"
+    FACTOR: ClassVar[Decimal] = Decimal("0.1")
+    PLACES: ClassVar[int] = 1
+    value: _value("labs.haemoglobin", "g/L")
+
+
+class CrpMgDl(_TaggedMeasurement, tag="mg/dL"):
+    """C-reactive protein in mg/dL; compared in mg/dL to 2 decimals."""
+
+    unit: ClassVar[str] = "mg/dL"
+    PLACES: ClassVar[int] = 2
+    value: _value("labs.crp", "mg/dL")
+
+
+class CrpMgL(_TaggedMeasurement, tag="mg/L"):
+    unit: ClassVar[str] = "mg/L"
+    FACTOR: ClassVar[Decimal] = Decimal("0.1")
+    PLACES: ClassVar[int] = 2
+    value: _value("labs.crp", "mg/L")
+
+
+class Transaminase(_Measurement):
+    """AST or ALT in U/L with the laboratory's upper limit of normal; compared as value / ULN, 2 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=100000)]
+    unit: Literal["U/L"]
+    uln: Annotated[float, Meta(gt=0, le=1000)]
+
+    def compared(self) -> Decimal:
+        """The multiple of the upper limit of normal (x ULN), rounded half-up to 2 decimals."""
+        return _half_up(to_decimal(self.value) / to_decimal(self.uln), 2)
+
+
+class CreatinineClearance(_Measurement):
+    """Measured creatinine clearance (e.g. 24-hour urine) in mL/min; compared to 0 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=500)]
+    unit: Literal["mL/min"]
+
+
+class Platelets(_Measurement):
+    """Platelets; 1 x 10^3/uL = 1 x 10^9/L; compared in 10^9/L to 0 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=5000)]
+    unit: Literal["10^9/L", "10^3/uL"]
+
+
+class Ferritin(_Measurement):
+    """Ferritin; 1 ng/mL = 1 ug/L; compared in ng/mL to 0 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=200000)]
+    unit: Literal["ng/mL", "ug/L"]
+
+
+class Ldh(_Measurement):
+    """Lactate dehydrogenase in U/L; compared to 0 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=100000)]
+    unit: Literal["U/L"]
+
+
+class Percentage(_Measurement):
+    """LVEF or SpO2 on room air in %; compared to 0 decimals."""
+
+    value: Annotated[float, Meta(ge=0, le=100)]
+    unit: Literal["%"]
+
+
+#: Cockcroft-Gault (criteria-v2 section 4.3): the formula was derived in adults (18-92 years, R22).
+COCKCROFT_GAULT_MIN_AGE = 18
+COCKCROFT_GAULT_FEMALE_FACTOR = Decimal("0.85")
+
+
+def cockcroft_gault(age_years: float | None, weight_kg: float | None, sex: str | None,
+                    creatinine_mg_dl: Decimal | float | None) -> int | None:
+    """Estimated creatinine clearance in mL/min (Cockcroft and Gault, Nephron 1976; criteria-v2 4.3).
+
+    (140 - age) x weight / (72 x creatinine in mg/dL), x 0.85 for a woman, in decimal arithmetic on
+    the numbers as written; only the result is rounded, half-up to a whole mL/min. ``None`` under 18
+    years (no estimate: record a measured clearance) or when an input is not recorded.
+    """
+    if age_years is None or weight_kg is None or sex is None or creatinine_mg_dl is None:
+        return None
+    if age_years < COCKCROFT_GAULT_MIN_AGE:
+        return None
+    creatinine = creatinine_mg_dl if isinstance(creatinine_mg_dl, Decimal) else to_decimal(creatinine_mg_dl)
+    if creatinine <= 0:  # not a serum creatinine (the case format refuses it): no estimate
+        return None
+    clearance = (140 - to_decimal(age_years)) * to_decimal(weight_kg) / (72 * creatinine)
+    if sex == "female":
+        clearance *= COCKCROFT_GAULT_FEMALE_FACTOR
+    return int(_half_up(clearance, 0))
+
+
+Bilirubin = Union[BilirubinUmolL, BilirubinMgDl]
+Creatinine = Union[CreatinineUmolL, CreatinineMgDl]
+Anc = Union[AncE9L, AncCellsUl]
+Haemoglobin = Union[HaemoglobinGDl, HaemoglobinGL]
+Crp = Union[CrpMgDl, CrpMgL]
+
+
+class Labs(Struct, frozen=True, forbid_unknown_fields=True):
+    """Laboratory values with their units and dates (criteria-v2 section 4.2)."""
+
+    bilirubin: Optional[Bilirubin] = None
+    ast: Optional[Transaminase] = None
+    alt: Optional[Transaminase] = None
+    creatinine: Optional[Creatinine] = None
+    creatinine_clearance: Optional[CreatinineClearance] = None
+    anc: Optional[Anc] = None
+    haemoglobin: Optional[Haemoglobin] = None
+    platelets: Optional[Platelets] = None
+    crp: Optional[Crp] = None
+    ferritin: Optional[Ferritin] = None
+    ldh: Optional[Ldh] = None
+
+
+class Gvhd(Struct, frozen=True, forbid_unknown_fields=True):
+    """Current graft-versus-host disease."""
+
+    acute_grade: Optional[Annotated[int, Meta(ge=0, le=4)]] = None
+    chronic: Optional[ChronicGvhd] = None
+
+
+class CorticosteroidWashout(Struct, frozen=True, forbid_unknown_fields=True):
+    """Systemic corticosteroids: never, ongoing or stopped (with the time of the last dose)."""
+
+    status: WashoutStatus
+    last_dose_at: Optional[LocalDateTime] = None
+
+
+class ChemotherapyWashout(Struct, frozen=True, forbid_unknown_fields=True):
+    """Cytotoxic chemotherapy: never, ongoing or stopped (with the date of the last dose)."""
+
+    status: WashoutStatus
+    last_dose_on: Optional[datetime.date] = None
+
+
+class Washout(Struct, frozen=True, forbid_unknown_fields=True):
+    """Treatments that need a washout before leukapheresis."""
+
+    systemic_corticosteroids: Optional[CorticosteroidWashout] = None
+    cytotoxic_chemotherapy: Optional[ChemotherapyWashout] = None
 
 
 class Infections(Struct, frozen=True, forbid_unknown_fields=True):
@@ -100,6 +406,8 @@ class Infections(Struct, frozen=True, forbid_unknown_fields=True):
     hcv_prophylaxis: Optional[bool] = None
     hiv_prophylaxis: Optional[bool] = None
     markers_tested_on: Optional[datetime.date] = None
+    sars_cov_2: Optional[SarsCov2Result] = None
+    sars_cov_2_tested_on: Optional[datetime.date] = None
 
 
 class OrganFunction(Struct, frozen=True, forbid_unknown_fields=True):
@@ -113,14 +421,24 @@ class OrganFunction(Struct, frozen=True, forbid_unknown_fields=True):
 
 NO_INFECTIONS = Infections()
 NO_ORGAN_FUNCTION = OrganFunction()
+NO_LABS = Labs()
+NO_GVHD = Gvhd()
+NO_WASHOUT = Washout()
 
 
-class Case(Struct, forbid_unknown_fields=True):
+class Case(Struct, forbid_unknown_fields=True, dict=True):
     """One patient's case as recorded for a stage. Every field is optional: absent = not recorded.
 
-    ``infections`` and ``organ_function`` are never ``None`` once decoded (see ``decode_case``):
-    a group not recorded reads as an empty group.
+    The groups (``infections``, ``organ_function``, ``labs``, ``gvhd``, ``washout``) are never ``None``
+    once decoded (see ``decode_case``): a group not recorded reads as an empty group.
+
+    ``as_of`` stays as recorded (``None`` when absent: the stored snapshot is the case as recorded);
+    ``evaluation_date`` is the effective evaluation date the rules read: ``as_of``, or the default
+    given when the case was parsed (today when none). It is not a field: it is never encoded.
     """
+
+    #: The effective evaluation date (criteria-v2 section 3.1), set by ``decode_case``.
+    evaluation_date: ClassVar[Optional[datetime.date]] = None
 
     case_id: Optional[str] = None
     stage: Optional[Stage] = statuses.DEFAULT_STAGE
@@ -159,6 +477,26 @@ class Case(Struct, forbid_unknown_fields=True):
     driving_counselled_weeks: Optional[Annotated[float, Meta(ge=0, le=52)]] = None
     temperature: Optional[Union[TemperatureC, TemperatureF]] = None
     site_fact_accredited: Optional[bool] = None
+    # criteria-v2 section 4.1 (after the keys of version 1: a stored snapshot keeps its order)
+    as_of: Optional[datetime.date] = None
+    lymphodepletion_start_date: Optional[datetime.date] = None
+    infusion_date: Optional[datetime.date] = None
+    sex: Optional[Sex] = None
+    prior_drug_classes: Optional[list[DrugClass]] = None
+    first_line_response: Optional[FirstLineResponse] = None
+    transplant_eligible: Optional[bool] = None
+    relapse_number: Optional[Annotated[int, Meta(ge=0, le=20)]] = None
+    lenalidomide_refractory: Optional[bool] = None
+    cns_involvement: Optional[bool] = None
+    anticonvulsant_prophylaxis: Optional[bool] = None
+    gvhd: Optional[Gvhd] = NO_GVHD
+    washout: Optional[Washout] = NO_WASHOUT
+    labs: Optional[Labs] = NO_LABS
+    lvef: Optional[Percentage] = None
+    spo2_room_air: Optional[Percentage] = None
+    gilbert_syndrome: Optional[bool] = None
+    product_received_on: Optional[datetime.date] = None
+    product_manufacture_confirmed: Optional[bool] = None
 
 
 @functools.cache
@@ -191,6 +529,11 @@ def _annotation(info: schema.Type) -> Any:
         return bool
     if isinstance(info, schema.DateType):
         return datetime.date
+    if isinstance(info, schema.CustomType) and info.cls is LocalDateTime:
+        # The text as written (a string that the same check accepts), so that the model's dump decodes again.
+        return Annotated[str, PlainValidator(_local_datetime_text)]
+    if isinstance(info, schema.ListType):
+        return list[_annotation(info.item_type)]
     if isinstance(info, schema.LiteralType):
         return Literal[info.values]
     if isinstance(info, schema.StructType):
@@ -204,6 +547,11 @@ def _annotation(info: schema.Type) -> Any:
             members = [tagged, *others]
         return Union[tuple(members)] if len(members) > 1 else members[0]
     raise TypeError(f"no pydantic equivalent for {info!r}")
+
+
+def _local_datetime_text(value: Any) -> str:
+    LocalDateTime.from_text(value)
+    return value
 
 
 @functools.cache
@@ -239,8 +587,13 @@ def _message(error: Mapping[str, Any]) -> str:
     """A message a coordinator understands for one pydantic error."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    if kind == "missing":
+    if kind == "missing" or (error.get("input", ...) is None and error["loc"]):
+        # A required member that is null is missing (criteria-v2 section 9): optional keys accept null.
         return "is required"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in ("list_type", "list_parsing"):
+        return "must be a list"
     if kind == "extra_forbidden":
         return "is not a recognised field"
     if kind == "literal_error":
@@ -275,22 +628,62 @@ def _message(error: Mapping[str, Any]) -> str:
 
 
 def field_path(loc: Iterable[Any]) -> str:
-    """The JSON path of an error location, e.g. ``alc.unit``; ``$`` for the case itself."""
-    return ".".join(str(part) for part in loc) or ROOT_FIELD
+    """The JSON path of an error location, e.g. ``alc.unit``, ``prior_drug_classes[1]``; ``$`` for the
+    case itself."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or ROOT_FIELD
+
+
+@functools.cache
+def tagged_unions() -> dict[tuple[str, ...], dict[str, type[Struct]]]:
+    """Every case path whose value is a union of structs tagged by ``unit`` (temperature, bilirubin, ...),
+    with its struct per unit. The error model's locations name the union member after that path
+    (``labs.bilirubin.mg/dL.value``); the report does not."""
+    found: dict[tuple[str, ...], dict[str, type[Struct]]] = {}
+
+    def walk(struct: type[Struct], prefix: tuple[str, ...]) -> None:
+        for field in schema.type_info(struct).fields:
+            types = field.type.types if isinstance(field.type, schema.UnionType) else (field.type,)
+            structs = [member for member in types if isinstance(member, schema.StructType)]
+            if len(structs) > 1:
+                found[(*prefix, field.name)] = {member.tag: member.cls for member in structs}
+            elif structs:
+                walk(structs[0].cls, (*prefix, field.name))
+
+    walk(Case, ())
+    return found
+
+
+def _range_text(member: type[Struct], unit: str) -> str:
+    value = next(field.type for field in schema.type_info(member).fields if field.name == "value")
+    if value.gt is not None:
+        return f"must be greater than {plain(value.gt)} and at most {plain(value.le)} {unit}"
+    return f"must be between {plain(value.ge)} and {plain(value.le)} {unit}"
 
 
 def _field_and_message(error: Mapping[str, Any]) -> dict[str, str]:
-    loc = error["loc"]
-    if loc[:1] == ("temperature",):
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            message = "is required" if error["type"] == "union_tag_not_found" else "must be one of 'C' or 'F'"
-            return {"field": "temperature.unit", "message": message}
-        if len(loc) > 1 and loc[1] in TEMPERATURE_RANGES:  # pydantic names the union member: drop it
-            unit, loc = loc[1], (loc[0], *loc[2:])
-            if loc == ("temperature", "value") and error["type"] in ("greater_than_equal", "less_than_equal"):
-                low, high = TEMPERATURE_RANGES[unit]
-                return {"field": "temperature.value", "message": f"must be between {low} and {high} {unit}"}
-    return {"field": field_path(loc), "message": _message(error)}
+    loc = tuple(error["loc"])
+    for size in range(1, len(loc) + 1):
+        members = tagged_unions().get(loc[:size])
+        if members is None:
+            continue
+        owner = loc[:size]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found") and len(loc) == size:
+            given = (error.get("input") or {}).get("unit") if isinstance(error.get("input"), dict) else None
+            if error["type"] == "union_tag_not_found" or given is None:
+                message = "is required"
+            else:
+                message = "must be one of " + " or ".join(repr(unit) for unit in members)
+            return {"field": field_path((*owner, "unit")), "message": message}
+        if len(loc) > size and loc[size] in members:  # pydantic names the union member: drop it
+            unit, loc = loc[size], (*owner, *loc[size + 1:])
+            if loc == (*owner, "value") and error["type"] in (
+                    "greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+                return {"field": field_path(loc), "message": _range_text(members[unit], unit)}
+        break
+    return {"field": field_path(loc), "message": _message({**error, "loc": loc})}
 
 
 def translate_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -323,7 +716,7 @@ def _validate_again(case: type[Case], raw: bytes | str) -> tuple[list[dict[str, 
         return translate_errors(exc), None
     except UnicodeDecodeError:
         return [{"field": ROOT_FIELD, "message": "is not valid UTF-8 text"}], None
-    return [], msgspec.json.decode(accepted.model_dump_json(exclude_none=True), type=case)
+    return [], _decoder(case).decode(accepted.model_dump_json(exclude_none=True))
 
 
 def _is_utf8(text: str) -> bool:
@@ -337,17 +730,154 @@ def _is_utf8(text: str) -> bool:
 
 @functools.cache
 def _decoder(case: type[Case]) -> msgspec.json.Decoder:
-    return msgspec.json.Decoder(case)
+    return msgspec.json.Decoder(case, dec_hook=_decode_hook)
 
 
-def decode_case(case: type[Case], raw: bytes | str) -> Case:
+_ENCODER = msgspec.json.Encoder(enc_hook=_encode_hook)
+
+# --- Checks across fields: dates (criteria-v2 sections 3.1 and 9) --------------------------------------
+
+#: The measurement objects of ``labs``, in the order of the case format.
+LAB_NAMES = tuple(field.name for field in schema.type_info(Labs).fields)
+#: Treatment dates in the order they must keep (each may be planned: in the future).
+TREATMENT_DATES = ("leukapheresis_date", "lymphodepletion_start_date", "infusion_date")
+#: The washout members and the member that records the last dose (only with status ``stopped``).
+WASHOUT_LAST_DOSE = {"systemic_corticosteroids": "last_dose_at", "cytotoxic_chemotherapy": "last_dose_on"}
+ONLY_WHEN_STOPPED = "only with status stopped"
+
+
+def _date_errors(observed: list[tuple[str, datetime.date]], treatments: list[tuple[str, datetime.date]],
+                 washouts: list[tuple[str, str]], effective: datetime.date | None) -> list[dict[str, str]]:
+    """The errors of section 9 across fields, from the dates and washout members recorded.
+
+    ``observed``: the observed dates (3.1) with their paths (a date-time by its date); ``treatments``: the
+    treatment dates recorded, in their order; ``washouts``: the path of each washout's last dose
+    recorded with a status other than stopped; ``effective``: the effective ``as_of`` (``None``: unknown,
+    as when ``as_of`` itself is bad).
+    """
+    errors = []
+    if effective is not None:
+        after = f"must not be after as_of ({effective.isoformat()})"
+        errors += [{"field": path, "message": after} for path, day in observed if day > effective]
+    for index, (key, day) in enumerate(treatments):
+        for earlier_key, earlier in reversed(treatments[:index]):  # the nearest earlier key first
+            if day < earlier:
+                errors.append({"field": key, "message": f"must not be before {earlier_key}"})
+                break
+    errors += [{"field": path, "message": ONLY_WHEN_STOPPED} for path in washouts]
+    return errors
+
+
+def _case_date_errors(case: Case) -> list[dict[str, str]]:
+    """The errors across fields of a decoded case (the hot path: a version-1 case reads a few attributes)."""
+    observed = []
+    if case.alc is not None and case.alc.measured_on is not None:
+        observed.append(("alc.measured_on", case.alc.measured_on))
+    if case.labs is not NO_LABS:
+        for name in LAB_NAMES:
+            measurement = getattr(case.labs, name)
+            if measurement is not None and measurement.measured_on is not None:
+                observed.append((f"labs.{name}.measured_on", measurement.measured_on))
+    for name in ("lvef", "spo2_room_air"):
+        measurement = getattr(case, name)
+        if measurement is not None and measurement.measured_on is not None:
+            observed.append((f"{name}.measured_on", measurement.measured_on))
+    if case.temperature is not None and case.temperature.measured_at is not None:
+        observed.append(("temperature.measured_at", case.temperature.measured_at.date()))
+    if case.infections.sars_cov_2_tested_on is not None:
+        observed.append(("infections.sars_cov_2_tested_on", case.infections.sars_cov_2_tested_on))
+    washouts = []
+    if case.washout is not NO_WASHOUT:
+        for name, member in WASHOUT_LAST_DOSE.items():
+            washout = getattr(case.washout, name)
+            last = getattr(washout, member, None)
+            if last is not None:
+                if washout.status != "stopped":
+                    washouts.append(f"washout.{name}.{member}")
+                observed.append((f"washout.{name}.{member}", last.date() if member == "last_dose_at" else last))
+    if case.product_received_on is not None:
+        observed.append(("product_received_on", case.product_received_on))
+    treatments = [(key, day) for key in TREATMENT_DATES if (day := getattr(case, key)) is not None]
+    if not observed and len(treatments) < 2:
+        return []
+    return _date_errors(observed, treatments, washouts, case.evaluation_date)
+
+
+def _date_of(value: Any) -> datetime.date | None:
+    """A well-formed ``YYYY-MM-DD`` date of raw JSON, or ``None`` (a bad one is a type error of its own)."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _date_of_datetime(value: Any) -> datetime.date | None:
+    try:
+        return LocalDateTime.from_text(value).date()
+    except ValueError:
+        return None
+
+
+def _raw_date_errors(raw: bytes | str, default: datetime.date) -> list[dict[str, str]]:
+    """The errors across fields of a case the error model rejected, from the fields that are well formed
+    (section 9 asks for every error in one pass)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(data, dict):
+        return []
+
+    def group(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    observed = []
+
+    def observe(path: str, value: Any, read=_date_of) -> None:
+        if (day := read(value)) is not None:
+            observed.append((path, day))
+
+    observe("alc.measured_on", group(data.get("alc")).get("measured_on"))
+    labs = group(data.get("labs"))
+    for name in LAB_NAMES:
+        observe(f"labs.{name}.measured_on", group(labs.get(name)).get("measured_on"))
+    for name in ("lvef", "spo2_room_air"):
+        observe(f"{name}.measured_on", group(data.get(name)).get("measured_on"))
+    observe("temperature.measured_at", group(data.get("temperature")).get("measured_at"), _date_of_datetime)
+    observe("infections.sars_cov_2_tested_on", group(data.get("infections")).get("sars_cov_2_tested_on"))
+    washouts = []
+    for name, member in WASHOUT_LAST_DOSE.items():
+        washout = group(group(data.get("washout")).get(name))
+        read = _date_of_datetime if member == "last_dose_at" else _date_of
+        path = f"washout.{name}.{member}"
+        observe(path, washout.get(member), read)
+        status = washout.get("status")
+        if read(washout.get(member)) is not None and status in get_args(WashoutStatus) and status != "stopped":
+            washouts.append(path)
+    observe("product_received_on", data.get("product_received_on"))
+    treatments = [(key, day) for key in TREATMENT_DATES if (day := _date_of(data.get(key))) is not None]
+    as_of = data.get("as_of")
+    effective = default if as_of is None else _date_of(as_of)
+    return _date_errors(observed, treatments, washouts, effective)
+
+
+def decode_case(case: type[Case], raw: bytes | str, as_of: datetime.date | None = None) -> Case:
     """Decode and validate one case from JSON text; raises :class:`CaseValidationError` naming
-    every bad field."""
+    every bad field.
+
+    ``as_of``: the evaluation date of a case that records none (criteria-v2 section 3.1); ``None``:
+    today. The case keeps ``as_of`` as recorded; ``case.evaluation_date`` is the effective date.
+    """
+    default = as_of or datetime.date.today()
     try:
         decoded = _decoder(case).decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         errors, decoded = _validate_again(case, raw)
         if errors:
+            known = {error["field"] for error in errors}
+            errors += [error for error in _raw_date_errors(raw, default) if error["field"] not in known]
             raise CaseValidationError(errors, _case_id_of(raw)) from None
     if decoded.case_id is not None and not decoded.case_id.isascii() and not _is_utf8(decoded.case_id):
         raise CaseValidationError([{"field": ROOT_FIELD, "message": "is not valid UTF-8 text"}])
@@ -358,6 +888,16 @@ def decode_case(case: type[Case], raw: bytes | str) -> Case:
         decoded.infections = NO_INFECTIONS
     if decoded.organ_function is None:
         decoded.organ_function = NO_ORGAN_FUNCTION
+    if decoded.labs is None:
+        decoded.labs = NO_LABS
+    if decoded.gvhd is None:
+        decoded.gvhd = NO_GVHD
+    if decoded.washout is None:
+        decoded.washout = NO_WASHOUT
+    decoded.evaluation_date = decoded.as_of or default
+    errors = _case_date_errors(decoded)
+    if errors:
+        raise CaseValidationError(errors, decoded.case_id)
     return decoded
 
 
@@ -367,30 +907,40 @@ def case_json(data: Mapping[str, Any]) -> bytes:
     The standard library's encoder, not orjson: it writes NaN and Infinity as such (which the
     validation then names as bad fields) where orjson would quietly write null ("not recorded").
     """
-    return json.dumps(data, default=str).encode()
+    return json.dumps(data, default=_json_default).encode()
 
 
-def parse_case_json(raw: bytes | str, products: Iterable[str] | None = None) -> Case:
+def _json_default(value: Any) -> Any:
+    if isinstance(value, LocalDateTime):
+        return value.text
+    return str(value)
+
+
+def parse_case_json(raw: bytes | str, products: Iterable[str] | None = None,
+                    as_of: datetime.date | None = None) -> Case:
     """Parse and validate one case from JSON text.
 
     ``products`` are the product codes of the rule set's catalogue (an unknown product is an
-    input error); without them any product code passes here.
+    input error); without them any product code passes here. ``as_of``: the evaluation date of a
+    case that records none (``None``: today).
     """
-    return decode_case(case_type(frozenset(products)) if products is not None else Case, raw)
+    return decode_case(case_type(frozenset(products)) if products is not None else Case, raw, as_of)
 
 
-def parse_case(data: Mapping[str, Any], products: Iterable[str] | None = None) -> Case:
+def parse_case(data: Mapping[str, Any], products: Iterable[str] | None = None,
+               as_of: datetime.date | None = None) -> Case:
     """Parse and validate one case given as Python values."""
-    return parse_case_json(case_json(data), products)
+    return parse_case_json(case_json(data), products, as_of)
 
 
 def case_as_dict(case: Case) -> dict[str, Any]:
-    """A decoded case back as JSON values (the snapshot stored beside an evaluation)."""
-    return orjson.loads(msgspec.json.encode(case))
+    """A decoded case back as JSON values (the snapshot stored beside an evaluation): the case as
+    recorded (``as_of`` absent stays null; date-times as written)."""
+    return orjson.loads(_ENCODER.encode(case))
 
 
 #: The groups of the case whose members are recorded one by one (``infections.hbv``).
-GROUPS = ("infections", "organ_function")
+GROUPS = ("infections", "organ_function", "labs", "gvhd", "washout")
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -79,13 +80,14 @@ class Engine:
                   f"not evaluated at the {STAGE_LABELS[stage].lower()} stage.")
         return self._item(rule, PENDING, reason, {})
 
-    def parse(self, data: dict[str, Any]) -> Case:
-        """Validate a case given as Python values against this rule set's catalogue."""
-        return decode_case(self.case_type, case_json(data))
+    def parse(self, data: dict[str, Any], as_of: datetime.date | None = None) -> Case:
+        """Validate a case given as Python values against this rule set's catalogue; ``as_of``: the
+        evaluation date of a case that records none (``None``: today)."""
+        return decode_case(self.case_type, case_json(data), as_of)
 
-    def parse_json(self, raw: bytes | str) -> Case:
-        """Validate a case given as JSON text against this rule set's catalogue."""
-        return decode_case(self.case_type, raw)
+    def parse_json(self, raw: bytes | str, as_of: datetime.date | None = None) -> Case:
+        """Validate a case given as JSON text against this rule set's catalogue (``as_of`` as in ``parse``)."""
+        return decode_case(self.case_type, raw, as_of)
 
     def _computed(self, rule: Rule, case: Case, cache: dict, key) -> tuple[ChecklistItem, bytes, int]:
         """A rule's result not seen before: compute it and remember it (a bounded memory)."""

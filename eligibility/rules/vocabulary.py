@@ -15,6 +15,7 @@ DIAGNOSIS = {
     "ebv_lymphoma": "EBV-positive lymphoma",
     "ptld": "post-transplant lymphoproliferative disorder (PTLD)",
     "npc": "nasopharyngeal carcinoma (NPC)",
+    "mzl": "marginal zone lymphoma (MZL)",
     "other": "another diagnosis",
 }
 DISEASE_STATUS = {
@@ -42,6 +43,22 @@ LYMPHODEPLETION = {
     "other": "another regimen",
     "none": "none",
 }
+SEX = {"female": "female", "male": "male"}
+DRUG_CLASS = {
+    "btk_inhibitor": "BTK inhibitor",
+    "bcl2_inhibitor": "BCL-2 inhibitor",
+    "imid": "immunomodulatory drug (IMiD)",
+    "proteasome_inhibitor": "proteasome inhibitor",
+    "anti_cd38": "anti-CD38 antibody",
+}
+FIRST_LINE_RESPONSE = {
+    "refractory": "refractory to first-line therapy",
+    "relapse_within_12_months": "relapse within 12 months of first-line therapy",
+    "relapse_after_12_months": "relapse more than 12 months after first-line therapy",
+}
+CHRONIC_GVHD = {"none": "none", "limited": "limited", "extensive": "extensive"}
+WASHOUT_STATUS = {"never": "never received", "ongoing": "ongoing", "stopped": "stopped"}
+SARS_COV_2 = {"negative": "negative", "positive": "positive", "not_tested": "not tested"}
 #: A checklist's stage is named by the last phase it checks: the phase labels, not a second list.
 STAGE = PHASE_LABELS
 
@@ -53,6 +70,18 @@ UNITS = {
     "cells/uL": "cells/µL",
     "C": "°C",
     "F": "°F",
+    "umol/L": "µmol/L",
+    "mg/dL": "mg/dL",
+    "U/L": "U/L",
+    "mL/min": "mL/min",
+    "10^3/uL": "×10³/µL",
+    "g/dL": "g/dL",
+    "g/L": "g/L",
+    "mg/L": "mg/L",
+    "ng/mL": "ng/mL",
+    "ug/L": "µg/L",
+    "%": "%",
+    "xULN": "×ULN",
 }
 
 
@@ -136,6 +165,48 @@ LABELS = {
     "driving_counselled_weeks": "Driving restriction explained (weeks)",
     "temperature": "Temperature today",
     "site_fact_accredited": "Site holds FACT-JACIE accreditation",
+    # criteria-v2 section 4.1
+    "as_of": "Evaluation date",
+    "lymphodepletion_start_date": "Lymphodepletion start date (planned or done)",
+    "infusion_date": "CAR-T infusion date (planned or done)",
+    "sex": "Sex",
+    "prior_drug_classes": "Drug classes received in prior lines",
+    "first_line_response": "Response to first-line therapy",
+    "transplant_eligible": "Eligible for haematopoietic stem-cell transplantation",
+    "relapse_number": "Number of relapses",
+    "lenalidomide_refractory": "Refractory to lenalidomide",
+    "cns_involvement": "Current CNS involvement",
+    "anticonvulsant_prophylaxis": "Anticonvulsant prophylaxis planned or in place",
+    "gvhd.acute_grade": "Acute GvHD grade (0 = none)",
+    "gvhd.chronic": "Chronic GvHD",
+    "washout.systemic_corticosteroids": "Systemic corticosteroids",
+    "washout.systemic_corticosteroids.status": "Systemic corticosteroids",
+    "washout.systemic_corticosteroids.last_dose_at": "Last dose of systemic corticosteroids (date and time)",
+    "washout.cytotoxic_chemotherapy": "Cytotoxic chemotherapy",
+    "washout.cytotoxic_chemotherapy.status": "Cytotoxic chemotherapy",
+    "washout.cytotoxic_chemotherapy.last_dose_on": "Last dose of cytotoxic chemotherapy",
+    "infections.sars_cov_2": "SARS-CoV-2 PCR (nasopharyngeal)",
+    "infections.sars_cov_2_tested_on": "SARS-CoV-2 swab taken on",
+    "labs.bilirubin": "Total bilirubin",
+    "labs.ast": "AST",
+    "labs.ast.uln": "AST upper limit of normal (U/L)",
+    "labs.alt": "ALT",
+    "labs.alt.uln": "ALT upper limit of normal (U/L)",
+    "labs.creatinine": "Serum creatinine",
+    "labs.creatinine_clearance": "Creatinine clearance, measured",
+    "labs.anc": "Absolute neutrophil count",
+    "labs.haemoglobin": "Haemoglobin",
+    "labs.platelets": "Platelets",
+    "labs.crp": "C-reactive protein (CRP)",
+    "labs.ferritin": "Ferritin",
+    "labs.ldh": "Lactate dehydrogenase (LDH)",
+    "lvef": "Left ventricular ejection fraction (echo or MUGA)",
+    "spo2_room_air": "SpO2 on room air",
+    "gilbert_syndrome": "Gilbert syndrome",
+    "product_received_on": "CAR-T product received on site",
+    "product_manufacture_confirmed": "Manufacturer confirmed successful manufacture",
+    "alc.measured_on": "Absolute lymphocyte count measured on",
+    "temperature.measured_at": "Temperature taken at",
 }
 
 #: The words of each choice of the case format, by case path.
@@ -150,4 +221,11 @@ CHOICES = {
     "starting_material": STARTING_MATERIAL,
     "lymphodepletion": LYMPHODEPLETION,
     **{f"organ_function.{organ}": ORGAN_RESULT for organ in ("cardiac", "pulmonary", "hepatic", "renal")},
+    "sex": SEX,
+    "prior_drug_classes": DRUG_CLASS,
+    "first_line_response": FIRST_LINE_RESPONSE,
+    "gvhd.chronic": CHRONIC_GVHD,
+    "washout.systemic_corticosteroids.status": WASHOUT_STATUS,
+    "washout.cytotoxic_chemotherapy.status": WASHOUT_STATUS,
+    "infections.sars_cov_2": SARS_COV_2,
 }
