@@ -109,9 +109,12 @@ class Washout(Rule):
         def key(case: Case):
             # ``last_dose_at`` is quoted as written: 08:00 and 08:00:00 are equal times, not equal inputs.
             steroids = case.washout.systemic_corticosteroids
-            last = steroids.last_dose_at if steroids is not None else None
-            return (steroids, last.text if last is not None else None, case.washout.cytotoxic_chemotherapy,
-                    case.leukapheresis_date)
+            if steroids is None:
+                written = None
+            else:
+                last = steroids.last_dose_at
+                written = (steroids.status, last.text if last is not None else None)
+            return written, case.washout.cytotoxic_chemotherapy, case.leukapheresis_date
         return key
 
     def evaluate(self, case: Case) -> Outcome:

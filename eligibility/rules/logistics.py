@@ -344,9 +344,11 @@ class Fever(Rule):
         def key(case: Case):
             # ``measured_at`` is quoted as written: 08:00 and 08:00:00 are equal times, not equal inputs.
             temperature = case.temperature
-            measured_at = temperature.measured_at if temperature is not None else None
-            return (temperature, measured_at.text if measured_at is not None else None, case.infusion_date,
-                    case.evaluation_date)
+            if temperature is None:
+                return None, case.infusion_date, case.evaluation_date
+            measured_at = temperature.measured_at
+            return (temperature.value, temperature.unit, measured_at.text if measured_at is not None else None,
+                    case.infusion_date, case.evaluation_date)
         return key
 
     def evaluate(self, case: Case) -> Outcome:
