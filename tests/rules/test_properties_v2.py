@@ -40,7 +40,8 @@ AS_OF = datetime.date(2026, 3, 10)
 
 
 def nullable(strategy):
-    return st.none() | strategy
+    """Mostly a recorded value, sometimes null ("not recorded", as an absent key)."""
+    return st.one_of(strategy, strategy, strategy, st.none())
 
 
 def before(days_back: int) -> st.SearchStrategy:
@@ -54,30 +55,38 @@ def number(low, high, *near):
     return st.sampled_from(near) | values if near else values
 
 
-def measurement(units: dict[str, tuple], uln=False):
-    """A measurement object: for each unit, its range and values near the thresholds in that unit."""
+def measurement(units: dict[str, tuple], uln=False, current=False):
+    """A measurement object: for each unit, its range and values near the thresholds in that unit.
+    ``current``: always recorded, measured within the 7 days before the evaluation date."""
     def of_unit(unit):
         low, high, *near = units[unit]
         required = {"value": number(low, high, *near), "unit": st.just(unit)}
         if uln:
             required["uln"] = st.sampled_from([40, 35.5, 1000])
-        return st.fixed_dictionaries(required, optional={"measured_on": nullable(before(12))})
-    return st.sampled_from(sorted(units)).flatmap(of_unit)
+        return st.fixed_dictionaries({**required, "measured_on": before(7) if current else nullable(before(12))})
+    found = st.sampled_from(sorted(units)).flatmap(of_unit)
+    return found if current else nullable(found)
 
 
-LABS = st.fixed_dictionaries({}, optional={
-    "bilirubin": measurement({"umol/L": (0, 1026, 34, 33.95, 43, 42.9), "mg/dL": (0, 60, 2.0, 1.98)}),
-    "ast": measurement({"U/L": (0, 1000, 160, 159.9, 159.7)}, uln=True),
-    "alt": measurement({"U/L": (0, 1000, 160, 159.9)}, uln=True),
-    "creatinine": measurement({"umol/L": (0.1, 3094, 88.4), "mg/dL": (0.1, 35, 1.0, 1.3)}),
-    "creatinine_clearance": measurement({"mL/min": (0, 200, 60, 59, 59.5)}),
-    "anc": measurement({"10^9/L": (0, 500, 1.2, 1.199), "cells/uL": (0, 500000, 1200, 1199)}),
-    "haemoglobin": measurement({"g/dL": (0, 25, 9.0, 8.94, 8.95), "g/L": (0, 250, 89.5, 89.4)}),
-    "platelets": measurement({"10^9/L": (0, 400, 0, 0.4, 75, 74.4, 175, 175.5), "10^3/uL": (0, 400, 75)}),
-    "crp": measurement({"mg/dL": (0, 100, 3.0, 2.99), "mg/L": (0, 1000, 29.96, 29.94)}),
-    "ferritin": measurement({"ng/mL": (0, 5000, 650, 649, 2000, 2001), "ug/L": (0, 5000, 650)}),
-    "ldh": measurement({"U/L": (0, 1000, 0, 250)}),
-})
+LAB_UNITS = {
+    "bilirubin": ({"umol/L": (0, 1026, 34, 33.95, 43, 42.9), "mg/dL": (0, 60, 2.0, 1.98)}, False),
+    "ast": ({"U/L": (0, 1000, 160, 159.9, 159.7)}, True),
+    "alt": ({"U/L": (0, 1000, 160, 159.9)}, True),
+    "creatinine": ({"umol/L": (0.1, 3094, 88.4), "mg/dL": (0.1, 35, 1.0, 1.3)}, False),
+    "creatinine_clearance": ({"mL/min": (0, 200, 60, 59, 59.5)}, False),
+    "anc": ({"10^9/L": (0, 500, 1.2, 1.199), "cells/uL": (0, 500000, 1200, 1199)}, False),
+    "haemoglobin": ({"g/dL": (0, 25, 9.0, 8.94, 8.95), "g/L": (0, 250, 89.5, 89.4)}, False),
+    "platelets": ({"10^9/L": (0, 400, 0, 0.4, 75, 74.4, 175, 175.5), "10^3/uL": (0, 400, 75)}, False),
+    "crp": ({"mg/dL": (0, 100, 3.0, 2.99), "mg/L": (0, 1000, 29.96, 29.94)}, False),
+    "ferritin": ({"ng/mL": (0, 5000, 650, 649, 2000, 2001), "ug/L": (0, 5000, 650)}, False),
+    "ldh": ({"U/L": (0, 1000, 0, 250)}, False),
+}
+
+
+def labs(current=False):
+    return st.fixed_dictionaries({key: measurement(units, uln, current) for key, (units, uln) in LAB_UNITS.items()})
+
+
 WASHOUT_STATUS = st.sampled_from(["never", "ongoing", "stopped"])
 CLOCK = st.sampled_from(["T00:00", "T00:00:00", "T00:01", "T23:59:59", "T08:00"])
 
@@ -101,16 +110,16 @@ def washout(draw):
 @st.composite
 def treatment_dates(draw):
     """Leukapheresis, lymphodepletion start and infusion, in order (each may be absent or planned)."""
-    leukapheresis = AS_OF + datetime.timedelta(days=draw(st.integers(-40, 5)))
-    start = leukapheresis + datetime.timedelta(days=draw(st.integers(0, 30)))
+    start = AS_OF + datetime.timedelta(days=draw(st.integers(-3, 3)))
+    leukapheresis = start - datetime.timedelta(days=draw(st.integers(0, 30)))
     infusion = start + datetime.timedelta(days=draw(st.integers(0, 7)))
     dates = {"leukapheresis_date": leukapheresis, "lymphodepletion_start_date": start, "infusion_date": infusion}
-    return {key: day.isoformat() for key, day in dates.items() if draw(st.booleans())}
+    return {key: day.isoformat() for key, day in dates.items() if draw(st.integers(0, 9))}
 
 
 @st.composite
 def cases(draw):
-    case = draw(st.fixed_dictionaries({"as_of": st.just(AS_OF.isoformat())}, optional={
+    case = draw(st.fixed_dictionaries({"as_of": st.just(AS_OF.isoformat()),
         "stage": st.sampled_from(["screening", "pre_apheresis", "pre_lymphodepletion", "pre_infusion"]),
         "age_years": nullable(number(0, 90, 17.9, 18, 60)),
         "weight_kg": nullable(number(1, 150, 70)),
@@ -119,25 +128,26 @@ def cases(draw):
         "prior_allo_hsct": nullable(st.booleans()),
         "cns_involvement": nullable(st.booleans()),
         "anticonvulsant_prophylaxis": nullable(st.booleans()),
-        "gvhd": nullable(st.fixed_dictionaries({}, optional={
+        "gvhd": nullable(st.fixed_dictionaries({
             "acute_grade": nullable(st.integers(0, 4)),
             "chronic": nullable(st.sampled_from(["none", "limited", "extensive"]))})),
         "washout": washout(),
-        "infections": st.fixed_dictionaries({}, optional={
+        "infections": st.fixed_dictionaries({
             "sars_cov_2": nullable(st.sampled_from(["negative", "positive", "not_tested"])),
             "sars_cov_2_tested_on": nullable(before(12)),
             "markers_tested_on": nullable(st.integers(-45, 5).map(
                 lambda days: (AS_OF + datetime.timedelta(days=days)).isoformat()))}),
-        "labs": nullable(LABS),
+        "labs": nullable(labs()),
         "lvef": measurement({"%": (0, 100, 40, 41, 40.5)}),
         "spo2_room_air": measurement({"%": (0, 100, 92, 91, 91.5)}),
         "gilbert_syndrome": nullable(st.booleans()),
         "product_received_on": nullable(before(10)),
         "product_manufacture_confirmed": nullable(st.booleans()),
-        "alc": st.fixed_dictionaries({"value": number(0, 2000, 200, 199), "unit": st.just("cells/uL")},
-                                     optional={"measured_on": nullable(before(30))}),
-        "temperature": st.fixed_dictionaries({"value": number(35, 41, 38.0, 37.9), "unit": st.just("C")},
-                                             optional={"measured_at": st.builds(str.__add__, before(3), CLOCK)}),
+        "alc": nullable(st.fixed_dictionaries({"value": number(0, 2000, 200, 199), "unit": st.just("cells/uL"),
+                                               "measured_on": nullable(before(30))})),
+        "temperature": nullable(st.fixed_dictionaries({
+            "value": number(35, 41, 38.0, 37.9), "unit": st.just("C"),
+            "measured_at": nullable(st.builds(str.__add__, before(3), CLOCK))})),
     }))
     case.update(draw(treatment_dates()))
     return case
@@ -152,8 +162,27 @@ def checked(data: dict[str, Any]):
     return case, cached
 
 
+@st.composite
+def complete_cases(draw):
+    """Cases whose dated values are all recorded and current, lymphodepletion starting on the
+    evaluation date: every rule of that phase judges its values."""
+    case = draw(cases())
+    case.update({"stage": "pre_lymphodepletion", "lymphodepletion_start_date": AS_OF.isoformat(),
+                 "labs": draw(labs(current=True)), "lvef": draw(measurement({"%": (0, 100, 40, 41)}, current=True)),
+                 "spo2_room_air": draw(measurement({"%": (0, 100, 92, 91)}, current=True)),
+                 "infections": {"sars_cov_2": draw(st.sampled_from(["negative", "positive"])),
+                                "sars_cov_2_tested_on": draw(before(7))}})
+    case.pop("infusion_date", None)
+    if case.get("leukapheresis_date", "") > AS_OF.isoformat():
+        case.pop("leukapheresis_date")
+    return case
+
+
+CASES = cases() | complete_cases()
+
+
 @PROPERTY
-@given(data=cases())
+@given(data=CASES)
 def test_every_rule_once_in_catalogue_order_with_derived_where_6_3_says(data):
     _, checklist = checked(data)
     assert [item.code for item in checklist.items] == [entry.code for entry in CATALOGUE]
@@ -165,7 +194,7 @@ def test_every_rule_once_in_catalogue_order_with_derived_where_6_3_says(data):
 
 
 @PROPERTY
-@given(case=cases(), other=cases())
+@given(case=CASES, other=CASES)
 def test_cached_equals_uncached_for_neighbouring_cases(case, other):
     """Each neighbour takes one key (or one lab) from ``other``; the treatment dates move together so
     that they stay in order."""
@@ -248,7 +277,7 @@ def test_the_dated_modes_are_on_in_this_rule_set():
 
 
 @PROPERTY
-@given(data=cases())
+@given(data=CASES)
 def test_each_rule_reads_only_what_it_declares_and_its_key_covers_it(data):
     case = ENGINE.parse(data)
     for rule in DATED_AND_NEW:
