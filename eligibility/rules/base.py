@@ -38,6 +38,9 @@ class Rule:
     #: these and its thresholds, so the engine may reuse a result for equal values (a test
     #: checks that no rule reads anything else). Values must be hashable (the structs are frozen).
     reads: ClassVar[tuple[str, ...]]
+    #: The ``derived`` values of a pending item (criteria-v2 6.3: every field null), for the rules that
+    #: compute values; ``None`` for the others, whose items have no ``derived``.
+    derived_when_pending: ClassVar[Mapping[str, Any] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)

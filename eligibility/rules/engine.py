@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from . import logistics, screening
+from . import clinical, laboratory, logistics, screening
 from .base import Rule
 from .case import Case, case_json, case_type, decode_case
 from .catalogue import CATALOGUE_POSITION
@@ -21,7 +21,8 @@ from .vocabulary import STAGE as STAGE_LABELS
 
 #: Every rule class in catalogue order (criteria-v2 section 2.1: by phase, then by rule number).
 RULE_CLASSES: tuple[type[Rule], ...] = tuple(sorted(
-    screening.RULES + logistics.RULES, key=lambda rule: CATALOGUE_POSITION[rule.code]))
+    screening.RULES + logistics.RULES + clinical.RULES + laboratory.RULES,
+    key=lambda rule: CATALOGUE_POSITION[rule.code]))
 RULE_CODES: tuple[str, ...] = tuple(rule.code for rule in RULE_CLASSES)
 
 _ITEM, _ENCODED, _WEIGHT = itemgetter(0), itemgetter(1), itemgetter(2)
@@ -82,7 +83,7 @@ class Engine:
     def _pending(self, rule: Rule, stage: str) -> tuple[ChecklistItem, bytes, int]:
         reason = (f"Belongs to the {PHASE_LABELS[rule.phase].lower()} checks; "
                   f"not evaluated at the {STAGE_LABELS[stage].lower()} stage.")
-        return self._item(rule, PENDING, reason, {})
+        return self._item(rule, PENDING, reason, {}, rule.derived_when_pending)
 
     def parse(self, data: dict[str, Any], as_of: datetime.date | None = None) -> Case:
         """Validate a case given as Python values against this rule set's catalogue; ``as_of``: the

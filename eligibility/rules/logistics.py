@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from .arithmetic import as_written, plain, to_decimal
 from .base import Outcome, Rule
 from .case import Case
+from .dated import measured_on_note, measurement_input, not_current, window_of
 from .sources import BALTALEUCEL, GUIDELINE, PATIENT_GUIDE, cite
 from .statuses import DEFER, FLAG, MISSING, PASS, PRE_APHERESIS, PRE_INFUSION, PRE_LYMPHODEPLETION
 from .vocabulary import LYMPHODEPLETION, ORGAN_RESULT, count, measure
@@ -16,7 +17,11 @@ PRE_LEUKAPHERESIS = (GUIDELINE, "Pre-Leukapheresis Requirements")
 
 
 class Alc(Rule):
-    """Absolute lymphocyte count before leukapheresis (rule 16)."""
+    """Absolute lymphocyte count before leukapheresis (rule 16).
+
+    Dated mode (criteria-v2 6.1), when the rule set holds "dated ALC": the ALC must be current
+    (3.2: anchor ``leukapheresis_date``, window ``alc_max_age_days``), else it is missing.
+    """
 
     code = "alc"
     reads = ("alc",)
@@ -24,24 +29,54 @@ class Alc(Rule):
     title = "Absolute lymphocyte count"
     source = cite(PRE_LEUKAPHERESIS)
 
+    def __init__(self, ruleset=None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        self.dated = self.holds_group("dated ALC")
+        if self.dated:
+            self.reads = ("alc", "leukapheresis_date", "evaluation_date")
+
     def evaluate(self, case: Case) -> Outcome:
+        if self.dated:
+            return self._evaluate_dated(case)
         alc = case.alc
         if alc is None:
             return MISSING, "ALC not recorded.", {"alc": None}
+        return *self._judge(alc), {"alc": {"value": as_written(alc.value), "unit": alc.unit}}
+
+    def _judge(self, alc) -> tuple[str, str]:
+        """Version 1's finding for a recorded (and, in dated mode, current) ALC."""
         value, unit = alc.value, alc.unit
-        inputs = {"alc": {"value": as_written(value), "unit": unit}}
         in_1e9 = alc.in_1e9_per_l()
         minimum = self.limits["alc_min_1e9_per_l"]
         minimum_text = self.texts["alc_min_1e9_per_l"]
         given = f"ALC {measure(value, unit)}" + (f" = {measure(in_1e9, '10^9/L')}" if unit != "10^9/L" else "")
         if in_1e9 >= minimum:
-            return PASS, f"{given} is at or above {measure(minimum_text, '10^9/L')}.", inputs
+            return PASS, f"{given} is at or above {measure(minimum_text, '10^9/L')}."
         return FLAG, (f"{given} is below the recommended {measure(minimum_text, '10^9/L')}; lower counts may still "
-                      "be collected."), inputs
+                      "be collected.")
+
+    def _evaluate_dated(self, case: Case) -> Outcome:
+        alc, collection = case.alc, case.leukapheresis_date
+        inputs = {"alc": measurement_input(alc),
+                  "leukapheresis_date": collection.isoformat() if collection is not None else None}
+        if alc is None:
+            return MISSING, "ALC not recorded.", inputs
+        window = window_of(self, "alc_max_age_days")
+        why = not_current(alc.measured_on, collection, "leukapheresis_date", window, case.evaluation_date)
+        if why is not None:
+            return MISSING, f"ALC {measure(alc.value, alc.unit)}: {why}.", inputs
+        status, reason = self._judge(alc)
+        return status, f"{reason} {measured_on_note((alc.measured_on,), 'leukapheresis_date', collection, window)}", \
+            inputs
 
 
 class InfectiousMarkers(Rule):
-    """Infectious-disease markers drawn within the window around leukapheresis (rule 17)."""
+    """Infectious-disease markers drawn within the window around leukapheresis (rule 17).
+
+    Dated mode (criteria-v2 6.1), when the rule set holds "dated markers": the markers count when
+    drawn at most ``markers_window_days`` before leukapheresis and at most
+    ``markers_max_days_after_collection`` after it, on or before the evaluation date; else missing.
+    """
 
     code = "infectious_markers"
     reads = ("infections.markers_tested_on", "leukapheresis_date")
@@ -49,22 +84,52 @@ class InfectiousMarkers(Rule):
     title = "Infectious-disease markers"
     source = cite(PRE_LEUKAPHERESIS)
 
+    def __init__(self, ruleset=None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        self.dated = self.holds_group("dated markers")
+        if self.dated:
+            self.reads = ("infections.markers_tested_on", "leukapheresis_date", "evaluation_date")
+
     def evaluate(self, case: Case) -> Outcome:
         tested_on, collection = case.infections.markers_tested_on, case.leukapheresis_date
         inputs = {
             "infections.markers_tested_on": tested_on.isoformat() if tested_on else None,
             "leukapheresis_date": collection.isoformat() if collection else None,
         }
+        if self.dated:
+            inputs["as_of"] = case.evaluation_date.isoformat()
         window, window_days = self.limits["markers_window_days"], count(self.values["markers_window_days"], "day")
         if tested_on is None or collection is None:
             absent = [name for name, value in (("marker date", tested_on), ("leukapheresis date", collection))
                       if value is None]
             return MISSING, f"Not recorded: {' and '.join(absent)}.", inputs
+        if self.dated:
+            return self._dated(tested_on, collection, case.evaluation_date, inputs)
         days = abs((collection - tested_on).days)
         if days <= window:
             return PASS, f"Markers drawn {count(days, 'day')} from leukapheresis, within {window_days}.", inputs
         return DEFER, (f"Markers drawn {count(days, 'day')} from leukapheresis, more than {window_days}: repeat "
                        "them."), inputs
+
+    def _dated(self, tested_on, collection, evaluation_date, inputs) -> Outcome:
+        if tested_on > evaluation_date:
+            return MISSING, (f"Infectious-disease markers dated {tested_on.isoformat()}, after the evaluation date "
+                             f"(as_of {evaluation_date.isoformat()}): a date after it counts as not recorded."), inputs
+        window = self.limits["markers_window_days"]
+        after_allowed = self.limits["markers_max_days_after_collection"]
+        why = not_current(tested_on, collection, "leukapheresis_date", window, evaluation_date, after_allowed)
+        before = (collection - tested_on).days
+        if why is not None:
+            if before < -after_allowed:
+                why += (" (drawn after leukapheresis: markers must be drawn before collection, with results available "
+                        "on the day of shipment)")
+            return MISSING, f"Infectious-disease markers: {why}.", inputs
+        if before >= 0:
+            drawn = f"{count(before, 'day')} before" if before else "on the day of"
+            return PASS, (f"Markers drawn on {tested_on.isoformat()}, {drawn} leukapheresis on "
+                          f"{collection.isoformat()}, within {count(window, 'day')}."), inputs
+        return PASS, (f"Markers drawn on {tested_on.isoformat()}, {count(-before, 'day')} after leukapheresis on "
+                      f"{collection.isoformat()}, within the {count(after_allowed, 'day')} allowed."), inputs
 
 
 class StartingMaterial(Rule):
@@ -309,7 +374,12 @@ class DrivingCounselled(Rule):
 
 
 class Fever(Rule):
-    """No fever on the day (rule 25)."""
+    """No fever on the day (rule 25).
+
+    Dated mode (criteria-v2 6.1), when the rule set holds "dated fever": the temperature must be
+    current (3.2: the date of ``measured_at``, anchor ``infusion_date``, window
+    ``fever_max_days_before_infusion``), else it is missing.
+    """
 
     code = "fever"
     reads = ("temperature",)
@@ -317,20 +387,68 @@ class Fever(Rule):
     title = "Fever"
     source = cite((BALTALEUCEL, "Do's and Don'ts"))
 
+    def __init__(self, ruleset=None, **thresholds):
+        super().__init__(ruleset, **thresholds)
+        self.dated = self.holds_group("dated fever")
+        if self.dated:
+            self.reads = ("temperature", "infusion_date", "evaluation_date")
+
+    def key_function(self):
+        if not self.dated:
+            return super().key_function()
+
+        def key(case: Case):
+            # ``measured_at`` is quoted as written: 08:00 and 08:00:00 are equal times, not equal inputs.
+            temperature = case.temperature
+            if temperature is None:
+                return None, case.infusion_date, case.evaluation_date
+            measured_at = temperature.measured_at
+            return (temperature.value, temperature.unit, measured_at.text if measured_at is not None else None,
+                    case.infusion_date, case.evaluation_date)
+        return key
+
     def evaluate(self, case: Case) -> Outcome:
         temperature = case.temperature
+        if self.dated:
+            return self._evaluate_dated(case, temperature)
         if temperature is None:
             return MISSING, "Temperature on the day not recorded.", {"temperature": None}
-        value, unit = temperature.value, temperature.unit
-        inputs = {"temperature": {"value": as_written(value), "unit": unit}}
+        inputs = {"temperature": {"value": as_written(temperature.value), "unit": temperature.unit}}
+        return *self._judge(temperature), inputs
+
+    def _given(self, temperature) -> str:
+        given = measure(temperature.value, temperature.unit)
+        if temperature.unit != "C":
+            given += f" = {measure(temperature.in_celsius(), 'C')}"
+        return given
+
+    def _judge(self, temperature) -> tuple[str, str]:
+        """Version 1's finding for a recorded (and, in dated mode, current) temperature."""
         celsius = temperature.in_celsius()
         limit, limit_celsius = self.limits["fever_c"], measure(self.values["fever_c"], "C")
-        given = measure(value, unit)
-        if unit != "C":
-            given += f" = {measure(celsius, 'C')}"
+        given = self._given(temperature)
         if celsius >= limit:
-            return DEFER, f"Temperature {given} is at or above {limit_celsius}: fever, defer infusion.", inputs
-        return PASS, f"Temperature {given} is below {limit_celsius}.", inputs
+            return DEFER, f"Temperature {given} is at or above {limit_celsius}: fever, defer infusion."
+        return PASS, f"Temperature {given} is below {limit_celsius}."
+
+    def _evaluate_dated(self, case: Case, temperature) -> Outcome:
+        infusion = case.infusion_date
+        measured_at = temperature.measured_at if temperature is not None else None
+        inputs = {
+            "temperature": None if temperature is None else {
+                "value": as_written(temperature.value), "unit": temperature.unit,
+                "measured_at": measured_at.text if measured_at is not None else None},
+            "infusion_date": infusion.isoformat() if infusion is not None else None,
+        }
+        if temperature is None:
+            return MISSING, "Temperature on the day not recorded.", inputs
+        window = window_of(self, "fever_max_days_before_infusion")
+        measured_on = measured_at.date() if measured_at is not None else None
+        why = not_current(measured_on, infusion, "infusion_date", window, case.evaluation_date)
+        if why is not None:
+            return MISSING, f"Temperature {self._given(temperature)}: {why}.", inputs
+        status, reason = self._judge(temperature)
+        return status, f"{reason} {measured_on_note((measured_on,), 'infusion_date', infusion, window)}", inputs
 
 
 class SiteAccreditation(Rule):
