@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eligibility.models import RuleSet, RuleSetReevaluation
-from eligibility.rules import DEFAULT_THRESHOLDS, VERSION_1_THRESHOLDS
+from eligibility.rules import DEFAULT_THRESHOLDS
 from tests.factories import UserFactory
 from tests.pages import element, elements
 
@@ -69,7 +69,7 @@ def test_administrator_drafts_edits_previews_and_publishes(client):
     page = client.get(reverse("ruleset_detail", args=[draft.version]))
     assert element(page.content, tag="input", name="proximity_max_minutes").attrs["value"] == "120"
     assert [change.after for change in page.context["differences"] if change.key == "proximity_max_minutes"] == [
-        "120"]
+        "120 minutes"]
     assert client.get(reverse("ruleset_preview", args=[draft.version])).status_code == 200
     assert client.post(reverse("ruleset_publish", args=[draft.version]), confirmed(draft)).status_code == 409
     assert RuleSet.objects.get(pk=draft.pk).status == "draft"  # no note, not published
@@ -313,11 +313,11 @@ def test_every_threshold_is_on_the_draft_page_under_its_rule_with_the_rules_sour
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
     page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    for spec in VERSION_1_THRESHOLDS:
-        assert f'name="{spec.key}"' in page, spec.key
-    assert re.search(r"<legend[^>]*>Driving restriction counselled</legend>\s*<p[^>]*>Source: Baltaleucel-T drug "
+    for key in draft.thresholds.values_list("key", flat=True):
+        assert f'name="{key}"' in page, key
+    assert re.search(r"<legend[^>]*>24. Driving restriction counselled</legend>\s*<p[^>]*>Source: Baltaleucel-T drug "
                      r"overview - Do&#x27;s and Don&#x27;ts", page)
-    assert 'name="min_prior_lines_lbcl" value="2"' in page  # whole numbers shown as such
+    assert 'name="ecog_below" value="2"' in page  # whole numbers shown as such
     assert "Allowed 0 to 20, a whole number" in page
 
 
