@@ -302,7 +302,9 @@ def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal | Non
     current = dict(draft.thresholds.values_list("key", "value"))
     unknown = set(values) - set(current)
     if unknown:
-        raise RuleSetRefused("Unknown thresholds.", {key: ["is not a threshold this draft holds"] for key in unknown})
+        raise RuleSetRefused("Unknown thresholds.", {key: ["is not a known threshold" if key not in THRESHOLDS_BY_KEY
+                                                           else "is not held by this draft: enable its rule or add "
+                                                           "its optional group first"] for key in unknown})
     errors = _draft_errors(draft, thresholds={**current, **values})
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
