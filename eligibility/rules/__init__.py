@@ -54,6 +54,7 @@ from .thresholds import (
     DEFAULT_PRODUCTS,
     DEFAULT_THRESHOLDS,
     OPTIONAL_GROUPS,
+    RETIRED_THRESHOLDS,
     THRESHOLDS,
     THRESHOLDS_BY_KEY,
     VERSION_1_THRESHOLDS,
@@ -100,7 +101,7 @@ __all__ = [
     "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",
     "DEFAULT_STAGE", "OVERALL_LABELS", "overall_result",
     # rule-set data: thresholds and products
-    "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "VERSION_1_THRESHOLDS", "OPTIONAL_GROUPS",
+    "ThresholdSpec", "THRESHOLDS", "THRESHOLDS_BY_KEY", "VERSION_1_THRESHOLDS", "OPTIONAL_GROUPS", "RETIRED_THRESHOLDS",
     "DEFAULT_THRESHOLDS", "threshold_set_errors",
     "ProductSpec", "IndicationEntry", "Pathway", "indication_as_dict", "indication_from_dict", "pathway_as_dict",
     "pathway_from_dict", "DEFAULT_PRODUCTS", "RuleSetData", "default_ruleset",

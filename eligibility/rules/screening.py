@@ -9,7 +9,6 @@ from .base import Outcome, Rule, label, worst, yes_no
 from .case import Case
 from .sources import BALTALEUCEL, BLINATUMOMAB, GUIDELINE, LEUKEMIA_PAGE, PATIENT_GUIDE, cite
 from .statuses import DEFER, EXCLUDE, FLAG, MISSING, PASS, SCREENING
-from .thresholds import MIN_PRIOR_LINES_KEYS
 from .vocabulary import DIAGNOSIS, DISEASE_STATUS, INFECTION_STATE, count
 
 ELIGIBILITY = (GUIDELINE, "Patient Eligibility and Selection")
@@ -32,22 +31,33 @@ class Indication(Rule):
     )
 
     def key_function(self):
-        # Age matters only where the product has an age limit for the diagnosis: leaving it out
-        # elsewhere lets the result be reused across patients of every age.
+        # Age matters only where the product's entry for the diagnosis has an age limit: leaving it
+        # out elsewhere lets the result be reused across patients of every age.
         products = self.ruleset.products
         values = attrgetter("product", "diagnosis", "disease_status", "prior_lines")
 
         def key(case: Case):
             product = products.get(case.product)
-            limited = product is not None and case.diagnosis in product.age_limit_diagnoses
+            entry = product.indication(case.diagnosis) if product is not None else None
+            limited = entry is not None and (entry.min_age_years is not None or entry.max_age_years is not None)
             return (*values(case), case.age_years if limited else None)
         return key
+
+    def catalogue_minimum(self, diagnosis: str) -> int | None:
+        """The fewest prior lines any product of this rule set accepts for ``diagnosis`` (criteria-v2
+        6.1 rule 1 g): when it has entries for it and every pathway sets a minimum; else ``None``."""
+        minimums = [pathway.min_prior_lines for product in self.ruleset.products.values()
+                    for entry in product.indications if entry.diagnosis == diagnosis for pathway in entry.pathways]
+        if not minimums or None in minimums:
+            return None
+        return min(minimums)
 
     def evaluate(self, case: Case) -> Outcome:
         product_code, diagnosis = case.product, case.diagnosis
         disease_status, prior_lines = case.disease_status, case.prior_lines
         inputs = {"product": product_code, "diagnosis": diagnosis, "disease_status": disease_status}
         product = self.ruleset.products.get(product_code) if product_code is not None else None
+        entry = product.indication(diagnosis) if product is not None and diagnosis is not None else None
         findings = []
         if product_code is None:
             findings.append((MISSING, "Product not recorded."))
@@ -62,22 +72,26 @@ class Indication(Rule):
             findings.append((EXCLUDE, f"Disease status is {DISEASE_STATUS[disease_status]}: CAR-T is used for "
                                       "relapsed or refractory disease, after other lines have failed."))
         if product is not None and diagnosis is not None:
-            if diagnosis not in product.diagnoses:
+            if entry is None:
                 indicated = ", ".join(DIAGNOSIS[code] for code in DIAGNOSIS if code in product.diagnoses)
                 findings.append((EXCLUDE, f"{product.name} is not indicated for {DIAGNOSIS[diagnosis]}; it is "
                                           f"indicated for {indicated}."))
-            elif diagnosis in product.age_limit_diagnoses:
-                findings.extend(self._age_limit(case, product, diagnosis, inputs))
-        minimum_key = MIN_PRIOR_LINES_KEYS.get(diagnosis) if diagnosis is not None else None
-        if minimum_key is not None:
-            inputs["prior_lines"] = prior_lines
-            minimum, minimum_text = self.limits[minimum_key], self.texts[minimum_key]
-            if prior_lines is None:
-                findings.append((MISSING, f"Prior lines not recorded: {DIAGNOSIS[diagnosis]} needs at least "
-                                          f"{count(self.values[minimum_key], 'prior line')}."))
-            elif prior_lines < minimum:
-                findings.append((EXCLUDE, f"{count(prior_lines, 'prior line')} {'is' if prior_lines == 1 else 'are'} "
-                                          f"fewer than the {minimum_text} required for {DIAGNOSIS[diagnosis]}."))
+            elif entry.min_age_years is not None or entry.max_age_years is not None:
+                findings.extend(self._age_limit(case, product, entry, inputs))
+        if diagnosis is not None:
+            if entry is not None:
+                minimum = entry.pathways[0].min_prior_lines if len(entry.pathways) == 1 else None
+            else:
+                minimum = self.catalogue_minimum(diagnosis)
+            if minimum is not None:
+                inputs["prior_lines"] = prior_lines
+                if prior_lines is None:
+                    findings.append((MISSING, f"Prior lines not recorded: {DIAGNOSIS[diagnosis]} needs at least "
+                                              f"{count(minimum, 'prior line')}."))
+                elif prior_lines < minimum:
+                    findings.append((EXCLUDE, f"{count(prior_lines, 'prior line')} "
+                                              f"{'is' if prior_lines == 1 else 'are'} fewer than the {minimum} "
+                                              f"required for {DIAGNOSIS[diagnosis]}."))
         if findings:
             status, reason = worst(findings)
             return status, reason, inputs
@@ -88,29 +102,20 @@ class Indication(Rule):
                           "enrolment only."), inputs
         return PASS, f"{summary} is an approved indication.", inputs
 
-    def thresholds_used(self, inputs):
-        """Only the minimum prior lines of the patient's diagnosis (none for a diagnosis without
-        one, such as B-ALL); all five while the diagnosis is not recorded."""
-        diagnosis = inputs.get("diagnosis")
-        if diagnosis is None:
-            return super().thresholds_used(inputs)
-        key = MIN_PRIOR_LINES_KEYS.get(diagnosis)
-        return [(spec, self.values[key]) for spec in self.thresholds if spec.key == key]
-
-    def _age_limit(self, case, product, diagnosis, inputs):
+    def _age_limit(self, case, product, entry, inputs):
         age = case.age_years
         inputs["age_years"] = as_written(age)
         limits = []
-        if product.min_age_years is not None:
-            limits.append(f"at least {plain(product.min_age_years)}")
-        if product.max_age_years is not None:
-            limits.append(f"at most {plain(product.max_age_years)}")
-        limit_text = f"{product.name} for {DIAGNOSIS[diagnosis]} requires age {' and '.join(limits)}"
+        if entry.min_age_years is not None:
+            limits.append(f"at least {plain(entry.min_age_years)}")
+        if entry.max_age_years is not None:
+            limits.append(f"at most {plain(entry.max_age_years)}")
+        limit_text = f"{product.name} for {DIAGNOSIS[entry.diagnosis]} requires age {' and '.join(limits)}"
         if age is None:
             return [(MISSING, f"Age not recorded: {limit_text}.")]
         exact_age = to_decimal(age)
-        if (product.max_age_years is not None and exact_age > product.max_age_years) or (
-            product.min_age_years is not None and exact_age < product.min_age_years
+        if (entry.max_age_years is not None and exact_age > entry.max_age_years) or (
+            entry.min_age_years is not None and exact_age < entry.min_age_years
         ):
             return [(EXCLUDE, f"Age {count(age, 'year')}: {limit_text}.")]
         return []

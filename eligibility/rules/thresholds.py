@@ -9,7 +9,7 @@ The defaults are those of the source documents; the database holds the versioned
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from .arithmetic import plain
@@ -68,11 +68,6 @@ def _spec(key, label, unit, kind, default, minimum, maximum, rule, help_text="",
 
 
 THRESHOLDS: tuple[ThresholdSpec, ...] = (
-    _spec("min_prior_lines_lbcl", "Minimum prior lines, LBCL", "lines", COUNT, "2", "0", "20", "indication"),
-    _spec("min_prior_lines_fl", "Minimum prior lines, FL", "lines", COUNT, "2", "0", "20", "indication"),
-    _spec("min_prior_lines_mcl", "Minimum prior lines, MCL", "lines", COUNT, "1", "0", "20", "indication"),
-    _spec("min_prior_lines_cll", "Minimum prior lines, CLL", "lines", COUNT, "1", "0", "20", "indication"),
-    _spec("min_prior_lines_mm", "Minimum prior lines, MM", "lines", COUNT, "1", "0", "20", "indication"),
     _spec("infant_age_years", "Infant age (flag below)", "years", DECIMAL, "1", "0", "18", "age",
           "Cell collection can be limiting in infants."),
     _spec("ecog_below", "ECOG must be below", "", COUNT, "2", "1", "6", "performance_status"),
@@ -154,6 +149,10 @@ THRESHOLDS: tuple[ThresholdSpec, ...] = (
 )
 
 THRESHOLDS_BY_KEY: dict[str, ThresholdSpec] = {spec.key: spec for spec in THRESHOLDS}
+#: Keys that earlier releases held and that retired (criteria-v2 2.3): their values moved into the
+#: products' indication entries (5.2); no rule set holds them any more.
+RETIRED_THRESHOLDS = ("min_prior_lines_lbcl", "min_prior_lines_fl", "min_prior_lines_mcl", "min_prior_lines_cll",
+                      "min_prior_lines_mm")
 #: The thresholds version 1 holds: the required thresholds of its 26 rules, no optional group.
 VERSION_1_THRESHOLDS: tuple[ThresholdSpec, ...] = tuple(
     spec for spec in THRESHOLDS if spec.rule in VERSION_1_RULES and spec.group is None)
@@ -173,14 +172,6 @@ ORDERED_PAIRS = (
     ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks"),
     ("tocilizumab_min_doses", "tocilizumab_max_doses"),
 )
-#: Diagnoses with a minimum number of prior lines, and the threshold that holds it.
-MIN_PRIOR_LINES_KEYS = {
-    "lbcl": "min_prior_lines_lbcl",
-    "fl": "min_prior_lines_fl",
-    "mcl": "min_prior_lines_mcl",
-    "cll": "min_prior_lines_cll",
-    "mm": "min_prior_lines_mm",
-}
 
 
 def threshold_set_errors(values: Mapping[str, Decimal]) -> dict[str, list[str]]:
@@ -229,20 +220,26 @@ class IndicationEntry:
 
 @dataclass(frozen=True)
 class ProductSpec:
-    """One cell-therapy product of the catalogue and its limits (criteria.md section 5)."""
+    """One cell-therapy product of the catalogue (criteria.md section 5) with its indication
+    entries (criteria-v2 section 5): the diagnoses it is indicated for, each with its age limits
+    and pathways."""
 
     code: str
     name: str
     target: str
-    diagnoses: frozenset[str]
     accepts_cryopreserved: bool = False
     investigational: bool = False
-    #: Diagnoses to which the age limits below apply (e.g. Kymriah's age 25 applies to B-ALL).
-    age_limit_diagnoses: frozenset[str] = field(default_factory=frozenset)
-    min_age_years: Decimal | None = None
-    max_age_years: Decimal | None = None
     #: Its indication entries (criteria-v2 section 5), one per diagnosis, ordered by diagnosis.
     indications: tuple[IndicationEntry, ...] = ()
+
+    @property
+    def diagnoses(self) -> frozenset[str]:
+        """The diagnoses of its entries."""
+        return frozenset(entry.diagnosis for entry in self.indications)
+
+    def indication(self, diagnosis: str | None) -> IndicationEntry | None:
+        """Its entry for ``diagnosis``, if it has one."""
+        return next((entry for entry in self.indications if entry.diagnosis == diagnosis), None)
 
 
 _PATHWAY_SETS = ("required_drug_classes", "first_line_response_in", "disease_status_in")
@@ -289,20 +286,36 @@ def indication_from_dict(data: Mapping) -> IndicationEntry:
                            pathways=tuple(pathway_from_dict(pathway) for pathway in data["pathways"]))
 
 
+#: Version 1's minimum prior lines by diagnosis (criteria.md section 5; criteria-v2 5.2 moved them
+#: from the thresholds into each product's entries).
+VERSION_1_MIN_PRIOR_LINES = {"lbcl": 2, "fl": 2, "mcl": 1, "cll": 1, "mm": 1}
+
+
+def _version_1_entries(diagnoses, ages=None):
+    """A product's entries as criteria-v2 5.2 migrates version 1: one pathway per diagnosis with
+    that diagnosis's minimum prior lines (none for the others); ``ages``: diagnosis -> (min, max)."""
+    ages = ages or {}
+    return tuple(
+        IndicationEntry(diagnosis=diagnosis, min_age_years=ages.get(diagnosis, (None, None))[0],
+                        max_age_years=ages.get(diagnosis, (None, None))[1],
+                        pathways=(Pathway(min_prior_lines=VERSION_1_MIN_PRIOR_LINES.get(diagnosis)),))
+        for diagnosis in sorted(diagnoses))
+
+
 DEFAULT_PRODUCTS: tuple[ProductSpec, ...] = (
-    ProductSpec("tisagenlecleucel", "Kymriah", "CD19", frozenset({"b_all", "lbcl", "fl"}),
-                accepts_cryopreserved=True, age_limit_diagnoses=frozenset({"b_all"}),
-                max_age_years=Decimal(25)),
-    ProductSpec("axicabtagene_ciloleucel", "Yescarta", "CD19", frozenset({"lbcl", "fl"})),
-    ProductSpec("lisocabtagene_maraleucel", "Breyanzi", "CD19", frozenset({"lbcl", "fl", "mcl", "cll"})),
-    ProductSpec("brexucabtagene_autoleucel", "Tecartus", "CD19", frozenset({"mcl", "b_all"})),
-    ProductSpec("obecabtagene_autoleucel", "Aucatzyl", "CD19", frozenset({"b_all"})),
-    ProductSpec("idecabtagene_vicleucel", "Abecma", "BCMA", frozenset({"mm"})),
-    ProductSpec("ciltacabtagene_autoleucel", "Carvykti", "BCMA", frozenset({"mm"})),
-    ProductSpec("inaticabtagene_autoleucel", "CNCT19", "CD19", frozenset({"b_all"}),
-                age_limit_diagnoses=frozenset({"b_all"}), min_age_years=Decimal(18)),
-    ProductSpec("baltaleucel_t", "Baltaleucel-T (CMD-003)", "EBV", frozenset({"ebv_lymphoma", "ptld", "npc"}),
-                investigational=True),
+    ProductSpec("tisagenlecleucel", "Kymriah", "CD19", accepts_cryopreserved=True,
+                indications=_version_1_entries({"b_all", "lbcl", "fl"}, {"b_all": (None, Decimal(25))})),
+    ProductSpec("axicabtagene_ciloleucel", "Yescarta", "CD19", indications=_version_1_entries({"lbcl", "fl"})),
+    ProductSpec("lisocabtagene_maraleucel", "Breyanzi", "CD19",
+                indications=_version_1_entries({"lbcl", "fl", "mcl", "cll"})),
+    ProductSpec("brexucabtagene_autoleucel", "Tecartus", "CD19", indications=_version_1_entries({"mcl", "b_all"})),
+    ProductSpec("obecabtagene_autoleucel", "Aucatzyl", "CD19", indications=_version_1_entries({"b_all"})),
+    ProductSpec("idecabtagene_vicleucel", "Abecma", "BCMA", indications=_version_1_entries({"mm"})),
+    ProductSpec("ciltacabtagene_autoleucel", "Carvykti", "BCMA", indications=_version_1_entries({"mm"})),
+    ProductSpec("inaticabtagene_autoleucel", "CNCT19", "CD19",
+                indications=_version_1_entries({"b_all"}, {"b_all": (Decimal(18), None)})),
+    ProductSpec("baltaleucel_t", "Baltaleucel-T (CMD-003)", "EBV", investigational=True,
+                indications=_version_1_entries({"ebv_lymphoma", "ptld", "npc"})),
 )
 
 

@@ -8,16 +8,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ..rules import CATALOGUE, DIAGNOSIS, THRESHOLDS, Diagnosis, in_catalogue_order
+from ..rules import CATALOGUE, DIAGNOSIS, RETIRED_THRESHOLDS, THRESHOLDS, Diagnosis, in_catalogue_order
 from ..rules.catalogue import VERSION_1_RULES
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 if "mzl" not in DIAGNOSIS:  # criteria-v2 5.3: joins the engine's vocabulary with the case format's change
     DIAGNOSIS_CHOICES.append(("mzl", "marginal zone lymphoma (MZL)"))
-#: The thresholds whose values moved into the products' indication entries (criteria-v2 2.3, 5.2):
-#: no rule set holds them after migration 0022.
-RETIRED_THRESHOLDS = frozenset({"min_prior_lines_lbcl", "min_prior_lines_fl", "min_prior_lines_mcl",
-                                "min_prior_lines_cll", "min_prior_lines_mm"})
 THRESHOLD_CHOICES = [(spec.key, spec.label) for spec in THRESHOLDS if spec.key not in RETIRED_THRESHOLDS]
 RULE_CHOICES = [(entry.code, entry.title) for entry in CATALOGUE]
 #: The vocabularies of an indication pathway (criteria-v2 4.1, 5.1), in words.

@@ -95,8 +95,8 @@ def test_every_threshold_quoted_in_a_rule_has_its_default_and_belongs_to_that_ru
     named = {key for key, _ in quoted}
     prior_lines = re.search(r"\[`lbcl` (\d+), `fl` (\d+), `mcl` (\d+), `cll` (\d+), `mm` (\d+);", rules)
     for diagnosis, value in zip(("lbcl", "fl", "mcl", "cll", "mm"), prior_lines.groups(), strict=True):
-        assert Decimal(value) == THRESHOLDS_BY_KEY[f"min_prior_lines_{diagnosis}"].default
-        named.add(f"min_prior_lines_{diagnosis}")
+        assert {entry.pathways[0].min_prior_lines for product in DEFAULT_PRODUCTS for entry in product.indications
+                if entry.diagnosis == diagnosis} == {int(value)}
     assert named == {spec.key for spec in VERSION_1_THRESHOLDS}  # every threshold is explained with its rule
 
 
@@ -117,11 +117,14 @@ def test_the_product_catalogue():
         assert (name, target, set(codes(diagnoses))) == (product.name, product.target, set(product.diagnoses))
         assert ("investigational" in limits) == product.investigational
         assert ("accepts cryopreserved" in limits) == product.accepts_cryopreserved
-        if product.max_age_years is not None:
-            assert f"age at most {product.max_age_years}" in limits
-        if product.min_age_years is not None:
-            assert f"age at least {product.min_age_years}" in limits
-        assert set(re.findall(r"in `(\w+)`: age", limits)) == set(product.age_limit_diagnoses)
+        limited = [entry for entry in product.indications
+                   if entry.min_age_years is not None or entry.max_age_years is not None]
+        for entry in limited:
+            if entry.max_age_years is not None:
+                assert f"in `{entry.diagnosis}`: age at most {entry.max_age_years}" in limits
+            if entry.min_age_years is not None:
+                assert f"in `{entry.diagnosis}`: age at least {entry.min_age_years}" in limits
+        assert set(re.findall(r"in `(\w+)`: age", limits)) == {entry.diagnosis for entry in limited}
 
 
 def case_paths() -> set[str]:

@@ -16,6 +16,7 @@ from eligibility.rules import (
     THRESHOLDS,
     ChecklistItem,
     Engine,
+    Pathway,
     RuleSetData,
     default_ruleset,
     parse_case,
@@ -205,20 +206,30 @@ class TestIndication:
         assert inputs["prior_lines"] == 2
 
 
-    def test_judged_by_the_minimum_prior_lines_of_the_diagnosis_only(self):
-        rule = RULE[self.code](min_prior_lines_fl=Decimal(3))
-        used = [(spec.key, value) for spec, value in rule.thresholds_used({"diagnosis": "fl"})]
-        assert used == [("min_prior_lines_fl", Decimal(3))]
-        assert rule.thresholds_used({"diagnosis": "b_all"}) == []  # no minimum for B-ALL
-        assert [spec.key for spec, _ in rule.thresholds_used({"diagnosis": None})] == [
-            "min_prior_lines_lbcl", "min_prior_lines_fl", "min_prior_lines_mcl", "min_prior_lines_cll",
-            "min_prior_lines_mm"]
+    def test_the_minimums_are_product_data_not_thresholds(self):
+        # criteria-v2 5.2: the minimum prior lines moved into each product's entries.
+        rule = RULE[self.code]()
+        assert rule.thresholds == ()
+        assert rule.thresholds_used({"diagnosis": "fl"}) == []
 
     @pytest.mark.parametrize(("lines", "expected"), [(2, "exclude"), (3, "pass"), (4, "pass")])
-    def test_built_from_one_minimum_alone(self, lines, expected):
-        rule = RULE[self.code](min_prior_lines_lbcl=Decimal(3))
+    def test_judged_by_the_products_entry_for_the_diagnosis(self, lines, expected):
+        yescarta = DEFAULT_RULESET.products["axicabtagene_ciloleucel"]
+        entries = tuple(dataclasses.replace(entry, pathways=(Pathway(min_prior_lines=3),))
+                        if entry.diagnosis == "lbcl" else entry for entry in yescarta.indications)
+        products = {**DEFAULT_RULESET.products,
+                    yescarta.code: dataclasses.replace(yescarta, indications=entries)}
+        rule = RULE[self.code](dataclasses.replace(DEFAULT_RULESET, products=products))
         found, _, _ = rule.evaluate(parse_case({**YESCARTA_LBCL, "prior_lines": lines}))
         assert found == expected
+
+    @pytest.mark.parametrize(("lines", "expected"), [(1, "exclude"), (2, "missing")])
+    def test_without_a_product_the_fewest_lines_any_product_accepts_for_the_diagnosis(self, lines, expected):
+        # finding g: with version 1's data, LBCL needs 2 lines whichever product is chosen
+        found, _, inputs = RULE[self.code]().evaluate(parse_case(
+            {"diagnosis": "lbcl", "disease_status": "relapsed", "prior_lines": lines}))
+        assert found == expected
+        assert inputs["prior_lines"] == lines
 
 
 class TestTargetAntigen:

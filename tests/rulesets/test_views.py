@@ -317,8 +317,8 @@ def test_every_threshold_is_on_the_draft_page_under_its_rule_with_the_rules_sour
         assert f'name="{key}"' in page, key
     assert re.search(r"<legend[^>]*>24. Driving restriction counselled</legend>\s*<p[^>]*>Source: Baltaleucel-T drug "
                      r"overview - Do&#x27;s and Don&#x27;ts", page)
-    assert 'name="ecog_below" value="2"' in page  # whole numbers shown as such
-    assert "Allowed 0 to 20, a whole number" in page
+    assert 'name="markers_window_days" value="30"' in page  # whole numbers shown as such
+    assert "Allowed 0 to 365, a whole number" in page
 
 
 def test_change_note_has_a_stated_maximum_and_a_refused_note_is_kept(client):
