@@ -167,8 +167,9 @@ def ruleset_validation_errors(data: RuleSetData, *, publishable: bool) -> dict[s
 
 
 def ruleset_publishable_or_refused(*, draft: RuleSet, what: str) -> None:
-    """Refuse previewing or publishing ``draft`` while it is not publishable, naming each problem."""
-    errors = ruleset_validation_errors(ruleset_data(draft), publishable=True)
+    """Refuse previewing or publishing ``draft`` while it is not publishable, naming each problem
+    (read as stored now: the caller's copy may predate an edit)."""
+    errors = ruleset_validation_errors(ruleset_data(RuleSet.objects.get(pk=draft.pk)), publishable=True)
     if errors:
         raise RuleSetRefused(f"Draft version {draft.version} cannot be {what} yet: "
                              + "; ".join(f"{field_label(field)} {'; '.join(problems)}"
