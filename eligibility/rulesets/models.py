@@ -8,8 +8,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ..rules import CATALOGUE, DIAGNOSIS, RETIRED_THRESHOLDS, THRESHOLDS, Diagnosis, in_catalogue_order
-from ..rules.catalogue import VERSION_1_RULES
+from ..rules import (
+    CATALOGUE,
+    DIAGNOSIS,
+    RETIRED_THRESHOLDS,
+    THRESHOLDS,
+    VERSION_1_RULES,
+    Diagnosis,
+    in_catalogue_order,
+)
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
 if "mzl" not in DIAGNOSIS:  # criteria-v2 5.3: joins the engine's vocabulary with the case format's change

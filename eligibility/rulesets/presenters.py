@@ -12,8 +12,15 @@ from django.utils import timezone
 from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..rules import CATALOGUE, OPTIONAL_GROUPS, PHASE_LABELS, RULE_CLASSES, THRESHOLDS, THRESHOLDS_BY_KEY
-from ..rules.thresholds import indication_from_dict
+from ..rules import (
+    CATALOGUE,
+    OPTIONAL_GROUPS,
+    PHASE_LABELS,
+    RULE_CLASSES,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    indication_from_dict,
+)
 from .models import Product, Threshold
 from .selectors import DIAGNOSIS_WORDS, indication_text, threshold_text
 

@@ -14,11 +14,11 @@ from ..rules import (
     Engine,
     ProductSpec,
     RuleSetData,
+    count,
+    indication_from_dict,
     measure,
     plain,
 )
-from ..rules.thresholds import indication_from_dict
-from ..rules.vocabulary import count
 from .models import (
     DIAGNOSIS_CHOICES,
     DRUG_CLASS_CHOICES,

@@ -22,9 +22,16 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from ..common.people import display_name
-from ..rules import CATALOGUE_BY_CODE, OPTIONAL_GROUPS, THRESHOLDS, THRESHOLDS_BY_KEY, RuleSetData, in_catalogue_order
+from ..rules import (
+    CATALOGUE_BY_CODE,
+    OPTIONAL_GROUPS,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    RuleSetData,
+    in_catalogue_order,
+    indication_as_dict,
+)
 from ..rules import plain as _plain
-from ..rules.thresholds import indication_as_dict
 from .models import (
     DIAGNOSIS_CHOICES,
     DRUG_CLASS_CHOICES,
