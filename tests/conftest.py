@@ -37,7 +37,7 @@ def _fresh_engine_cache():
 
 #: The data migrations, in order, with the function each runs: what a flushed database lacks.
 DATA_MIGRATIONS = [
-    ("eligibility", "0002_default_ruleset", "create_default_ruleset"),
+    ("eligibility", "0002_default_ruleset", "create_default_ruleset"),  # as 0022-0023 leave it: see below
     ("eligibility", "0004_roles", "create_roles"),
     ("eligibility", "0006_physician_permissions", "grant"),
     ("eligibility", "0015_withdrawal_permissions", "grant"),
@@ -58,9 +58,36 @@ def replay_data_migrations() -> None:
         return
     loader = MigrationExecutor(connection).loader
     for app, name, function in DATA_MIGRATIONS:
-        state_apps = loader.project_state((app, name)).apps
         module = importlib.import_module(f"{app}.migrations.{name}")
+        if name == "0002_default_ruleset":
+            _replay_version_1(module, loader.project_state(("eligibility", "0023_retire_product_age_fields")).apps)
+            continue
+        state_apps = loader.project_state((app, name)).apps
         getattr(module, function)(state_apps, None)
+
+
+def _replay_version_1(module, state_apps) -> None:
+    """Version 1 as migration 0002 creates it and 0022 converts it (its products' diagnoses and age
+    limits as indication entries, the minimums of prior lines moved into them): 0002's own function
+    writes product fields that 0023 dropped."""
+    from decimal import Decimal
+
+    converted = importlib.import_module("eligibility.migrations.0022_ruleset_clinical_depth")
+    minimums = {diagnosis: Decimal(module.THRESHOLDS[key]) for diagnosis, key in converted.MIN_PRIOR_LINES_KEYS.items()}
+    ruleset = state_apps.get_model("eligibility", "RuleSet").objects.create(
+        name="Default (source documents)", version=1, status="active", enabled_rules=converted.VERSION_1_RULES,
+        change_note="Thresholds and product catalogue as given by the source documents (criteria.md).")
+    state_apps.get_model("eligibility", "Threshold").objects.bulk_create(
+        state_apps.get_model("eligibility", "Threshold")(ruleset=ruleset, key=key, value=Decimal(value))
+        for key, value in module.THRESHOLDS.items() if key not in converted.MIN_PRIOR_LINES_KEYS.values())
+    Product = state_apps.get_model("eligibility", "Product")
+    Product.objects.bulk_create(
+        Product(ruleset=ruleset, code=code, name=name, target=target, accepts_cryopreserved=cryopreserved,
+                investigational=investigational, indications=converted.product_indications(
+                    diagnoses=diagnoses, age_limit_diagnoses=limited, min_age_years=min_age, max_age_years=max_age,
+                    min_prior_lines=minimums))
+        for code, name, target, diagnoses, cryopreserved, investigational, limited, min_age, max_age
+        in module.PRODUCTS)
 
 
 # People in roles, for the tests of the eligibility packages (a folder or module may define its own,

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec.inspect as schema
 
-from ..rules import CHOICES, DEFAULT_PRODUCTS, DIAGNOSIS, LABELS, case_field_types, measure, plain
+from ..rules import CHOICES, DEFAULT_PRODUCTS, DIAGNOSIS, LABELS, STATUS_LABELS, case_field_types, measure, plain
 from .people import display_name
 
 #: Icons carry the status beside its word (never colour alone).
@@ -113,3 +113,12 @@ def inputs_text(inputs: Mapping[str, Any], products: Mapping[str, str] | None = 
 def history_who(record) -> str:
     """Who made a django-simple-history record ("system" when no user was recorded)."""
     return display_name(record.history_user)
+
+
+#: An item on one side only of two versions' checklists (criteria-v2 2.1): its rule is not enabled there.
+NOT_CHECKED = "not checked (rule not enabled)"
+
+
+def item_status_text(status: str | None) -> str:
+    """An item's status in words, or that the version compared did not check it (``None``)."""
+    return NOT_CHECKED if status is None else STATUS_LABELS[status]

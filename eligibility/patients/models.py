@@ -124,6 +124,9 @@ class Evaluation(models.Model):
     #: items whose status or reason changed ([{"code", "title", "before", "after"}]).
     reevaluated_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     changes = CompactJSONField(default=list, blank=True)
+    #: The evaluation date it used (criteria-v2 2.5, 3.1): the case's ``as_of``, else the programme's
+    #: date when it ran. Empty for evaluations made before it was recorded.
+    as_of = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -3,6 +3,7 @@ and re-evaluate. Views call these."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -44,20 +45,38 @@ def evaluation_build(*, assessment_id: int, ruleset, case, checklist, by, **extr
         defer_count=counts["defer"],
         exclude_count=counts["exclude"],
         created_by=by,
+        as_of=evaluation_date(case),
         **extra,
     )
 
 
+def evaluation_date(case) -> datetime.date:
+    """The evaluation date an evaluation of ``case`` uses (criteria-v2 2.5, 3.1): the case's
+    ``as_of`` where it holds one, else today in the programme's time zone."""
+    # ``getattr``: the case format gains ``as_of`` with criteria-v2 4.1 (a date, or its ISO text).
+    as_of = getattr(case, "as_of", None)
+    if as_of is None:
+        return timezone.localdate()
+    return as_of if isinstance(as_of, datetime.date) else datetime.date.fromisoformat(str(as_of))
+
+
 def checklist_changes(old_items: Iterable[ChecklistItem], items: Iterable[ChecklistItem]) -> list[dict[str, Any]]:
     """The items whose status or reason differ from the ``old_items`` of the same code, as an
-    evaluation's ``changes``: ``[{"code", "title", "before", "after", "reason_changed"}]``."""
+    evaluation's ``changes``: ``[{"code", "title", "before", "after", "reason_changed"}]``. Items are
+    matched by code, not position (criteria-v2 2.1): an item on one side only is a change, its
+    ``before`` (a rule the new version enables) or ``after`` (one it disables) ``None``."""
     old_by_code = {old.code: old for old in old_items}
     changes = []
     for item in items:
-        old = old_by_code.get(item.code)
-        if old is not None and (old.status != item.status or old.reason != item.reason):
+        old = old_by_code.pop(item.code, None)
+        if old is None:
+            changes.append({"code": item.code, "title": item.title, "before": None, "after": item.status,
+                            "reason_changed": True})
+        elif old.status != item.status or old.reason != item.reason:
             changes.append({"code": item.code, "title": item.title, "before": old.status,
                             "after": item.status, "reason_changed": old.reason != item.reason})
+    changes.extend({"code": old.code, "title": old.title, "before": old.status, "after": None,
+                    "reason_changed": True} for old in old_by_code.values())
     return changes
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common.display import STATUS_ICONS, inputs_text
+from ..common.display import STATUS_ICONS, inputs_text, item_status_text
 from ..rules import (
     OVERALL_LABELS,
     PASS,
@@ -61,8 +61,8 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
         "all_items": all_items,
         "undecided": [row for row in all_items if row["needs_decision"] and not row["decided"]],
         # What a re-evaluation under a new rule-set version changed, in words.
-        "changes": [{"title": change["title"], "before": STATUS_LABELS[change["before"]],
-                     "after": STATUS_LABELS[change["after"]], "status_changed": change["before"] != change["after"]}
+        "changes": [{"title": change["title"], "before": item_status_text(change["before"]),
+                     "after": item_status_text(change["after"]), "status_changed": change["before"] != change["after"]}
                     for change in evaluation.changes],
     }
 

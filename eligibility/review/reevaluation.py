@@ -17,12 +17,12 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from ..common.display import input_error_text
+from ..common.display import input_error_text, item_status_text
 from ..common.people import display_name
 from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build
-from ..rules import OVERALL_LABELS, STATUS_LABELS, CaseValidationError, Engine, dumps
+from ..rules import OVERALL_LABELS, CaseValidationError, Engine, dumps
 from ..rulesets.models import RuleSet, RuleSetReevaluation
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
@@ -282,8 +282,8 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
                 message=f"Rule set version {ruleset.version} would change this signed checklist "
                         f"({OVERALL_LABELS[assessment.previous_overall].lower()} → "
                         f"{OVERALL_LABELS[checklist.overall].lower()}; "
-                        + "; ".join(f"{change['title']}: {STATUS_LABELS[change['before']].lower()} → "
-                                    f"{STATUS_LABELS[change['after']].lower()}"
+                        + "; ".join(f"{change['title']}: {item_status_text(change['before']).lower()} → "
+                                    f"{item_status_text(change['after']).lower()}"
                                     if change["before"] != change["after"] else f"{change['title']}: reason"
                                     for change in changes)
                         + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))

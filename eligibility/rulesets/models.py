@@ -8,10 +8,34 @@ from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from ..rules import DIAGNOSIS, RETIRED_THRESHOLDS, Diagnosis
-from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
+from ..rules import (
+    CATALOGUE,
+    DIAGNOSIS,
+    RETIRED_THRESHOLDS,
+    THRESHOLDS,
+    VERSION_1_RULES,
+    Diagnosis,
+    in_catalogue_order,
+)
 
 DIAGNOSIS_CHOICES = [(code, DIAGNOSIS[code]) for code in Diagnosis.__args__]
+if "mzl" not in DIAGNOSIS:  # criteria-v2 5.3: joins the engine's vocabulary with the case format's change
+    DIAGNOSIS_CHOICES.append(("mzl", "marginal zone lymphoma (MZL)"))
+THRESHOLD_CHOICES = [(spec.key, spec.label) for spec in THRESHOLDS if spec.key not in RETIRED_THRESHOLDS]
+RULE_CHOICES = [(entry.code, entry.title) for entry in CATALOGUE]
+#: The vocabularies of an indication pathway (criteria-v2 4.1, 5.1), in words.
+DRUG_CLASS_CHOICES = [("btk_inhibitor", "BTK inhibitor"), ("bcl2_inhibitor", "BCL-2 inhibitor"),
+                      ("imid", "immunomodulatory drug (IMiD)"), ("proteasome_inhibitor", "proteasome inhibitor"),
+                      ("anti_cd38", "anti-CD38 antibody")]
+FIRST_LINE_RESPONSE_CHOICES = [("refractory", "refractory to first-line therapy"),
+                               ("relapse_within_12_months", "relapse within 12 months of first-line therapy"),
+                               ("relapse_after_12_months", "relapse after 12 months")]
+PATHWAY_DISEASE_STATUS_CHOICES = [("relapsed", "relapsed"), ("refractory", "refractory")]
+
+
+def version_1_rules() -> list[str]:
+    """The codes version 1 enables (the 26 of criteria.md 6), in catalogue order."""
+    return in_catalogue_order(VERSION_1_RULES)
 
 
 class RuleSet(models.Model):
@@ -48,6 +72,8 @@ class RuleSet(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    #: The codes of the rules this version runs, in catalogue order (criteria-v2 2.1, 2.2).
+    enabled_rules = models.JSONField(default=version_1_rules)
 
     class Meta:
         ordering = ["-version"]
@@ -72,10 +98,9 @@ class Threshold(models.Model):
     """One threshold value of a rule set; what it means is described in ``rules.thresholds``."""
 
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="thresholds")
-    key = models.CharField(max_length=64, choices=[
-        *((key, f"Minimum prior lines, {key.removeprefix('min_prior_lines_').upper()}") for key in RETIRED_THRESHOLDS),
-        *((spec.key, spec.label) for spec in THRESHOLDS)])
-    value = models.DecimalField(max_digits=10, decimal_places=3)
+    key = models.CharField(max_length=64, choices=THRESHOLD_CHOICES)
+    #: Empty: "to be entered" (criteria-v2 2.3), allowed in a draft only (publishing refuses it).
+    value = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
     #: Who changed which value of a draft, and when (django-simple-history).
     history = HistoricalRecords()
 
@@ -94,19 +119,16 @@ class Product(models.Model):
     code = models.SlugField(max_length=64)
     name = models.CharField(max_length=100)
     target = models.CharField(max_length=20, help_text="Target antigen, e.g. CD19, BCMA, EBV.")
-    diagnoses = models.JSONField(default=list, help_text="Diagnosis codes the product is indicated for.")
     accepts_cryopreserved = models.BooleanField(default=False)
     investigational = models.BooleanField(default=False, help_text="Clinical-trial enrolment only.")
-    age_limit_diagnoses = models.JSONField(default=list, blank=True,
-                                           help_text="Diagnoses to which the age limits apply.")
-    min_age_years = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
-    max_age_years = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    #: One entry per diagnosis the product is indicated for, ordered by diagnosis, each as a
+    #: rule-set file writes it (``rules.indication_as_dict``): age limits, pathways, source.
+    indications = models.JSONField(default=list, blank=True)
     #: Who added, changed or removed which product of a draft, and when.
     history = HistoricalRecords()
 
     #: What an administrator sets for a product of a draft (the code is set once, when it is added).
-    EDITABLE_FIELDS = ("name", "target", "diagnoses", "accepts_cryopreserved", "investigational",
-                       "age_limit_diagnoses", "min_age_years", "max_age_years")
+    EDITABLE_FIELDS = ("name", "target", "accepts_cryopreserved", "investigational", "indications")
 
     class Meta:
         ordering = ["ruleset", "code"]
@@ -114,6 +136,11 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @property
+    def diagnoses(self) -> list[str]:
+        """The diagnoses of its indication entries."""
+        return [entry["diagnosis"] for entry in self.indications]
 
 
 class RuleSetEvent(models.Model):
@@ -131,6 +158,10 @@ class RuleSetEvent(models.Model):
         WITHDRAWN = "withdrawn", "Approval withdrawn"
         PUBLISHED = "published", "Published"
         DISCARDED = "discarded", "Discarded"
+        ENABLED = "enabled", "Rule enabled"
+        DISABLED = "disabled", "Rule disabled"
+        GROUPED = "grouped", "Optional group added"
+        UNGROUPED = "ungrouped", "Optional group removed"
 
     ruleset = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     version = models.PositiveIntegerField()

@@ -12,33 +12,76 @@ from django.utils import timezone
 from ..common.display import diagnoses_text
 from ..common.display import history_who as _who
 from ..common.display import value_text as _value_text
-from ..rules import RULE_CLASSES, THRESHOLDS_BY_KEY, measure
-from ..rules import VERSION_1_THRESHOLDS as THRESHOLDS
+from ..rules import (
+    CATALOGUE,
+    OPTIONAL_GROUPS,
+    PHASE_LABELS,
+    RULE_CLASSES,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    indication_from_dict,
+)
 from .models import Product, Threshold
+from .selectors import DIAGNOSIS_WORDS, indication_text, threshold_text
 
 #: The source a rule cites, by the rule's code (a threshold's source is that of the rule reading it).
-_RULE_SOURCES = {rule.code: rule.source for rule in RULE_CLASSES}
+RULE_SOURCES = {rule.code: rule.source for rule in RULE_CLASSES}
 
 
-def value_with_unit(key: str, value: Decimal) -> str:
-    """A threshold's value as screens write it, with its unit ("8 weeks", "38 °C")."""
-    return measure(value, THRESHOLDS_BY_KEY[key].unit)
+def value_with_unit(key: str, value: Decimal | None) -> str:
+    """A threshold's value as screens write it, with its unit ("8 weeks", "38 °C"), or "to be entered"."""
+    return threshold_text(key, value)
 
 
-def source_departure(key: str, value: Decimal) -> str | None:
-    """When ``value`` departs from the source documents' value of threshold ``key`` (version 1's, as
-    the engine declares it in ``rules.thresholds``), that value and where it comes from; else None."""
+def source_departure(key: str, value: Decimal | None) -> str | None:
+    """When ``value`` departs from the catalogue default of threshold ``key`` (version 1's, as the
+    engine declares it in ``rules.thresholds``, or a cited default), that value and where it comes
+    from; else None (also for a value to be entered, or a threshold without a default)."""
     spec = THRESHOLDS_BY_KEY[key]
-    if value == spec.default:
+    if value is None or spec.default is None or value == spec.default:
         return None
-    return f"source documents: {value_with_unit(key, spec.default)}, {_RULE_SOURCES[spec.rule]}"
+    source = spec.default_source or RULE_SOURCES.get(spec.rule, "")
+    what = "catalogue default" if spec.default_source else "source documents"
+    return f"{what}: {value_with_unit(key, spec.default)}, {source}"
 
 
-def threshold_rows(values: dict[str, Decimal]) -> list[dict[str, Any]]:
-    """Every threshold of a version in the engine's order: label, value, and the source documents'
-    value beside a value that departs from it."""
-    return [{"label": spec.label, "value": value_with_unit(spec.key, values[spec.key]),
-             "departure": source_departure(spec.key, values[spec.key])} for spec in THRESHOLDS]
+def threshold_rows(values: dict[str, Decimal | None], enabled_rules) -> list[dict[str, Any]]:
+    """Every threshold a version holds, by the rule reading it in catalogue order: label, value,
+    whether it is read (a rule reading it is enabled), and the catalogue default beside a value
+    that departs from it."""
+    rows = []
+    for entry in CATALOGUE:
+        for spec in THRESHOLDS:
+            if spec.rule == entry.code and spec.key in values:
+                rows.append({"rule": f"{entry.number}. {entry.title}", "label": spec.label,
+                             "value": value_with_unit(spec.key, values[spec.key]),
+                             "read": any(code in enabled_rules for code in spec.rules),
+                             "group": spec.group, "departure": source_departure(spec.key, values[spec.key])})
+    return rows
+
+
+def rule_rows(enabled_rules, thresholds) -> list[dict[str, Any]]:
+    """Every rule of the catalogue by phase in catalogue order: number, title, enabled or not, and
+    its optional groups (held or not)."""
+    rows = []
+    for entry in CATALOGUE:
+        groups = [{"name": group, "held": all(key in thresholds for key in keys),
+                   "labels": [THRESHOLDS_BY_KEY[key].label for key in keys]}
+                  for group, keys in OPTIONAL_GROUPS.items() if THRESHOLDS_BY_KEY[keys[0]].rule == entry.code]
+        rows.append({"code": entry.code, "number": entry.number, "title": entry.title,
+                     "phase": PHASE_LABELS[entry.phase], "enabled": entry.code in enabled_rules, "groups": groups})
+    return rows
+
+
+def product_rows(products) -> list[dict[str, Any]]:
+    """Each product of a version with its indication entries in words."""
+    rows = []
+    for product in products:
+        entries = [indication_from_dict(entry) for entry in product.indications]
+        rows.append({"product": product, "indications": [
+            {"diagnosis": DIAGNOSIS_WORDS.get(entry.diagnosis, entry.diagnosis), "text": indication_text(entry)}
+            for entry in entries]})
+    return rows
 
 
 def _product_value(value: Any) -> str:
@@ -59,11 +102,17 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
     for record in (Threshold.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
                    .order_by("history_date", "history_id")):
         before = last.get(record.id)
+        what = _threshold_label(record.key)
         if record.history_type == "~" and before is not None and before.value != record.value:
-            spec = THRESHOLDS_BY_KEY[record.key]
-            rows.append({"when": record.history_date, "who": _who(record), "what": spec.label,
-                         "old": measure(before.value, spec.unit),
-                         "new": measure(record.value, spec.unit)})
+            rows.append({"when": record.history_date, "who": _who(record), "what": what,
+                         "old": _threshold_value(record.key, before.value),
+                         "new": _threshold_value(record.key, record.value)})
+        elif record.history_type == "+" and not (record.history_change_reason or "").startswith("Copied"):
+            rows.append({"when": record.history_date, "who": _who(record), "what": what, "old": "not held",
+                         "new": f"{_threshold_value(record.key, record.value)} ({record.history_change_reason})"})
+        elif record.history_type == "-":
+            rows.append({"when": record.history_date, "who": _who(record), "what": what,
+                         "old": _threshold_value(record.key, record.value), "new": "not held"})
         last[record.id] = record
     last = {}
     for record in (Product.history.filter(ruleset_id=ruleset.pk).select_related("history_user")
@@ -79,13 +128,37 @@ def ruleset_edit_rows(ruleset) -> list[dict[str, Any]]:
         elif record.history_type == "~" and before is not None:
             for name in Product.EDITABLE_FIELDS:
                 old, new = getattr(before, name), getattr(record, name)
-                if old != new:
+                if name == "indications" and old != new:
+                    rows.extend(_indication_edits(record, old, new, what))
+                elif old != new:
                     rows.append({"when": record.history_date, "who": _who(record),
                                  "what": f"{what}: {name.replace('_', ' ')}",
                                  "old": _product_value(old), "new": _product_value(new)})
         last[record.id] = record
     rows.sort(key=lambda row: row["when"], reverse=True)
     return rows
+
+
+def _threshold_label(key: str) -> str:
+    spec = THRESHOLDS_BY_KEY.get(key)
+    # A retired key (criteria-v2 2.3): its value moved into the products' indication entries.
+    return spec.label if spec is not None else f"{key.replace('_', ' ')} (retired: now in the products' indications)"
+
+
+def _threshold_value(key: str, value) -> str:
+    if key not in THRESHOLDS_BY_KEY:
+        return "to be entered" if value is None else str(value)
+    return value_with_unit(key, value)
+
+
+def _indication_edits(record, old: list, new: list, what: str) -> list[dict[str, Any]]:
+    """A product's indication entries changed in one save, entry by entry, in words."""
+    before = {entry["diagnosis"]: indication_from_dict(entry) for entry in old or []}
+    after = {entry["diagnosis"]: indication_from_dict(entry) for entry in new or []}
+    return [{"when": record.history_date, "who": _who(record),
+             "what": f"{what}: indication for {DIAGNOSIS_WORDS.get(diagnosis, diagnosis)}",
+             "old": indication_text(before.get(diagnosis)), "new": indication_text(after.get(diagnosis))}
+            for diagnosis in sorted(before.keys() | after.keys()) if before.get(diagnosis) != after.get(diagnosis)]
 
 
 def reevaluation_state(reevaluation, *, now, stalled_after) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..rules import CaseValidationError, Engine, dumps
+from ..rules import CaseValidationError, Engine, dumps, in_catalogue_order
 from .models import RuleSet
 from .selectors import engine_for, ruleset_data, ruleset_get
 
@@ -57,8 +57,23 @@ class Impact:
         return [(before, after, count) for (before, after), count in self.transitions.most_common()]
 
 
+def item_changes(before, after) -> list[tuple[str, str | None, str | None]]:
+    """(code, status before, status after) of each item whose status or reason differs, matched by
+    code in catalogue order (criteria-v2 2.1): an item on one side only is a change, its other
+    status ``None`` (a rule enabled or disabled by the draft)."""
+    old_by_code = {item.code: item for item in before}
+    new_by_code = {item.code: item for item in after}
+    changes = []
+    for code in in_catalogue_order(old_by_code.keys() | new_by_code.keys()):
+        old, new = old_by_code.get(code), new_by_code.get(code)
+        if old is None or new is None or old.status != new.status or old.reason != new.reason:
+            changes.append((code, old and old.status, new and new.status))
+    return changes
+
+
 def impact_preview(*, draft: RuleSet) -> Impact:
-    """Evaluate every open assessment under the active version and under ``draft`` and compare."""
+    """Evaluate every open assessment under the active version and under ``draft`` and compare
+    (the caller refuses a draft that is not publishable first: see the views)."""
     active_engine = engine_for(ruleset_get())
     draft_engine = Engine(ruleset_data(draft))
     impact = Impact()
@@ -72,8 +87,7 @@ def impact_preview(*, draft: RuleSet) -> Impact:
             impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "initials": initials,
                                        "errors": exc.errors})
             continue
-        items = [(old.code, old.status, new.status) for old, new in zip(before.items, after.items, strict=True)
-                 if old.status != new.status or old.reason != new.reason]
+        items = item_changes(before.items, after.items)
         if before.overall != after.overall:
             impact.transitions[(before.overall, after.overall)] += 1
         if items or before.overall != after.overall:

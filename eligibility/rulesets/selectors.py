@@ -6,8 +6,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..common.display import diagnoses_text
-from ..rules import THRESHOLDS_BY_KEY, Engine, IndicationEntry, Pathway, ProductSpec, RuleSetData, plain
-from .models import Product, RuleSet, RuleSetEvent, Threshold
+from ..rules import (
+    CATALOGUE,
+    CATALOGUE_BY_CODE,
+    OPTIONAL_GROUPS,
+    THRESHOLDS_BY_KEY,
+    Engine,
+    ProductSpec,
+    RuleSetData,
+    count,
+    indication_from_dict,
+    measure,
+    plain,
+)
+from .models import (
+    DIAGNOSIS_CHOICES,
+    DRUG_CLASS_CHOICES,
+    FIRST_LINE_RESPONSE_CHOICES,
+    Product,
+    RuleSet,
+    RuleSetEvent,
+    Threshold,
+)
 
 
 class NoActiveRuleSet(LookupError):
@@ -26,12 +46,9 @@ def ruleset_get(*, version: int | None = None) -> RuleSet:
 
 
 def ruleset_data(ruleset: RuleSet) -> RuleSetData:
-    """Every threshold and product of ``ruleset`` as plain values (two queries)."""
+    """Every enabled rule, held threshold (``None``: to be entered) and product of ``ruleset`` as
+    plain values (two queries)."""
     thresholds = dict(ruleset.thresholds.values_list("key", "value"))
-    # Until the products store their indication entries, they are read as criteria-v2 5.2 migrates
-    # them: one pathway per diagnosis with the rule set's minimum prior lines for it.
-    minimums = {key.removeprefix("min_prior_lines_"): int(thresholds.pop(key))
-                for key in list(thresholds) if key.startswith("min_prior_lines_")}
     products = {
         product.code: ProductSpec(
             code=product.code,
@@ -39,17 +56,12 @@ def ruleset_data(ruleset: RuleSet) -> RuleSetData:
             target=product.target,
             accepts_cryopreserved=product.accepts_cryopreserved,
             investigational=product.investigational,
-            indications=tuple(
-                IndicationEntry(
-                    diagnosis=diagnosis,
-                    min_age_years=product.min_age_years if diagnosis in product.age_limit_diagnoses else None,
-                    max_age_years=product.max_age_years if diagnosis in product.age_limit_diagnoses else None,
-                    pathways=(Pathway(min_prior_lines=minimums.get(diagnosis)),))
-                for diagnosis in sorted(product.diagnoses)),
+            indications=tuple(indication_from_dict(entry) for entry in product.indications),
         )
         for product in ruleset.products.all()
     }
-    return RuleSetData(name=ruleset.name, version=ruleset.version, thresholds=thresholds, products=products)
+    return RuleSetData(name=ruleset.name, version=ruleset.version, thresholds=thresholds, products=products,
+                       enabled_rules=frozenset(ruleset.enabled_rules))
 
 
 def engine_get(*, version: int | None = None) -> Engine:
@@ -92,7 +104,9 @@ def ruleset_editor_ids(ruleset: RuleSet) -> set[int]:
     for history in (Threshold.history, Product.history):
         ids.update(history.filter(ruleset_id=ruleset.pk).values_list("history_user_id", flat=True).distinct())
     ids.update(RuleSetEvent.objects.filter(ruleset=ruleset, action__in=[
-        RuleSetEvent.Action.NAMED, RuleSetEvent.Action.NOTED]).values_list("by_id", flat=True))
+        RuleSetEvent.Action.NAMED, RuleSetEvent.Action.NOTED, RuleSetEvent.Action.ENABLED,
+        RuleSetEvent.Action.DISABLED, RuleSetEvent.Action.GROUPED, RuleSetEvent.Action.UNGROUPED,
+    ]).values_list("by_id", flat=True))
     ids.discard(None)
     return ids
 
@@ -110,33 +124,122 @@ def product_names() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Difference:
+    """One difference between two versions, in words (``before`` and ``after`` as screens show them)."""
+
     key: str
     label: str
-    unit: str
     before: str
     after: str
 
 
+NOT_HELD = "not held"
+TO_BE_ENTERED = "to be entered"
+
+
+def threshold_text(key: str, value) -> str:
+    """A threshold's value with its unit, or that it is to be entered."""
+    return TO_BE_ENTERED if value is None else measure(value, THRESHOLDS_BY_KEY[key].unit)
+
+
 def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
-    """Threshold by threshold (and product by product), what ``after`` changes from ``before``."""
+    """What ``after`` changes from ``before``, in words: rules enabled or disabled, optional groups
+    added or removed, thresholds held, no longer held, changed or to be entered, and products and
+    their indication entries (criteria-v2 2.2)."""
     old, new = ruleset_data(before), ruleset_data(after)
     changes = []
-    for key in THRESHOLDS_BY_KEY:
-        if old.thresholds.get(key) != new.thresholds.get(key):
-            spec = THRESHOLDS_BY_KEY[key]
-            changes.append(Difference(key, spec.label, spec.unit, plain(old.thresholds[key]),
-                                      plain(new.thresholds[key])))
+    for entry in CATALOGUE:
+        was, now = entry.code in old.enabled_rules, entry.code in new.enabled_rules
+        if was != now:
+            changes.append(Difference(f"rule:{entry.code}", f"Rule {entry.number}: {entry.title}",
+                                      "enabled" if was else "disabled", "enabled" if now else "disabled"))
+    grouped = set()
+    for group, keys in OPTIONAL_GROUPS.items():
+        was, now = all(key in old.thresholds for key in keys), all(key in new.thresholds for key in keys)
+        if was != now:
+            grouped.update(keys)
+            changes.append(Difference(f"group:{group}", f"Optional group '{group}' "
+                                      f"({CATALOGUE_BY_CODE[THRESHOLDS_BY_KEY[keys[0]].rule].title})",
+                                      "held" if was else NOT_HELD, "held" if now else NOT_HELD))
+    for key, spec in THRESHOLDS_BY_KEY.items():
+        if key not in old.thresholds and key not in new.thresholds:
+            continue
+        if key in grouped and (key not in old.thresholds or key not in new.thresholds) and (
+                old.thresholds.get(key) is None and new.thresholds.get(key) is None):
+            continue  # said by the group's line: a value to be entered on one side only
+        if key in old.thresholds and key in new.thresholds and old.thresholds[key] == new.thresholds[key]:
+            continue
+        changes.append(Difference(key, spec.label,
+                                  threshold_text(key, old.thresholds[key]) if key in old.thresholds else NOT_HELD,
+                                  threshold_text(key, new.thresholds[key]) if key in new.thresholds else NOT_HELD))
     for code in sorted(old.products.keys() | new.products.keys()):
-        if old.products.get(code) != new.products.get(code):
-            name = (new.products.get(code) or old.products[code]).name
-            changes.append(Difference(f"product:{code}", f"Product {name}", "",
-                                      _product_text(old.products.get(code)), _product_text(new.products.get(code))))
+        was, now = old.products.get(code), new.products.get(code)
+        if was == now:
+            continue
+        name = (now or was).name
+        if was is None or now is None or _product_fields(was) != _product_fields(now):
+            changes.append(Difference(f"product:{code}", f"Product {name}", _product_text(was), _product_text(now)))
+        if was is None or now is None:
+            continue
+        old_entries = {entry.diagnosis: entry for entry in was.indications}
+        new_entries = {entry.diagnosis: entry for entry in now.indications}
+        for diagnosis in sorted(old_entries.keys() | new_entries.keys()):
+            if old_entries.get(diagnosis) != new_entries.get(diagnosis):
+                changes.append(Difference(f"indication:{code}:{diagnosis}",
+                                          f"{name}: indication for {DIAGNOSIS_WORDS.get(diagnosis, diagnosis)}",
+                                          indication_text(old_entries.get(diagnosis)),
+                                          indication_text(new_entries.get(diagnosis))))
     return changes
+
+
+def _product_fields(product) -> tuple:
+    return (product.name, product.target, product.accepts_cryopreserved, product.investigational)
 
 
 def _product_text(product) -> str:
     if product is None:
         return "absent"
-    return (f"{product.name}, {product.target}, {diagnoses_text(product.diagnoses)}"
+    return (f"{product.name}, {product.target}, {diagnoses_text([entry.diagnosis for entry in product.indications])}"
             f"{', accepts cryopreserved' if product.accepts_cryopreserved else ''}"
             f"{', investigational' if product.investigational else ''}")
+
+
+DIAGNOSIS_WORDS = dict(DIAGNOSIS_CHOICES)
+_CHOICE_WORDS = {**dict(DRUG_CLASS_CHOICES), **dict(FIRST_LINE_RESPONSE_CHOICES)}
+
+
+def pathway_text(pathway) -> str:
+    """A pathway's conditions in words ("at least 2 prior lines; after a BTK inhibitor")."""
+    parts = []
+    if pathway.min_prior_lines is not None:
+        parts.append(f"at least {count(pathway.min_prior_lines, 'prior line')}")
+    if pathway.required_drug_classes:
+        parts.append("after " + " and ".join(_CHOICE_WORDS[code] for code in sorted(pathway.required_drug_classes)))
+    if pathway.first_line_response_in is not None:
+        parts.append("first-line response: " + " or ".join(
+            _CHOICE_WORDS[code] for code in sorted(pathway.first_line_response_in)))
+    if pathway.disease_status_in is not None:
+        parts.append("disease " + " or ".join(sorted(pathway.disease_status_in)))
+    if pathway.min_relapse_number is not None:
+        parts.append(f"relapse number at least {pathway.min_relapse_number}")
+    if pathway.transplant_ineligible:
+        parts.append("not eligible for transplant")
+    if pathway.lenalidomide_refractory:
+        parts.append("lenalidomide-refractory")
+    text = "; ".join(parts) or "no further condition"
+    return f"{pathway.label}: {text}" if pathway.label else text
+
+
+def indication_text(entry) -> str:
+    """An indication entry in words: age limits, pathways (any one suffices), source."""
+    if entry is None:
+        return "none"
+    parts = []
+    if entry.min_age_years is not None:
+        parts.append(f"age at least {plain(entry.min_age_years)}")
+    if entry.max_age_years is not None:
+        parts.append(f"age at most {plain(entry.max_age_years)}")
+    pathways = [pathway_text(pathway) for pathway in entry.pathways]
+    parts.append(pathways[0] if len(pathways) == 1 else "any of: " + " | ".join(pathways))
+    if entry.source:
+        parts.append(f"source: {entry.source}")
+    return "; ".join(parts)

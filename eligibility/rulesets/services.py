@@ -12,6 +12,7 @@ administrator saw, so one made on a page that an edit overtook is refused."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from django.conf import settings
@@ -21,9 +22,29 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from ..common.people import display_name
-from ..rules import RETIRED_THRESHOLDS, THRESHOLDS_BY_KEY, threshold_set_errors
-from .models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, RuleSetReevaluation, Threshold
-from .selectors import ruleset_editor_ids, ruleset_get
+from ..rules import (
+    CATALOGUE_BY_CODE,
+    OPTIONAL_GROUPS,
+    THRESHOLDS,
+    THRESHOLDS_BY_KEY,
+    RuleSetData,
+    in_catalogue_order,
+    indication_as_dict,
+)
+from ..rules import plain as _plain
+from .models import (
+    DIAGNOSIS_CHOICES,
+    DRUG_CLASS_CHOICES,
+    FIRST_LINE_RESPONSE_CHOICES,
+    PATHWAY_DISEASE_STATUS_CHOICES,
+    RETIRED_THRESHOLDS,
+    Product,
+    RuleSet,
+    RuleSetEvent,
+    RuleSetReevaluation,
+    Threshold,
+)
+from .selectors import ruleset_data, ruleset_editor_ids, ruleset_get
 from .signals import ruleset_published
 
 
@@ -93,6 +114,145 @@ def ruleset_name_errors(*, draft: RuleSet, name: str) -> list[str]:
     return []
 
 
+
+#: Ordered pairs of thresholds (criteria-v2 2.3): (lower, upper, strictly below), each checked when
+#: both are held with a value, whether or not their rules are enabled.
+ORDERED_PAIRS = (
+    ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks", True),
+    ("tocilizumab_min_doses", "tocilizumab_max_doses", True),
+    ("bilirubin_max_umol_l", "bilirubin_gilbert_max_umol_l", True),
+    ("tocilizumab_max_doses", "tocilizumab_max_doses_total", False),
+)
+
+
+def _rule_title(code: str) -> str:
+    return CATALOGUE_BY_CODE[code].title
+
+
+def ruleset_validation_errors(data: RuleSetData, *, publishable: bool) -> dict[str, list[str]]:
+    """Why ``data`` cannot be saved as a draft (``publishable`` false) or previewed and published
+    (true), by the field concerned (a threshold key, ``enabled_rules``, or
+    ``products.<code>.indications[i]...``); empty when it can (criteria-v2 2.2, 2.3, 5.4).
+
+    The one place the rule-set pages validate a whole version: the engine's
+    ``rules.ruleset_errors(data, publishable=...)`` takes its place when it lands."""
+    errors: dict[str, list[str]] = {}
+    unknown_rules = sorted(set(data.enabled_rules) - CATALOGUE_BY_CODE.keys())
+    if unknown_rules:
+        errors["enabled_rules"] = [f"unknown rule: {', '.join(unknown_rules)}"]
+    if publishable and not data.enabled_rules:
+        errors.setdefault("enabled_rules", []).append("enable at least one rule")
+    for key, value in data.thresholds.items():
+        spec = THRESHOLDS_BY_KEY.get(key)
+        if spec is None or key in RETIRED_THRESHOLDS:
+            errors[key] = ["is not a known threshold"]
+        elif value is None:
+            if publishable:
+                errors[key] = ["is to be entered: enter a value before previewing or publishing"]
+        elif problems := spec.validation_errors(value):
+            errors[key] = problems
+    for spec in THRESHOLDS:
+        enabled = [code for code in spec.rules if code in data.enabled_rules]
+        if spec.group is None and enabled and spec.key not in data.thresholds and spec.key not in RETIRED_THRESHOLDS:
+            errors.setdefault(spec.key, []).append(f"is required while the rule '{_rule_title(enabled[0])}' is "
+                                                   "enabled")
+    for group, keys in OPTIONAL_GROUPS.items():
+        missing = [key for key in keys if key not in data.thresholds]
+        if missing and len(missing) < len(keys):
+            errors.setdefault(f"group:{group}", []).append(
+                f"the optional group '{group}' is held in part: missing "
+                + ", ".join(f"'{THRESHOLDS_BY_KEY[key].label}'" for key in missing))
+    for lower, upper, strict in ORDERED_PAIRS:
+        low, high = data.thresholds.get(lower), data.thresholds.get(upper)
+        if low is not None and high is not None and not (low < high if strict else low <= high):
+            errors.setdefault(lower, []).append(
+                f"must be {'below' if strict else 'at most'} '{THRESHOLDS_BY_KEY[upper].label}' ({_plain(high)})")
+    for code, product in data.products.items():
+        for path, problems in indication_errors([indication_as_dict(entry) for entry in product.indications]).items():
+            errors[f"products.{code}.{path}"] = problems
+    return errors
+
+
+def ruleset_publishable_or_refused(*, draft: RuleSet, what: str) -> None:
+    """Refuse previewing or publishing ``draft`` while it is not publishable, naming each problem
+    (read as stored now: the caller's copy may predate an edit)."""
+    errors = ruleset_validation_errors(ruleset_data(RuleSet.objects.get(pk=draft.pk)), publishable=True)
+    if errors:
+        raise RuleSetRefused(f"Draft version {draft.version} cannot be {what} yet: "
+                             + "; ".join(f"{field_label(field)} {'; '.join(problems)}"
+                                         for field, problems in errors.items()) + ".", errors)
+
+
+def field_label(field: str) -> str:
+    """The words for a field of :func:`ruleset_validation_errors` (a threshold's label, ...)."""
+    if field in THRESHOLDS_BY_KEY:
+        return f"'{THRESHOLDS_BY_KEY[field].label}'"
+    if field == "enabled_rules":
+        return "The rules:"
+    if field.startswith("group:"):
+        return "Optional group:"
+    return f"Product data ({field}):"
+
+
+_KNOWN = {
+    "diagnosis": {code for code, _ in DIAGNOSIS_CHOICES},
+    "required_drug_classes": {code for code, _ in DRUG_CLASS_CHOICES},
+    "first_line_response_in": {code for code, _ in FIRST_LINE_RESPONSE_CHOICES},
+    "disease_status_in": {code for code, _ in PATHWAY_DISEASE_STATUS_CHOICES},
+}
+AGE_RANGE = (Decimal(0), Decimal(120))
+
+
+def indication_errors(entries: list[dict]) -> dict[str, list[str]]:
+    """Why a product's indication entries (``indication_as_dict`` form) are not allowed, by path
+    (``indications[0].pathways[1].label``): criteria-v2 5.4, and the ranges of 5.1."""
+    errors: dict[str, list[str]] = {}
+
+    def refuse(path, problem):
+        errors.setdefault(path, []).append(problem)
+
+    if not entries:
+        refuse("indications", "add at least one indication (a diagnosis the product is indicated for)")
+    seen = set()
+    for i, entry in enumerate(entries):
+        at = f"indications[{i}]"
+        diagnosis = entry.get("diagnosis")
+        if diagnosis not in _KNOWN["diagnosis"]:
+            refuse(f"{at}.diagnosis", f"unknown diagnosis: {diagnosis or 'none chosen'}")
+        elif diagnosis in seen:
+            refuse(f"{at}.diagnosis", "the product has an indication for this diagnosis already: one per diagnosis")
+        seen.add(diagnosis)
+        ages = {}
+        for name in ("min_age_years", "max_age_years"):
+            value = entry.get(name)
+            if value is not None:
+                ages[name] = Decimal(str(value))
+                if not AGE_RANGE[0] <= ages[name] <= AGE_RANGE[1]:
+                    refuse(f"{at}.{name}", "must be between 0 and 120 years")
+        if len(ages) == 2 and ages["min_age_years"] > ages["max_age_years"]:
+            refuse(f"{at}.min_age_years", "must be at most the maximum age")
+        pathways = entry.get("pathways") or []
+        if not pathways:
+            refuse(f"{at}.pathways", "add at least one pathway (how the indication is met)")
+        for j, pathway in enumerate(pathways):
+            where = f"{at}.pathways[{j}]"
+            if len(pathways) > 1 and not (pathway.get("label") or "").strip():
+                refuse(f"{where}.label", "name each pathway when the indication has more than one")
+            for name, low in (("min_prior_lines", 0), ("min_relapse_number", 1)):
+                value = pathway.get(name)
+                if value is not None and (not isinstance(value, int) or not low <= value <= 20):
+                    refuse(f"{where}.{name}", f"must be a whole number between {low} and 20")
+            for name in ("required_drug_classes", "first_line_response_in", "disease_status_in"):
+                value = pathway.get(name)
+                if value is None:
+                    continue
+                if not value and name != "required_drug_classes":
+                    refuse(f"{where}.{name}", "choose at least one, or none to leave it unread")
+                if unknown := sorted(set(value) - _KNOWN[name]):
+                    refuse(f"{where}.{name}", f"unknown: {', '.join(unknown)}")
+    return errors
+
+
 @transaction.atomic
 def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     """A draft copying every threshold and product of the active version; refused while a draft
@@ -107,7 +267,7 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     # it a better one before publishing.
     name = name or f"Version {version} of {timezone.localdate().isoformat()}"
     draft = RuleSet.objects.create(name=name, version=version, status=RuleSet.Status.DRAFT,
-                                   based_on=active, created_by=by)
+                                   based_on=active, created_by=by, enabled_rules=active.enabled_rules)
     copied = f"Copied from version {active.version}"
     bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
                               for key, value in active.thresholds.values_list("key", "value")],
@@ -132,16 +292,28 @@ def ruleset_draft_discard(*, draft: RuleSet, by, revision: int | None = None) ->
     draft.delete()
 
 
+def _draft_errors(draft: RuleSet, *, thresholds=None, enabled_rules=None) -> dict[str, list[str]]:
+    """What saving ``draft`` with these thresholds or rules would leave wrong (draft rules: values
+    may be to be entered), besides its products (validated when each is saved)."""
+    data = ruleset_data(draft)
+    data = replace(data, products={},
+                   thresholds=data.thresholds if thresholds is None else thresholds,
+                   enabled_rules=data.enabled_rules if enabled_rules is None else frozenset(enabled_rules))
+    return ruleset_validation_errors(data, publishable=False)
+
+
 @transaction.atomic
-def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by) -> None:
-    """Change thresholds of a draft; every value and every ordered pair is validated first."""
+def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal | None], by) -> None:
+    """Change thresholds the draft holds (``None``: to be entered, allowed in a draft); every value,
+    ordered pair and optional group is validated first."""
     draft = _locked_draft(draft)
-    current = dict(draft.thresholds.exclude(key__in=RETIRED_THRESHOLDS).values_list("key", "value"))
+    current = dict(draft.thresholds.values_list("key", "value"))
     unknown = set(values) - set(current)
     if unknown:
-        raise RuleSetRefused("Unknown thresholds.", {key: ["is not a known threshold"] for key in unknown})
-    merged = {**current, **values}
-    errors = threshold_set_errors(merged)
+        raise RuleSetRefused("Unknown thresholds.", {key: ["is not a known threshold" if key not in THRESHOLDS_BY_KEY
+                                                           else "is not held by this draft: enable its rule or add "
+                                                           "its optional group first"] for key in unknown})
+    errors = _draft_errors(draft, thresholds={**current, **values})
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
     changed = list(draft.thresholds.filter(key__in=[key for key, value in values.items() if value != current[key]]))
@@ -151,6 +323,70 @@ def ruleset_thresholds_update(*, draft: RuleSet, values: dict[str, Decimal], by)
         threshold.save(update_fields=["value"])
     if changed:
         _edited(draft, by=by, what=", ".join(THRESHOLDS_BY_KEY[threshold.key].label for threshold in changed))
+
+
+def _thresholds_add(draft: RuleSet, keys, *, by, reason: str) -> list[str]:
+    """Hold ``keys`` the draft does not hold yet, at their catalogue defaults (a default of none:
+    to be entered); keys held already keep their values (an administrator's, or re-enabled ones)."""
+    held = set(draft.thresholds.values_list("key", flat=True))
+    added = [key for key in keys if key not in held]
+    bulk_create_with_history([Threshold(ruleset=draft, key=key, value=THRESHOLDS_BY_KEY[key].default)
+                              for key in added], Threshold, default_user=by, default_change_reason=reason)
+    return added
+
+
+@transaction.atomic
+def ruleset_rule_enable(*, draft: RuleSet, code: str, enabled: bool, by) -> RuleSet:
+    """Enable or disable the rule ``code`` in a draft (criteria-v2 2.1-2.3). Enabling adds the
+    thresholds the rule requires at their catalogue defaults (a default of none is added to be
+    entered); disabling keeps them (not read while it is disabled; re-enabling finds them as left)."""
+    draft = _locked_draft(draft)
+    if code not in CATALOGUE_BY_CODE:
+        raise RuleSetRefused(f"'{code}' is not a rule of the catalogue.")
+    title = _rule_title(code)
+    rules = set(draft.enabled_rules)
+    if (code in rules) == enabled:
+        return draft
+    rules = rules | {code} if enabled else rules - {code}
+    ordered = in_catalogue_order(rules)
+    added = []
+    if enabled:
+        added = _thresholds_add(draft, [spec.key for spec in THRESHOLDS if code in spec.rules and spec.group is None
+                                        and spec.key not in RETIRED_THRESHOLDS],
+                                by=by, reason=f"Rule '{title}' enabled")
+    # Conditional on the rules read under the lock (the row is locked: a guard, not a retry).
+    if not RuleSet.objects.filter(pk=draft.pk, status=RuleSet.Status.DRAFT).update(enabled_rules=ordered):
+        raise RuleSetRefused(f"Draft version {draft.version} changed meanwhile: reload the page.")
+    draft.enabled_rules = ordered
+    detail = title + (f" (added: {', '.join(THRESHOLDS_BY_KEY[key].label for key in added)})" if added else "")
+    _event(draft, RuleSetEvent.Action.ENABLED if enabled else RuleSetEvent.Action.DISABLED, by=by, new=detail)
+    _edited(draft, by=by, what=f"{'enabled' if enabled else 'disabled'} the rule '{title}'")
+    return draft
+
+
+@transaction.atomic
+def ruleset_group_hold(*, draft: RuleSet, group: str, held: bool, by) -> RuleSet:
+    """Add an optional group to a draft (all its thresholds at their defaults, none: to be
+    entered) or remove it as a whole (criteria-v2 2.3)."""
+    draft = _locked_draft(draft)
+    keys = OPTIONAL_GROUPS.get(group)
+    if keys is None:
+        raise RuleSetRefused(f"'{group}' is not an optional group.")
+    current = set(draft.thresholds.values_list("key", flat=True))
+    if held:
+        if set(keys) <= current:
+            return draft
+        _thresholds_add(draft, keys, by=by, reason=f"Optional group '{group}' added")
+    else:
+        rows = list(draft.thresholds.filter(key__in=keys))
+        if not rows:
+            return draft
+        for row in rows:
+            row._history_user = by
+            row.delete()
+    _event(draft, RuleSetEvent.Action.GROUPED if held else RuleSetEvent.Action.UNGROUPED, by=by, new=group)
+    _edited(draft, by=by, what=f"{'added' if held else 'removed'} the optional group '{group}'")
+    return draft
 
 
 @transaction.atomic
@@ -228,10 +464,7 @@ def ruleset_publish(*, draft: RuleSet, by, note: str | None = None, revision: in
     if ruleset_approval_required() and draft.approved_by_id is None:
         raise RuleSetRefused(f"Draft version {draft.version} needs the approval of a second administrator "
                              "(neither its author nor anyone who edited it) before it is published.")
-    held = draft.thresholds.exclude(key__in=RETIRED_THRESHOLDS)
-    errors = threshold_set_errors(dict(held.values_list("key", "value")))
-    if errors:
-        raise RuleSetRefused("The draft has values that are not allowed.", errors)
+    ruleset_publishable_or_refused(draft=draft, what="published")
     RuleSet.objects.filter(status=RuleSet.Status.ACTIVE).update(status=RuleSet.Status.RETIRED)
     draft.status = RuleSet.Status.ACTIVE
     draft.change_note = note
@@ -271,10 +504,8 @@ def ruleset_reevaluation_resume(*, reevaluation: RuleSetReevaluation, by) -> Rul
     return reevaluation
 
 
-def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_diagnoses: list[str],
-                   min_age_years: Decimal | None, max_age_years: Decimal | None) -> dict[str, list[str]]:
-    """Why a product's values are not allowed (empty when they are)."""
-    known = {code for code, _ in DIAGNOSIS_CHOICES}
+def product_errors(*, name: str, target: str, indications: list[dict], **_flags) -> dict[str, list[str]]:
+    """Why a product's values are not allowed (empty when they are), by field or indication path."""
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["is required"]
@@ -284,31 +515,31 @@ def product_errors(*, name: str, target: str, diagnoses: list[str], age_limit_di
         limit = Product._meta.get_field(key).max_length
         if len(value) > limit:
             errors.setdefault(key, []).append(f"at most {limit} characters")
-    if not diagnoses:
-        errors["diagnoses"] = ["choose at least one diagnosis"]
-    elif set(diagnoses) - known:
-        errors["diagnoses"] = ["unknown diagnosis: " + ", ".join(sorted(set(diagnoses) - known))]
-    if set(age_limit_diagnoses) - set(diagnoses):
-        errors["age_limit_diagnoses"] = ["an age limit can only apply to the product's own diagnoses"]
-    for age_field, age in (("min_age_years", min_age_years), ("max_age_years", max_age_years)):
-        if age is not None and not Decimal(0) <= age <= Decimal(120):
-            errors[age_field] = ["must be between 0 and 120 years"]
-    if min_age_years is not None and max_age_years is not None and not min_age_years < max_age_years:
-        errors.setdefault("min_age_years", []).append("must be below the maximum age")
-    if (min_age_years is not None or max_age_years is not None) and not age_limit_diagnoses:
-        errors.setdefault("age_limit_diagnoses", []).append("choose the diagnoses the age limit applies to")
+    errors.update(indication_errors(indications))
     return errors
 
 
+def _ordered(indications: list[dict]) -> list[dict]:
+    """Entries ordered by diagnosis, as they are stored (criteria-v2 2.6)."""
+    return sorted(indications, key=lambda entry: entry["diagnosis"])
+
+
 @transaction.atomic
-def ruleset_product_update(*, draft: RuleSet, code: str, by, **values) -> Product:
-    """Change one product of a draft's catalogue after validating its values."""
+def ruleset_product_update(*, draft: RuleSet, code: str, by, shown_indications: list[dict] | None = None,
+                           **values) -> Product:
+    """Change one product of a draft's catalogue after validating its values (criteria-v2 5.4).
+    ``shown_indications``: the entries the administrator's page showed; refused when someone
+    else changed them since (nobody overwrites an edit they never saw)."""
     draft = _locked_draft(draft)
     product = draft.products.get(code=code)
-    errors = product_errors(**{key: values[key] for key in (
-        "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
+    if shown_indications is not None and _ordered(shown_indications) != product.indications:
+        raise RuleSetRefused(f"The indications of {product.name} were changed by someone else since you opened the "
+                             "page: check them (below, as saved now) and make your change again.",
+                             {"indications": ["changed by someone else since you opened this page"]})
+    errors = product_errors(**values)
     if errors:
         raise RuleSetRefused("Some values are not allowed; nothing was changed.", errors)
+    values["indications"] = _ordered(values["indications"])
     changed = any(getattr(product, key) != value for key, value in values.items())
     for key, value in values.items():
         setattr(product, key, value)
@@ -327,8 +558,8 @@ PRODUCT_CODE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 def ruleset_product_add(*, draft: RuleSet, code: str, by, **values) -> Product:
     """Add a product to a draft's catalogue after validating its code and values."""
     draft = _locked_draft(draft)
-    errors = product_errors(**{key: values[key] for key in (
-        "name", "target", "diagnoses", "age_limit_diagnoses", "min_age_years", "max_age_years")})
+    errors = product_errors(**values)
+    values["indications"] = _ordered(values["indications"]) if not errors else values["indications"]
     code = code.strip()
     if not PRODUCT_CODE.match(code) or len(code) > Product._meta.get_field("code").max_length:
         errors["code"] = ["use lower-case letters, digits and single underscores, starting with a letter "

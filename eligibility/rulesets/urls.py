@@ -12,6 +12,8 @@ urlpatterns = [
     path("rulesets/<int:version>/products/<slug:code>/", views.ruleset_product, name="ruleset_product"),
     path("rulesets/<int:version>/products/<slug:code>/remove/", views.ruleset_product_remove,
          name="ruleset_product_remove"),
+    path("rulesets/<int:version>/rule/", views.ruleset_rule, name="ruleset_rule"),
+    path("rulesets/<int:version>/group/", views.ruleset_group, name="ruleset_group"),
     path("rulesets/<int:version>/describe/", views.ruleset_describe, name="ruleset_describe"),
     path("rulesets/<int:version>/approve/", views.ruleset_approve, name="ruleset_approve"),
     path("rulesets/<int:version>/publish/", views.ruleset_publish, name="ruleset_publish"),

@@ -20,20 +20,29 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from session_guard.views import passive
 
-from ..common.display import generic_name, input_error_text
-from ..common.vocabulary import OVERALL_LABELS, STATUS_LABELS
-from ..rules import RULE_CLASSES, plain
+from ..common.display import generic_name, input_error_text, item_status_text
+from ..common.vocabulary import OVERALL_LABELS
+from ..rules import CATALOGUE, THRESHOLDS_BY_KEY, plain
 from . import services as rulesets
-from .forms import ConfirmForm, DescriptionForm, NewProductForm, ProductForm, ThresholdsForm
+from .forms import (
+    ConfirmForm,
+    DescriptionForm,
+    GroupForm,
+    IndicationsEditor,
+    NewProductForm,
+    ProductForm,
+    RuleForm,
+    ThresholdsForm,
+)
 from .models import Product, RuleSet, RuleSetReevaluation
-from .presenters import reevaluation_state, ruleset_edit_rows, threshold_rows
+from .presenters import product_rows, reevaluation_state, rule_rows, ruleset_edit_rows, threshold_rows
 from .preview import impact_preview
 from .selectors import ruleset_differences, ruleset_editor_ids, ruleset_events, ruleset_get
 
 ADMIN = "eligibility.change_ruleset"
 #: Patients listed on the preview page (all are counted).
 PREVIEW_ROWS = 500
-TITLES = {rule.code: rule.title for rule in RULE_CLASSES}
+TITLES = {entry.code: entry.title for entry in CATALOGUE}
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -60,7 +69,8 @@ def ruleset_list(request):
 def ruleset_detail(request, version):
     ruleset = get_object_or_404(RuleSet, version=version)
     values = dict(ruleset.thresholds.values_list("key", "value"))
-    form = ThresholdsForm(request.POST or None, values=values) if ruleset.is_editable else None
+    form = (ThresholdsForm(request.POST or None, values=values, enabled_rules=ruleset.enabled_rules)
+            if ruleset.is_editable else None)
     if request.method == "POST":
         if form is None:
             messages.error(request, f"Version {version} is {ruleset.get_status_display().lower()} and read-only.")
@@ -115,40 +125,49 @@ def _shown(value) -> str:
     return "none" if value in (None, "") else str(value)
 
 
-def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused) -> None:
+def _refusal_to_form(form: forms.Form, refused: rulesets.RuleSetRefused, *, top: bool = True) -> None:
     """The service's reasons beside the fields they concern (the rest at the top of the form)."""
-    form.add_error(None, str(refused))
+    if top:
+        form.add_error(None, str(refused))
     for key, problems in refused.errors.items():
         for problem in problems:
             form.add_error(key if key in form.fields else None, problem)
 
 
 def _detail(request, ruleset: RuleSet, values=None, *, form=None, bound_product: ProductForm | None = None,
-            add_form: NewProductForm | None = None, description_form: DescriptionForm | None = None,
+            bound_editor: IndicationsEditor | None = None, add_form: NewProductForm | None = None,
+            add_editor: IndicationsEditor | None = None, description_form: DescriptionForm | None = None,
             status: int = 200):
     """The version's page; a form that was refused is shown bound, with its errors beside the fields."""
+    ruleset = RuleSet.objects.get(pk=ruleset.pk)  # as it is now (an edit refused or made meanwhile)
     if values is None:
         values = dict(ruleset.thresholds.values_list("key", "value"))
     if form is None and ruleset.is_editable:
-        form = ThresholdsForm(values=values)
+        form = ThresholdsForm(values=values, enabled_rules=ruleset.enabled_rules)
     active = ruleset_get()
     products = []
-    for product in ruleset.products.all():
-        product_form = None
+    for row in product_rows(ruleset.products.all()):
+        product = row["product"]
+        product_form = editor = None
         if ruleset.is_editable:
-            product_form = (bound_product if bound_product is not None and bound_product.prefix == product.code
-                            else ProductForm(instance=product, prefix=product.code))
-        products.append((product, product_form))
+            mine = bound_product is not None and bound_product.prefix == product.code
+            product_form = bound_product if mine else ProductForm(instance=product, prefix=product.code)
+            editor = bound_editor if mine and bound_editor is not None else IndicationsEditor(
+                product.code, product.indications)
+        products.append({**row, "form": product_form, "editor": editor})
     return render(request, "rulesets/ruleset_detail.html", {
         "products": products,
         "add_form": (add_form or NewProductForm(prefix="new")) if ruleset.is_editable else None,
+        "add_editor": (add_editor or IndicationsEditor("new", new=True)) if ruleset.is_editable else None,
+        "rules": rule_rows(ruleset.enabled_rules, values),
+        "to_be_entered": [THRESHOLDS_BY_KEY[key].label for key, value in values.items() if value is None],
         "ruleset": ruleset, "form": form,
         "description_form": ((description_form or DescriptionForm(ruleset=ruleset)) if ruleset.is_editable
                              else None),
         "approval_required": rulesets.ruleset_approval_required(),
         "may_approve": ruleset.is_editable and request.user.pk not in ruleset_editor_ids(ruleset),
         "approve_form": ConfirmForm(initial={"revision": ruleset.revision}),
-        "thresholds": threshold_rows(values),
+        "thresholds": threshold_rows(values, ruleset.enabled_rules),
         "differences": ruleset_differences(active, ruleset) if ruleset != active else [],
         "active": active,
         "edits": ruleset_edit_rows(ruleset),
@@ -197,6 +216,11 @@ def ruleset_reevaluation_resume(request, version):
 @require_safe
 def ruleset_preview(request, version):
     draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
+    try:
+        rulesets.ruleset_publishable_or_refused(draft=draft, what="previewed")
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"No preview. {refused}")
+        return redirect("ruleset_detail", version=version)
     impact = impact_preview(draft=draft)
     # Words, not codes; what changes a result or a status first, wording-only changes after.
     rows = sorted(impact.changed, key=lambda row: (row["before"] == row["after"],
@@ -207,7 +231,7 @@ def ruleset_preview(request, version):
         "unevaluable": [{**row, "errors": [input_error_text(error) for error in row["errors"]]}
                         for row in impact.unevaluable[:PREVIEW_ROWS]],
         "rows": [{**row, "before": OVERALL_LABELS[row["before"]], "after": OVERALL_LABELS[row["after"]],
-                  "items": [(TITLES[code], STATUS_LABELS[old], STATUS_LABELS[new], old != new)
+                  "items": [(TITLES[code], item_status_text(old), item_status_text(new), old != new)
                             for code, old, new in row["items"]]}
                  for row in rows[:PREVIEW_ROWS]],
     })
@@ -228,12 +252,16 @@ def _confirmation(request, ruleset: RuleSet, action: str, *, product: Product | 
         if rulesets.ruleset_approval_required() and ruleset.approved_by_id is None:
             blockers.append("It needs the approval of a second administrator (neither its author nor anyone who "
                             "edited it).")
-        impact = impact_preview(draft=ruleset)
+        try:
+            rulesets.ruleset_publishable_or_refused(draft=ruleset, what="published")
+        except rulesets.RuleSetRefused as refused:
+            blockers.append(str(refused))
+        impact = impact_preview(draft=ruleset) if not blockers else None
         context.update({
             "blockers": blockers, "impact": impact, "active": ruleset_get(),
             "differences": ruleset_differences(ruleset_get(), ruleset),
             "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count)
-                        for before, after, count in impact.summary],
+                        for before, after, count in impact.summary] if impact else [],
             "approval_required": rulesets.ruleset_approval_required(),
         })
     elif action == "discard":
@@ -318,49 +346,113 @@ def _editable_or_refused(request, ruleset: RuleSet) -> bool:
 @permission_required(ADMIN, raise_exception=True)
 @require_http_methods(["POST"])
 def ruleset_product(request, version, code):
-    """Save one product of a draft's catalogue."""
+    """Save one product of a draft's catalogue: its own fields and its indication entries (or, for
+    "add an indication" and "add a pathway", show the forms again with one more, saving nothing)."""
     ruleset = get_object_or_404(RuleSet, version=version)
     product = get_object_or_404(Product, ruleset=ruleset, code=code)
     if not _editable_or_refused(request, ruleset):
         return redirect("ruleset_detail", version=version)
     form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk), prefix=code)
-    current = {field: getattr(product, field) for field in Product.EDITABLE_FIELDS}
-    if form.is_valid() and not _changed_by_someone_else(form, current):
-        # Only what this user changed is applied over the product as it is now.
-        values = {**current, **{field: form.cleaned_data[field] for field in form.changed_data}}
-        # The service validates again and saves a fresh copy of the product (the form only converts).
+    editor = IndicationsEditor(code, data=request.POST)
+    if editor.adding:
+        return _detail(request, ruleset, bound_product=form, bound_editor=editor)
+    current = {field: getattr(product, field) for field in ProductForm.Meta.fields}
+    forms_valid = form.is_valid() & editor.is_valid()  # both validated: every problem at once
+    if forms_valid and not _changed_by_someone_else(form, current):
+        # Only what this user changed is applied over the product's own fields as they are now.
+        values = {**current, **{field: form.cleaned_data[field] for field in form.changed_data},
+                  "indications": editor.cleaned()}
+        # The service validates again and saves a fresh copy of the product (the forms only convert).
         try:
-            rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user, **values)
+            rulesets.ruleset_product_update(draft=ruleset, code=code, by=request.user,
+                                            shown_indications=editor.shown_indications(), **values)
         except rulesets.RuleSetRefused as refused:
-            _refusal_to_form(form, refused)
+            form.add_error(None, str(refused))
+            _refusal_to_form(form, _own(refused, exclude="indications"), top=False)
+            editor.add_errors(refused.errors)
         else:
             messages.success(request, f"{values['name']} saved.")
             return redirect("ruleset_detail", version=version)
     messages.error(request, f"{product.name} was not saved: see the reasons beside its fields.")
-    return _detail(request, ruleset, bound_product=form, status=400)
+    return _detail(request, ruleset, bound_product=form, bound_editor=editor, status=400)
+
+
+def _own(refused: rulesets.RuleSetRefused, *, exclude: str) -> rulesets.RuleSetRefused:
+    """The refusal's reasons about the product's own fields (those of its indications go beside theirs)."""
+    return rulesets.RuleSetRefused(str(refused), {key: problems for key, problems in refused.errors.items()
+                                                  if not key.startswith(exclude)})
 
 
 @permission_required(ADMIN, raise_exception=True)
 @require_http_methods(["POST"])
 def ruleset_product_add(request, version):
-    """Add a product to a draft's catalogue."""
+    """Add a product to a draft's catalogue, with its first indication entries."""
     ruleset = get_object_or_404(RuleSet, version=version)
     if not _editable_or_refused(request, ruleset):
         return redirect("ruleset_detail", version=version)
     form = NewProductForm(request.POST, prefix="new")
-    if form.is_valid():
-        values = {field: form.cleaned_data[field] for field in Product.EDITABLE_FIELDS}
+    editor = IndicationsEditor("new", data=request.POST)
+    if editor.adding:
+        return _detail(request, ruleset, add_form=form, add_editor=editor)
+    if form.is_valid() & editor.is_valid():
+        values = {field: form.cleaned_data[field] for field in ProductForm.Meta.fields}
         try:
             product = rulesets.ruleset_product_add(draft=ruleset, code=form.cleaned_data["code"], by=request.user,
-                                                   **values)
+                                                   indications=editor.cleaned(), **values)
         except rulesets.RuleSetRefused as refused:
-            _refusal_to_form(form, refused)
+            form.add_error(None, str(refused))
+            _refusal_to_form(form, _own(refused, exclude="indications"), top=False)
+            editor.add_errors(refused.errors)
         else:
             messages.success(request,
                              f"{product.name} ({generic_name(product.code)}) added to draft version {version}.")
             return redirect("ruleset_detail", version=version)
     messages.error(request, "The product was not added: see the reasons beside its fields.")
-    return _detail(request, ruleset, add_form=form, status=400)
+    return _detail(request, ruleset, add_form=form, add_editor=editor, status=400)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_rule(request, version):
+    """Enable or disable one rule of a draft."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = RuleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was changed: choose a rule on the draft's page.")
+        return redirect("ruleset_detail", version=version)
+    code, enabled = form.cleaned_data["code"], form.cleaned_data["enabled"]
+    try:
+        rulesets.ruleset_rule_enable(draft=ruleset, code=code, enabled=enabled, by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"Not changed. {refused}")
+    else:
+        messages.success(request, f"Rule '{TITLES[code]}' {'enabled' if enabled else 'disabled'}"
+                                  + ("; its thresholds are below." if enabled else
+                                     "; its thresholds are kept, not read while it is disabled."))
+    return redirect(f"{reverse('ruleset_detail', args=[version])}#rules")
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_group(request, version):
+    """Add or remove an optional group of a draft as a whole."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = GroupForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Nothing was changed: choose an optional group on the draft's page.")
+        return redirect("ruleset_detail", version=version)
+    group, held = form.cleaned_data["group"], form.cleaned_data["held"]
+    try:
+        rulesets.ruleset_group_hold(draft=ruleset, group=group, held=held, by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"Not changed. {refused}")
+    else:
+        messages.success(request, f"Optional group '{group}' {'added' if held else 'removed'}.")
+    return redirect(f"{reverse('ruleset_detail', args=[version])}#rules")
 
 
 @permission_required(ADMIN, raise_exception=True)

@@ -13,7 +13,7 @@ from eligibility.models import Assessment, RuleSet
 from eligibility.patients.fields import SECTIONS
 from eligibility.patients.forms import SectionForm
 from eligibility.rulesets import services as rulesets
-from eligibility.rulesets.forms import NewProductForm, ProductForm, ThresholdsForm
+from eligibility.rulesets.forms import IndicationsEditor, NewProductForm, ProductForm, ThresholdsForm
 from eligibility.rulesets.selectors import active_engine
 from tests.factories import PatientFactory, UserFactory
 from tests.patients.test_views_intake import _form_values
@@ -42,6 +42,16 @@ def _names(form) -> list[str]:
         names.append(form.add_prefix(name))
         if field.show_hidden_initial:
             names.append(form.add_initial_prefix(name))
+    return names
+
+
+def _editor_names(editor) -> list[str]:
+    """Every name a product's indications post: each entry's and pathway's fields, and the counts."""
+    names = [f"{editor.prefix}-shown", f"{editor.prefix}-entries", f"{editor.prefix}-add"]
+    for entry in editor.entries:
+        names.append(f"{entry['prefix']}-pathways")
+        for form in (entry["form"], *entry["pathways"]):
+            names.extend(_names(form))
     return names
 
 
@@ -96,7 +106,8 @@ def test_threshold_form_never_answers_500(client, administrator, draft):
     client.force_login(administrator)
     url = reverse("ruleset_detail", args=[draft.version])
 
-    names = _names(ThresholdsForm(values=dict(draft.thresholds.values_list("key", "value"))))
+    names = _names(ThresholdsForm(values=dict(draft.thresholds.values_list("key", "value")),
+                                  enabled_rules=draft.enabled_rules))
 
     @FUZZ
     @given(fields_strategy(_page_values(client, url, names)))
@@ -111,8 +122,9 @@ def test_product_forms_never_answer_500(client, administrator, draft):
     product = draft.products.order_by("code").first()
     edit_url = reverse("ruleset_product", args=[draft.version, product.code])
     add_url = reverse("ruleset_product_add", args=[draft.version])
-    edit_names = _names(ProductForm(instance=product, prefix=product.code))
-    add_names = _names(NewProductForm(prefix="new"))
+    edit_names = [*_names(ProductForm(instance=product, prefix=product.code)),
+                  *_editor_names(IndicationsEditor(product.code, product.indications))]
+    add_names = [*_names(NewProductForm(prefix="new")), *_editor_names(IndicationsEditor("new", new=True))]
 
     page = reverse("ruleset_detail", args=[draft.version])
 
@@ -147,8 +159,8 @@ def test_an_altered_hidden_copy_of_a_threshold_is_a_form_error(client, administr
     """The cases the fuzzing found: the hidden copy of the value shown did not convert (500 before)."""
     client.force_login(administrator)
     url = reverse("ruleset_detail", args=[draft.version])
-    posted = _page_values(client, url, _names(ThresholdsForm(values=dict(draft.thresholds.values_list("key",
-                                                                                                      "value")))))
+    posted = _page_values(client, url, _names(ThresholdsForm(values=dict(draft.thresholds.values_list("key", "value")),
+                                                             enabled_rules=draft.enabled_rules)))
     response = client.post(url, {**posted, "fever_c": "38.5", "initial-fever_c": shown})
     assert response.status_code == 200
     assert "could not be checked against the saved value (now 38)" in response.content.decode()

@@ -61,7 +61,7 @@ def test_publishing_shows_what_it_will_do_and_acts_only_when_confirmed_on_that_p
     what = element(page.content, id="what").text
     assert "June 2025 US labels" in what and "Driving and stay 2 weeks" in what and f"{draft.version} (draft" in what
     consequences = element(page.content, id="consequences").text
-    assert "3 thresholds or products differ from version 1" in consequences
+    assert "3 rules, thresholds, products or indications differ from version 1" in consequences
     assert "1 open assessment (not signed off for infusion) is evaluated under it; the result or an item " \
            "changes for 1 (1 deferred → " in consequences
     assert "Signed checklists stay exactly as signed" in consequences and "0 signed checklists would change" \
@@ -239,9 +239,10 @@ def test_a_published_version_shows_the_source_documents_value_beside_a_departing
     client.force_login(ada)
     rows = [row.text for row in elements(client.get(reverse("ruleset_detail", args=[draft.version])).content,
                                          tag="tr")]
-    assert f"No driving after infusion 2 weeks — source documents: 8 weeks, {DRIVING_SOURCE}" in rows
-    assert "Fever: defer at or above 38 °C" in rows  # equal to the sources: nothing beside it
-    assert not [row for row in rows if "source documents" in row and not row.startswith("No driving")]
+    assert ("24. Driving restriction counselled No driving after infusion 2 weeks — source documents: 8 weeks, "
+            f"{DRIVING_SOURCE}") in rows
+    assert "25. Fever Fever: defer at or above 38 °C" in rows  # equal to the sources: nothing beside it
+    assert not [row for row in rows if "source documents" in row and "No driving" not in row]
     version_1 = client.get(reverse("ruleset_detail", args=[1])).content.decode()
     assert "source documents:" not in version_1
 

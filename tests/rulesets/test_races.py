@@ -103,3 +103,54 @@ def test_a_publish_racing_an_edit_is_refused_when_the_edit_commits_first(draft, 
     after = RuleSet.objects.get(pk=draft.pk)
     assert (after.status, after.approved_by) == ("draft", None)  # the edit withdrew the approval too
     assert RuleSet.objects.get(status="active").version == 1
+
+
+# The catalogue's edits (criteria-v2 2.1-2.3, 5) ------------------------------------------------------
+
+
+def test_two_rules_enabled_at_once_are_both_kept(draft, author, approver):
+    """The enabled rules are one list on the draft's row: without the row lock the second write would
+    drop the first rule (a lost update)."""
+    with transaction.atomic():
+        rulesets.ruleset_rule_enable(draft=draft, code="cns_involvement", enabled=True, by=author)
+        other = Other(lambda: rulesets.ruleset_rule_enable(draft=draft, code="hepatic_function", enabled=True,
+                                                           by=approver))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert other.error is None
+    after = RuleSet.objects.get(pk=draft.pk)
+    assert {"cns_involvement", "hepatic_function"} <= set(after.enabled_rules)
+    assert after.revision == draft.revision + 2
+    assert after.thresholds.get(key="bilirubin_max_umol_l").value == 34  # added with its rule, once
+
+
+def test_a_threshold_saved_while_its_rule_is_enabled_waits_and_then_finds_it_held(draft, author, approver):
+    with transaction.atomic():
+        rulesets.ruleset_rule_enable(draft=draft, code="hepatic_function", enabled=True, by=author)
+        other = Other(lambda: rulesets.ruleset_thresholds_update(
+            draft=draft, values={"bilirubin_max_umol_l": Decimal(30)}, by=approver))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert other.error is None
+    assert RuleSet.objects.get(pk=draft.pk).thresholds.get(key="bilirubin_max_umol_l").value == 30
+
+
+def test_two_indication_edits_from_the_same_page_the_second_is_refused(draft, author, approver):
+    product = draft.products.get(code="tisagenlecleucel")
+    shown = product.indications  # both administrators opened the page showing these entries
+    values = {"name": product.name, "target": product.target, "accepts_cryopreserved": True, "investigational": False}
+
+    def edit(indications, by):
+        return rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=by, shown_indications=shown,
+                                               indications=indications, **values)
+
+    with transaction.atomic():
+        edit(shown[1:], author)  # drops b_all
+        other = Other(lambda: edit([{**shown[0], "max_age_years": 26}, *shown[1:]], approver))
+        other.start()
+        wait_until_blocked(other)
+    finish(other)
+    assert isinstance(other.error, rulesets.RuleSetRefused) and "changed by someone else" in str(other.error)
+    assert RuleSet.objects.get(pk=draft.pk).products.get(code="tisagenlecleucel").diagnoses == ["fl", "lbcl"]

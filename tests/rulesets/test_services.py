@@ -95,51 +95,116 @@ def test_preview_flips_exactly_the_patients_61_to_120_minutes_away(administrator
     assert sorted(impact.summary) == [("cleared", "incomplete", 2), ("deferred", "incomplete", 3)]
 
 
+def pathway(**changes):
+    return {"label": "", "min_prior_lines": None, "required_drug_classes": [], "first_line_response_in": None,
+            "disease_status_in": None, "min_relapse_number": None, "transplant_ineligible": False,
+            "lenalidomide_refractory": False, **changes}
+
+
+def entry(diagnosis, *pathways, **changes):
+    return {"diagnosis": diagnosis, "min_age_years": None, "max_age_years": None, "source": "",
+            "pathways": list(pathways) or [pathway()], **changes}
+
+
+KYMRIAH = [entry("b_all", max_age_years=25), entry("fl", pathway(min_prior_lines=2)),
+           entry("lbcl", pathway(min_prior_lines=2))]
+
+
 def product_values(**changes):
-    values = {"name": "Kymriah", "target": "CD19", "diagnoses": ["b_all", "fl", "lbcl"], "accepts_cryopreserved": True,
-              "investigational": False, "age_limit_diagnoses": ["b_all"], "min_age_years": None,
-              "max_age_years": Decimal(25)}
+    values = {"name": "Kymriah", "target": "CD19", "accepts_cryopreserved": True, "investigational": False,
+              "indications": KYMRIAH}
     return {**values, **changes}
 
 
+def test_version_1_products_carry_the_migrated_entries():
+    version_1 = RuleSet.objects.get(version=1)
+    assert version_1.products.get(code="tisagenlecleucel").indications == KYMRIAH
+    assert version_1.products.get(code="inaticabtagene_autoleucel").indications == [entry("b_all", min_age_years=18)]
+    assert version_1.products.get(code="baltaleucel_t").indications == [
+        entry("ebv_lymphoma"), entry("npc"), entry("ptld")]
+    assert [e["pathways"][0]["min_prior_lines"] for e in version_1.products.get(
+        code="lisocabtagene_maraleucel").indications] == [1, 2, 2, 1]  # cll, fl, lbcl, mcl
+
+
 @pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"diagnoses": []}, "diagnoses", "choose at least one diagnosis"),
+    ({"indications": []}, "indications", "add at least one indication"),
     ({"target": " "}, "target", "is required"),
     ({"target": "T" * 21}, "target", "at most 20 characters"),
     ({"name": "N" * 101}, "name", "at most 100 characters"),
-    ({"max_age_years": Decimal(121)}, "max_age_years", "must be between 0 and 120 years"),
-    ({"min_age_years": Decimal(25)}, "min_age_years", "must be below the maximum age"),
-    ({"age_limit_diagnoses": ["mm"]}, "age_limit_diagnoses", "an age limit can only apply to the product's own"),
+    ({"indications": [entry("b_all", pathways=[])]}, "indications[0].pathways", "add at least one pathway"),
+    ({"indications": [entry("fl"), entry("fl")]}, "indications[1].diagnosis", "one per diagnosis"),
+    ({"indications": [entry("fl", min_age_years=18, max_age_years=17)]}, "indications[0].min_age_years",
+     "must be at most the maximum age"),
+    ({"indications": [entry("fl", max_age_years=121)]}, "indications[0].max_age_years", "between 0 and 120"),
+    ({"indications": [entry("xyz")]}, "indications[0].diagnosis", "unknown diagnosis: xyz"),
+    ({"indications": [entry("fl", pathway(required_drug_classes=["statin"]))]},
+     "indications[0].pathways[0].required_drug_classes", "unknown: statin"),
+    ({"indications": [entry("fl", pathway(first_line_response_in=["cured"]))]},
+     "indications[0].pathways[0].first_line_response_in", "unknown: cured"),
+    ({"indications": [entry("fl", pathway(disease_status_in=["remission"]))]},
+     "indications[0].pathways[0].disease_status_in", "unknown: remission"),
+    ({"indications": [entry("fl", pathway(first_line_response_in=[]))]},
+     "indications[0].pathways[0].first_line_response_in", "choose at least one"),
+    ({"indications": [entry("fl", pathway(disease_status_in=[]))]},
+     "indications[0].pathways[0].disease_status_in", "choose at least one"),
+    ({"indications": [entry("fl", pathway(label="a"), pathway(label=" "))]}, "indications[0].pathways[1].label",
+     "name each pathway"),
+    ({"indications": [entry("fl", pathway(min_prior_lines=21))]}, "indications[0].pathways[0].min_prior_lines",
+     "between 0 and 20"),
+    ({"indications": [entry("fl", pathway(min_relapse_number=0))]},
+     "indications[0].pathways[0].min_relapse_number", "between 1 and 20"),
 ])
 def test_product_values_are_validated_and_nothing_is_saved(administrator, changes, field, message):
     draft = rulesets.ruleset_draft_create(by=administrator)
     with pytest.raises(rulesets.RuleSetRefused) as refused:
         rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
                                         **product_values(**changes))
-    assert any(message in problem for problem in refused.value.errors[field])
+    assert any(message in problem for problem in refused.value.errors[field]), refused.value.errors
     assert rs_selectors.ruleset_differences(draft.based_on, draft) == []
 
 
-def test_the_longest_allowed_name_and_target_are_accepted(administrator):
+def test_the_boundaries_of_product_data_are_accepted(administrator):
     draft = rulesets.ruleset_draft_create(by=administrator)
+    boundary = [entry("b_all", pathway(label="refractory", disease_status_in=["refractory"]),
+                      pathway(label="second relapse", disease_status_in=["relapsed"], min_relapse_number=20),
+                      min_age_years=18, max_age_years=18),
+                entry("mzl", pathway(min_prior_lines=0, first_line_response_in=["relapse_after_12_months"])),
+                entry("cll", pathway(min_prior_lines=20, required_drug_classes=["btk_inhibitor", "bcl2_inhibitor"]))]
     rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
-                                    **product_values(name="N" * 100, target="T" * 20))
-    assert draft.products.get(code="tisagenlecleucel").target == "T" * 20
+                                    **product_values(name="N" * 100, target="T" * 20, indications=boundary))
+    product = draft.products.get(code="tisagenlecleucel")
+    assert product.target == "T" * 20
+    assert [e["diagnosis"] for e in product.indications] == ["b_all", "cll", "mzl"]  # ordered by diagnosis
 
 
 def test_a_product_change_shows_in_the_differences_and_the_engine(administrator):
     draft = rulesets.ruleset_draft_create(by=administrator)
+    changed = [KYMRIAH[0] | {"max_age_years": 26}, *KYMRIAH[1:]]
     rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
-                                    **product_values(max_age_years=Decimal(26)))
-    assert [change.key for change in rs_selectors.ruleset_differences(draft.based_on, draft)] == [
-        "product:tisagenlecleucel"]
+                                    **product_values(indications=changed))
+    [difference] = rs_selectors.ruleset_differences(draft.based_on, draft)
+    assert (difference.key, difference.before, difference.after) == (
+        "indication:tisagenlecleucel:b_all", "age at most 25; no further condition",
+        "age at most 26; no further condition")
+    assert rs_selectors.ruleset_data(draft).products["tisagenlecleucel"].indications[0].max_age_years == 26
     with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
         rulesets.ruleset_product_update(draft=draft.based_on, code="tisagenlecleucel", by=administrator,
                                         **product_values())
 
 
-NEW_PRODUCT = product_values(name="Example product", target="CD22", diagnoses=["b_all"], accepts_cryopreserved=False,
-                             age_limit_diagnoses=[], max_age_years=None)
+def test_an_indication_edit_made_meanwhile_refuses_the_one_that_never_saw_it(administrator):
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    shown = list(KYMRIAH)
+    rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
+                                    shown_indications=shown, **product_values(indications=KYMRIAH[1:]))
+    with pytest.raises(rulesets.RuleSetRefused, match="changed by someone else"):
+        rulesets.ruleset_product_update(draft=draft, code="tisagenlecleucel", by=administrator,
+                                        shown_indications=shown, **product_values(indications=KYMRIAH[:1]))
+    assert [e["diagnosis"] for e in draft.products.get(code="tisagenlecleucel").indications] == ["fl", "lbcl"]
+
+
+NEW_PRODUCT = product_values(name="Example product", target="CD22", indications=[entry("b_all")],
+                             accepts_cryopreserved=False)
 
 
 def test_a_product_is_added_to_a_draft_and_read_by_its_engine(administrator):
