@@ -29,9 +29,8 @@ from ..rules import (
     THRESHOLDS_BY_KEY,
     RuleSetData,
     in_catalogue_order,
-    indication_as_dict,
+    ruleset_errors,
 )
-from ..rules import plain as _plain
 from .models import (
     DIAGNOSIS_CHOICES,
     DRUG_CLASS_CHOICES,
@@ -115,62 +114,12 @@ def ruleset_name_errors(*, draft: RuleSet, name: str) -> list[str]:
 
 
 
-#: Ordered pairs of thresholds (criteria-v2 2.3): (lower, upper, strictly below), each checked when
-#: both are held with a value, whether or not their rules are enabled.
-ORDERED_PAIRS = (
-    ("life_expectancy_exclude_weeks", "life_expectancy_flag_weeks", True),
-    ("tocilizumab_min_doses", "tocilizumab_max_doses", True),
-    ("bilirubin_max_umol_l", "bilirubin_gilbert_max_umol_l", True),
-    ("tocilizumab_max_doses", "tocilizumab_max_doses_total", False),
-)
-
-
-def _rule_title(code: str) -> str:
-    return CATALOGUE_BY_CODE[code].title
-
-
 def ruleset_validation_errors(data: RuleSetData, *, publishable: bool) -> dict[str, list[str]]:
     """Why ``data`` cannot be saved as a draft (``publishable`` false) or previewed and published
     (true), by the field concerned (a threshold key, ``enabled_rules``, or
-    ``products.<code>.indications[i]...``); empty when it can (criteria-v2 2.2, 2.3, 5.4).
-
-    The one place the rule-set pages validate a whole version: the engine's
-    ``rules.ruleset_errors(data, publishable=...)`` takes its place when it lands."""
-    errors: dict[str, list[str]] = {}
-    unknown_rules = sorted(set(data.enabled_rules) - CATALOGUE_BY_CODE.keys())
-    if unknown_rules:
-        errors["enabled_rules"] = [f"unknown rule: {', '.join(unknown_rules)}"]
-    if publishable and not data.enabled_rules:
-        errors.setdefault("enabled_rules", []).append("enable at least one rule")
-    for key, value in data.thresholds.items():
-        spec = THRESHOLDS_BY_KEY.get(key)
-        if spec is None or key in RETIRED_THRESHOLDS:
-            errors[key] = ["is not a known threshold"]
-        elif value is None:
-            if publishable:
-                errors[key] = ["is to be entered: enter a value before previewing or publishing"]
-        elif problems := spec.validation_errors(value):
-            errors[key] = problems
-    for spec in THRESHOLDS:
-        enabled = [code for code in spec.rules if code in data.enabled_rules]
-        if spec.group is None and enabled and spec.key not in data.thresholds and spec.key not in RETIRED_THRESHOLDS:
-            errors.setdefault(spec.key, []).append(f"is required while the rule '{_rule_title(enabled[0])}' is "
-                                                   "enabled")
-    for group, keys in OPTIONAL_GROUPS.items():
-        missing = [key for key in keys if key not in data.thresholds]
-        if missing and len(missing) < len(keys):
-            errors.setdefault(f"group:{group}", []).append(
-                f"the optional group '{group}' is held in part: missing "
-                + ", ".join(f"'{THRESHOLDS_BY_KEY[key].label}'" for key in missing))
-    for lower, upper, strict in ORDERED_PAIRS:
-        low, high = data.thresholds.get(lower), data.thresholds.get(upper)
-        if low is not None and high is not None and not (low < high if strict else low <= high):
-            errors.setdefault(lower, []).append(
-                f"must be {'below' if strict else 'at most'} '{THRESHOLDS_BY_KEY[upper].label}' ({_plain(high)})")
-    for code, product in data.products.items():
-        for path, problems in indication_errors([indication_as_dict(entry) for entry in product.indications]).items():
-            errors[f"products.{code}.{path}"] = problems
-    return errors
+    ``products.<code>.indications[i]...``); empty when it can (criteria-v2 2.2, 2.3, 5.4). The
+    engine decides (``rules.ruleset_errors``): the command line and the pages refuse alike."""
+    return ruleset_errors(data, publishable=publishable)
 
 
 def ruleset_publishable_or_refused(*, draft: RuleSet, what: str) -> None:
@@ -343,7 +292,7 @@ def ruleset_rule_enable(*, draft: RuleSet, code: str, enabled: bool, by) -> Rule
     draft = _locked_draft(draft)
     if code not in CATALOGUE_BY_CODE:
         raise RuleSetRefused(f"'{code}' is not a rule of the catalogue.")
-    title = _rule_title(code)
+    title = CATALOGUE_BY_CODE[code].title
     rules = set(draft.enabled_rules)
     if (code in rules) == enabled:
         return draft

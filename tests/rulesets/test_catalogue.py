@@ -95,8 +95,8 @@ def test_holding_part_of_a_group_is_refused_naming_the_missing_keys(draft, admin
     with pytest.raises(rulesets.RuleSetRefused) as refused:
         rulesets.ruleset_thresholds_update(draft=draft, values={"tocilizumab_max_doses_total": Decimal(5)},
                                            by=administrator)
-    [problem] = refused.value.errors["group:corrected tocilizumab dosing"]
-    assert "missing 'Tocilizumab low-weight dose below'" in problem
+    [problem] = refused.value.errors["tocilizumab_low_weight_below_kg"]
+    assert "is missing from the optional group 'corrected tocilizumab dosing'" in problem
     assert held(draft)["tocilizumab_max_doses_total"] == 4
 
 
@@ -136,7 +136,7 @@ def test_publishing_needs_at_least_one_enabled_rule(draft, administrator):
     rulesets.ruleset_rule_enable(draft=draft, code="indication", enabled=False, by=administrator)  # a draft may
     with pytest.raises(rulesets.RuleSetRefused) as refused:
         rulesets.ruleset_publishable_or_refused(draft=draft, what="published")
-    assert refused.value.errors == {"enabled_rules": ["enable at least one rule"]}
+    assert refused.value.errors == {"enabled_rules": ["must enable at least one rule"]}
 
 
 @pytest.mark.parametrize(("values", "refused_key"), [
