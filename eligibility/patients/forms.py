@@ -259,7 +259,7 @@ class SectionForm(forms.Form):
         case = {**self.current, **self.changes(), "stage": self.stage_value()}
         case = {key: value for key, value in case.items() if value is not None and key != COUNSELLING_CONFIRM}
         try:
-            self.engine.parse(case)
+            self.engine.parse(case, timezone.localdate())
         except CaseValidationError as exc:
             for error in exc.errors:
                 self.add_case_error(error["field"], error["message"])
