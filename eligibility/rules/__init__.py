@@ -36,6 +36,7 @@ from .case import (
 )
 from .catalogue import CATALOGUE, CATALOGUE_BY_CODE, VERSION_1_RULES, CatalogueEntry, in_catalogue_order
 from .checklist import Checklist, ChecklistItem, checklist_items, dumps
+from .dated import not_current
 from .engine import RULE_CLASSES, RULE_CODES, Engine
 from .report import checklist_text, errors_text
 from .statuses import (
@@ -115,6 +116,8 @@ __all__ = [
     "MEASUREMENT_RANGES", "TREATMENT_DATES", "cockcroft_gault",
     # the engine, its rules and its checklists
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
+    # current values (criteria-v2 3.2): why a dated value does not count, in the checklist's words
+    "not_current",
     # statuses, phases, stages and overall results
     "PASS", "FLAG", "MISSING", "DEFER", "EXCLUDE", "PENDING", "STATUSES", "BLOCKING", "STATUS_LABELS",
     "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",
