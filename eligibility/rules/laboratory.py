@@ -183,13 +183,22 @@ class RenalFunction(PreLymphodepletionRule):
     source = (f"{GRECO_TABLE_6}; Cockcroft and Gault, Nephron 1976 - creatinine clearance estimate")
     derived_when_pending = {"crcl_ml_min": None, "crcl_source": None}
 
+    def key_function(self):
+        # Age, weight and sex matter only for an estimate from a recorded creatinine: leaving them out
+        # elsewhere lets the result be reused across patients.
+        def key(case: Case):
+            labs = case.labs
+            creatinine = labs.creatinine
+            patient = (case.age_years, case.weight_kg, case.sex) if creatinine is not None else None
+            return (labs.creatinine_clearance, creatinine, patient, case.lymphodepletion,
+                    case.lymphodepletion_start_date, case.evaluation_date)
+        return key
+
     def evaluate(self, case: Case) -> Outcome:
         labs, anchor = case.labs, case.lymphodepletion_start_date
         measured, creatinine = labs.creatinine_clearance, labs.creatinine
-        age, weight, sex, regimen = case.age_years, case.weight_kg, case.sex, case.lymphodepletion
-        inputs = {"labs.creatinine_clearance": measurement_input(measured),
-                  "labs.creatinine": measurement_input(creatinine), "age_years": as_written(age),
-                  "weight_kg": as_written(weight), "sex": sex, "lymphodepletion": regimen, ANCHOR: _iso(anchor)}
+        inputs: dict[str, Any] = {"labs.creatinine_clearance": measurement_input(measured),
+                                  "labs.creatinine": measurement_input(creatinine)}
         why_not = self.currency(case)
         clearance, source, described, absent = None, None, "", []
         if measured is None:
@@ -200,34 +209,42 @@ class RenalFunction(PreLymphodepletionRule):
             clearance, source = int(measured.compared()), "recorded"
             described, measured_on = f"Creatinine clearance {clearance} mL/min (measured)", measured.measured_on
         if clearance is None:
-            usable = True
             if creatinine is None:
                 absent.append("creatinine not recorded")
-                usable = False
             elif (why := why_not(creatinine.measured_on)) is not None:
                 absent.append(f"{quoted('creatinine', creatinine)}: {why}")
-                usable = False
-            if age is None:
-                absent.append("age not recorded")
-            elif age < 18:
-                absent.append(f"age {count(as_written(age), 'year')}: no Cockcroft-Gault estimate under 18 years "
-                              "(record a measured or paediatric clearance)")
-            if weight is None:
-                absent.append("weight not recorded")
-            if sex is None:
-                absent.append("sex not recorded")
-            if usable:
-                clearance = cockcroft_gault(age, weight, sex, creatinine.mg_dl())
-            if clearance is not None:
-                source, measured_on = "cockcroft_gault", creatinine.measured_on
-                described = (f"Creatinine clearance {clearance} mL/min (Cockcroft-Gault estimate: {sex}, "
-                             f"{count(as_written(age), 'year')}, {plain(as_written(weight))} kg, "
-                             f"{quoted('creatinine', creatinine)})")
+            else:
+                # (b) Cockcroft-Gault from a current creatinine: only now are age, weight and sex read.
+                clearance = self._estimate(case, creatinine, inputs, absent)
+                if clearance is not None:
+                    source, measured_on = "cockcroft_gault", creatinine.measured_on
+                    described = (f"Creatinine clearance {clearance} mL/min (Cockcroft-Gault estimate: {case.sex}, "
+                                 f"{count(as_written(case.age_years), 'year')}, {plain(as_written(case.weight_kg))} "
+                                 f"kg, {quoted('creatinine', creatinine)})")
+        inputs[ANCHOR] = _iso(anchor)
         derived = {"crcl_ml_min": clearance, "crcl_source": source}
         if clearance is None:
             return MISSING, f"Creatinine clearance cannot be established: {'; '.join(absent)}.", inputs, derived
-        status, reason = self._judge(described, clearance, regimen)
+        if clearance < self.values["fludarabine_reduce_below_crcl_ml_min"]:
+            inputs["lymphodepletion"] = case.lymphodepletion  # read only when the dose may need reducing
+        status, reason = self._judge(described, clearance, inputs.get("lymphodepletion"))
         return status, f"{reason} {self.note((measured_on,), anchor)}", inputs, derived
+
+    @staticmethod
+    def _estimate(case: Case, creatinine: Any, inputs: dict[str, Any], absent: list[str]) -> int | None:
+        """The Cockcroft-Gault estimate (4.3), naming in ``absent`` each input missing or the age under 18."""
+        age, weight, sex = case.age_years, case.weight_kg, case.sex
+        inputs.update({"age_years": as_written(age), "weight_kg": as_written(weight), "sex": sex})
+        if age is None:
+            absent.append("age not recorded")
+        elif age < 18:
+            absent.append(f"age {count(as_written(age), 'year')}: no Cockcroft-Gault estimate under 18 years "
+                          "(record a measured or paediatric clearance)")
+        if weight is None:
+            absent.append("weight not recorded")
+        if sex is None:
+            absent.append("sex not recorded")
+        return cockcroft_gault(age, weight, sex, creatinine.mg_dl())
 
     def _judge(self, described: str, clearance: int, regimen: str | None) -> tuple[str, str]:
         cut_off = self.values["fludarabine_reduce_below_crcl_ml_min"]

@@ -570,10 +570,23 @@ class TestRenalFunction:
     def test_nothing_recorded_names_everything_absent(self):
         found = item(renal(), self.code)
         assert found.reason == ("Creatinine clearance cannot be established: measured creatinine clearance not "
-                                "recorded; creatinine not recorded; age not recorded; weight not recorded; sex not "
-                                "recorded.")
-        assert found.inputs == {"labs.creatinine_clearance": None, "labs.creatinine": None, "age_years": None,
-                                "weight_kg": None, "sex": None, "lymphodepletion": "flu_cy",
+                                "recorded; creatinine not recorded.")
+        # age, weight, sex and the regimen are read only where they matter (an estimate; a low clearance)
+        assert found.inputs == {"labs.creatinine_clearance": None, "labs.creatinine": None,
+                                "lymphodepletion_start_date": AS_OF}
+
+    def test_inputs_of_an_estimate_below_the_cut_off(self):
+        found = item(renal(creatinine=lab(2.0, "mg/dL"), **MALE_60), self.code)  # 80 x 70 / 144 = 38.9 -> 39
+        assert (found.status, found.derived) == ("flag", {"crcl_ml_min": 39, "crcl_source": "cockcroft_gault"})
+        assert found.inputs == {"labs.creatinine_clearance": None,
+                                "labs.creatinine": {"value": 2, "unit": "mg/dL", "measured_on": ON},
+                                "age_years": 60, "weight_kg": 70, "sex": "male", "lymphodepletion_start_date": AS_OF,
+                                "lymphodepletion": "flu_cy"}
+
+    def test_a_recorded_clearance_above_the_cut_off_reads_nothing_else(self):
+        found = item(renal(lab(90, "mL/min"), lab(1.0, "mg/dL"), **MALE_60), self.code)
+        assert found.inputs == {"labs.creatinine_clearance": {"value": 90, "unit": "mL/min", "measured_on": ON},
+                                "labs.creatinine": {"value": 1, "unit": "mg/dL", "measured_on": ON},
                                 "lymphodepletion_start_date": AS_OF}
 
     def test_a_stale_creatinine_is_named(self):
