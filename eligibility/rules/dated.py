@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from .arithmetic import as_written, native
+from .arithmetic import EXACT_INTEGER_LIMIT, as_written, native
 from .vocabulary import count, measure
 
 
@@ -38,19 +38,19 @@ def not_current(measured_on: datetime.date | None, anchor: datetime.date | None,
     if anchor is None:
         return f"{anchor_key} not recorded"
     before = (anchor - measured_on).days
+    if before >= -after_allowed and (window is None or before <= window):
+        return None  # current: the common case, decided without building any text
     measured, anchored = measured_on.isoformat(), anchor.isoformat()
     if before < -after_allowed:
         if after_allowed:
             return (f"measured on {measured}, {days(-before)} after the {anchor_key} on {anchored}, more than the "
                     f"{days(after_allowed)} allowed")
         return f"measured on {measured}, after the {anchor_key} on {anchored}"
-    if window is not None and before > window:
-        if evaluation_date is not None and anchor > evaluation_date:
-            return (f"repeat within {days(window)} before the {anchor_key} on {anchored}: measured on {measured}, "
-                    f"{days(before)} before")
-        return (f"out of date: measured on {measured}, {days(before)} before the {anchor_key} on {anchored}, more "
-                f"than the {days(window)} allowed: repeat it")
-    return None
+    if evaluation_date is not None and anchor > evaluation_date:
+        return (f"repeat within {days(window)} before the {anchor_key} on {anchored}: measured on {measured}, "
+                f"{days(before)} before")
+    return (f"out of date: measured on {measured}, {days(before)} before the {anchor_key} on {anchored}, more "
+            f"than the {days(window)} allowed: repeat it")
 
 
 def window_of(rule: Any, key: str) -> int | None:
@@ -88,7 +88,9 @@ def measurement_input(measurement: Any, *, uln: bool = False) -> dict[str, Any] 
     AST and ALT) and ``measured_on`` (``null`` when not recorded); ``None`` when it is absent."""
     if measurement is None:
         return None
-    found: dict[str, Any] = {"value": as_written(measurement.value), "unit": measurement.unit}
+    value = measurement.value
+    found: dict[str, Any] = {"value": int(value) if value.is_integer() and abs(value) <= EXACT_INTEGER_LIMIT
+                             else value, "unit": measurement.unit}
     if uln:
         found["uln"] = as_written(measurement.uln)
     measured_on = measurement.measured_on

@@ -9,6 +9,7 @@ compared as converted and rounded in 4.2 (``compared()``), in decimal arithmetic
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
@@ -464,7 +465,10 @@ class Easix(PreLymphodepletionRule):
             return FLAG, (f"{capital(_given('platelets', platelets, platelet_count, '10^9/L'))}: EASIX cannot be "
                           f"computed (division by a platelet count of 0). {note}"), inputs, derived
         easix = ldh_value * creatinine_mg_dl / platelet_count
-        log2 = _two_places(easix.ln() / Decimal(2).ln()) if easix != 0 else None
+        # log2 of the unrounded EASIX in binary floating point (Decimal's ln is some 100 times slower). The
+        # log2 of a rational number is never exactly halfway between two hundredths; a float (15-16
+        # significant digits) can round otherwise than exact arithmetic only within about 1e-15 of one.
+        log2 = _two_places(to_decimal(math.log2(easix))) if easix != 0 else None
         m_easix = _two_places(ldh_value * crp_value / platelet_count)
         derived = {"easix": json_number(_two_places(easix)), "log2_easix": json_number(log2),
                    "m_easix": json_number(m_easix)}
