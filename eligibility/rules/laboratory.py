@@ -453,22 +453,23 @@ class Easix(PreLymphodepletionRule):
         stale = [(quoted(name, measurements[key]), why) for key, name in self.NAMES if measurements[key] is not None
                  and (why := why_not(measurements[key].measured_on)) is not None]
         if absent or stale:
+            # 6.3: a field is null when an input it needs is not current; the others are still computed.
+            current = {key: value for key, value in measurements.items()
+                       if value is not None and why_not(value.measured_on) is None}
+            derived = self._derived(*(current.get(key) for key, _ in self.NAMES))
             reasons = [f"Not recorded: {', '.join(absent)}."] if absent else []
             if stale:
                 reasons.append(sentences(stale))
             return MISSING, f"EASIX cannot be computed. {' '.join(reasons)}", inputs, derived
         ldh, creatinine, platelets, crp = (measurements[key] for key, _ in self.NAMES)
-        ldh_value, platelet_count, crp_value = ldh.compared(), platelets.compared(), crp.compared()
-        creatinine_mg_dl = creatinine.mg_dl()
         note = self.note([value.measured_on for value in measurements.values()], anchor)
+        platelet_count = platelets.compared()
         if platelet_count == 0:
             return FLAG, (f"{capital(_given('platelets', platelets, platelet_count, '10^9/L'))}: EASIX cannot be "
                           f"computed (division by a platelet count of 0). {note}"), inputs, derived
+        ldh_value, crp_value, creatinine_mg_dl = ldh.compared(), crp.compared(), creatinine.mg_dl()
         easix = ldh_value * creatinine_mg_dl / platelet_count
-        # log2 of the unrounded EASIX in binary floating point (Decimal's ln is some 100 times slower). The
-        # log2 of a rational number is never exactly halfway between two hundredths; a float (15-16
-        # significant digits) can round otherwise than exact arithmetic only within about 1e-15 of one.
-        log2 = _two_places(to_decimal(math.log2(easix))) if easix != 0 else None
+        log2 = self._log2(easix)
         m_easix = _two_places(ldh_value * crp_value / platelet_count)
         derived = {"easix": json_number(_two_places(easix)), "log2_easix": json_number(log2),
                    "m_easix": json_number(m_easix)}
@@ -480,6 +481,29 @@ class Easix(PreLymphodepletionRule):
                       f"{measure(platelet_count, '10^9/L')}; {log2_text}; m-EASIX {m_easix} = LDH × CRP "
                       f"{measure(crp_value, 'mg/dL')} / platelets. A risk marker for severe CRS/ICANS, not an "
                       f"eligibility gate. {note}"), inputs, derived
+
+    @staticmethod
+    def _log2(easix: Decimal) -> Decimal | None:
+        """log2 of the unrounded EASIX, rounded half-up to 2 decimals; ``None`` when EASIX is 0.
+
+        In binary floating point (Decimal's ln is some 100 times slower): the log2 of a rational number
+        is never exactly halfway between two hundredths, and a float (15-16 significant digits) can
+        round otherwise than exact arithmetic only within about 1e-15 of such a point.
+        """
+        return _two_places(to_decimal(math.log2(easix))) if easix != 0 else None
+
+    def _derived(self, ldh, creatinine, platelets, crp) -> dict[str, Any]:
+        """The fields that can be computed from the current values given (``None``: not current)."""
+        derived: dict[str, Any] = {"easix": None, "log2_easix": None, "m_easix": None}
+        if ldh is None or platelets is None or platelets.compared() == 0:
+            return derived
+        ldh_value, platelet_count = ldh.compared(), platelets.compared()
+        if creatinine is not None:
+            easix = ldh_value * creatinine.mg_dl() / platelet_count
+            derived["easix"], derived["log2_easix"] = json_number(_two_places(easix)), json_number(self._log2(easix))
+        if crp is not None:
+            derived["m_easix"] = json_number(_two_places(ldh_value * crp.compared() / platelet_count))
+        return derived
 
 
 RULES = (SarsCov2, HepaticFunction, RenalFunction, CardiacFunction, PulmonaryFunction, ProductOnSite, CarHematotox,

@@ -820,11 +820,21 @@ class TestEasix:
     def test_an_easix_of_0_has_no_log(self):
         assert item(easix(ldh=0), self.code).derived == {"easix": 0, "log2_easix": None, "m_easix": 0}
 
-    @pytest.mark.parametrize("absent", ["ldh", "creatinine", "platelets", "crp"])
-    def test_each_value_absent(self, absent):
+    @pytest.mark.parametrize(("absent", "derived"), [
+        ("ldh", {"easix": None, "log2_easix": None, "m_easix": None}),
+        ("platelets", {"easix": None, "log2_easix": None, "m_easix": None}),
+        ("creatinine", {"easix": None, "log2_easix": None, "m_easix": 1.25}),  # m-EASIX needs no creatinine
+        ("crp", {"easix": 2.75, "log2_easix": 1.46, "m_easix": None}),
+    ])
+    def test_each_value_absent(self, absent, derived):
         case = easix()
         del case["labs"][absent]
         found = item(case, self.code)
         assert found.status == "missing"
-        assert found.derived == {"easix": None, "log2_easix": None, "m_easix": None}
+        assert found.derived == derived  # 6.3: null where an input it needs is absent
         assert found.inputs[f"labs.{absent}"] is None
+
+    def test_a_stale_value_nulls_the_fields_that_need_it(self):
+        case = easix(crp=lab(0.5, "mg/dL", "2026-02-01"))
+        found = item(case, self.code)
+        assert (found.status, found.derived) == ("missing", {"easix": 2.75, "log2_easix": 1.46, "m_easix": None})
