@@ -10,12 +10,17 @@ recorded: the rule gives ``missing`` for it, and its reason quotes the value wit
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from .arithmetic import EXACT_INTEGER_LIMIT, as_written, native
 from .vocabulary import count, measure
+
+#: Results remembered per measurement (a frozen, hashable struct): laboratory values repeat across cases
+#: and rules (platelets are read by rules 36 and 37), while the rules' combinations of them do not.
+MEMORY = 65536
 
 
 def days(number: int) -> str:
@@ -76,6 +81,12 @@ def capital(text: str) -> str:
 def measured_on_note(dates: Iterable[datetime.date], anchor_key: str, anchor: datetime.date,
                      window: int | None) -> str:
     """The sentence naming the dates the values judged were measured on, and the window they are in."""
+    return _measured_on_note(frozenset(dates), anchor_key, anchor, window)
+
+
+@functools.lru_cache(maxsize=1024)
+def _measured_on_note(dates: frozenset[datetime.date], anchor_key: str, anchor: datetime.date,
+                      window: int | None) -> str:
     listed = " and ".join(sorted({day.isoformat() for day in dates}))
     if window == 0:
         return f"Measured on {listed}, the day of the {anchor_key}."
@@ -83,9 +94,17 @@ def measured_on_note(dates: Iterable[datetime.date], anchor_key: str, anchor: da
     return f"Measured on {listed}, {within} before the {anchor_key} on {anchor.isoformat()}."
 
 
+@functools.lru_cache(maxsize=MEMORY)
+def compared(measurement: Any) -> Decimal:
+    """``measurement.compared()`` (criteria-v2 4.2: converted and rounded), remembered."""
+    return measurement.compared()
+
+
+@functools.lru_cache(maxsize=MEMORY)
 def measurement_input(measurement: Any, *, uln: bool = False) -> dict[str, Any] | None:
     """A measurement object (criteria-v2 4.2) for ``inputs``, whole: ``value``, ``unit`` (``uln`` for
-    AST and ALT) and ``measured_on`` (``null`` when not recorded); ``None`` when it is absent."""
+    AST and ALT) and ``measured_on`` (``null`` when not recorded); ``None`` when it is absent.
+    Remembered: the same object is shared by every item that quotes it (items never change it)."""
     if measurement is None:
         return None
     value = measurement.value
@@ -98,9 +117,14 @@ def measurement_input(measurement: Any, *, uln: bool = False) -> dict[str, Any] 
     return found
 
 
+@functools.lru_cache(maxsize=MEMORY)
 def quoted(name: str, measurement: Any) -> str:
     """A measurement as recorded, in words: ``bilirubin 0.8 mg/dL``."""
     return f"{name} {measure(as_written(measurement.value), measurement.unit)}"
+
+
+#: ``measure`` remembered (equal numbers are written alike: ``4.1`` and ``4.10`` both as ``4.1``).
+measure_text = functools.lru_cache(maxsize=MEMORY)(measure)
 
 
 def json_number(value: Decimal | None) -> int | float | None:

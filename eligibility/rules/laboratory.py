@@ -19,7 +19,9 @@ from .base import Outcome, Rule, worst
 from .case import Case, cockcroft_gault
 from .dated import (
     capital,
+    compared,
     json_number,
+    measure_text,
     measured_on_note,
     measurement_input,
     not_current,
@@ -40,12 +42,12 @@ def _iso(day: datetime.date | None) -> str | None:
     return day.isoformat() if day is not None else None
 
 
-def _given(name: str, measurement: Any, compared: Decimal, unit: str) -> str:
+def _given(name: str, measurement: Any, value: Decimal, unit: str) -> str:
     """A measurement as recorded, and as compared where conversion or rounding changed it:
     ``bilirubin 2 mg/dL = 34.2 µmol/L``."""
     written = quoted(name, measurement)
-    if measurement.unit != unit or to_decimal(measurement.value) != compared:
-        written += f" = {measure(compared, unit)}"
+    if measurement.unit != unit or to_decimal(measurement.value) != value:
+        written += f" = {measure_text(value, unit)}"
     return written
 
 
@@ -124,7 +126,7 @@ class HepaticFunction(PreLymphodepletionRule):
         elif (why := why_not(bilirubin.measured_on)) is not None:
             stale.append((quoted("bilirubin", bilirubin), why))
         else:
-            value = bilirubin.compared()
+            value = compared(bilirubin)
             derived["bilirubin_umol_l"] = json_number(value)
             dates.append(bilirubin.measured_on)
             findings.append(self._bilirubin(_given("Bilirubin", bilirubin, value, "umol/L"), value, gilbert))
@@ -134,7 +136,7 @@ class HepaticFunction(PreLymphodepletionRule):
             elif (why := why_not(measurement.measured_on)) is not None:
                 stale.append((quoted(name, measurement), why))
             else:
-                ratio = measurement.compared()
+                ratio = compared(measurement)
                 derived[key] = json_number(ratio)
                 dates.append(measurement.measured_on)
                 findings.append(self._transaminase(name, measurement, ratio))
@@ -207,7 +209,7 @@ class RenalFunction(PreLymphodepletionRule):
         elif (why := why_not(measured.measured_on)) is not None:
             absent.append(f"measured creatinine clearance {measure(as_written(measured.value), 'mL/min')}: {why}")
         else:
-            clearance, source = int(measured.compared()), "recorded"
+            clearance, source = int(compared(measured)), "recorded"
             described, measured_on = f"Creatinine clearance {clearance} mL/min (measured)", measured.measured_on
         if clearance is None:
             if creatinine is None:
@@ -280,7 +282,7 @@ class _SingleMeasurement(PreLymphodepletionRule):
         why = self.currency(case)(measurement.measured_on)
         if why is not None:
             return MISSING, f"{quoted(self.NAME, measurement)}: {why}.", inputs
-        value = measurement.compared()
+        value = compared(measurement)
         status, reason = self.judge(_given(self.NAME, measurement, value, "%"), value)
         return status, f"{reason} {self.note((measurement.measured_on,), anchor)}", inputs
 
@@ -401,10 +403,10 @@ class CarHematotox(PreLymphodepletionRule):
             elif (why := why_not(measurement.measured_on)) is not None:
                 stale.append((quoted(name, measurement), why))
             else:
-                value = measurement.compared()
+                value = compared(measurement)
                 points[key] = score_of(value)
                 dates.append(measurement.measured_on)
-                parts.append(f"{name} {measure(value, unit)} = {points[key]}")
+                parts.append(f"{name} {measure_text(value, unit)} = {points[key]}")
         partial = sum(point for point in points.values() if point is not None)
         high_from = self.limits["hematotox_high_risk_from"]
         complete = len(dates) == len(HEMATOTOX)
@@ -463,23 +465,22 @@ class Easix(PreLymphodepletionRule):
             return MISSING, f"EASIX cannot be computed. {' '.join(reasons)}", inputs, derived
         ldh, creatinine, platelets, crp = (measurements[key] for key, _ in self.NAMES)
         note = self.note([value.measured_on for value in measurements.values()], anchor)
-        platelet_count = platelets.compared()
+        platelet_count = compared(platelets)
         if platelet_count == 0:
             return FLAG, (f"{capital(_given('platelets', platelets, platelet_count, '10^9/L'))}: EASIX cannot be "
                           f"computed (division by a platelet count of 0). {note}"), inputs, derived
-        ldh_value, crp_value, creatinine_mg_dl = ldh.compared(), crp.compared(), creatinine.mg_dl()
+        ldh_value, crp_value, creatinine_mg_dl = compared(ldh), compared(crp), creatinine.mg_dl()
         easix = ldh_value * creatinine_mg_dl / platelet_count
-        log2 = self._log2(easix)
+        log2, rounded = self._log2(easix), _two_places(easix)
         m_easix = _two_places(ldh_value * crp_value / platelet_count)
-        derived = {"easix": json_number(_two_places(easix)), "log2_easix": json_number(log2),
-                   "m_easix": json_number(m_easix)}
+        derived = {"easix": json_number(rounded), "log2_easix": json_number(log2), "m_easix": json_number(m_easix)}
         creatinine_text = quoted("creatinine", creatinine)
         if creatinine.unit != "mg/dL":
-            creatinine_text += f" = {measure(_two_places(creatinine_mg_dl), 'mg/dL')}"
+            creatinine_text += f" = {measure_text(_two_places(creatinine_mg_dl), 'mg/dL')}"
         log2_text = f"log2(EASIX) {log2}" if log2 is not None else "log2(EASIX) undefined (EASIX 0)"
-        return PASS, (f"EASIX {_two_places(easix)} = LDH {measure(ldh_value, 'U/L')} × {creatinine_text} / platelets "
-                      f"{measure(platelet_count, '10^9/L')}; {log2_text}; m-EASIX {m_easix} = LDH × CRP "
-                      f"{measure(crp_value, 'mg/dL')} / platelets. A risk marker for severe CRS/ICANS, not an "
+        return PASS, (f"EASIX {rounded} = LDH {measure_text(ldh_value, 'U/L')} × {creatinine_text} / platelets "
+                      f"{measure_text(platelet_count, '10^9/L')}; {log2_text}; m-EASIX {m_easix} = LDH × CRP "
+                      f"{measure_text(crp_value, 'mg/dL')} / platelets. A risk marker for severe CRS/ICANS, not an "
                       f"eligibility gate. {note}"), inputs, derived
 
     @staticmethod
@@ -495,14 +496,14 @@ class Easix(PreLymphodepletionRule):
     def _derived(self, ldh, creatinine, platelets, crp) -> dict[str, Any]:
         """The fields that can be computed from the current values given (``None``: not current)."""
         derived: dict[str, Any] = {"easix": None, "log2_easix": None, "m_easix": None}
-        if ldh is None or platelets is None or platelets.compared() == 0:
+        if ldh is None or platelets is None or compared(platelets) == 0:
             return derived
-        ldh_value, platelet_count = ldh.compared(), platelets.compared()
+        ldh_value, platelet_count = compared(ldh), compared(platelets)
         if creatinine is not None:
             easix = ldh_value * creatinine.mg_dl() / platelet_count
             derived["easix"], derived["log2_easix"] = json_number(_two_places(easix)), json_number(self._log2(easix))
         if crp is not None:
-            derived["m_easix"] = json_number(_two_places(ldh_value * crp.compared() / platelet_count))
+            derived["m_easix"] = json_number(_two_places(ldh_value * compared(crp) / platelet_count))
         return derived
 
 
