@@ -28,6 +28,7 @@ def days(number: int) -> str:
     return count(number, "day")
 
 
+@functools.lru_cache(maxsize=MEMORY)
 def not_current(measured_on: datetime.date | None, anchor: datetime.date | None, anchor_key: str,
                 window: int | None, evaluation_date: datetime.date | None, after_allowed: int = 0) -> str | None:
     """Why a value dated ``measured_on`` is not current for the anchor ``anchor_key`` (recorded as
@@ -36,7 +37,7 @@ def not_current(measured_on: datetime.date | None, anchor: datetime.date | None,
     ``window``: W in days (``None``: the rule has no window); ``after_allowed``: days after the
     anchor that still count (rule 17's ``markers_max_days_after_collection``; 0 elsewhere).
     ``evaluation_date``: the effective ``as_of``; an anchor after it is planned, and a value that
-    will be out of date by then is asked to be repeated.
+    will be out of date by then is asked to be repeated. Remembered: the same dates recur across cases.
     """
     if measured_on is None:
         return "date not recorded"
