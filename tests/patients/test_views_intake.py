@@ -440,7 +440,7 @@ def test_every_case_key_is_in_exactly_one_section():
 @pytest.mark.parametrize("phase", [phase for phase, _, _ in intake_fields.SECTIONS])
 def test_every_section_renders_every_field(signed_in, patient, phase):
     page = signed_in.get(_intake_url(patient, phase)).content.decode()
-    names = set(_form_values(page))
+    names = set(re.findall(r'\bname="([^"]+)"', page))  # boxes not ticked too
     for entry in intake_fields.section_fields(phase):
         assert set(entry.names) <= names
     assert {"alc__value", "alc__unit", "temperature__value", "temperature__unit"} & names == {
