@@ -178,8 +178,8 @@ class LocalDateTimeField(forms.CharField):
         kwargs.setdefault("widget", forms.DateTimeInput(attrs={"type": "datetime-local",
                                                               "min": f"{EARLIEST_DATE.isoformat()}T00:00",
                                                               "max": f"{latest.isoformat()}T23:59"}))
-        kwargs.setdefault("help_text", f"Date and time it was done: today ({latest:%d %b %Y}) or earlier, "
-                                       "written like 2026-03-17T08:30 where the browser has no date picker.")
+        kwargs.setdefault("help_text", f"Local time at the site; today ({latest:%d %b %Y}) or earlier "
+                                       "(typed: 2026-03-17T08:30).")
         super().__init__(required=False, **kwargs)
 
     def to_python(self, value):
@@ -395,7 +395,7 @@ class IntakeField:
         elif member == "unit":
             units = self.choices(products)
             made = forms.ChoiceField(label=label, required=False,
-                                     choices=units if len(units) == 1 else [("", "Choose the unit"), *units])
+                                     choices=units if len(units) == 1 else [("", "Choose"), *units])
         elif member == "status":
             made = forms.ChoiceField(label=label, required=False, choices=[NOT_RECORDED, *self.choices(products)])
         elif isinstance(info, schema.FloatType):
@@ -403,6 +403,7 @@ class IntakeField:
                 attrs={**_limits(info), "step": "any", "inputmode": "decimal"}))
         elif isinstance(info, schema.DateType):
             made = self._date_field(label=label)
+            made.help_text = f"Today ({DateWithin.latest(planned=False):%d %b %Y}) or earlier."
         elif isinstance(info, schema.CustomType) and issubclass(info.cls, LocalDateTime):
             made = LocalDateTimeField(label=label)
         else:

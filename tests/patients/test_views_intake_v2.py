@@ -449,3 +449,17 @@ def test_the_history_writes_the_new_values_in_words(signed_in, patient):
     assert f"Total bilirubin not recorded 0.8 mg/dL, measured on {words}" in text
     assert "Drug classes received in prior lines not recorded BTK inhibitor, BCL-2 inhibitor" in text
     assert f"Systemic corticosteroids not recorded stopped, last dose {words} 08:00" in text
+
+
+@pytest.mark.parametrize(("message", "words"), [
+    ("must not be before lymphodepletion_start_date",
+     "must not be before the lymphodepletion start date (planned or done)."),
+    ("must not be before leukapheresis_date", "must not be before the leukapheresis date (planned or done)."),
+    ("must not be after as_of (2026-03-10)", "must not be after today (10 Mar 2026)."),
+    ("only with status stopped", "only when the status is “stopped”: clear it, or choose “stopped”."),
+    ("must be between 0 and 60 mg/dL", "must be between 0 and 60 mg/dL"),
+])
+def test_the_engines_date_messages_in_the_forms_words(message, words):
+    from eligibility.patients.forms import engine_message_words
+
+    assert engine_message_words(message) == words
