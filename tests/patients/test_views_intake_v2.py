@@ -463,3 +463,45 @@ def test_the_engines_date_messages_in_the_forms_words(message, words):
     from eligibility.patients.forms import engine_message_words
 
     assert engine_message_words(message) == words
+
+
+# --- A colleague's composite values are never put back by a stale form -------------------------------------
+
+
+def test_a_colleagues_lab_is_shown_and_kept_and_mine_applied_on_the_second_save(signed_in, patient, casey):
+    mine = _open(signed_in, patient, "pre_lymphodepletion")
+    day = _days_ago(1)
+    assessment = _assessment(patient)
+    services.assessment_update(assessment=assessment, stage=assessment.stage, revision=assessment.revision, by=casey,
+                               changes={"labs": {"platelets": {"value": 120, "unit": "10^9/L", "measured_on": day}}})
+    refused = signed_in.post(_url(patient, "pre_lymphodepletion"), {
+        **mine, "labs__bilirubin__value": "0.8", "labs__bilirubin__unit": "mg/dL"})
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    note = element(page, id="id_labs__platelets__value_saved").text
+    assert "Saved by Casey Jones" in note and "120 ×10⁹/L, measured on" in note
+    again = {name: "" if value is None else value for name, value in _form_values(page).items()
+             if name not in ("csrfmiddlewaretoken", "save")}
+    assert (again["labs__platelets__value"], again["labs__platelets__unit"]) == ("120", "10^9/L")
+    assert again["labs__bilirubin__value"] == "0.8"  # what I typed, kept
+    assert signed_in.post(_url(patient, "pre_lymphodepletion"), again).status_code == 302
+    assert _assessment(patient).data["labs"] == {
+        "platelets": {"value": 120, "unit": "10^9/L", "measured_on": day},
+        "bilirubin": {"value": 0.8, "unit": "mg/dL"}}
+
+
+def test_a_colleagues_drug_classes_are_ticked_on_the_refused_form(signed_in, patient, casey):
+    mine = _open(signed_in, patient, "screening")
+    assessment = _assessment(patient)
+    services.assessment_update(assessment=assessment, changes={"prior_drug_classes": []}, stage=assessment.stage,
+                               revision=assessment.revision, by=casey)
+    refused = signed_in.post(_url(patient, "screening"), {**mine, "ecog": "1"})
+    page = refused.content.decode()
+    note = element(page, id="id_prior_drug_classes_saved").text
+    assert "Saved by Casey Jones" in note and ": none (it was not recorded when you opened the form)" in note
+    again = {name: "" if value is None else value for name, value in _form_values(page).items()
+             if name not in ("csrfmiddlewaretoken", "save")}
+    assert again["prior_drug_classes"] == ["none_of_these"]
+    assert signed_in.post(_url(patient, "screening"), again).status_code == 302
+    data = _assessment(patient).data
+    assert (data["prior_drug_classes"], data["ecog"]) == ([], 1)
