@@ -33,6 +33,11 @@ NOT_RECORDED = "not recorded"
 DEFAULT_PRODUCT_NAMES = {product.code: product.name for product in DEFAULT_PRODUCTS}
 
 
+#: The groups of the case format whose members are recorded one by one (``infections.hbv``,
+#: ``labs.bilirubin``): the first part of every dotted case path.
+CASE_GROUPS = frozenset(path.partition(".")[0] for path in case_field_types() if "." in path)
+
+
 def input_label(path: str) -> str:
     """A case path as people name it (``infections.hbv_prophylaxis`` -> ``HBV antiviral prophylaxis
     in place``, ``alc.unit`` -> ``Absolute lymphocyte count (unit)``); a path the case format does

@@ -24,7 +24,6 @@ from ..common.display import date_text
 from ..common.text import free_text_field
 from ..common.vocabulary import STAGE_LABELS
 from ..rules import LABELS, TREATMENT_DATES, CaseValidationError, Engine, native, plain
-from ..rules.case import ONLY_WHEN_STOPPED
 from . import services
 from .fields import (
     FIELDS_BY_PATH,
@@ -385,6 +384,10 @@ class SectionForm(forms.Form):
     def _summary_label(bound) -> str:
         """A field named in full, outside its fieldset ("Total bilirubin (unit)", not "Unit")."""
         return str(getattr(bound.field, "summary_label", bound.label))
+
+
+#: The engine's message for a washout's last dose with a status other than stopped (criteria-v2 9).
+ONLY_WHEN_STOPPED = "only with status stopped"
 
 
 def engine_message_words(message: str) -> str:

@@ -9,7 +9,6 @@ import pytest
 
 from eligibility.common.display import derived_text, input_label, input_text, inputs_text
 from eligibility.patients.exports import assessment_field_words
-from eligibility.rules import ChecklistItem, Engine, default_ruleset
 
 
 @pytest.mark.parametrize(("path", "value", "shown"), [
@@ -69,31 +68,54 @@ def test_version_1_items_read_as_before():
     assert inputs_text({"alc": {"value": 0.15, "unit": "10^9/L"}}) == [("Absolute lymphocyte count", "0.15 ×10⁹/L")]
 
 
-def _item(code: str, inputs: dict, derived: dict) -> ChecklistItem:
-    return ChecklistItem(code=code, phase="pre_lymphodepletion", title=code, status="flag", reason="",
-                         source="", inputs=inputs, derived=derived)
-
-
-def test_the_checklist_shows_inputs_under_their_path_and_derived_values_in_words():
-    from eligibility.review.presenters import _row
-
-    engine = Engine(default_ruleset())
-    hematotox = _item("car_hematotox", {
+HEMATOTOX = {
+    "code": "car_hematotox", "phase": "pre_lymphodepletion", "title": "CAR-HEMATOTOX score", "status": "flag",
+    "reason": "CAR-HEMATOTOX 3 of 7 (high risk, 2 or more): ...", "source": "Rejeski et al., Blood 2021",
+    "inputs": {
         "lymphodepletion_start_date": "2026-03-12",
         "labs.platelets": {"value": 60, "unit": "10^9/L", "measured_on": "2026-03-09"},
         "labs.anc": {"value": 1500, "unit": "cells/uL", "measured_on": "2026-03-09"},
         "labs.haemoglobin": {"value": 10.2, "unit": "g/dL", "measured_on": "2026-03-09"},
         "labs.crp": {"value": 4.1, "unit": "mg/dL", "measured_on": "2026-03-09"},
         "labs.ferritin": None,
-    }, {"score": 3, "risk": "high", "points": {"platelets": 2, "anc": 0, "haemoglobin": 0, "crp": 1, "ferritin": 0},
-        "partial_score": 3})
-    shown = dict(_row(hematotox, engine, {}, None)["inputs_text"])
+    },
+    "derived": {"score": 3, "risk": "high", "points": {"platelets": 2, "anc": 0, "haemoglobin": 0, "crp": 1,
+                                                       "ferritin": 0}, "partial_score": 3},
+}
+
+
+@pytest.mark.django_db
+def test_the_checklist_shows_inputs_under_their_path_and_derived_values_in_words(client):
+    """An item of rule 36 as criteria-v2 6.3 shows it (built by hand: the rule is written elsewhere),
+    stored in a patient's checklist: the page lists its inputs and computed values in words."""
+    from django.urls import reverse
+
+    from eligibility.models import Assessment
+    from eligibility.patients import services
+    from eligibility.review.presenters import checklist_view_model
+    from tests.factories import PatientFactory, UserFactory
+
+    coordinator = UserFactory(role="Coordinator")
+    patient = PatientFactory(by=coordinator)
+    assessment = Assessment.objects.get(patient=patient)
+    services.assessment_update(assessment=assessment, changes={"ecog": 1}, stage="pre_lymphodepletion",
+                               revision=0, by=coordinator)
+    evaluation = Assessment.objects.get(patient=patient).current_evaluation
+    evaluation.checklist = {**evaluation.checklist, "items": [*evaluation.checklist["items"], HEMATOTOX]}
+    evaluation.save(update_fields=["checklist"])
+
+    row = next(row for row in checklist_view_model(evaluation)["all_items"] if row["code"] == "car_hematotox")
+    shown = dict(row["inputs_text"])
     assert shown["Lymphodepletion start date (planned or done)"] == "12 Mar 2026"
     assert shown["Platelets"] == "60 ×10⁹/L, measured on 9 Mar 2026"
     assert shown["Absolute neutrophil count"] == "1500 cells/µL, measured on 9 Mar 2026"
     assert shown["Ferritin"] == "not recorded"
     assert shown["CAR-HEMATOTOX score"] == "3 of 7, high risk"
     assert shown["CAR-HEMATOTOX points"] == "platelets 2, ANC 0, haemoglobin 0, CRP 1, ferritin 0"
+    client.force_login(coordinator)
+    page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
+    assert "CAR-HEMATOTOX score: 3 of 7, high risk" in page
+    assert "C-reactive protein (CRP): 4.1 mg/dL, measured on 9 Mar 2026" in page
 
 
 @pytest.mark.parametrize(("derived", "rows"), [
