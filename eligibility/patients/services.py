@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from ..common.display import input_label
+from ..common.display import CASE_GROUPS, input_label
 from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..rules import CaseValidationError, ChecklistItem, case_as_dict, native
@@ -277,7 +277,7 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     changed = []
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
-        if key in ("infections", "organ_function") and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+        if key in CASE_GROUPS and isinstance(old or {}, dict) and isinstance(new or {}, dict):
             old, new = old or {}, new or {}
             changed += [f"{key}.{name}" for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
         elif old != new:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common.display import STATUS_ICONS, inputs_text, item_status_text
+from ..common.display import STATUS_ICONS, derived_text, inputs_text, item_status_text
 from ..rules import (
     DIAGNOSIS,
     OVERALL_LABELS,
@@ -97,7 +97,7 @@ def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
         "item": item,
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
-        "inputs_text": inputs_text(item.inputs, products),
+        "inputs_text": inputs_text(item.inputs, products) + derived_text(item.derived),  # computed values last
         "thresholds": [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
                           "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
                        *_indication_used(item, engine)],
