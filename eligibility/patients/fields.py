@@ -370,7 +370,7 @@ class IntakeField:
             made = forms.FloatField(label=label, required=False, widget=forms.NumberInput(attrs=attrs))
         elif self.kind == Kind.DATE and isinstance(info, schema.DateType):
             made = self._date_field()
-        elif self.kind == Kind.CHOICE_LIST and isinstance(info, schema.ListType):
+        elif self.kind == Kind.CHOICE_LIST and isinstance(info, schema.ListType | schema.VarTupleType):
             made = forms.MultipleChoiceField(
                 label=label, required=False, widget=forms.CheckboxSelectMultiple,
                 choices=[*self.choices(products), (NONE_OF_THESE, "None of these")],

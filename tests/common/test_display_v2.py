@@ -43,7 +43,7 @@ def test_a_new_value_in_words(path, value, shown):
 
 
 @pytest.mark.parametrize(("field", "value", "words"), [
-    ("data.labs.bilirubin.measured_on", "2026-03-09", ("Total bilirubin (measured on)", "9 Mar 2026")),
+    ("data.labs.bilirubin.measured_on", "2026-03-09", ("Total bilirubin measured on", "9 Mar 2026")),
     ("data.labs.anc.unit", "10^9/L", ("Absolute neutrophil count (unit)", "×10⁹/L")),
     ("data.labs.ast.uln", 40, ("AST upper limit of normal (U/L)", "40")),
     ("data.temperature.measured_at", "2026-03-17T07:45", ("Temperature taken at", "17 Mar 2026 07:45")),
@@ -59,7 +59,7 @@ def test_the_audit_export_names_each_member_in_words(field, value, words):
 
 
 def test_a_member_path_has_a_label():
-    assert input_label("labs.platelets.measured_on") == "Platelets (measured on)"
+    assert input_label("labs.platelets.measured_on") == "Platelets measured on"
     assert input_label("alc.measured_on") == "Absolute lymphocyte count measured on"
 
 

@@ -240,7 +240,7 @@ def test_the_intake_form_labels_its_fields_with_the_same_words():
 
 def test_an_input_error_by_its_label_and_a_removed_product_in_words():
     assert input_error_text({"field": "temperature.value", "message": "must be between 77 and 113 F"}) == (
-        "Temperature today (value) must be between 77 and 113 F")
+        "Temperature (value) must be between 77 and 113 F")
     assert input_error_text({"field": "product", "message": "must be one of 'a' or 'b'"}) == (
         "Product is not in this rule-set version's product catalogue")
 

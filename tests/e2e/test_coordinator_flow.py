@@ -55,7 +55,7 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     page.get_by_role("button", name="Save before leukapheresis").click()
     page.get_by_role("link", name="Before infusion").click()
     choose(page, "Checklist for the stage", "Before infusion")
-    temperature = page.get_by_role("group", name="Temperature today")
+    temperature = page.get_by_role("group", name="Temperature")
     field(temperature, "Value").fill("101.2")
     choose(temperature, "Unit", "°F")
     page.get_by_role("button", name="Save before infusion").click()

@@ -254,7 +254,7 @@ def test_temperature_in_fahrenheit_is_saved_with_its_unit_and_defers(signed_in, 
     assert _assessment(patient).data == {"temperature": {"value": 101.2, "unit": "F"}}
 
     row = _checklist_row(signed_in.get(response.url).content.decode(), "fever")
-    assert "101.2 °F = 38.4 °C" in row and "Temperature today: 101.2 °F" in row
+    assert "101.2 °F = 38.4 °C" in row and "Temperature: 101.2 °F" in row
     assert 'class="item item-defer"' in row
     assert "Defer" in row
 

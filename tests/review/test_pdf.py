@@ -101,7 +101,7 @@ def test_the_pdf_speaks_in_clinical_language(signed, client, physician):
     client.force_login(physician)
     text = " ".join(pdf_pages(client, signoff)[2])
     for words in ("Product: Yescarta", "Diagnosis: large B-cell lymphoma (LBCL)",
-                  "Absolute lymphocyte count: 0.6 ×10⁹/L", "Temperature today: 101.2 °F",
+                  "Absolute lymphocyte count: 0.6 ×10⁹/L", "Temperature: 101.2 °F",
                   "Planned lymphodepletion: fludarabine + cyclophosphamide",
                   "Infectious-disease markers drawn on: 15 Sep 2026", "HBV antiviral prophylaxis in place: no",
                   "Temperature 101.2 °F = 38.4 °C is at or above 38 °C"):
