@@ -317,30 +317,39 @@ def _product_file_errors(ruleset: RuleSetData) -> list[dict[str, str]]:
     return errors
 
 
-@transaction.atomic
-def ruleset_import(*, ruleset_file: RuleSetFile, file_name: str, by=None) -> RuleSet:
-    """A new draft from a rule-set file read back (criteria-v2 2.6), with the file's name, the next
-    version number and the change note "Imported from <file name>; based on <name> version <n>"
-    (or "based on nothing"); linked to no stored version (the file's base is only named). Refused,
-    naming each problem as ``{"field", "message"}`` in ``RuleSetRefused.errors["file"]``, while a
-    draft exists, when another version has the name, or when the tables cannot hold a value. It
-    never publishes."""
-    RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)  # the lock every new draft takes
+def ruleset_import_errors(*, name: str | None, data: RuleSetData | None) -> list[dict[str, str]]:
+    """Why a rule-set file read back (its ``name`` and ``data``; ``None`` where the file could not
+    be read that far) cannot become a draft besides the file's own errors: a draft exists, another
+    version has the name, or the tables cannot hold a value. As ``{"field", "message"}`` objects."""
     problems = []
     existing = RuleSet.objects.filter(status=RuleSet.Status.DRAFT).first()
     if existing is not None:
-        problems.append({"field": "$", "message": f"draft version {existing.version} exists already: edit, publish "
-                                                  "or discard it before importing (one draft at a time)"})
-    name = ruleset_file.name.strip()
-    other = RuleSet.objects.filter(name__iexact=name).order_by("version").first()
+        problems.append({"field": "draft", "message": f"draft version {existing.version} exists already: edit, "
+                                                      "publish or discard it before importing (one draft at a time)"})
+    name = (name or "").strip()
+    other = RuleSet.objects.filter(name__iexact=name).order_by("version").first() if name else None
     if other is not None:
         problems.append({"field": "name", "message": f"version {other.version} is named '{other.name}' already: "
                                                      "give the file a name of its own"})
     elif len(name) > NAME_MAX:
         problems.append({"field": "name", "message": f"at most {NAME_MAX} characters (it has {len(name)})"})
-    problems += _product_file_errors(ruleset_file.ruleset)
+    if data is not None:
+        problems += _product_file_errors(data)
+    return problems
+
+
+@transaction.atomic
+def ruleset_import(*, ruleset_file: RuleSetFile, file_name: str, by=None) -> RuleSet:
+    """A new draft from a rule-set file read back (criteria-v2 2.6), with the file's name, the next
+    version number and the change note "Imported from <file name>; based on <name> version <n>"
+    (or "based on nothing"); linked to no stored version (the file's base is only named). Refused
+    for the reasons of :func:`ruleset_import_errors` (in ``RuleSetRefused.errors["file"]``), checked
+    under the lock every new draft takes. It never publishes."""
+    RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)
+    problems = ruleset_import_errors(name=ruleset_file.name, data=ruleset_file.ruleset)
     if problems:
         raise RuleSetRefused("The rule-set file was not imported.", {"file": problems})
+    name = ruleset_file.name.strip()
     based_on = ("based on nothing" if ruleset_file.based_on is None
                 else f"based on {ruleset_file.based_on[0]} version {ruleset_file.based_on[1]}")
     data = ruleset_file.ruleset
