@@ -312,6 +312,10 @@ class DescriptionForm(forms.Form):
         for field in self.fields.values():
             field.show_hidden_initial = True
 
+    def clean_change_note(self) -> str:
+        """The note with line breaks as stored (a browser sends CRLF; a preset's note has LF)."""
+        return self.cleaned_data["change_note"].replace("\r\n", "\n")
+
 
 class ConfirmForm(forms.Form):
     """What a confirmation page posts: the draft's revision it showed (an edit since refuses it). A

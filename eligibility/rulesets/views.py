@@ -152,6 +152,9 @@ def _changed_by_someone_else(form: forms.Form, current: dict) -> bool:
 
 
 def _comparable(value):
+    if isinstance(value, str):
+        # A browser sends every line break of a form as CRLF; a note stored with LF is the same note.
+        return value.replace("\r\n", "\n")
     return sorted(value) if isinstance(value, list) else value
 
 
