@@ -306,9 +306,19 @@ def ruleset_draft_from_preset(*, code: str, by) -> RuleSet:
     return draft
 
 
-def _product_file_errors(ruleset: RuleSetData) -> list[dict[str, str]]:
-    """What the product table cannot store although a rule-set file allows it (text lengths)."""
+def _storage_errors(ruleset: RuleSetData) -> list[dict[str, str]]:
+    """What the tables cannot hold exactly although a rule-set file allows it: a threshold with
+    more decimals or digits than its column, a product's name or target longer than its column."""
     errors = []
+    column = Threshold._meta.get_field("value")
+    for key, value in ruleset.thresholds.items():
+        if value is None:
+            continue
+        sign, digits, exponent = value.normalize().as_tuple()
+        places = max(0, -exponent)
+        if places > column.decimal_places or len(digits) - places > column.max_digits - column.decimal_places:
+            errors.append({"field": f"thresholds.{key}", "message": f"at most {column.decimal_places} decimals and "
+                           f"{column.max_digits - column.decimal_places} digits before the point"})
     for code, product in ruleset.products.items():
         for key, value in (("name", product.name), ("target", product.target)):
             limit = Product._meta.get_field(key).max_length
@@ -334,7 +344,7 @@ def ruleset_import_errors(*, name: str | None, data: RuleSetData | None) -> list
     elif len(name) > NAME_MAX:
         problems.append({"field": "name", "message": f"at most {NAME_MAX} characters (it has {len(name)})"})
     if data is not None:
-        problems += _product_file_errors(data)
+        problems += _storage_errors(data)
     return problems
 
 

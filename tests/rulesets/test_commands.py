@@ -238,3 +238,15 @@ def test_the_commands_as_processes(environment, tmp_path):
     assert (imported.returncode, imported.stdout) == (0, b"2\n")
     presets = manage(environment, "ruleset_presets")
     assert presets.returncode == 0 and len(presets.stdout.splitlines()) == 2
+
+
+def test_a_value_the_table_cannot_hold_exactly_is_refused(tmp_path):
+    document = json.loads(ruleset_to_file(default_ruleset(), None))
+    document["name"] = "Precise"
+    document["thresholds"]["fever_c"] = Decimal("38.1234")  # 3 decimals are stored
+    (tmp_path / "precise.json").write_text(json.dumps(document, default=str).replace('"38.1234"', "38.1234"))
+    assert refused(run("ruleset_import", str(tmp_path / "precise.json"))) == [
+        {"field": "thresholds.fever_c", "message": "at most 3 decimals and 7 digits before the point"}]
+    (tmp_path / "precise.json").write_text(json.dumps(document, default=str).replace('"38.1234"', "38.125"))
+    assert run("ruleset_import", str(tmp_path / "precise.json"))[:2] == (0, "2\n")
+    assert RuleSet.objects.get(version=2).thresholds.get(key="fever_c").value == Decimal("38.125")

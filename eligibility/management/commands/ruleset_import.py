@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from eligibility.management.refusals import refuse
 from eligibility.rules import RuleSetFileError, ruleset_from_file
 from eligibility.rulesets import services as rulesets
+from eligibility.rulesets.selectors import NoActiveRuleSet
 
 NOT_STORED = "nothing was stored"
 
@@ -39,4 +40,6 @@ class Command(BaseCommand):
             draft = rulesets.ruleset_import(ruleset_file=read, file_name=Path(file).name)
         except rulesets.RuleSetRefused as refused:
             refuse(self, refused.errors["file"], what=NOT_STORED)
+        except NoActiveRuleSet as exc:
+            refuse(self, [{"field": "draft", "message": str(exc)}], what=NOT_STORED)
         self.stdout.write(str(draft.version))
