@@ -13,7 +13,18 @@ from typing import Any
 
 import msgspec.inspect as schema
 
-from ..rules import CHOICES, DEFAULT_PRODUCTS, DIAGNOSIS, LABELS, STATUS_LABELS, case_field_types, measure, plain
+from ..rules import (
+    CHOICES,
+    DEFAULT_PRODUCTS,
+    DIAGNOSIS,
+    LABELS,
+    STATUS_LABELS,
+    LocalDateTime,
+    case_field_types,
+    measure,
+    plain,
+    unit_symbol,
+)
 from .people import display_name
 
 #: Icons carry the status beside its word (never colour alone).
@@ -21,6 +32,11 @@ STATUS_ICONS = {"pass": "✓", "flag": "⚑", "missing": "?", "defer": "‖", "e
 NOT_RECORDED = "not recorded"
 #: Product names when a page knows no rule set's catalogue (the source documents' catalogue).
 DEFAULT_PRODUCT_NAMES = {product.code: product.name for product in DEFAULT_PRODUCTS}
+
+
+#: The groups of the case format whose members are recorded one by one (``infections.hbv``,
+#: ``labs.bilirubin``): the first part of every dotted case path.
+CASE_GROUPS = frozenset(path.partition(".")[0] for path in case_field_types() if "." in path)
 
 
 def input_label(path: str) -> str:
@@ -57,7 +73,8 @@ def date_text(value: datetime.date | str) -> str:
 def input_text(path: str, value: Any, products: Mapping[str, str] | None = None) -> str:
     """A recorded value of ``path`` in words: a choice's words, a product's name (``products``: codes
     to names, by default the source documents' catalogue), yes or no, a date as a date, a number as
-    written (``19`` not ``19.0``), a measurement with its unit symbol (``101.2 °F``)."""
+    written (``19`` not ``19.0``), a measurement with its unit symbol and date (``0.8 mg/dL, measured
+    on 9 Mar 2026``), a list of choices in words, a member of an object (``labs.ast.uln``) by its type."""
     if value is None:
         return NOT_RECORDED
     if path == "product":
@@ -65,9 +82,93 @@ def input_text(path: str, value: Any, products: Mapping[str, str] | None = None)
         return names.get(value) or DEFAULT_PRODUCT_NAMES.get(value) or str(value)
     if path in CHOICES and isinstance(value, str):
         return CHOICES[path].get(value, value.replace("_", " "))
-    if isinstance(case_field_types().get(path), schema.DateType):
+    if path in CHOICES and isinstance(value, list):
+        return choices_text(path, value)
+    info = schema_type(path)
+    if isinstance(info, schema.DateType):
         return date_text(value)
+    if _is_date_time(info):
+        return date_time_text(value)
+    if path.rpartition(".")[2] == "unit" and isinstance(value, str):
+        return unit_symbol(value)
+    if isinstance(value, dict):
+        return object_text(value, path)
     return value_text(value)
+
+
+def choices_text(path: str, values: list) -> str:
+    """A list of choices (``prior_drug_classes``) in words, in the order recorded; ``[]``: none."""
+    words = CHOICES.get(path, {})
+    return ", ".join(words.get(value, str(value).replace("_", " ")) for value in values) or "none"
+
+
+def object_members(info: schema.Type) -> dict[str, schema.Type]:
+    """The members of an object of the case format with their types (``None`` stripped): a struct's
+    fields, or, for a union tagged by unit (bilirubin, temperature), its first member's fields and
+    ``unit`` with every unit of the union. Empty for anything else."""
+    def required(member: schema.Type) -> schema.Type:
+        if isinstance(member, schema.UnionType):
+            kept = [item for item in member.types if not isinstance(item, schema.NoneType)]
+            return kept[0] if len(kept) == 1 else schema.UnionType(tuple(kept))
+        return member
+
+    if isinstance(info, schema.StructType):
+        return {field.name: required(field.type) for field in info.fields}
+    structs = [member for member in getattr(info, "types", ()) if isinstance(member, schema.StructType)]
+    if not structs:
+        return {}
+    members = {field.name: required(field.type) for field in structs[0].fields}
+    members[structs[0].tag_field] = schema.LiteralType(tuple(struct.tag for struct in structs))
+    return members
+
+
+def schema_type(path: str) -> schema.Type | None:
+    """The case format's type of a case path or of a member of an object under it
+    (``labs.bilirubin.measured_on``); ``None`` for a path it does not know."""
+    types = case_field_types()
+    if path in types:
+        return types[path]
+    parent, _, member = path.rpartition(".")
+    owner = schema_type(parent) if parent else None
+    return object_members(owner).get(member) if owner is not None else None
+
+
+def _is_date_time(info: schema.Type | None) -> bool:
+    return isinstance(info, schema.CustomType) and issubclass(info.cls, LocalDateTime)
+
+
+def date_time_text(value: str) -> str:
+    """A date-time of the case format (``2026-01-30T08:00``) as people write it: ``30 Jan 2026 08:00``."""
+    try:
+        moment = LocalDateTime.from_text(value)
+    except ValueError:
+        return str(value)
+    clock = f"{moment:%H:%M:%S}" if len(value) > len("YYYY-MM-DDTHH:MM") else f"{moment:%H:%M}"
+    return f"{date_text(moment.date())} {clock}"
+
+
+def object_text(value: Mapping[str, Any], path: str | None = None) -> str:
+    """A measurement or washout object in words: ``35 U/L (upper limit of normal 40 U/L), measured on
+    9 Mar 2026``; ``101.2 °F, taken 17 Mar 2026 08:00``; ``stopped, last dose 30 Jan 2026 08:00``."""
+    if "value" in value:
+        text = measure(value["value"], value.get("unit"))
+        if value.get("uln") is not None:
+            text += f" (upper limit of normal {measure(value['uln'], 'U/L')})"
+        if value.get("measured_on") is not None:
+            text += f", measured on {date_text(value['measured_on'])}"
+        if value.get("measured_at") is not None:
+            text += f", taken {date_time_text(value['measured_at'])}"
+        return text
+    if "status" in value or "last_dose_at" in value or "last_dose_on" in value:
+        words = CHOICES.get(f"{path}.status", {}) if path else {}
+        status = value.get("status")
+        text = NOT_RECORDED if status is None else words.get(status, str(status).replace("_", " "))
+        if value.get("last_dose_at") is not None:
+            text += f", last dose {date_time_text(value['last_dose_at'])}"
+        if value.get("last_dose_on") is not None:
+            text += f", last dose {date_text(value['last_dose_on'])}"
+        return text
+    return "; ".join(f"{key.replace('_', ' ')} {value_text(item)}" for key, item in value.items()) or NOT_RECORDED
 
 
 def label_with_unit(label: str, unit: str) -> str:
@@ -95,7 +196,7 @@ def value_text(value: Any) -> str:
     """Any stored value in words when its case path is not known: yes or no, a number as written, a
     measurement with its unit symbol, a code with spaces."""
     if isinstance(value, dict) and "value" in value:
-        return measure(value["value"], value.get("unit"))
+        return object_text(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value is None:
@@ -108,6 +209,52 @@ def value_text(value: Any) -> str:
 def inputs_text(inputs: Mapping[str, Any], products: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """The values a checklist item was judged by, as ``(label, value in words)`` in their order."""
     return [(input_label(path), input_text(path, value, products)) for path, value in inputs.items()]
+
+
+#: The CAR-HEMATOTOX variables (rule 36's ``points``) as people name them.
+HEMATOTOX_VARIABLES = {"platelets": "platelets", "anc": "ANC", "haemoglobin": "haemoglobin", "crp": "CRP",
+                       "ferritin": "ferritin"}
+HEMATOTOX_MAX = 7
+NOT_COMPUTED = "not computed"
+
+
+def _number(value: Any, unit: str = "") -> str:
+    return NOT_COMPUTED if value is None else measure(value, unit)
+
+
+def derived_text(derived: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The values a rule computed (an item's ``derived``, criteria-v2 6.3) as ``(label, words)``:
+    "CAR-HEMATOTOX score", "3 of 7, high risk"; a value that could not be computed says so."""
+    if not derived:
+        return []
+    rows: list[tuple[str, str]] = []
+    if "bilirubin_umol_l" in derived:
+        rows.append(("Total bilirubin, as compared", _number(derived["bilirubin_umol_l"], "umol/L")))
+    for key, name in (("ast_x_uln", "AST"), ("alt_x_uln", "ALT")):
+        if key in derived:
+            ratio = derived[key]  # compared to 2 decimals (criteria-v2 4.2): written so
+            rows.append((f"{name}, multiple of the upper limit of normal",
+                         NOT_COMPUTED if ratio is None else f"{ratio:.2f} ×ULN"))
+    if "crcl_ml_min" in derived:
+        source = {"recorded": "measured", "cockcroft_gault": "Cockcroft-Gault estimate"}.get(derived.get("crcl_source"))
+        text = _number(derived["crcl_ml_min"], "mL/min")
+        rows.append(("Creatinine clearance used", f"{text} ({source})" if source and derived["crcl_ml_min"] is not None
+                     else text))
+    if "points" in derived:
+        score, risk = derived.get("score"), derived.get("risk")
+        if score is None:
+            text = f"{NOT_COMPUTED} (partial score {plain(derived.get('partial_score') or 0)} from the values current)"
+        else:
+            text = f"{plain(score)} of {HEMATOTOX_MAX}" + (f", {risk} risk" if risk else "")
+        rows.append(("CAR-HEMATOTOX score", text))
+        points = derived.get("points") or {}
+        rows.append(("CAR-HEMATOTOX points", ", ".join(
+            f"{word} {'not current' if points.get(key) is None else plain(points[key])}"
+            for key, word in HEMATOTOX_VARIABLES.items())))
+    for key, label in (("easix", "EASIX"), ("log2_easix", "log2(EASIX)"), ("m_easix", "m-EASIX")):
+        if key in derived:
+            rows.append((label, _number(derived[key])))
+    return rows
 
 
 def history_who(record) -> str:

@@ -20,11 +20,21 @@ from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from ..common.display import date_text
 from ..common.text import free_text_field
 from ..common.vocabulary import STAGE_LABELS
-from ..rules import CaseValidationError, Engine, native, plain
+from ..rules import LABELS, TREATMENT_DATES, CaseValidationError, Engine, native, plain
 from . import services
-from .fields import FIELDS_BY_PATH, Kind, field_name, field_of, form_text, path_value, section_fields
+from .fields import (
+    FIELDS_BY_PATH,
+    LAST_DOSE_WHEN,
+    Kind,
+    field_name,
+    field_of,
+    form_text,
+    path_value,
+    section_fields,
+)
 from .models import Patient
 
 #: Salt of the signed snapshot of the values a section form was built from.
@@ -114,12 +124,23 @@ class SectionForm(forms.Form):
                     + '_saved"><span aria-hidden="true">⚠ </span>{{ ' + note + " }}</p>{% endif %}")
 
     def _layout(self, entry):
-        """The entry's form fields with the note under its main one; a value and its unit side by side;
-        a field that applies only sometimes carries its condition for static/js/intake.js."""
+        """The entry's form fields with the note under its main one. An object (a measurement, a washout)
+        is a fieldset named by its label, its members side by side ("Value", "Unit", "Measured on"); a
+        washout's last dose shows when stopped. A field that applies only sometimes carries its
+        condition for static/js/intake.js."""
         if entry.kind == Kind.MEASUREMENT:
-            value, unit = entry.names
-            items = [Div(Div(value, self._note(value), css_class="col-md-8"), Div(unit, css_class="col-md-4"),
-                         css_class="row")]
+            value, *others = entry.names
+            width = "col-md-3" if len(entry.names) > 3 else "col-md-4"
+            columns = [Div(value, self._note(value), css_class=f"col-6 {width}"),
+                       *(Div(name, css_class=f"col-{6 if index == 0 else 12} col-sm-6 {width}")
+                         for index, name in enumerate(others))]
+            items = [Fieldset(entry.label, Div(*columns, css_class="row g-2"), css_class="intake-object")]
+        elif entry.kind == Kind.WASHOUT:
+            status, last_dose = entry.names
+            items = [Fieldset(entry.label, Div(
+                Div(status, self._note(status), css_class="col-md-5"),
+                Div(last_dose, css_class="col-md-7 conditional-field", data_show_when=f"{status}={LAST_DOSE_WHEN}"),
+                css_class="row g-2"), css_class="intake-object")]
         else:
             items = [entry.main_name, self._note(entry.main_name)]
         if not entry.when:
@@ -255,11 +276,18 @@ class SectionForm(forms.Form):
                 self.add_error(None, ValidationError(self.HIDDEN_PROBLEM, code="tampered"))
         if self.has_error(NON_FIELD_ERRORS, code="tampered"):
             return cleaned
-        # One pass: the engine checks what did convert, and its messages join the type errors.
+        # What cannot be sent as entered (a unit or date without its value) is said beside the field and
+        # kept in it; the entry then counts as unchanged, so the engine checks the rest in the same pass.
+        for entry in self.entries:
+            message = entry.incomplete(self.cleaned_data)
+            if message and entry.main_name not in self._errors:
+                self.add_error(entry.main_name, message)
+        # One pass: the engine checks what did convert, and its messages join the type errors. The web
+        # application evaluates as of today in the programme's time zone.
         case = {**self.current, **self.changes(), "stage": self.stage_value()}
         case = {key: value for key, value in case.items() if value is not None and key != COUNSELLING_CONFIRM}
         try:
-            self.engine.parse(case)
+            self.engine.parse(case, as_of=timezone.localdate())
         except CaseValidationError as exc:
             for error in exc.errors:
                 self.add_case_error(error["field"], error["message"])
@@ -269,6 +297,7 @@ class SectionForm(forms.Form):
         """Show an engine message beside the field it names (a measurement's unit, or the main field
         of the entry that records the path), or above the form when it is not on this form."""
         entry = field_of(path)
+        message = engine_message_words(message)
         for name in (field_name(path), entry.main_name if entry else None):
             if name in self.fields:
                 if name not in self._errors:  # a field that did not convert says so already
@@ -310,7 +339,10 @@ class SectionForm(forms.Form):
                                               "in the field; saving again replaces the saved value.")
             else:
                 for name, value in entry.initial(saved).items():
-                    data[name] = form_text(value)
+                    if isinstance(value, list):  # the boxes of a list of choices
+                        data.setlist(name, value)
+                    else:
+                        data[name] = form_text(value)
                 self.notes[note_field] = (f"Saved by {by}: {self.display(path, saved)} (it was "
                                           f"{self.display(path, before)} when you opened the form); the field "
                                           "now shows the saved value.")
@@ -334,13 +366,42 @@ class SectionForm(forms.Form):
         rows = [{"anchor": "", "label": "", "message": str(error)} for error in self.non_field_errors()]
         for bound in self.visible_fields():
             for error in bound.errors:
-                rows.append({"anchor": bound.id_for_label, "label": str(bound.label), "message": str(error)})
+                rows.append({"anchor": self._anchor(bound), "label": self._summary_label(bound),
+                             "message": str(error)})
         return rows
 
     def meanwhile(self) -> list[dict[str, str]]:
         """The colleague's values shown under the fields, for the summary: {"anchor", "label", "message"}."""
-        return [{"anchor": self[name].id_for_label, "label": str(self[name].label), "message": note}
+        return [{"anchor": self._anchor(self[name]), "label": self._summary_label(self[name]), "message": note}
                 for name, note in self.notes.items()]
+
+    @staticmethod
+    def _anchor(bound) -> str:
+        """Where the summary's link goes: the input (a group of boxes: its first box)."""
+        return bound.id_for_label or f"{bound.auto_id}_0"
+
+    @staticmethod
+    def _summary_label(bound) -> str:
+        """A field named in full, outside its fieldset ("Total bilirubin (unit)", not "Unit")."""
+        return str(getattr(bound.field, "summary_label", bound.label))
+
+
+#: The engine's message for a washout's last dose with a status other than stopped (criteria-v2 9).
+ONLY_WHEN_STOPPED = "only with status stopped"
+
+
+def engine_message_words(message: str) -> str:
+    """An engine message about dates in the form's words: case keys by their labels, ``as_of`` as today
+    (the web application evaluates as of today)."""
+    if message == ONLY_WHEN_STOPPED:
+        return "only when the status is “stopped”: clear it, or choose “stopped”."
+    if message.startswith("must not be after as_of (") and message.endswith(")"):
+        return f"must not be after today ({date_text(message[len('must not be after as_of ('):-1])})."
+    for key in TREATMENT_DATES:
+        if message == f"must not be before {key}":
+            label = LABELS[key]
+            return f"must not be before the {label[0].lower()}{label[1:]}."
+    return message
 
 
 class PatientIdentityForm(forms.Form):

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..common.display import CASE_GROUPS, input_label, input_text
 from ..common.display import history_who as _who
-from ..common.display import input_label, input_text
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import product_names
 from .signals import HISTORY_SOURCES
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Case data by the paths the forms record (a group's members one by one: ``labs.bilirubin``)."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict) and key in ("infections", "organ_function"):
+        if isinstance(value, dict) and key in CASE_GROUPS:
             flat.update(_flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value

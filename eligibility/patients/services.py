@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from ..common.display import input_label
+from ..common.display import CASE_GROUPS, input_label
 from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..rules import CaseValidationError, ChecklistItem, case_as_dict, native
@@ -51,13 +51,10 @@ def evaluation_build(*, assessment_id: int, ruleset, case, checklist, by, **extr
 
 
 def evaluation_date(case) -> datetime.date:
-    """The evaluation date an evaluation of ``case`` uses (criteria-v2 2.5, 3.1): the case's
-    ``as_of`` where it holds one, else today in the programme's time zone."""
-    # ``getattr``: the case format gains ``as_of`` with criteria-v2 4.1 (a date, or its ISO text).
-    as_of = getattr(case, "as_of", None)
-    if as_of is None:
-        return timezone.localdate()
-    return as_of if isinstance(as_of, datetime.date) else datetime.date.fromisoformat(str(as_of))
+    """The evaluation date an evaluation of ``case`` used (criteria-v2 2.5, 3.1): the case's
+    ``as_of`` where it holds one, else the date it was parsed with (today in the programme's time
+    zone, as every parse here passes)."""
+    return case.evaluation_date
 
 
 def checklist_changes(old_items: Iterable[ChecklistItem], items: Iterable[ChecklistItem]) -> list[dict[str, Any]]:
@@ -96,7 +93,8 @@ class WorkupClosed(Exception):
 def evaluation_of(*, assessment: Assessment, engine, ruleset, by) -> Evaluation:
     """An unsaved evaluation of the assessment's data under ``ruleset`` (its ``engine``); raises
     :class:`CaseValidationError` when that version cannot evaluate them."""
-    case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)})
+    case = engine.parse({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.patient.public_id)},
+                        timezone.localdate())
     return evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case,
                             checklist=engine.evaluate(case), by=by)
 
@@ -235,7 +233,7 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     ruleset, engine = active_engine()
     data = _stamp_counselling(assessment.data, data, engine)
     # Validate before writing anything: the engine's validation is the only one.
-    engine.parse({**data, "stage": stage})
+    engine.parse({**data, "stage": stage}, timezone.localdate())
     changed = _changed_paths(assessment.data, data) + (["stage"] if stage != assessment.stage else [])
     if not changed and assessment.current_evaluation is not None:
         # Nothing to record: the standing checklist (and any signature on it) stays as it is.
@@ -279,7 +277,7 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     changed = []
     for key in sorted(before.keys() | after.keys()):
         old, new = before.get(key), after.get(key)
-        if key in ("infections", "organ_function") and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+        if key in CASE_GROUPS and isinstance(old or {}, dict) and isinstance(new or {}, dict):
             old, new = old or {}, new or {}
             changed += [f"{key}.{name}" for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
         elif old != new:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..common.display import STATUS_ICONS, inputs_text, item_status_text
+from ..common.display import STATUS_ICONS, derived_text, inputs_text, item_status_text
 from ..rules import (
+    DIAGNOSIS,
     OVERALL_LABELS,
     PASS,
     PENDING,
@@ -17,6 +18,7 @@ from ..rules import (
     STATUSES,
     ChecklistItem,
     checklist_items,
+    entry_text,
     measure,
     plain,
 )
@@ -72,6 +74,21 @@ def product_names(engine) -> dict[str, str]:
     return {code: spec.name for code, spec in engine.ruleset.products.items()}
 
 
+def _indication_used(item: ChecklistItem, engine) -> list[dict[str, Any]]:
+    """For the indication item: the product's indication entry for the patient's diagnosis that it
+    was judged by (criteria-v2 5: the minimum prior lines, age limits and pathways are product data
+    of the rule-set version, no longer thresholds)."""
+    if item.code != "indication":
+        return []
+    product = engine.ruleset.products.get(item.inputs.get("product"))
+    entry = product.indication(item.inputs.get("diagnosis")) if product is not None else None
+    if entry is None:
+        return []
+    text = entry_text(entry)
+    return [{"label": f"Indication of {product.name} for {DIAGNOSIS[entry.diagnosis]}", "value": text, "unit": "",
+             "text": text}]
+
+
 def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
     """One item as the page shows it: its fields, their words (the values it was judged by as
     ``(label, value)``: never a case key or a code), the thresholds used, its decision."""
@@ -80,9 +97,10 @@ def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
         "item": item,
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
-        "inputs_text": inputs_text(item.inputs, products),
-        "thresholds": [{"label": spec.label, "value": plain(value), "unit": spec.unit,
-                        "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)],
+        "inputs_text": inputs_text(item.inputs, products) + derived_text(item.derived),  # computed values last
+        "thresholds": [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
+                          "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
+                       *_indication_used(item, engine)],
         "disposition": disposition,
     }
 

@@ -261,7 +261,7 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
     # Stored data was validated when saved: encoded once, read by both versions' engines.
     raw = dumps({**assessment.data, "stage": assessment.stage, "case_id": str(assessment.public_id)})
     try:
-        case = engine.parse_json(raw)
+        case = engine.parse_json(raw, timezone.localdate())
     except CaseValidationError as exc:
         problems = "; ".join(input_error_text(error) for error in exc.errors)
         return _Plan(unevaluable=True, request=ReviewRequest(
@@ -270,7 +270,7 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
                     "the checklist stays under its version until the data are corrected."))
     checklist = engine.evaluate(case)
     previous_engine = engines[assessment.previous_ruleset_id]
-    old_items = previous_engine.evaluate(previous_engine.parse_json(raw)).items
+    old_items = previous_engine.evaluate(previous_engine.parse_json(raw, case.evaluation_date)).items
     changes = checklist_changes(old_items, checklist.items)
     if assessment.signed:
         # The result, not the wording: a status or the overall result would change (a reason that

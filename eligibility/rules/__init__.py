@@ -37,6 +37,7 @@ from .case import (
 )
 from .catalogue import CATALOGUE, CATALOGUE_BY_CODE, VERSION_1_RULES, CatalogueEntry, in_catalogue_order
 from .checklist import Checklist, ChecklistItem, checklist_items, dumps
+from .dated import not_current
 from .engine import RULE_CLASSES, RULE_CODES, Engine
 from .presets import PRESETS, Preset, PresetDraft, PresetEntry, PresetRule, PresetValue, draft_from_preset, entry_text
 from .report import checklist_text, errors_text
@@ -135,6 +136,8 @@ __all__ = [
     "MEASUREMENT_RANGES", "TREATMENT_DATES", "cockcroft_gault", "case_date_errors",
     # the engine, its rules and its checklists
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
+    # current values (criteria-v2 3.2): why a dated value does not count, in the checklist's words
+    "not_current",
     # statuses, phases, stages and overall results
     "PASS", "FLAG", "MISSING", "DEFER", "EXCLUDE", "PENDING", "STATUSES", "BLOCKING", "STATUS_LABELS",
     "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",

@@ -10,12 +10,17 @@ recorded: the rule gives ``missing`` for it, and its reason quotes the value wit
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from .arithmetic import as_written, native
+from .arithmetic import EXACT_INTEGER_LIMIT, as_written, native
 from .vocabulary import count, measure
+
+#: Results remembered per measurement (a frozen, hashable struct): laboratory values repeat across cases
+#: and rules (platelets are read by rules 36 and 37), while the rules' combinations of them do not.
+MEMORY = 65536
 
 
 def days(number: int) -> str:
@@ -23,6 +28,7 @@ def days(number: int) -> str:
     return count(number, "day")
 
 
+@functools.lru_cache(maxsize=MEMORY)
 def not_current(measured_on: datetime.date | None, anchor: datetime.date | None, anchor_key: str,
                 window: int | None, evaluation_date: datetime.date | None, after_allowed: int = 0) -> str | None:
     """Why a value dated ``measured_on`` is not current for the anchor ``anchor_key`` (recorded as
@@ -31,26 +37,26 @@ def not_current(measured_on: datetime.date | None, anchor: datetime.date | None,
     ``window``: W in days (``None``: the rule has no window); ``after_allowed``: days after the
     anchor that still count (rule 17's ``markers_max_days_after_collection``; 0 elsewhere).
     ``evaluation_date``: the effective ``as_of``; an anchor after it is planned, and a value that
-    will be out of date by then is asked to be repeated.
+    will be out of date by then is asked to be repeated. Remembered: the same dates recur across cases.
     """
     if measured_on is None:
         return "date not recorded"
     if anchor is None:
         return f"{anchor_key} not recorded"
     before = (anchor - measured_on).days
+    if before >= -after_allowed and (window is None or before <= window):
+        return None  # current: the common case, decided without building any text
     measured, anchored = measured_on.isoformat(), anchor.isoformat()
     if before < -after_allowed:
         if after_allowed:
             return (f"measured on {measured}, {days(-before)} after the {anchor_key} on {anchored}, more than the "
                     f"{days(after_allowed)} allowed")
         return f"measured on {measured}, after the {anchor_key} on {anchored}"
-    if window is not None and before > window:
-        if evaluation_date is not None and anchor > evaluation_date:
-            return (f"repeat within {days(window)} before the {anchor_key} on {anchored}: measured on {measured}, "
-                    f"{days(before)} before")
-        return (f"out of date: measured on {measured}, {days(before)} before the {anchor_key} on {anchored}, more "
-                f"than the {days(window)} allowed: repeat it")
-    return None
+    if evaluation_date is not None and anchor > evaluation_date:
+        return (f"repeat within {days(window)} before the {anchor_key} on {anchored}: measured on {measured}, "
+                f"{days(before)} before")
+    return (f"out of date: measured on {measured}, {days(before)} before the {anchor_key} on {anchored}, more "
+            f"than the {days(window)} allowed: repeat it")
 
 
 def window_of(rule: Any, key: str) -> int | None:
@@ -76,6 +82,12 @@ def capital(text: str) -> str:
 def measured_on_note(dates: Iterable[datetime.date], anchor_key: str, anchor: datetime.date,
                      window: int | None) -> str:
     """The sentence naming the dates the values judged were measured on, and the window they are in."""
+    return _measured_on_note(frozenset(dates), anchor_key, anchor, window)
+
+
+@functools.lru_cache(maxsize=1024)
+def _measured_on_note(dates: frozenset[datetime.date], anchor_key: str, anchor: datetime.date,
+                      window: int | None) -> str:
     listed = " and ".join(sorted({day.isoformat() for day in dates}))
     if window == 0:
         return f"Measured on {listed}, the day of the {anchor_key}."
@@ -83,12 +95,22 @@ def measured_on_note(dates: Iterable[datetime.date], anchor_key: str, anchor: da
     return f"Measured on {listed}, {within} before the {anchor_key} on {anchor.isoformat()}."
 
 
+@functools.lru_cache(maxsize=MEMORY)
+def compared(measurement: Any) -> Decimal:
+    """``measurement.compared()`` (criteria-v2 4.2: converted and rounded), remembered."""
+    return measurement.compared()
+
+
+@functools.lru_cache(maxsize=MEMORY)
 def measurement_input(measurement: Any, *, uln: bool = False) -> dict[str, Any] | None:
     """A measurement object (criteria-v2 4.2) for ``inputs``, whole: ``value``, ``unit`` (``uln`` for
-    AST and ALT) and ``measured_on`` (``null`` when not recorded); ``None`` when it is absent."""
+    AST and ALT) and ``measured_on`` (``null`` when not recorded); ``None`` when it is absent.
+    Remembered: the same object is shared by every item that quotes it (items never change it)."""
     if measurement is None:
         return None
-    found: dict[str, Any] = {"value": as_written(measurement.value), "unit": measurement.unit}
+    value = measurement.value
+    found: dict[str, Any] = {"value": int(value) if value.is_integer() and abs(value) <= EXACT_INTEGER_LIMIT
+                             else value, "unit": measurement.unit}
     if uln:
         found["uln"] = as_written(measurement.uln)
     measured_on = measurement.measured_on
@@ -96,9 +118,14 @@ def measurement_input(measurement: Any, *, uln: bool = False) -> dict[str, Any] 
     return found
 
 
+@functools.lru_cache(maxsize=MEMORY)
 def quoted(name: str, measurement: Any) -> str:
     """A measurement as recorded, in words: ``bilirubin 0.8 mg/dL``."""
     return f"{name} {measure(as_written(measurement.value), measurement.unit)}"
+
+
+#: ``measure`` remembered (equal numbers are written alike: ``4.1`` and ``4.10`` both as ``4.1``).
+measure_text = functools.lru_cache(maxsize=MEMORY)(measure)
 
 
 def json_number(value: Decimal | None) -> int | float | None:

@@ -9,6 +9,7 @@ compared as converted and rounded in 4.2 (``compared()``), in decimal arithmetic
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
@@ -18,7 +19,9 @@ from .base import Outcome, Rule, worst
 from .case import Case, cockcroft_gault
 from .dated import (
     capital,
+    compared,
     json_number,
+    measure_text,
     measured_on_note,
     measurement_input,
     not_current,
@@ -39,12 +42,12 @@ def _iso(day: datetime.date | None) -> str | None:
     return day.isoformat() if day is not None else None
 
 
-def _given(name: str, measurement: Any, compared: Decimal, unit: str) -> str:
+def _given(name: str, measurement: Any, value: Decimal, unit: str) -> str:
     """A measurement as recorded, and as compared where conversion or rounding changed it:
     ``bilirubin 2 mg/dL = 34.2 µmol/L``."""
     written = quoted(name, measurement)
-    if measurement.unit != unit or to_decimal(measurement.value) != compared:
-        written += f" = {measure(compared, unit)}"
+    if measurement.unit != unit or to_decimal(measurement.value) != value:
+        written += f" = {measure_text(value, unit)}"
     return written
 
 
@@ -123,7 +126,7 @@ class HepaticFunction(PreLymphodepletionRule):
         elif (why := why_not(bilirubin.measured_on)) is not None:
             stale.append((quoted("bilirubin", bilirubin), why))
         else:
-            value = bilirubin.compared()
+            value = compared(bilirubin)
             derived["bilirubin_umol_l"] = json_number(value)
             dates.append(bilirubin.measured_on)
             findings.append(self._bilirubin(_given("Bilirubin", bilirubin, value, "umol/L"), value, gilbert))
@@ -133,7 +136,7 @@ class HepaticFunction(PreLymphodepletionRule):
             elif (why := why_not(measurement.measured_on)) is not None:
                 stale.append((quoted(name, measurement), why))
             else:
-                ratio = measurement.compared()
+                ratio = compared(measurement)
                 derived[key] = json_number(ratio)
                 dates.append(measurement.measured_on)
                 findings.append(self._transaminase(name, measurement, ratio))
@@ -183,13 +186,22 @@ class RenalFunction(PreLymphodepletionRule):
     source = (f"{GRECO_TABLE_6}; Cockcroft and Gault, Nephron 1976 - creatinine clearance estimate")
     derived_when_pending = {"crcl_ml_min": None, "crcl_source": None}
 
+    def key_function(self):
+        # Age, weight and sex matter only for an estimate from a recorded creatinine: leaving them out
+        # elsewhere lets the result be reused across patients.
+        def key(case: Case):
+            labs = case.labs
+            creatinine = labs.creatinine
+            patient = (case.age_years, case.weight_kg, case.sex) if creatinine is not None else None
+            return (labs.creatinine_clearance, creatinine, patient, case.lymphodepletion,
+                    case.lymphodepletion_start_date, case.evaluation_date)
+        return key
+
     def evaluate(self, case: Case) -> Outcome:
         labs, anchor = case.labs, case.lymphodepletion_start_date
         measured, creatinine = labs.creatinine_clearance, labs.creatinine
-        age, weight, sex, regimen = case.age_years, case.weight_kg, case.sex, case.lymphodepletion
-        inputs = {"labs.creatinine_clearance": measurement_input(measured),
-                  "labs.creatinine": measurement_input(creatinine), "age_years": as_written(age),
-                  "weight_kg": as_written(weight), "sex": sex, "lymphodepletion": regimen, ANCHOR: _iso(anchor)}
+        inputs: dict[str, Any] = {"labs.creatinine_clearance": measurement_input(measured),
+                                  "labs.creatinine": measurement_input(creatinine)}
         why_not = self.currency(case)
         clearance, source, described, absent = None, None, "", []
         if measured is None:
@@ -197,37 +209,45 @@ class RenalFunction(PreLymphodepletionRule):
         elif (why := why_not(measured.measured_on)) is not None:
             absent.append(f"measured creatinine clearance {measure(as_written(measured.value), 'mL/min')}: {why}")
         else:
-            clearance, source = int(measured.compared()), "recorded"
+            clearance, source = int(compared(measured)), "recorded"
             described, measured_on = f"Creatinine clearance {clearance} mL/min (measured)", measured.measured_on
         if clearance is None:
-            usable = True
             if creatinine is None:
                 absent.append("creatinine not recorded")
-                usable = False
             elif (why := why_not(creatinine.measured_on)) is not None:
                 absent.append(f"{quoted('creatinine', creatinine)}: {why}")
-                usable = False
-            if age is None:
-                absent.append("age not recorded")
-            elif age < 18:
-                absent.append(f"age {count(as_written(age), 'year')}: no Cockcroft-Gault estimate under 18 years "
-                              "(record a measured or paediatric clearance)")
-            if weight is None:
-                absent.append("weight not recorded")
-            if sex is None:
-                absent.append("sex not recorded")
-            if usable:
-                clearance = cockcroft_gault(age, weight, sex, creatinine.mg_dl())
-            if clearance is not None:
-                source, measured_on = "cockcroft_gault", creatinine.measured_on
-                described = (f"Creatinine clearance {clearance} mL/min (Cockcroft-Gault estimate: {sex}, "
-                             f"{count(as_written(age), 'year')}, {plain(as_written(weight))} kg, "
-                             f"{quoted('creatinine', creatinine)})")
+            else:
+                # (b) Cockcroft-Gault from a current creatinine: only now are age, weight and sex read.
+                clearance = self._estimate(case, creatinine, inputs, absent)
+                if clearance is not None:
+                    source, measured_on = "cockcroft_gault", creatinine.measured_on
+                    described = (f"Creatinine clearance {clearance} mL/min (Cockcroft-Gault estimate: {case.sex}, "
+                                 f"{count(as_written(case.age_years), 'year')}, {plain(as_written(case.weight_kg))} "
+                                 f"kg, {quoted('creatinine', creatinine)})")
+        inputs[ANCHOR] = _iso(anchor)
         derived = {"crcl_ml_min": clearance, "crcl_source": source}
         if clearance is None:
             return MISSING, f"Creatinine clearance cannot be established: {'; '.join(absent)}.", inputs, derived
-        status, reason = self._judge(described, clearance, regimen)
+        if clearance < self.values["fludarabine_reduce_below_crcl_ml_min"]:
+            inputs["lymphodepletion"] = case.lymphodepletion  # read only when the dose may need reducing
+        status, reason = self._judge(described, clearance, inputs.get("lymphodepletion"))
         return status, f"{reason} {self.note((measured_on,), anchor)}", inputs, derived
+
+    @staticmethod
+    def _estimate(case: Case, creatinine: Any, inputs: dict[str, Any], absent: list[str]) -> int | None:
+        """The Cockcroft-Gault estimate (4.3), naming in ``absent`` each input missing or the age under 18."""
+        age, weight, sex = case.age_years, case.weight_kg, case.sex
+        inputs.update({"age_years": as_written(age), "weight_kg": as_written(weight), "sex": sex})
+        if age is None:
+            absent.append("age not recorded")
+        elif age < 18:
+            absent.append(f"age {count(as_written(age), 'year')}: no Cockcroft-Gault estimate under 18 years "
+                          "(record a measured or paediatric clearance)")
+        if weight is None:
+            absent.append("weight not recorded")
+        if sex is None:
+            absent.append("sex not recorded")
+        return cockcroft_gault(age, weight, sex, creatinine.mg_dl())
 
     def _judge(self, described: str, clearance: int, regimen: str | None) -> tuple[str, str]:
         cut_off = self.values["fludarabine_reduce_below_crcl_ml_min"]
@@ -262,7 +282,7 @@ class _SingleMeasurement(PreLymphodepletionRule):
         why = self.currency(case)(measurement.measured_on)
         if why is not None:
             return MISSING, f"{quoted(self.NAME, measurement)}: {why}.", inputs
-        value = measurement.compared()
+        value = compared(measurement)
         status, reason = self.judge(_given(self.NAME, measurement, value, "%"), value)
         return status, f"{reason} {self.note((measurement.measured_on,), anchor)}", inputs
 
@@ -383,10 +403,10 @@ class CarHematotox(PreLymphodepletionRule):
             elif (why := why_not(measurement.measured_on)) is not None:
                 stale.append((quoted(name, measurement), why))
             else:
-                value = measurement.compared()
+                value = compared(measurement)
                 points[key] = score_of(value)
                 dates.append(measurement.measured_on)
-                parts.append(f"{name} {measure(value, unit)} = {points[key]}")
+                parts.append(f"{name} {measure_text(value, unit)} = {points[key]}")
         partial = sum(point for point in points.values() if point is not None)
         high_from = self.limits["hematotox_high_risk_from"]
         complete = len(dates) == len(HEMATOTOX)
@@ -435,30 +455,56 @@ class Easix(PreLymphodepletionRule):
         stale = [(quoted(name, measurements[key]), why) for key, name in self.NAMES if measurements[key] is not None
                  and (why := why_not(measurements[key].measured_on)) is not None]
         if absent or stale:
+            # 6.3: a field is null when an input it needs is not current; the others are still computed.
+            current = {key: value for key, value in measurements.items()
+                       if value is not None and why_not(value.measured_on) is None}
+            derived = self._derived(*(current.get(key) for key, _ in self.NAMES))
             reasons = [f"Not recorded: {', '.join(absent)}."] if absent else []
             if stale:
                 reasons.append(sentences(stale))
             return MISSING, f"EASIX cannot be computed. {' '.join(reasons)}", inputs, derived
         ldh, creatinine, platelets, crp = (measurements[key] for key, _ in self.NAMES)
-        ldh_value, platelet_count, crp_value = ldh.compared(), platelets.compared(), crp.compared()
-        creatinine_mg_dl = creatinine.mg_dl()
         note = self.note([value.measured_on for value in measurements.values()], anchor)
+        platelet_count = compared(platelets)
         if platelet_count == 0:
             return FLAG, (f"{capital(_given('platelets', platelets, platelet_count, '10^9/L'))}: EASIX cannot be "
                           f"computed (division by a platelet count of 0). {note}"), inputs, derived
+        ldh_value, crp_value, creatinine_mg_dl = compared(ldh), compared(crp), creatinine.mg_dl()
         easix = ldh_value * creatinine_mg_dl / platelet_count
-        log2 = _two_places(easix.ln() / Decimal(2).ln()) if easix != 0 else None
+        log2, rounded = self._log2(easix), _two_places(easix)
         m_easix = _two_places(ldh_value * crp_value / platelet_count)
-        derived = {"easix": json_number(_two_places(easix)), "log2_easix": json_number(log2),
-                   "m_easix": json_number(m_easix)}
+        derived = {"easix": json_number(rounded), "log2_easix": json_number(log2), "m_easix": json_number(m_easix)}
         creatinine_text = quoted("creatinine", creatinine)
         if creatinine.unit != "mg/dL":
-            creatinine_text += f" = {measure(_two_places(creatinine_mg_dl), 'mg/dL')}"
+            creatinine_text += f" = {measure_text(_two_places(creatinine_mg_dl), 'mg/dL')}"
         log2_text = f"log2(EASIX) {log2}" if log2 is not None else "log2(EASIX) undefined (EASIX 0)"
-        return PASS, (f"EASIX {_two_places(easix)} = LDH {measure(ldh_value, 'U/L')} × {creatinine_text} / platelets "
-                      f"{measure(platelet_count, '10^9/L')}; {log2_text}; m-EASIX {m_easix} = LDH × CRP "
-                      f"{measure(crp_value, 'mg/dL')} / platelets. A risk marker for severe CRS/ICANS, not an "
+        return PASS, (f"EASIX {rounded} = LDH {measure_text(ldh_value, 'U/L')} × {creatinine_text} / platelets "
+                      f"{measure_text(platelet_count, '10^9/L')}; {log2_text}; m-EASIX {m_easix} = LDH × CRP "
+                      f"{measure_text(crp_value, 'mg/dL')} / platelets. A risk marker for severe CRS/ICANS, not an "
                       f"eligibility gate. {note}"), inputs, derived
+
+    @staticmethod
+    def _log2(easix: Decimal) -> Decimal | None:
+        """log2 of the unrounded EASIX, rounded half-up to 2 decimals; ``None`` when EASIX is 0.
+
+        In binary floating point (Decimal's ln is some 100 times slower): the log2 of a rational number
+        is never exactly halfway between two hundredths, and a float (15-16 significant digits) can
+        round otherwise than exact arithmetic only within about 1e-15 of such a point.
+        """
+        return _two_places(to_decimal(math.log2(easix))) if easix != 0 else None
+
+    def _derived(self, ldh, creatinine, platelets, crp) -> dict[str, Any]:
+        """The fields that can be computed from the current values given (``None``: not current)."""
+        derived: dict[str, Any] = {"easix": None, "log2_easix": None, "m_easix": None}
+        if ldh is None or platelets is None or compared(platelets) == 0:
+            return derived
+        ldh_value, platelet_count = compared(ldh), compared(platelets)
+        if creatinine is not None:
+            easix = ldh_value * creatinine.mg_dl() / platelet_count
+            derived["easix"], derived["log2_easix"] = json_number(_two_places(easix)), json_number(self._log2(easix))
+        if crp is not None:
+            derived["m_easix"] = json_number(_two_places(ldh_value * compared(crp) / platelet_count))
+        return derived
 
 
 RULES = (SarsCov2, HepaticFunction, RenalFunction, CardiacFunction, PulmonaryFunction, ProductOnSite, CarHematotox,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from operator import attrgetter
 
 from .arithmetic import as_written, plain, to_decimal
 from .base import Outcome, Rule
@@ -216,8 +217,9 @@ class OrganFunction(Rule):
         self.organs = tuple(organ for organ in self.ORGANS if ORGAN_RULES[organ] not in self.ruleset.enabled_rules)
 
     def key_function(self):
-        organs = self.organs
-        return lambda case: tuple(getattr(case.organ_function, organ) for organ in organs)
+        if not self.organs:
+            return lambda case: None  # judged elsewhere: one result for every case
+        return attrgetter(*(f"organ_function.{organ}" for organ in self.organs))
 
     def evaluate(self, case: Case) -> Outcome:
         if not self.organs:

@@ -18,8 +18,8 @@ RELAPSED_OR_REFRACTORY = ("relapsed", "refractory")
 
 
 def _hashable(value):
-    """A case value as part of a cache key: a list (``prior_drug_classes``) as the set it means."""
-    return frozenset(value) if isinstance(value, list) else value
+    """A case value as part of a cache key: a list or tuple (``prior_drug_classes``) as the set it means."""
+    return frozenset(value) if isinstance(value, list | tuple) else value
 
 
 #: The case keys the pathways of an indication entry may read beyond version 1's, in the order of

@@ -36,6 +36,8 @@ ENTRY_DIAGNOSES = tuple(code for code in DIAGNOSIS if code != "other")
 PATHWAY_DISEASE_STATUSES = ("relapsed", "refractory")
 MAX_PRIOR_LINES = 20
 MAX_AGE_YEARS = Decimal(120)
+#: Errors are named in the order of the threshold table (unknown keys after it, sorted).
+_ORDER = {spec.key: index for index, spec in enumerate(THRESHOLDS)}
 TO_BE_ENTERED = "is to be entered: give it a value before the rule set is previewed or published"
 
 
@@ -128,7 +130,7 @@ def ruleset_errors(data: RuleSetData, *, publishable: bool) -> dict[str, list[st
     if publishable and not data.enabled_rules:
         add("enabled_rules", "must enable at least one rule")
     held = data.thresholds
-    for key, value in held.items():
+    for key, value in sorted(held.items(), key=lambda item: (_ORDER.get(item[0], len(_ORDER)), item[0])):
         spec = THRESHOLDS_BY_KEY.get(key)
         if key in RETIRED_THRESHOLDS:
             add(key, "is retired: minimum prior lines are set in each product's indication entries")

@@ -163,7 +163,7 @@ LABELS = {
     "travel_time_minutes": "Travel time, lodging to treatment centre (minutes)",
     "driving_counselled": "Driving restriction explained",
     "driving_counselled_weeks": "Driving restriction explained (weeks)",
-    "temperature": "Temperature today",
+    "temperature": "Temperature",
     "site_fact_accredited": "Site holds FACT-JACIE accreditation",
     # criteria-v2 section 4.1
     "as_of": "Evaluation date",
@@ -201,13 +201,17 @@ LABELS = {
     "labs.ferritin": "Ferritin",
     "labs.ldh": "Lactate dehydrogenase (LDH)",
     "lvef": "Left ventricular ejection fraction (echo or MUGA)",
-    "spo2_room_air": "SpO2 on room air",
-    "gilbert_syndrome": "Gilbert syndrome",
+    "spo2_room_air": "SpO₂ on room air",
+    "gilbert_syndrome": "Gilbert's syndrome",
     "product_received_on": "CAR-T product received on site",
     "product_manufacture_confirmed": "Manufacturer confirmed successful manufacture",
     "alc.measured_on": "Absolute lymphocyte count measured on",
     "temperature.measured_at": "Temperature taken at",
 }
+# The date of each measurement object, in the words of its value ("Total bilirubin measured on").
+LABELS.update({f"{path}.measured_on": f"{LABELS[path]} measured on"
+               for path in [*(key for key in LABELS if key.startswith("labs.") and key.count(".") == 1),
+                            "lvef", "spo2_room_air"]})
 
 #: The words of each choice of the case format, by case path.
 CHOICES = {

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.utils import timezone
+
 from ..rules import CaseValidationError, Engine, dumps, in_catalogue_order
 from .models import RuleSet
 from .selectors import engine_for, ruleset_data, ruleset_get
@@ -77,12 +79,15 @@ def impact_preview(*, draft: RuleSet) -> Impact:
     active_engine = engine_for(ruleset_get())
     draft_engine = Engine(ruleset_data(draft))
     impact = Impact()
+    # Every stored case is evaluated on today's date in the programme's time zone unless its snapshot
+    # holds an ``as_of`` (criteria-v2 2.5), never the date an earlier evaluation recorded.
+    today = timezone.localdate()
     for public_id, study_id, initials, stage, data, signed in open_cases():
         impact.total += 1
         raw = dumps({**data, "stage": stage})  # stored data was validated when saved: encoded once, read twice
         try:
-            before = active_engine.evaluate(active_engine.parse_json(raw))
-            after = draft_engine.evaluate(draft_engine.parse_json(raw))
+            before = active_engine.evaluate(active_engine.parse_json(raw, today))
+            after = draft_engine.evaluate(draft_engine.parse_json(raw, today))
         except CaseValidationError as exc:
             impact.unevaluable.append({"public_id": public_id, "study_id": study_id, "initials": initials,
                                        "errors": exc.errors})

@@ -108,7 +108,7 @@ def test_case_values_and_the_stage_are_also_in_words(client, administrator, coor
              if row["record"] == "assessment" and row["action"] == "changed"}
     assert words["data.product"] == ("Product", "", "Yescarta")
     assert words["data.alc.value"] == ("Absolute lymphocyte count (value)", "", "150")
-    assert words["data.alc.unit"] == ("Absolute lymphocyte count (unit)", "", "cells/uL")
+    assert words["data.alc.unit"] == ("Absolute lymphocyte count (unit)", "", "cells/µL")
     assert words["data.infections.hbv"] == ("Hepatitis B", "", "positive (latent/chronic)")
     assert words["stage"] == ("Stage", "Screening", "Before leukapheresis")
     assert words["revision"] == ("revision", "0", "1")  # a field nobody describes: its stored value

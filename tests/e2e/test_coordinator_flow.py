@@ -49,13 +49,15 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     sign_in(page, base, "casey")
     page.get_by_role("link", name="CART-E2E-01").click()
     page.get_by_role("link", name="Before leukapheresis").click()
-    field(page, "Absolute lymphocyte count").fill("150")
-    choose(page, "Absolute lymphocyte count: unit", "cells/µL")
+    alc = page.get_by_role("group", name="Absolute lymphocyte count")  # a fieldset: Value, Unit, Measured on
+    field(alc, "Value").fill("150")
+    choose(alc, "Unit", "cells/µL")
     page.get_by_role("button", name="Save before leukapheresis").click()
     page.get_by_role("link", name="Before infusion").click()
     choose(page, "Checklist for the stage", "Before infusion")
-    field(page, "Temperature today").fill("101.2")
-    choose(page, "Temperature today: unit", "°F")
+    temperature = page.get_by_role("group", name="Temperature today")
+    field(temperature, "Value").fill("101.2")
+    choose(temperature, "Unit", "°F")
     page.get_by_role("button", name="Save before infusion").click()
 
     # The flagged checklist with its reasons.

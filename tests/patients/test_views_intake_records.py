@@ -293,8 +293,17 @@ def test_the_script_reads_the_servers_table_of_conditions(client, patient, cora)
         "mrd": "diagnosis=b_all",
         "on_immunosuppression": "prior_allo_hsct=true",
         "antigen_retested_after_targeted_therapy": "prior_bispecific=true|prior_car_t=true",
+        "gvhd.acute_grade": "prior_allo_hsct=true",
+        "gvhd.chronic": "prior_allo_hsct=true",
+        "anticonvulsant_prophylaxis": "cns_involvement=true",
+        "infections.sars_cov_2_tested_on": "infections__sars_cov_2=negative|infections__sars_cov_2=positive",
+        # A washout's last dose, inside its fieldset (the engine refuses it with another status).
+        "washout.systemic_corticosteroids": "washout__systemic_corticosteroids__status=stopped",
+        "washout.cytotoxic_chemotherapy": "washout__cytotoxic_chemotherapy__status=stopped",
     }
-    assert shown == {entry.path: entry.show_when for entry in intake_fields.FIELDS if entry.when}
+    assert shown == {**{entry.path: entry.show_when for entry in intake_fields.FIELDS if entry.when},
+                     **{entry.path: f"{entry.names[0]}=stopped" for entry in intake_fields.FIELDS
+                        if entry.kind == intake_fields.Kind.WASHOUT}}
 
 
 # --- Dates -----------------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def case_paths() -> set[str]:
         member = field.type
         if isinstance(member, schema.UnionType):
             structs = [t for t in member.types if isinstance(t, schema.StructType)]
-            if field.name in ("infections", "organ_function") and structs:
+            if field.name in ("infections", "organ_function", "labs", "gvhd", "washout") and structs:
                 paths |= {f"{field.name}.{sub.name}" for sub in structs[0].fields}
                 continue
         paths.add(field.name)

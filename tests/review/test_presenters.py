@@ -31,16 +31,17 @@ def indication_thresholds(**data):
     return thresholds_shown(save(PatientFactory(), **data), "indication")
 
 
-def test_the_indication_shows_the_minimum_prior_lines_of_the_patients_diagnosis_only():
-    assert indication_thresholds(diagnosis="lbcl") == [("Minimum prior lines, LBCL", "2")]
-    assert indication_thresholds(diagnosis="mm") == [("Minimum prior lines, MM", "1")]
-    assert indication_thresholds(diagnosis="b_all") == []  # no minimum for B-ALL
+def test_the_indication_shows_the_products_entry_for_the_patients_diagnosis():
+    # criteria-v2 5: the minimum prior lines and age limits are the product's, per diagnosis
+    assert indication_thresholds(diagnosis="lbcl", product="axicabtagene_ciloleucel") == [
+        ("Indication of Yescarta for large B-cell lymphoma (LBCL)", "at least 2 prior lines")]
+    assert indication_thresholds(diagnosis="b_all", product="tisagenlecleucel") == [
+        ("Indication of Kymriah for B-ALL", "age at most 25; no minimum")]
 
 
-def test_without_a_diagnosis_every_minimum_is_shown():
-    assert [label for label, _ in indication_thresholds(age_years=40)] == [
-        "Minimum prior lines, LBCL", "Minimum prior lines, FL", "Minimum prior lines, MCL",
-        "Minimum prior lines, CLL", "Minimum prior lines, MM"]
+def test_without_a_product_or_an_entry_for_the_diagnosis_nothing_is_shown():
+    assert indication_thresholds(age_years=40) == []
+    assert indication_thresholds(diagnosis="mm", product="axicabtagene_ciloleucel") == []
 
 
 def test_an_item_shows_the_values_of_its_own_version_without_reading_them_again(administrator):

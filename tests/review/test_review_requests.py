@@ -148,20 +148,42 @@ def test_the_physician_decides_on_the_checklist_page(client, administrator, coor
     assert "Keep the signed checklist" not in kept
 
 
-def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publishing(
+def test_a_removed_product_excludes_the_case_under_the_new_version(administrator, coordinator):
+    # criteria-v2 6.1 rule 1 a: a product code of the catalogue of criteria.md 5 that the rule set
+    # leaves out is judged (exclude), not an input error that leaves the checklist unevaluable.
+    patient = PatientFactory(by=coordinator, study_id="LISO-1")
+    services.assessment_update(assessment=patient.assessment, changes=CLEAN, stage="pre_infusion",
+                               revision=patient.assessment.revision, by=coordinator)
+    draft = rulesets.ruleset_draft_create(by=administrator)
+    rulesets.ruleset_product_remove(draft=draft, code="lisocabtagene_maraleucel", by=administrator)
+    impact = preview.impact_preview(draft=draft)
+    assert impact.unevaluable == []
+    [row] = impact.changed
+    assert (row["study_id"], row["after"]) == ("LISO-1", "not_eligible")
+    published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
+    reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
+    evaluation = Assessment.objects.get(pk=patient.assessment.pk).current_evaluation
+    [item] = [item for item in evaluation.checklist["items"] if item["code"] == "indication"]
+    assert (evaluation.ruleset, item["status"]) == (published, "exclude")
+    assert "is not in the catalogue of rule set version 2" in item["reason"]
+
+
+def test_data_a_new_version_cannot_evaluate_are_listed_in_the_preview_and_asked_about_after_publishing(
         administrator, coordinator, physician, client):
     patient = PatientFactory(by=coordinator, study_id="LISO-1")
     services.assessment_update(assessment=patient.assessment, changes=CLEAN, stage="pre_infusion",
                                revision=patient.assessment.revision, by=coordinator)
     before = Assessment.objects.get(pk=patient.assessment.pk).current_evaluation
+    # Stored data the engine now refuses (as data saved under an earlier release could be).
+    Assessment.objects.filter(pk=patient.assessment.pk).update(data={**CLEAN, "weight_kg": -5})
     draft = rulesets.ruleset_draft_create(by=administrator)
-    rulesets.ruleset_product_remove(draft=draft, code="lisocabtagene_maraleucel", by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.15")}, by=administrator)
     impact = preview.impact_preview(draft=draft)
     assert [(row["study_id"], [error["field"] for error in row["errors"]]) for row in impact.unevaluable] == [
-        ("LISO-1", ["product"])]
+        ("LISO-1", ["weight_kg"])]
     client.force_login(administrator)
     shown = client.get(reverse("ruleset_preview", args=[draft.version])).content.decode()
-    assert "LISO-1</a> AB: Product is not in this rule-set version&#x27;s product catalogue</li>" in shown
+    assert "LISO-1</a> AB: Weight" in shown
     assert "<code>" not in shown  # by its label, not the case key
     published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
     outcome = reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
@@ -169,15 +191,14 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     assessment = Assessment.objects.get(pk=patient.assessment.pk)
     assert assessment.current_evaluation == before  # stays under version 1, never silently changed
     request = assessment.review_requests.get()
-    assert "cannot evaluate this assessment (Product is not in this rule-set version's product catalogue)" in (
-        request.message)
+    assert "cannot evaluate this assessment (Weight" in request.message
     with pytest.raises(review.ReviewRefused, match="coordinator must correct them first"):
         review.review_request_reevaluate(request=request, by=physician)
     with pytest.raises(review.ReviewRefused, match="no signed checklist to keep"):
         review.review_request_keep(request=request, justification="x", by=physician)
     client.force_login(physician)
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
-    assert "cannot evaluate this assessment (Product is not in this rule-set version&#x27;s" in page
+    assert "cannot evaluate this assessment (Weight" in page
     assert "when the coordinator corrects the data" in page
     assert "Keep the signed checklist" not in page
     # Unsigned: the coordinator's to correct, not the physicians' queue (marked ready or not) ...
@@ -189,7 +210,7 @@ def test_a_removed_product_is_listed_in_the_preview_and_asked_about_after_publis
     worklist = client.get(reverse("worklist")).content.decode()
     assert "the new rule-set version cannot evaluate these data: correct them (see the checklist)" in worklist
     assert "signed; review requested" not in worklist
-    services.assessment_update(assessment=assessment, changes={"product": "axicabtagene_ciloleucel"},
+    services.assessment_update(assessment=assessment, changes={"weight_kg": 70},
                                stage=assessment.stage, revision=assessment.revision, by=coordinator)
     request.refresh_from_db()
     assert request.resolution == "superseded"

@@ -11,8 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility.rules import VERSION_1_RULES, Engine, default_ruleset
-from eligibility.rules.dated import not_current
+from eligibility.rules import VERSION_1_RULES, Engine, default_ruleset, not_current
 
 D = datetime.date
 VERSION_1 = default_ruleset()

@@ -235,12 +235,13 @@ class Recorder:
         if name.startswith("__"):
             return value
         prefix = object.__getattribute__(self, "_prefix")
+        if inspect.ismethod(value) and value.__self__ is target:
+            # A method is not a value: what it reads is recorded when it runs (``temperature.value``).
+            return types.MethodType(value.__func__, self)
         path = f"{prefix}.{name}" if prefix else name
         object.__getattribute__(self, "_log").append(path)
         if isinstance(value, PLAIN):
             return value
-        if inspect.ismethod(value) and value.__self__ is target:
-            return types.MethodType(value.__func__, self)
         return Recorder(value, path, object.__getattribute__(self, "_log"))
 
     def __setattr__(self, name, value):

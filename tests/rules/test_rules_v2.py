@@ -570,10 +570,23 @@ class TestRenalFunction:
     def test_nothing_recorded_names_everything_absent(self):
         found = item(renal(), self.code)
         assert found.reason == ("Creatinine clearance cannot be established: measured creatinine clearance not "
-                                "recorded; creatinine not recorded; age not recorded; weight not recorded; sex not "
-                                "recorded.")
-        assert found.inputs == {"labs.creatinine_clearance": None, "labs.creatinine": None, "age_years": None,
-                                "weight_kg": None, "sex": None, "lymphodepletion": "flu_cy",
+                                "recorded; creatinine not recorded.")
+        # age, weight, sex and the regimen are read only where they matter (an estimate; a low clearance)
+        assert found.inputs == {"labs.creatinine_clearance": None, "labs.creatinine": None,
+                                "lymphodepletion_start_date": AS_OF}
+
+    def test_inputs_of_an_estimate_below_the_cut_off(self):
+        found = item(renal(creatinine=lab(2.0, "mg/dL"), **MALE_60), self.code)  # 80 x 70 / 144 = 38.9 -> 39
+        assert (found.status, found.derived) == ("flag", {"crcl_ml_min": 39, "crcl_source": "cockcroft_gault"})
+        assert found.inputs == {"labs.creatinine_clearance": None,
+                                "labs.creatinine": {"value": 2, "unit": "mg/dL", "measured_on": ON},
+                                "age_years": 60, "weight_kg": 70, "sex": "male", "lymphodepletion_start_date": AS_OF,
+                                "lymphodepletion": "flu_cy"}
+
+    def test_a_recorded_clearance_above_the_cut_off_reads_nothing_else(self):
+        found = item(renal(lab(90, "mL/min"), lab(1.0, "mg/dL"), **MALE_60), self.code)
+        assert found.inputs == {"labs.creatinine_clearance": {"value": 90, "unit": "mL/min", "measured_on": ON},
+                                "labs.creatinine": {"value": 1, "unit": "mg/dL", "measured_on": ON},
                                 "lymphodepletion_start_date": AS_OF}
 
     def test_a_stale_creatinine_is_named(self):
@@ -807,11 +820,21 @@ class TestEasix:
     def test_an_easix_of_0_has_no_log(self):
         assert item(easix(ldh=0), self.code).derived == {"easix": 0, "log2_easix": None, "m_easix": 0}
 
-    @pytest.mark.parametrize("absent", ["ldh", "creatinine", "platelets", "crp"])
-    def test_each_value_absent(self, absent):
+    @pytest.mark.parametrize(("absent", "derived"), [
+        ("ldh", {"easix": None, "log2_easix": None, "m_easix": None}),
+        ("platelets", {"easix": None, "log2_easix": None, "m_easix": None}),
+        ("creatinine", {"easix": None, "log2_easix": None, "m_easix": 1.25}),  # m-EASIX needs no creatinine
+        ("crp", {"easix": 2.75, "log2_easix": 1.46, "m_easix": None}),
+    ])
+    def test_each_value_absent(self, absent, derived):
         case = easix()
         del case["labs"][absent]
         found = item(case, self.code)
         assert found.status == "missing"
-        assert found.derived == {"easix": None, "log2_easix": None, "m_easix": None}
+        assert found.derived == derived  # 6.3: null where an input it needs is absent
         assert found.inputs[f"labs.{absent}"] is None
+
+    def test_a_stale_value_nulls_the_fields_that_need_it(self):
+        case = easix(crp=lab(0.5, "mg/dL", "2026-02-01"))
+        found = item(case, self.code)
+        assert (found.status, found.derived) == ("missing", {"easix": 2.75, "log2_easix": 1.46, "m_easix": None})

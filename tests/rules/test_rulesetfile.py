@@ -67,6 +67,25 @@ class TestExport:
         assert list(mcl) == ["diagnosis", "min_age_years", "max_age_years", "source", "pathways"]
         assert [entry["diagnosis"] for entry in breyanzi["indications"]] == ["cll", "fl", "lbcl", "mcl", "mzl"]
 
+    def test_a_small_rule_set_byte_for_byte(self):
+        data = replace(V1, name="Tiny", enabled_rules=frozenset({"fever", "indication"}),
+                       thresholds={"fever_c": Decimal("38.0"), "alc_max_age_days": None},
+                       products={"obecabtagene_autoleucel": V1.products["obecabtagene_autoleucel"]})
+        assert ruleset_to_file(data, ("Default (source documents)", 1)) == (
+            b'{\n  "format": "cart-ruleset",\n  "format_version": 1,\n  "name": "Tiny",\n'
+            b'  "based_on": {\n    "name": "Default (source documents)",\n    "version": 1\n  },\n'
+            b'  "enabled_rules": [\n    "indication",\n    "fever"\n  ],\n'
+            b'  "thresholds": {\n    "fever_c": 38,\n    "alc_max_age_days": null\n  },\n'
+            b'  "products": {\n    "obecabtagene_autoleucel": {\n      "name": "Aucatzyl",\n'
+            b'      "target": "CD19",\n      "accepts_cryopreserved": false,\n      "investigational": false,\n'
+            b'      "indications": [\n        {\n          "diagnosis": "b_all",\n          "min_age_years": null,\n'
+            b'          "max_age_years": null,\n          "source": "",\n          "pathways": [\n            {\n'
+            b'              "label": "",\n              "min_prior_lines": null,\n'
+            b'              "required_drug_classes": [],\n              "first_line_response_in": null,\n'
+            b'              "disease_status_in": null,\n              "min_relapse_number": null,\n'
+            b'              "transplant_ineligible": false,\n              "lenalidomide_refractory": false\n'
+            b'            }\n          ]\n        }\n      ]\n    }\n  }\n}\n')
+
     def test_enabled_rules_in_catalogue_order_and_null_for_a_value_to_be_entered(self):
         doc = document(EBMT)
         order = [entry.code for entry in CATALOGUE]

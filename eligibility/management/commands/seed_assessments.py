@@ -5,6 +5,7 @@ import random
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from eligibility.models import Assessment, Evaluation, Patient
@@ -63,7 +64,7 @@ class Command(BaseCommand):
         evaluations = []
         for assessment in assessments:
             parsed = engine.parse({**assessment.data, "stage": assessment.stage,
-                                   "case_id": str(assessment.patient.public_id)})
+                                   "case_id": str(assessment.patient.public_id)}, timezone.localdate())
             evaluations.append(evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=parsed,
                                                 checklist=engine.evaluate(parsed), by=author))
         Evaluation.objects.bulk_create(evaluations)
