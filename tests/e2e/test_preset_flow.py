@@ -1,17 +1,21 @@
 """An administrator makes a draft from the "US labels (June 2025)" preset, enters the value it
 leaves to be entered, enables rule 31 and enters the test window it needs, previews the impact on
-the open assessments, publishes through the confirmation page, and follows the re-evaluation."""
+the open assessments, publishes through the confirmation page, and follows the re-evaluation; a
+coordinator then records bilirubin in mg/dL with its date and sees the hepatic item evaluated."""
 
+import datetime
 import json
 import re
 
 import pytest
+from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from eligibility.models import RuleSet
 from eligibility.patients import services
 from tests.conftest import EXAMPLES_DIR
-from tests.e2e.helpers import sign_in, user
+from tests.e2e.helpers import choose, field, sign_in, user
 
 CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
 ALC_WINDOW = re.compile("ALC counts when measured at most this long before leukapheresis")
@@ -84,3 +88,33 @@ def test_an_administrator_publishes_a_draft_made_from_the_us_labels_preset(brows
     assert published.change_note.endswith("hepatic tests within 7 days.")
     assert dict(published.thresholds.filter(key__in=["alc_max_age_days", "pre_lymphodepletion_tests_max_days"])
                 .values_list("key", "value")) == {"alc_max_age_days": 14, "pre_lymphodepletion_tests_max_days": 7}
+
+    # The coordinator records the liver tests in the units the lab sends, with their dates.
+    today = timezone.localdate()
+    yesterday = (today - datetime.timedelta(days=1)).isoformat()
+    desk = browser.new_context().new_page()
+    sign_in(desk, live_server.url, "casey")
+    desk.goto(f"{live_server.url}{reverse('intake', args=[patient.public_id, 'pre_lymphodepletion'])}")
+    field(desk, "Lymphodepletion start date (planned or done)").fill((today + datetime.timedelta(days=2)).isoformat())
+    bilirubin = desk.get_by_role("group", name="Total bilirubin")
+    field(bilirubin, "Value").fill("2.0")
+    choose(bilirubin, "Unit", "mg/dL")
+    field(bilirubin, "Measured on").fill(yesterday)
+    choose(desk, "Gilbert's syndrome", "No")
+    for name, value in (("AST", "35"), ("ALT", "30")):
+        group = desk.get_by_role("group", name=name)
+        field(group, "Value").fill(value)
+        field(group, "Upper limit of normal (U/L)").fill("40")
+        field(group, "Measured on").fill(yesterday)
+    desk.get_by_role("button", name="Save before lymphodepletion").click()
+    expect(desk.get_by_text("Before lymphodepletion: saved")).to_be_visible()
+
+    desk.goto(f"{live_server.url}{reverse('checklist', args=[patient.public_id])}")
+    hepatic = desk.locator("#item-hepatic_function")
+    expect(hepatic).to_contain_text("Hepatic function (laboratory values)")
+    # 2.0 mg/dL is 34.2 µmol/L: at or above the 34 of the rule set, without Gilbert's syndrome: flagged.
+    expect(hepatic).to_contain_text("Flag")
+    expect(hepatic).to_contain_text("34.2")
+    evaluation = patient.assessment.__class__.objects.get(pk=patient.assessment.pk).current_evaluation
+    [item] = [item for item in evaluation.checklist["items"] if item["code"] == "hepatic_function"]
+    assert (evaluation.ruleset.version, item["status"], item["derived"]["bilirubin_umol_l"]) == (2, "flag", 34.2)
