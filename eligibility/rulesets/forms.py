@@ -11,9 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ..common.display import label_with_unit
-from ..common.text import free_text_field
 from ..common.vocabulary import unit_text
-from ..rules import CATALOGUE, OPTIONAL_GROUPS, THRESHOLDS, THRESHOLDS_BY_KEY, plain
+from ..rules import CATALOGUE, OPTIONAL_GROUPS, PRESETS, THRESHOLDS, THRESHOLDS_BY_KEY, plain
 from .models import (
     DIAGNOSIS_CHOICES,
     DRUG_CLASS_CHOICES,
@@ -302,13 +301,20 @@ class DescriptionForm(forms.Form):
     name = forms.CharField(label="Name of this version", max_length=RuleSet._meta.get_field("name").max_length,
                            help_text="How checklists will name it, e.g. \"June 2025 US labels\"; no other "
                                      "version's name. Required to publish.")
-    change_note = free_text_field("Change note (why, and the source)", rows=3, required=False,
-                                  help_text="Required to publish.")
+    change_note = forms.CharField(
+        label="Change note (why, and the source)", required=False, max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        # Longer than other free text: a preset's note lists every change with its citation.
+        help_text="Required to publish. At most 20,000 characters.")
 
     def __init__(self, *args, ruleset: RuleSet, **kwargs):
         super().__init__(*args, initial={"name": ruleset.name, "change_note": ruleset.change_note}, **kwargs)
         for field in self.fields.values():
             field.show_hidden_initial = True
+
+    def clean_change_note(self) -> str:
+        """The note with line breaks as stored (a browser sends CRLF; a preset's note has LF)."""
+        return self.cleaned_data["change_note"].replace("\r\n", "\n")
 
 
 class ConfirmForm(forms.Form):
@@ -316,3 +322,9 @@ class ConfirmForm(forms.Form):
     post that did not come from the confirmation page lacks it and acts on nothing."""
 
     revision = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+
+class PresetForm(forms.Form):
+    """The preset a new draft is made from (criteria-v2 2.4)."""
+
+    preset = forms.ChoiceField(choices=[(code, preset.title) for code, preset in PRESETS.items()])

@@ -162,6 +162,7 @@ class RuleSetEvent(models.Model):
         DISABLED = "disabled", "Rule disabled"
         GROUPED = "grouped", "Optional group added"
         UNGROUPED = "ungrouped", "Optional group removed"
+        PRESET = "preset", "Created from a preset"
 
     ruleset = models.ForeignKey(RuleSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     version = models.PositiveIntegerField()

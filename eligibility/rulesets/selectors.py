@@ -10,14 +10,17 @@ from ..rules import (
     CATALOGUE,
     CATALOGUE_BY_CODE,
     OPTIONAL_GROUPS,
+    PRESETS,
     THRESHOLDS_BY_KEY,
     Engine,
     ProductSpec,
     RuleSetData,
     count,
+    draft_from_preset,
     indication_from_dict,
     measure,
     plain,
+    ruleset_to_file,
 )
 from .models import (
     DIAGNOSIS_CHOICES,
@@ -145,7 +148,12 @@ def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
     """What ``after`` changes from ``before``, in words: rules enabled or disabled, optional groups
     added or removed, thresholds held, no longer held, changed or to be entered, and products and
     their indication entries (criteria-v2 2.2)."""
-    old, new = ruleset_data(before), ruleset_data(after)
+    return data_differences(ruleset_data(before), ruleset_data(after))
+
+
+def data_differences(old: RuleSetData, new: RuleSetData) -> list[Difference]:
+    """:func:`ruleset_differences` of two rule sets as plain data (a stored version and the draft a
+    preset would make of it, say)."""
     changes = []
     for entry in CATALOGUE:
         was, now = entry.code in old.enabled_rules, entry.code in new.enabled_rules
@@ -189,6 +197,37 @@ def ruleset_differences(before: RuleSet, after: RuleSet) -> list[Difference]:
                                           indication_text(old_entries.get(diagnosis)),
                                           indication_text(new_entries.get(diagnosis))))
     return changes
+
+
+@dataclass(frozen=True)
+class PresetSummary:
+    """What a preset would change on top of a version, for the page that offers it."""
+
+    code: str
+    title: str
+    differences: list[Difference]
+    #: The labels of the thresholds the draft would hold without a value.
+    to_be_entered: list[str]
+    change_note: str
+
+
+def preset_summaries(base: RuleSet) -> list[PresetSummary]:
+    """Every preset, with what a draft made from it on top of ``base`` would change, in words, and
+    the values it would leave to be entered (criteria-v2 2.4)."""
+    data = ruleset_data(base)
+    summaries = []
+    for code, preset in PRESETS.items():
+        made = draft_from_preset(data, code)
+        summaries.append(PresetSummary(code=code, title=preset.title, differences=data_differences(data, made.ruleset),
+                                       to_be_entered=[THRESHOLDS_BY_KEY[key].label for key in made.to_be_entered],
+                                       change_note=made.change_note))
+    return summaries
+
+
+def ruleset_file_bytes(ruleset: RuleSet) -> bytes:
+    """``ruleset`` as a rule-set file (criteria-v2 2.6), naming the version it was based on (if any)."""
+    based_on = None if ruleset.based_on is None else (ruleset.based_on.name, ruleset.based_on.version)
+    return ruleset_to_file(ruleset_data(ruleset), based_on)
 
 
 def _product_fields(product) -> tuple:

@@ -25,10 +25,14 @@ from ..common.people import display_name
 from ..rules import (
     CATALOGUE_BY_CODE,
     OPTIONAL_GROUPS,
+    PRESETS,
     THRESHOLDS,
     THRESHOLDS_BY_KEY,
     RuleSetData,
+    RuleSetFile,
+    draft_from_preset,
     in_catalogue_order,
+    indication_as_dict,
     ruleset_errors,
 )
 from .models import (
@@ -202,20 +206,38 @@ def indication_errors(entries: list[dict]) -> dict[str, list[str]]:
     return errors
 
 
-@transaction.atomic
-def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
-    """A draft copying every threshold and product of the active version; refused while a draft
-    exists (one at a time: the database enforces it too). Two administrators at once: the active
-    version's row is locked first, so the second waits and is refused."""
-    active = RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)
+def _draft_refused_while_one_exists() -> None:
     existing = RuleSet.objects.filter(status=RuleSet.Status.DRAFT).first()
     if existing is not None:
         raise RuleSetRefused(f"Draft version {existing.version} exists already: edit, publish or discard it first.")
-    version = (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
-    # A name of its own to start from (not a copy of the active version's): the administrator gives
-    # it a better one before publishing.
-    name = name or f"Version {version} of {timezone.localdate().isoformat()}"
-    draft = RuleSet.objects.create(name=name, version=version, status=RuleSet.Status.DRAFT,
+
+
+def _active_locked() -> RuleSet:
+    """The active version's row, locked for the rest of the transaction, once no draft exists.
+
+    Every way of making a draft locks this row first: of two administrators at once, the second
+    waits for the first to commit and is then refused (one draft at a time; the database enforces
+    it too)."""
+    active = RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)
+    _draft_refused_while_one_exists()
+    return active
+
+
+def _next_version() -> int:
+    return (RuleSet.objects.aggregate(Max("version"))["version__max"] or 0) + 1
+
+
+def _name_taken_or_refused(name: str) -> None:
+    other = RuleSet.objects.filter(name__iexact=name).order_by("version").first()
+    if other is not None:
+        raise RuleSetRefused(f"Version {other.version} is named '{other.name}' already, and a version's name is "
+                             "its own: rename that version (if it is a draft) or discard it first.",
+                             {"name": [f"version {other.version} has this name already"]})
+
+
+def _draft_copy(active: RuleSet, *, by, name: str) -> RuleSet:
+    """A draft copying every rule, threshold and product of ``active`` (locked by the caller)."""
+    draft = RuleSet.objects.create(name=name, version=_next_version(), status=RuleSet.Status.DRAFT,
                                    based_on=active, created_by=by, enabled_rules=active.enabled_rules)
     copied = f"Copied from version {active.version}"
     bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
@@ -225,6 +247,136 @@ def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
     for product in products:
         product.pk, product.ruleset = None, draft
     bulk_create_with_history(products, Product, default_user=by, default_change_reason=copied)
+    return draft
+
+
+@transaction.atomic
+def ruleset_draft_create(*, by, name: str | None = None) -> RuleSet:
+    """A draft copying every threshold and product of the active version; refused while a draft
+    exists (one at a time: the database enforces it too). Two administrators at once: the active
+    version's row is locked first, so the second waits and is refused."""
+    active = _active_locked()
+    # A name of its own to start from (not a copy of the active version's): the administrator gives
+    # it a better one before publishing.
+    return _draft_copy(active, by=by, name=name or f"Version {_next_version()} of {timezone.localdate().isoformat()}")
+
+
+@transaction.atomic
+def ruleset_draft_from_preset(*, code: str, by) -> RuleSet:
+    """A draft made from the preset ``code`` (criteria-v2 2.4): a copy of the active version, as
+    :func:`ruleset_draft_create` makes it (under the same lock, refused while a draft exists), with
+    the preset applied on top as edits recorded in the history (who, when, "Created from the
+    preset ..."): its rules enabled and disabled, its thresholds and groups (a value to be entered
+    is held without one), its products' indication entries. Named "<preset title> (from version
+    <n>)", refused when another version has that name; its change note lists every change with
+    its citation."""
+    preset = PRESETS.get(code)
+    if preset is None:
+        raise RuleSetRefused(f"'{code}' is not a preset; the presets are {', '.join(PRESETS)}.")
+    active = _active_locked()
+    made = draft_from_preset(ruleset_data(active), code)
+    _name_taken_or_refused(made.ruleset.name)
+    draft = _draft_copy(active, by=by, name=made.ruleset.name)
+    reason = f'Created from the preset "{preset.title}"'
+    copied = {threshold.key: threshold for threshold in draft.thresholds.all()}
+    for key, threshold in copied.items():
+        if key not in made.ruleset.thresholds:  # no preset removes one; kept general all the same
+            threshold._history_user, threshold._change_reason = by, reason
+            threshold.delete()
+        elif threshold.value != made.ruleset.thresholds[key]:
+            threshold.value = made.ruleset.thresholds[key]
+            threshold._history_user, threshold._change_reason = by, reason
+            threshold.save(update_fields=["value"])
+    bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
+                              for key, value in made.ruleset.thresholds.items() if key not in copied],
+                             Threshold, default_user=by, default_change_reason=reason)
+    for product in draft.products.all():
+        indications = _ordered([indication_as_dict(entry) for entry in made.ruleset.products[product.code].indications])
+        if indications != product.indications:
+            product.indications = indications
+            product._history_user, product._change_reason = by, reason
+            product.save(update_fields=["indications"])
+    draft.enabled_rules = in_catalogue_order(made.ruleset.enabled_rules)
+    draft.change_note = made.change_note
+    draft.save(update_fields=["enabled_rules", "change_note"])
+    _event(draft, RuleSetEvent.Action.PRESET, by=by,
+           new=f'{reason} on top of version {active.version}'
+               + (f"; to be entered: {', '.join(THRESHOLDS_BY_KEY[key].label for key in made.to_be_entered)}"
+                  if made.to_be_entered else ""))
+    return draft
+
+
+def _storage_errors(ruleset: RuleSetData) -> list[dict[str, str]]:
+    """What the tables cannot hold exactly although a rule-set file allows it: a threshold with
+    more decimals or digits than its column, a product's name or target longer than its column."""
+    errors = []
+    column = Threshold._meta.get_field("value")
+    for key, value in ruleset.thresholds.items():
+        if value is None:
+            continue
+        sign, digits, exponent = value.normalize().as_tuple()
+        places = max(0, -exponent)
+        if places > column.decimal_places or len(digits) - places > column.max_digits - column.decimal_places:
+            errors.append({"field": f"thresholds.{key}", "message": f"at most {column.decimal_places} decimals and "
+                           f"{column.max_digits - column.decimal_places} digits before the point"})
+    for code, product in ruleset.products.items():
+        for key, value in (("name", product.name), ("target", product.target)):
+            limit = Product._meta.get_field(key).max_length
+            if len(value) > limit:
+                errors.append({"field": f"products.{code}.{key}", "message": f"at most {limit} characters"})
+    return errors
+
+
+def ruleset_import_errors(*, name: str | None, data: RuleSetData | None) -> list[dict[str, str]]:
+    """Why a rule-set file read back (its ``name`` and ``data``; ``None`` where the file could not
+    be read that far) cannot become a draft besides the file's own errors: a draft exists, another
+    version has the name, or the tables cannot hold a value. As ``{"field", "message"}`` objects."""
+    problems = []
+    existing = RuleSet.objects.filter(status=RuleSet.Status.DRAFT).first()
+    if existing is not None:
+        problems.append({"field": "draft", "message": f"draft version {existing.version} exists already: edit, "
+                                                      "publish or discard it before importing (one draft at a time)"})
+    name = (name or "").strip()
+    other = RuleSet.objects.filter(name__iexact=name).order_by("version").first() if name else None
+    if other is not None:
+        problems.append({"field": "name", "message": f"version {other.version} is named '{other.name}' already: "
+                                                     "give the file a name of its own"})
+    elif len(name) > NAME_MAX:
+        problems.append({"field": "name", "message": f"at most {NAME_MAX} characters (it has {len(name)})"})
+    if data is not None:
+        problems += _storage_errors(data)
+    return problems
+
+
+@transaction.atomic
+def ruleset_import(*, ruleset_file: RuleSetFile, file_name: str, by=None) -> RuleSet:
+    """A new draft from a rule-set file read back (criteria-v2 2.6), with the file's name, the next
+    version number and the change note "Imported from <file name>; based on <name> version <n>"
+    (or "based on nothing"); linked to no stored version (the file's base is only named). Refused
+    for the reasons of :func:`ruleset_import_errors` (in ``RuleSetRefused.errors["file"]``), checked
+    under the lock every new draft takes. It never publishes."""
+    RuleSet.objects.select_for_update().get(pk=ruleset_get().pk)
+    problems = ruleset_import_errors(name=ruleset_file.name, data=ruleset_file.ruleset)
+    if problems:
+        raise RuleSetRefused("The rule-set file was not imported.", {"file": problems})
+    name = ruleset_file.name.strip()
+    based_on = ("based on nothing" if ruleset_file.based_on is None
+                else f"based on {ruleset_file.based_on[0]} version {ruleset_file.based_on[1]}")
+    data = ruleset_file.ruleset
+    draft = RuleSet.objects.create(name=name, version=_next_version(), status=RuleSet.Status.DRAFT, created_by=by,
+                                   enabled_rules=in_catalogue_order(data.enabled_rules),
+                                   change_note=f"Imported from {file_name}; {based_on}")
+    reason = f"Imported from {file_name}"
+    bulk_create_with_history([Threshold(ruleset=draft, key=key, value=value)
+                              for key, value in data.thresholds.items()],
+                             Threshold, default_user=by, default_change_reason=reason)
+    bulk_create_with_history([Product(ruleset=draft, code=code, name=product.name, target=product.target,
+                                      accepts_cryopreserved=product.accepts_cryopreserved,
+                                      investigational=product.investigational,
+                                      indications=_ordered([indication_as_dict(entry)
+                                                            for entry in product.indications]))
+                              for code, product in data.products.items()],
+                             Product, default_user=by, default_change_reason=reason)
     return draft
 
 

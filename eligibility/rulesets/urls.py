@@ -6,7 +6,9 @@ from . import views
 
 urlpatterns = [
     path("rulesets/", views.ruleset_list, name="ruleset_list"),
+    path("rulesets/from-preset/", views.ruleset_from_preset, name="ruleset_from_preset"),
     path("rulesets/<int:version>/", views.ruleset_detail, name="ruleset_detail"),
+    path("rulesets/<int:version>/file/", views.ruleset_file_download, name="ruleset_file_download"),
     path("rulesets/<int:version>/preview/", views.ruleset_preview, name="ruleset_preview"),
     path("rulesets/<int:version>/product-add/", views.ruleset_product_add, name="ruleset_product_add"),
     path("rulesets/<int:version>/products/<slug:code>/", views.ruleset_product, name="ruleset_product"),

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from .forms import (
     GroupForm,
     IndicationsEditor,
     NewProductForm,
+    PresetForm,
     ProductForm,
     RuleForm,
     ThresholdsForm,
@@ -37,7 +38,14 @@ from .forms import (
 from .models import Product, RuleSet, RuleSetReevaluation
 from .presenters import product_rows, reevaluation_state, rule_rows, ruleset_edit_rows, threshold_rows
 from .preview import impact_preview
-from .selectors import ruleset_differences, ruleset_editor_ids, ruleset_events, ruleset_get
+from .selectors import (
+    preset_summaries,
+    ruleset_differences,
+    ruleset_editor_ids,
+    ruleset_events,
+    ruleset_file_bytes,
+    ruleset_get,
+)
 
 ADMIN = "eligibility.change_ruleset"
 #: Patients listed on the preview page (all are counted).
@@ -61,7 +69,37 @@ def ruleset_list(request):
     rows = [{"ruleset": version,
              "differences": ruleset_differences(version.based_on, version) if version.based_on else []}
             for version in versions]
-    return render(request, "rulesets/ruleset_list.html", {"rows": rows})
+    active = ruleset_get()
+    return render(request, "rulesets/ruleset_list.html", {"rows": rows, "active": active,
+                                                          "presets": preset_summaries(active)})
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_from_preset(request):
+    """Create a draft from a preset (criteria-v2 2.4), offered on the list page."""
+    form = PresetForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "No draft was created: choose one of the presets listed below.")
+        return redirect("ruleset_list")
+    try:
+        draft = rulesets.ruleset_draft_from_preset(code=form.cleaned_data["preset"], by=request.user)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"No draft was created. {refused}")
+        return redirect("ruleset_list")
+    messages.success(request, f"Draft version {draft.version} created from the preset: enter the values marked "
+                              "\"to be entered\", check it, preview its impact and publish it as any draft.")
+    return redirect("ruleset_detail", version=draft.version)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_safe
+def ruleset_file_download(request, version):
+    """The version as a rule-set file (criteria-v2 2.6): the bytes ``manage.py ruleset_export`` writes."""
+    ruleset = get_object_or_404(RuleSet.objects.select_related("based_on"), version=version)
+    response = HttpResponse(ruleset_file_bytes(ruleset), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="ruleset-version-{ruleset.version}.json"'
+    return response
 
 
 @permission_required(ADMIN, raise_exception=True)
@@ -114,6 +152,9 @@ def _changed_by_someone_else(form: forms.Form, current: dict) -> bool:
 
 
 def _comparable(value):
+    if isinstance(value, str):
+        # A browser sends every line break of a form as CRLF; a note stored with LF is the same note.
+        return value.replace("\r\n", "\n")
     return sorted(value) if isinstance(value, list) else value
 
 

@@ -106,3 +106,38 @@ def test_the_batch_comment_tells_the_truth_about_line_5(shell_environment):
     lines = run(batch, shell_environment).stdout.splitlines()
     assert len(lines) == 5
     assert '"line":5' in lines[4] and '"errors"' in lines[4]
+
+
+FILES = section("Rule sets as files")
+FILE_COMMANDS = [command for block in blocks(FILES, "sh") for command in shell_commands(block)]
+
+
+@pytest.fixture
+def files_environment(tmp_path):
+    """A migrated database of its own (the commands make a draft) and a folder of its own for the
+    files they write: the commands run there as written, ``manage.py`` named by its full path."""
+    import os
+    import sys
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    (tmp_path / "work").mkdir()
+    return env, tmp_path / "work"
+
+
+def test_the_rule_set_file_commands_run_as_written_in_order(files_environment):
+    env, folder = files_environment
+    assert len(FILE_COMMANDS) >= 4
+    assert {"ruleset_presets", "ruleset_export", "ruleset_import"} <= {
+        word for command, _ in FILE_COMMANDS for word in command.split()}
+    for command, comment in FILE_COMMANDS:
+        command = command.replace(".venv/bin/python manage.py", f"{ROOT}/.venv/bin/python {ROOT}/manage.py")
+        result = subprocess.run([BASH, "-c", command], cwd=folder, env=env, capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert result.returncode == (2 if "exit status 2" in comment else 0), (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        if "ruleset_import" in command and result.returncode == 0:
+            assert result.stdout == "2\n"  # the new draft's version number alone
+        elif "-o " not in command:
+            assert result.stdout.strip()
+    assert (folder / "ruleset-version-1.json").read_bytes().startswith(b'{\n  "format": "cart-ruleset"')

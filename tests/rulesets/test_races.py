@@ -5,6 +5,7 @@ connection, runs the other side and waits for the draft's row lock (PostgreSQL) 
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -154,3 +155,31 @@ def test_two_indication_edits_from_the_same_page_the_second_is_refused(draft, au
     finish(other)
     assert isinstance(other.error, rulesets.RuleSetRefused) and "changed by someone else" in str(other.error)
     assert RuleSet.objects.get(pk=draft.pk).products.get(code="tisagenlecleucel").diagnoses == ["fl", "lbcl"]
+
+
+@pytest.mark.parametrize("first, second", [("preset", "plain"), ("preset", "preset")])
+def test_two_drafts_made_at_once_give_one_draft_and_a_clear_refusal(author, approver, first, second):
+    """Two administrators press "Create a draft" at the same moment (a barrier releases both):
+    every way of making a draft locks the active version first, so one draft and one refusal."""
+    barrier = threading.Barrier(2)
+
+    def make(kind, by):
+        def run():
+            barrier.wait(5)
+            if kind == "preset":
+                return rulesets.ruleset_draft_from_preset(code="us_labels_2025_06", by=by)
+            return rulesets.ruleset_draft_create(by=by)
+        return run
+
+    sides = [Other(make(first, author)), Other(make(second, approver))]
+    for side in sides:
+        side.start()
+    for side in sides:
+        finish(side)
+    made = [side for side in sides if side.error is None]
+    refused = [side for side in sides if side.error is not None]
+    assert len(made) == 1 and len(refused) == 1, [side.error for side in sides]
+    assert isinstance(refused[0].error, rulesets.RuleSetRefused)
+    assert f"Draft version {made[0].result.version} exists already" in str(refused[0].error)
+    draft = RuleSet.objects.get(status="draft")
+    assert draft.pk == made[0].result.pk and RuleSet.objects.count() == 2

@@ -386,13 +386,13 @@ def test_change_note_has_a_stated_maximum_and_a_refused_note_is_kept(client):
     client.post(reverse("ruleset_list"))
     draft = RuleSet.objects.get(status="draft")
     page = client.get(reverse("ruleset_detail", args=[draft.version])).content.decode()
-    assert "Required to publish. At most 2,000 characters." in page
-    refused = describe(client, draft, change_note="n" * 2001)
+    assert "Required to publish. At most 20,000 characters." in page
+    refused = describe(client, draft, change_note="n" * 20_001)
     assert refused.status_code == 400
     assert refused.context["description_form"].errors["change_note"] == [
-        "Ensure this value has at most 2000 characters (it has 2001)."]
-    assert element(refused.content, tag="textarea", name="change_note").text == "n" * 2001  # still in the field
+        "Ensure this value has at most 20000 characters (it has 20001)."]
+    assert element(refused.content, tag="textarea", name="change_note").text == "n" * 20_001  # still in the field
     assert RuleSet.objects.get(pk=draft.pk).change_note == ""
-    accepted = publish(client, draft, "n" * 2000)
+    accepted = publish(client, draft, "n" * 20_000)
     assert accepted.status_code == 302
     assert RuleSet.objects.get(pk=draft.pk).status == "active"
