@@ -15,11 +15,10 @@ from ..rules import (
     Engine,
     ProductSpec,
     RuleSetData,
-    count,
     draft_from_preset,
+    entry_text,
     indication_from_dict,
     measure,
-    plain,
     ruleset_to_file,
 )
 from .models import (
@@ -246,39 +245,7 @@ DIAGNOSIS_WORDS = dict(DIAGNOSIS_CHOICES)
 _CHOICE_WORDS = {**dict(DRUG_CLASS_CHOICES), **dict(FIRST_LINE_RESPONSE_CHOICES)}
 
 
-def pathway_text(pathway) -> str:
-    """A pathway's conditions in words ("at least 2 prior lines; after a BTK inhibitor")."""
-    parts = []
-    if pathway.min_prior_lines is not None:
-        parts.append(f"at least {count(pathway.min_prior_lines, 'prior line')}")
-    if pathway.required_drug_classes:
-        parts.append("after " + " and ".join(_CHOICE_WORDS[code] for code in sorted(pathway.required_drug_classes)))
-    if pathway.first_line_response_in is not None:
-        parts.append("first-line response: " + " or ".join(
-            _CHOICE_WORDS[code] for code in sorted(pathway.first_line_response_in)))
-    if pathway.disease_status_in is not None:
-        parts.append("disease " + " or ".join(sorted(pathway.disease_status_in)))
-    if pathway.min_relapse_number is not None:
-        parts.append(f"relapse number at least {pathway.min_relapse_number}")
-    if pathway.transplant_ineligible:
-        parts.append("not eligible for transplant")
-    if pathway.lenalidomide_refractory:
-        parts.append("lenalidomide-refractory")
-    text = "; ".join(parts) or "no further condition"
-    return f"{pathway.label}: {text}" if pathway.label else text
-
-
 def indication_text(entry) -> str:
-    """An indication entry in words: age limits, pathways (any one suffices), source."""
-    if entry is None:
-        return "none"
-    parts = []
-    if entry.min_age_years is not None:
-        parts.append(f"age at least {plain(entry.min_age_years)}")
-    if entry.max_age_years is not None:
-        parts.append(f"age at most {plain(entry.max_age_years)}")
-    pathways = [pathway_text(pathway) for pathway in entry.pathways]
-    parts.append(pathways[0] if len(pathways) == 1 else "any of: " + " | ".join(pathways))
-    if entry.source:
-        parts.append(f"source: {entry.source}")
-    return "; ".join(parts)
+    """An indication entry in words (its age limits, its pathways, any one of which suffices, and
+    its citation), as the engine words it for presets and change notes; "none" for no entry."""
+    return "none" if entry is None else entry_text(entry)

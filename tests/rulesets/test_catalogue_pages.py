@@ -93,7 +93,7 @@ def test_a_published_version_shows_its_rules_thresholds_and_indications_in_words
     assert "○ Disabled" in element(page.content, id="rule-37").text
     assert not elements(page.content, tag="form", action=reverse("ruleset_rule", args=[1]))
     products = element(page.content, id="products").text
-    assert "B-ALL: age at most 25; no further condition" in products  # Kymriah
+    assert "B-ALL: age at most 25; no minimum" in products  # Kymriah
     assert "large B-cell lymphoma (LBCL): at least 2 prior lines" in products
     assert "to be entered" not in element(page.content, id="thresholds").text
 

@@ -184,8 +184,8 @@ def test_a_product_change_shows_in_the_differences_and_the_engine(administrator)
                                     **product_values(indications=changed))
     [difference] = rs_selectors.ruleset_differences(draft.based_on, draft)
     assert (difference.key, difference.before, difference.after) == (
-        "indication:tisagenlecleucel:b_all", "age at most 25; no further condition",
-        "age at most 26; no further condition")
+        "indication:tisagenlecleucel:b_all", "age at most 25; no minimum",
+        "age at most 26; no minimum")
     assert rs_selectors.ruleset_data(draft).products["tisagenlecleucel"].indications[0].max_age_years == 26
     with pytest.raises(rulesets.RuleSetRefused, match="read-only"):
         rulesets.ruleset_product_update(draft=draft.based_on, code="tisagenlecleucel", by=administrator,

@@ -153,7 +153,7 @@ def test_a_pathway_and_an_indication_are_added_without_javascript_keeping_what_w
     [mzl] = [change for change in detail.context["differences"] if change.key.endswith(":mzl")]
     assert (mzl.label, mzl.before, mzl.after) == (
         "Breyanzi: indication for marginal zone lymphoma (MZL)", "none",
-        "at least 2 prior lines; after BTK inhibitor")
+        "at least 2 prior lines, prior BTK inhibitor")
 
 
 NEW = {"new-code": "example_product", "new-name": "Example product", "new-target": "CD22", "new-entries": "1",
