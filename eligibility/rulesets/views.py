@@ -452,48 +452,47 @@ def ruleset_product_add(request, version):
     return _detail(request, ruleset, add_form=form, add_editor=editor, status=400)
 
 
+def _catalogue_edit(request, version, form_class, what: str, edit) -> HttpResponse:
+    """A draft's catalogue switched one step (a rule enabled or disabled, an optional group added or
+    removed): ``edit(draft, cleaned_data)`` calls the service and gives the success message."""
+    ruleset = get_object_or_404(RuleSet, version=version)
+    if not _editable_or_refused(request, ruleset):
+        return redirect("ruleset_detail", version=version)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing was changed: choose {what} on the draft's page.")
+        return redirect("ruleset_detail", version=version)
+    try:
+        done = edit(ruleset, form.cleaned_data)
+    except rulesets.RuleSetRefused as refused:
+        messages.error(request, f"Not changed. {refused}")
+    else:
+        messages.success(request, done)
+    return redirect(f"{reverse('ruleset_detail', args=[version])}#rules")
+
+
 @permission_required(ADMIN, raise_exception=True)
 @require_http_methods(["POST"])
 def ruleset_rule(request, version):
     """Enable or disable one rule of a draft."""
-    ruleset = get_object_or_404(RuleSet, version=version)
-    if not _editable_or_refused(request, ruleset):
-        return redirect("ruleset_detail", version=version)
-    form = RuleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Nothing was changed: choose a rule on the draft's page.")
-        return redirect("ruleset_detail", version=version)
-    code, enabled = form.cleaned_data["code"], form.cleaned_data["enabled"]
-    try:
-        rulesets.ruleset_rule_enable(draft=ruleset, code=code, enabled=enabled, by=request.user)
-    except rulesets.RuleSetRefused as refused:
-        messages.error(request, f"Not changed. {refused}")
-    else:
-        messages.success(request, f"Rule '{TITLES[code]}' {'enabled' if enabled else 'disabled'}"
-                                  + ("; its thresholds are below." if enabled else
-                                     "; its thresholds are kept, not read while it is disabled."))
-    return redirect(f"{reverse('ruleset_detail', args=[version])}#rules")
+    def edit(draft, data):
+        code, enabled = data["code"], data["enabled"]
+        rulesets.ruleset_rule_enable(draft=draft, code=code, enabled=enabled, by=request.user)
+        return (f"Rule '{TITLES[code]}' {'enabled' if enabled else 'disabled'}"
+                + ("; its thresholds are below." if enabled else
+                   "; its thresholds are kept, not read while it is disabled."))
+    return _catalogue_edit(request, version, RuleForm, "a rule", edit)
 
 
 @permission_required(ADMIN, raise_exception=True)
 @require_http_methods(["POST"])
 def ruleset_group(request, version):
     """Add or remove an optional group of a draft as a whole."""
-    ruleset = get_object_or_404(RuleSet, version=version)
-    if not _editable_or_refused(request, ruleset):
-        return redirect("ruleset_detail", version=version)
-    form = GroupForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Nothing was changed: choose an optional group on the draft's page.")
-        return redirect("ruleset_detail", version=version)
-    group, held = form.cleaned_data["group"], form.cleaned_data["held"]
-    try:
-        rulesets.ruleset_group_hold(draft=ruleset, group=group, held=held, by=request.user)
-    except rulesets.RuleSetRefused as refused:
-        messages.error(request, f"Not changed. {refused}")
-    else:
-        messages.success(request, f"Optional group '{group}' {'added' if held else 'removed'}.")
-    return redirect(f"{reverse('ruleset_detail', args=[version])}#rules")
+    def edit(draft, data):
+        group, held = data["group"], data["held"]
+        rulesets.ruleset_group_hold(draft=draft, group=group, held=held, by=request.user)
+        return f"Optional group '{group}' {'added' if held else 'removed'}."
+    return _catalogue_edit(request, version, GroupForm, "an optional group", edit)
 
 
 @permission_required(ADMIN, raise_exception=True)
