@@ -51,6 +51,13 @@ class Engine:
         #: The rules this rule set enables, in catalogue order: a disabled rule gives no item.
         self.rules: tuple[Rule, ...] = tuple(
             rule_class(ruleset) for rule_class in RULE_CLASSES if rule_class.code in ruleset.enabled_rules)
+        # A rule set is evaluated only once every threshold its rules require has a value (drafts may
+        # hold some "to be entered"; the preview and publishing refuse them the same way).
+        unset = sorted({spec.key for rule in self.rules for spec in rule.thresholds
+                        if spec.group is None and spec.key not in rule.values})
+        if unset:
+            raise ValueError(f"Rule set {ruleset.name!r} cannot be evaluated: thresholds without a value: "
+                             f"{', '.join(unset)}")
         self.product_codes = frozenset(ruleset.products)
         # Every product code of criteria.md 5 is valid input whatever this catalogue holds: a code
         # the rule set left out is rule 1's exclusion, not an input error (criteria-v2 6.1 rule 1 a).

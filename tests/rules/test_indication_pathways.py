@@ -204,8 +204,14 @@ class TestCacheKey:
                                     "(met).")
 
 
+#: Test values for the windows and cut-offs the catalogue leaves to be entered (not clinical values).
+ENTERED = {"pre_lymphodepletion_tests_max_days": Decimal(7), "fludarabine_reduce_below_crcl_ml_min": Decimal(30)}
+
+
 def organ_item(enabled, **organs):
-    engine = Engine(rules_enable(default_ruleset(), enabled))
+    data = rules_enable(default_ruleset(), enabled)
+    engine = Engine(replace(data, thresholds={key: ENTERED.get(key, value) if value is None else value
+                                              for key, value in data.thresholds.items()}))
     case = engine.parse({"stage": "pre_lymphodepletion", "organ_function": organs})
     return next(item for item in engine.evaluate(case).items if item.code == "organ_function")
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,11 +46,26 @@ PATHWAY_VALUES = st.fixed_dictionaries({}, optional={
 })
 
 
+#: Test values for the thresholds the catalogue leaves "to be entered" (not clinical values): a rule
+#: set is evaluated only once they have one.
+ENTERED = {"alc_max_age_days": Decimal(14), "pre_lymphodepletion_tests_max_days": Decimal(7),
+           "fludarabine_reduce_below_crcl_ml_min": Decimal(30)}
+
+
 def ruleset_with(enabled: set[str], groups: set[str]):
     data = rules_enable(replace(US, enabled_rules=frozenset()), enabled)
     for group in groups:
         data = group_add(data, group)
-    return data
+    return replace(data, thresholds={key: ENTERED[key] if value is None else value
+                                     for key, value in data.thresholds.items()})
+
+
+def test_a_rule_set_with_a_required_threshold_to_be_entered_is_not_evaluated():
+    data = rules_enable(replace(US, enabled_rules=frozenset()), {"renal_function"})
+    assert data.thresholds["fludarabine_reduce_below_crcl_ml_min"] is None
+    with pytest.raises(ValueError, match="thresholds without a value: fludarabine_reduce_below_crcl_ml_min, "
+                                         "pre_lymphodepletion_tests_max_days"):
+        Engine(data)
 
 
 def assert_cached_equals_uncached(engine: Engine, data: dict[str, Any]) -> None:
