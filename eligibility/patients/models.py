@@ -47,7 +47,13 @@ class Patient(models.Model):
     withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     withdrawal_reason = models.TextField(blank=True)
-    history = HistoricalRecords()
+    #: The patient's current treatment episode (issue 14): the latest one started. Worklists,
+    #: queues, the intake and the checklist pages of a patient show it; earlier episodes are
+    #: closed and stay readable (``episodes``, by number). Empty only while the patient is created.
+    assessment = models.OneToOneField("Assessment", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="current_of")
+    # The episodes keep their own history (who opened and closed each, when).
+    history = HistoricalRecords(excluded_fields=["assessment"])
 
     objects = PatientQuerySet.as_manager()
 
@@ -71,14 +77,54 @@ class Patient(models.Model):
 
 
 class Assessment(models.Model):
-    """A patient's work-up: the case values of criteria.md section 3, saved as they are recorded.
+    """A treatment episode of a patient (first work-up, re-collection, re-treatment) and its case:
+    the values of criteria.md section 3, saved as they are recorded.
+
+    Each episode has its own intake, checklists, decisions, signatures and rule-set versions (its
+    evaluations name theirs). ``Patient.assessment`` is the current one; at most one episode of a
+    patient is open (the database enforces it), and starting a new one closes the previous one
+    (``episodes.episode_start``). A closed episode takes no data and no re-evaluation; it stays
+    readable.
 
     ``data`` holds the case exactly as the engine reads it (units included, e.g.
     ``{"alc": {"value": 150, "unit": "cells/uL"}}``); ``revision`` goes up by one on every save so
     that two people editing at once cannot silently overwrite each other.
     """
 
-    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="assessment")
+    class Kind(models.TextChoices):
+        FIRST_WORKUP = "first_workup", "First work-up"
+        RECOLLECTION = "recollection", "Re-collection"
+        RETREATMENT = "retreatment", "Re-treatment"
+
+    class CloseReason(models.TextChoices):
+        COMPLETED = "completed", "Treatment completed"
+        NOT_ELIGIBLE = "not_eligible", "Not eligible"
+        SUPERSEDED = "superseded", "Replaced by a new episode"
+        STOPPED = "stopped", "Stopped (other reason)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="episodes")
+    #: 1, 2, ... in the order the patient's episodes were started (unique per patient).
+    number = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FIRST_WORKUP)
+    #: The episode whose values this one started from (their measurement dates kept), if any.
+    started_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(null=True, blank=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    close_note = models.TextField(blank=True)
+    #: Key dates the engine does not read (the treatment dates it reads are case keys in ``data``:
+    #: ``leukapheresis_date``, ``product_received_on``, ``lymphodepletion_start_date``,
+    #: ``infusion_date``); ``*_done``: the case's planned date has happened as recorded.
+    consent_on = models.DateField("consent signed", null=True, blank=True)
+    screening_on = models.DateField("screening visit", null=True, blank=True)
+    leukapheresis_done = models.BooleanField("leukapheresis done", default=False)
+    lymphodepletion_done = models.BooleanField("lymphodepletion started", default=False)
+    infusion_done = models.BooleanField("infusion given", default=False)
     stage = models.CharField(max_length=24, choices=list(STAGE_LABELS.items()), default="screening")
     data = CompactJSONField(default=dict, blank=True)
     revision = models.PositiveIntegerField(default=0)
@@ -93,9 +139,20 @@ class Assessment(models.Model):
         ordering = ["-updated_at"]
         # The worklist's default order (most recent change first), read in order, one page at a time.
         indexes = [models.Index(fields=["updated_at"], name="assessment_updated_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "number"], name="one_episode_number_per_patient"),
+            models.UniqueConstraint(fields=["patient"], condition=models.Q(closed_at__isnull=True),
+                                    name="one_open_episode_per_patient"),
+            models.CheckConstraint(condition=models.Q(closed_at__isnull=True) | ~models.Q(close_reason=""),
+                                   name="closed_episode_has_reason"),
+        ]
 
     def __str__(self) -> str:
-        return f"Assessment of {self.patient}"
+        return f"Episode {self.number} of {self.patient}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
 
 
 #: What a list of checklists never shows of each: the stored inputs and items (about 7 KB of JSON,

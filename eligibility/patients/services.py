@@ -140,9 +140,11 @@ def patient_create(*, study_id: str, initials: str, by) -> Patient:
     patient = Patient(study_id=study_id, initials=initials, created_by=by)
     patient._history_user = by
     patient.save()
-    assessment = Assessment(patient=patient, updated_by=by)
+    assessment = Assessment(patient=patient, updated_by=by, opened_by=by, opened_at=patient.created_at)
     assessment._history_user = by
     assessment.save()
+    patient.assessment = assessment  # episode 1 (first work-up), current; the episode's history records it
+    Patient.objects.filter(pk=patient.pk).update(assessment=assessment)
     ruleset, engine = active_engine()
     evaluation = evaluation_of(assessment=assessment, engine=engine, ruleset=ruleset, by=by)
     lifecycle.install_one(assessment=assessment, evaluation=evaluation, void_reason="", request_note="", by=by)
@@ -223,6 +225,10 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     assessment = lifecycle.assessment_locked(assessment.pk)
     if revision != assessment.revision:
         raise ConcurrentEdit(assessment)
+    if assessment.is_closed:
+        raise WorkupClosed(f"Episode {assessment.number} is closed ({assessment.get_close_reason_display().lower()}"
+                           f", {timezone.localtime(assessment.closed_at):%Y-%m-%d}): nothing can be recorded in it. "
+                           "Open the patient's current episode.")
     if assessment.patient.is_withdrawn:
         raise WorkupClosed("This patient has been withdrawn: nothing can be recorded. An administrator can restore "
                            "the patient.")

@@ -46,11 +46,11 @@ INFUSION_STAGE = "pre_infusion"
 
 
 def open_assessments():
-    """Assessments of patients not withdrawn, not yet signed off for infusion (a standing approval at
-    the last stage closes one)."""
+    """Open episodes of patients not withdrawn, not yet signed off for infusion (a standing approval at
+    the last stage closes one). A closed episode keeps the rule-set versions it was evaluated under."""
     closed = SignOff.objects.standing().filter(assessment=OuterRef("pk"), stage=INFUSION_STAGE,
                                                decision=SignOff.Decision.APPROVED)
-    return Assessment.objects.filter(patient__withdrawn_at__isnull=True).annotate(closed=Exists(closed)).filter(
+    return Assessment.objects.filter(patient__withdrawn_at__isnull=True, closed_at__isnull=True).annotate(closed=Exists(closed)).filter(
         closed=False)
 
 

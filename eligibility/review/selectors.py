@@ -145,7 +145,8 @@ def physician_queue():
                .values("evaluation").annotate(count=Count("pk")).values("count"))
     # "Current" as a lookup of the assessment by its unique current_evaluation: joined both ways
     # (evaluation to assessment and back) the database estimated one row and nested its loops.
-    current = Assessment.objects.filter(current_evaluation=OuterRef("pk"), patient__withdrawn_at__isnull=True)
+    current = Assessment.objects.filter(current_evaluation=OuterRef("pk"), patient__withdrawn_at__isnull=True,
+                                         closed_at__isnull=True)
     return (
         Evaluation.objects.filter(Exists(current))
         # A request on an unsigned checklist (the new version cannot evaluate its data) is the

@@ -57,7 +57,7 @@ class Command(BaseCommand):
         assessments = bulk_create_with_history(
             [Assessment(patient=patient, stage=case.pop("stage"),
                         data={key: value for key, value in case.items() if key != "case_id" and value is not None},
-                        updated_by=author)
+                        updated_by=author, opened_by=author, opened_at=patient.created_at)
              for patient, case in zip(patients, cases, strict=True)],
             Assessment, default_user=author, default_change_reason="Synthetic (seed_assessments)",
         )
@@ -71,3 +71,6 @@ class Command(BaseCommand):
         for assessment, evaluation in zip(assessments, evaluations, strict=True):
             assessment.current_evaluation = evaluation
         Assessment.objects.bulk_update(assessments, ["current_evaluation"])
+        for patient, assessment in zip(patients, assessments, strict=True):
+            patient.assessment = assessment  # episode 1, current
+        Patient.objects.bulk_update(patients, ["assessment"])

@@ -25,7 +25,7 @@ def open_questions(limit: int = 50):
     """Questions not closed, of patients not withdrawn: open ones (awaiting the coordinator's answer)
     first, then answered ones (awaiting the physician), oldest step first; with their entries."""
     return (Question.objects.exclude(state=Question.State.CLOSED)
-            .filter(assessment__patient__withdrawn_at__isnull=True)
+            .filter(assessment__patient__withdrawn_at__isnull=True, assessment__closed_at__isnull=True)
             .select_related("assessment__patient")
             .prefetch_related(Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
             .order_by("-state", "updated_at")[:limit])  # "open" sorts after "answered": descending puts it first
@@ -39,7 +39,7 @@ def checklist_handoffs(evaluation, *, current: bool) -> dict:
     """
     questions = Question.objects.filter(assessment_id=evaluation.assessment_id).prefetch_related(
         Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
-    notes = Note.objects.filter(patient__assessment=evaluation.assessment_id).exclude(code="")
+    notes = Note.objects.filter(patient__episodes=evaluation.assessment_id).exclude(code="")
     if not current:
         questions, notes = questions.filter(evaluation=evaluation), notes.filter(evaluation=evaluation)
     by_code: dict[str, dict[str, list]] = defaultdict(lambda: {"questions": [], "notes": []})
@@ -69,7 +69,7 @@ def handoff_history(assessment) -> list[dict]:
             rows.append({"when": mark.cleared_at, "who": mark.cleared_by_name, "field": "Ready for review",
                          "old": f"{mark.get_stage_display()} marked ready for review",
                          "new": f"cleared: {mark.get_clearance_display().lower()}"})
-    for note in Note.objects.filter(patient__assessment=assessment):
+    for note in Note.objects.filter(patient_id=assessment.patient_id):
         rows.append({"when": note.created_at, "who": note.author_name,
                      "field": f"Note on {note.item_title}" if note.code else "Note", "old": "", "new": note.text})
     for entry in QuestionEntry.objects.filter(question__assessment=assessment).select_related("question"):
