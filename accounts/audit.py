@@ -127,17 +127,19 @@ def _field_changes(name: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
 
 
 class _Identity:
-    """How a tracked model's records are identified: its own ``public_id``, or the patient's."""
+    """How a tracked model's records are identified: by the patient's ``public_id`` and study
+    identifier where it belongs to a patient (a treatment episode too: its number is among its
+    values), else by its own ``public_id``."""
 
     def __init__(self, model):
         names = {field.name for field in model._meta.concrete_fields}
         self.pk_name = model._meta.pk.attname  # the object's key (a historical record's own is history_id)
-        self.public_id = "public_id" in names
         self.study_id = "study_id" in names
         self.owner = next((field for field in model._meta.concrete_fields
-                           if isinstance(field, ForeignKey) and not self.public_id
+                           if isinstance(field, ForeignKey) and not self.study_id
                            and {"public_id", "study_id"} <= {f.name for f in field.related_model._meta.fields}),
                           None)
+        self.public_id = "public_id" in names and self.owner is None
         self.owner_name = self.owner.name if self.owner is not None else None
 
     def lookup(self, records) -> dict[int, tuple[str, str]]:

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='assessment',
             name='close_note',
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, verbose_name='note on closing'),
         ),
         migrations.AddField(
             model_name='assessment',
@@ -31,12 +31,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='assessment',
             name='closed_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='episode closed at'),
         ),
         migrations.AddField(
             model_name='assessment',
             name='closed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='episode closed by'),
         ),
         migrations.AddField(
             model_name='assessment',
@@ -66,17 +66,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='assessment',
             name='number',
-            field=models.PositiveSmallIntegerField(default=1),
+            field=models.PositiveSmallIntegerField(default=1, verbose_name='episode number'),
         ),
         migrations.AddField(
             model_name='assessment',
             name='opened_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='episode opened at'),
         ),
         migrations.AddField(
             model_name='assessment',
             name='opened_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='episode opened by'),
         ),
         migrations.AddField(
             model_name='assessment',
@@ -91,12 +91,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='assessment',
             name='started_from',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='eligibility.assessment'),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='eligibility.assessment', verbose_name='started from episode'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
             name='close_note',
-            field=models.TextField(blank=True),
+            field=models.TextField(blank=True, verbose_name='note on closing'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
@@ -106,12 +106,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalassessment',
             name='closed_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='episode closed at'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
             name='closed_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='episode closed by'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
@@ -141,17 +141,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalassessment',
             name='number',
-            field=models.PositiveSmallIntegerField(default=1),
+            field=models.PositiveSmallIntegerField(default=1, verbose_name='episode number'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
             name='opened_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, null=True, verbose_name='episode opened at'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
             name='opened_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='episode opened by'),
         ),
         migrations.AddField(
             model_name='historicalassessment',
@@ -166,7 +166,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalassessment',
             name='started_from',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='eligibility.assessment'),
+            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='eligibility.assessment', verbose_name='started from episode'),
         ),
         migrations.AddField(
             model_name='patient',

@@ -38,7 +38,8 @@ def known_changes(administrator, coordinator, physician):
     coordinator (09:15). The times are set after the fact: the services stamp "now"."""
     patient = services.patient_create(study_id="EXP-001", initials="EX", by=coordinator)
     Patient.history.update(history_date=at(9))
-    Assessment.history.update(history_date=at(9))
+    Assessment.objects.update(opened_at=at(9))
+    Assessment.history.update(history_date=at(9), opened_at=at(9))
     for minute, ecog in ((5, 1), (10, 2)):
         assessment = Assessment.objects.get(patient=patient)
         services.assessment_update(assessment=assessment, changes={"ecog": ecog}, stage="screening",
@@ -52,7 +53,11 @@ def known_changes(administrator, coordinator, physician):
 def expected_csv(public_id) -> str:
     patient = ('"{""created_by"": ""Casey Jones (casey)"", ""initials"": ""EX"", ""study_id"": ""EXP-001"", '
                '""withdrawal_reason"": """", ""withdrawn_at"": """", ""withdrawn_by"": """"}"')
-    assessment = ('"{""data"": {}, ""revision"": ""0"", ""stage"": ""screening"", '
+    assessment = ('"{""close_note"": """", ""close_reason"": """", ""closed_at"": """", ""closed_by"": """", '
+                  '""consent_on"": """", ""data"": {}, ""infusion_done"": ""no"", ""kind"": ""first_workup"", '
+                  '""leukapheresis_done"": ""no"", ""lymphodepletion_done"": ""no"", ""number"": ""1"", '
+                  '""opened_at"": ""2025-03-10T09:00:00+00:00"", ""opened_by"": ""Casey Jones (casey)"", '
+                  '""revision"": ""0"", ""screening_on"": """", ""stage"": ""screening"", ""started_from"": """", '
                   '""updated_by"": ""Casey Jones (casey)""}"')
     lines = [
         "when,who,action,record,record_id,study_id,field,old_value,new_value,field_label,old_text,new_text",
@@ -60,7 +65,9 @@ def expected_csv(public_id) -> str:
         f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,{patient},,,"
         "study identifier: EXP-001; initials: EX; created by: Casey Jones (casey)",
         f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{public_id},EXP-001,,,{assessment},,,"
-        "Stage: Screening; revision: 0; updated by: Casey Jones (casey)",
+        "episode number: 1; Episode kind: First work-up; episode opened at: 2025-03-10T09:00:00+00:00; "
+        "leukapheresis done: no; lymphodepletion started: no; infusion given: no; Stage: Screening; revision: 0; "
+        "episode opened by: Casey Jones (casey); updated by: Casey Jones (casey)",
         # The case data's values also in words: the label of the case path (the stored key before it).
         f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,,1,"
         "ECOG performance status,,1",
