@@ -41,11 +41,29 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
             rows.append({"when": record.history_date, "who": who, "field": input_label("stage"),
                          "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
+    rows += _episode_rows(assessment)
     rows += _patient_rows(assessment.patient)
     for source in HISTORY_SOURCES:  # e.g. hand-offs, registered by the review package
         rows += source(assessment)
     rows.sort(key=lambda row: row["when"], reverse=True)
     return rows[:limit]
+
+
+def _episode_rows(assessment) -> list[dict[str, Any]]:
+    """The episode opened (after episode 1: its kind, what it started from) and closed (why)."""
+    from ..common.people import display_name
+
+    rows = []
+    if assessment.opened_at and assessment.number > 1:
+        start = f"started from the values of episode {assessment.started_from.number}" if assessment.started_from_id \
+            else "started with nothing recorded"
+        rows.append({"when": assessment.opened_at, "who": display_name(assessment.opened_by), "field": "Episode",
+                     "old": "", "new": f"Episode {assessment.number} ({assessment.get_kind_display()}) opened, {start}"})
+    if assessment.closed_at:
+        rows.append({"when": assessment.closed_at, "who": display_name(assessment.closed_by), "field": "Episode",
+                     "old": "open", "new": f"closed: {assessment.get_close_reason_display().lower()}"
+                                          + (f" ({assessment.close_note})" if assessment.close_note else "")})
+    return rows
 
 
 #: The patient's own fields shown in its history, with their labels.
