@@ -58,7 +58,8 @@ def _episode_rows(assessment) -> list[dict[str, Any]]:
         start = f"started from the values of episode {assessment.started_from.number}" if assessment.started_from_id \
             else "started with nothing recorded"
         rows.append({"when": assessment.opened_at, "who": display_name(assessment.opened_by), "field": "Episode",
-                     "old": "", "new": f"Episode {assessment.number} ({assessment.get_kind_display()}) opened, {start}"})
+                     "old": "", "new": f"Episode {assessment.number} ({assessment.get_kind_display()}) opened, "
+                                       f"{start}"})
     if assessment.closed_at:
         rows.append({"when": assessment.closed_at, "who": display_name(assessment.closed_by), "field": "Episode",
                      "old": "open", "new": f"closed: {assessment.get_close_reason_display().lower()}"

@@ -21,7 +21,15 @@ from ..rulesets.selectors import active_engine
 from . import episodes_services, services
 from .episodes import day0, day_text, key_dates
 from .fields import FIELDS_BY_PATH, SECTIONS
-from .forms import BASE_SALT, EpisodeCloseForm, EpisodeStartForm, PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
+from .forms import (
+    BASE_SALT,
+    EpisodeCloseForm,
+    EpisodeStartForm,
+    PatientForm,
+    PatientIdentityForm,
+    SectionForm,
+    WithdrawForm,
+)
 from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404

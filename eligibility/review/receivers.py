@@ -41,7 +41,7 @@ from .tasks import reevaluate_after_publish as reevaluate_after_publish_task
 @receiver(evaluations_replaced, sender=Evaluation, dispatch_uid="review.checklists_replaced")
 def checklists_replaced(sender, replacements, by, **kwargs):
     """Void, close and carry over for each replaced checklist (grouped: one statement per reason)."""
-    now, name = timezone.now(), display_name(by)
+    now = timezone.now()
     by_void_reason, by_request_note = defaultdict(list), defaultdict(list)
     for replacement in replacements:
         by_void_reason[replacement.void_reason].append(replacement.assessment_id)

@@ -72,7 +72,8 @@ def _rows(apps, user, number: int):
         History.objects.create(id=assessment.pk, patient_id=patient.pk, stage="screening", data={"ecog": revision},
                                revision=revision, updated_by_id=user.pk, history_date=now, history_type="~",
                                history_user_id=user.pk)
-    return {"patient": patient.pk, "assessment": assessment.pk, "created_at": Patient.objects.get(pk=patient.pk).created_at,
+    return {"patient": patient.pk, "assessment": assessment.pk,
+            "created_at": Patient.objects.get(pk=patient.pk).created_at,
             "evaluations": sorted(e.pk for e in evaluations), "signoffs": sorted(s.pk for s in signoffs),
             "current": evaluations[1].pk}
 
@@ -96,7 +97,8 @@ def test_every_assessment_becomes_episode_1_with_everything_still_linked_and_bac
         assert episode.current_evaluation_id == rows["current"]
         assert sorted(get("Evaluation").objects.filter(assessment=episode).values_list("pk", flat=True)) == \
             rows["evaluations"]
-        assert sorted(get("SignOff").objects.filter(assessment=episode).values_list("pk", flat=True)) == rows["signoffs"]
+        signoffs = get("SignOff").objects.filter(assessment=episode)
+        assert sorted(signoffs.values_list("pk", flat=True)) == rows["signoffs"]
         assert get("SignOff").objects.filter(assessment=episode, voided_at__isnull=True).get().evaluation_id == \
             rows["current"]
         assert get("Disposition").objects.filter(evaluation__assessment=episode).count() == 1

@@ -124,7 +124,8 @@ def test_the_previous_episodes_mark_ends_and_its_review_request_is_superseded(ad
     start(patient, coordinator)
     start(marked, coordinator)
     request.refresh_from_db()
-    assert request.resolution == "superseded" and "Episode 1 closed (replaced by a new episode)" in request.justification
+    assert request.resolution == "superseded"
+    assert "Episode 1 closed (replaced by a new episode)" in request.justification
     mark = ReadyMark.objects.get(assessment__patient=marked)
     assert mark.clearance == "episode_closed" and mark.cleared_by == coordinator
     assert not physician_queue().filter(assessment__patient=marked).exists()
@@ -210,7 +211,8 @@ def test_a_closed_episode_refuses_saves_decisions_signatures_marks_and_questions
     with pytest.raises(handoffs.HandoffRefused, match=closed):
         handoffs.question_answer(question=question, text="Since May", by=coordinator)
     assert not Disposition.objects.exists() and not SignOff.objects.exists() and not ReadyMark.objects.exists()
-    assert Question.objects.get().state == "open" and Evaluation.objects.filter(assessment=patient.assessment).count() == 2
+    assert Question.objects.get().state == "open"
+    assert Evaluation.objects.filter(assessment=patient.assessment).count() == 2
 
 
 def test_an_open_episode_still_takes_decisions(coordinator, physician):
