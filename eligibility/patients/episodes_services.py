@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from ..common.display import input_error_text
 from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..rules import CaseValidationError
@@ -153,7 +154,7 @@ def episode_start(*, patient: Patient, kind: str, start_from_previous: bool, exp
 
         evaluation = evaluation_of(assessment=episode, engine=engine, ruleset=ruleset, by=by)
     except CaseValidationError as invalid:
-        problems = "; ".join(error["message"] for error in invalid.errors[:3])
+        problems = "; ".join(input_error_text(error) for error in invalid.errors[:3])
         raise EpisodeRefused(
             f"Not started: the previous episode's values cannot be evaluated under rule-set version "
             f"{ruleset.version} ({problems}). Start without them and record the values again.",

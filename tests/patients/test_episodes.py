@@ -344,3 +344,33 @@ def test_headers_and_worklist_name_the_episode_once_there_are_two(client, coordi
         reverse("intake", args=[patient.public_id, "screening"])).content.decode()
     assert "Episode 2 · Re-collection" in client.get(reverse("worklist")).content.decode()
     assert Patient.objects.get(pk=patient.pk).assessment.number == 2
+
+
+def test_previous_values_a_version_cannot_evaluate_are_refused_beside_the_choice(coordinator, monkeypatch):
+    from eligibility.rules import CaseValidationError
+
+    patient = PatientFactory(by=coordinator)
+
+    def cannot(**kwargs):
+        raise CaseValidationError([{"field": "product", "message": "must be one of a, b"}])
+
+    monkeypatch.setattr(services, "evaluation_of", cannot)
+    with pytest.raises(episodes.EpisodeRefused, match="cannot be evaluated under rule-set version 1 .Product "
+                                                      "is not in this rule-set version's product catalogue") as refused:
+        start(patient, coordinator)
+    assert refused.value.field == "start_from_previous"
+    assert patient.episodes.count() == 1 and not Assessment.objects.get(pk=patient.assessment_id).is_closed
+
+
+def test_a_closed_episode_refuses_reopening_and_review_requests(administrator, coordinator, physician):
+    patient, evaluation, signoff = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    request = ReviewRequest.objects.get(assessment=patient.assessment)
+    # Closed while the request is open: the close supersedes it; a keep posted from a page opened before is refused.
+    episodes.episode_close(assessment=patient.assessment, reason="completed", note="", by=coordinator)
+    request.refresh_from_db()
+    assert request.resolution == "superseded"
+    with pytest.raises(review.ReviewRefused, match="was resolved already"):
+        review.review_request_keep(request=request, justification="Stands", by=physician)
+    with pytest.raises(review.ReviewRefused, match=re.escape("Episode 1 is closed (treatment completed")):
+        review.workup_reopen(assessment=patient.assessment, justification="New data", by=physician)
