@@ -61,9 +61,13 @@ def _episode_rows(assessment) -> list[dict[str, Any]]:
                      "old": "", "new": f"Episode {assessment.number} ({assessment.get_kind_display()}) opened, "
                                        f"{start}"})
     if assessment.closed_at:
+        note = assessment.close_note
+        if assessment.close_reason == "superseded" and note:  # "Replaced by episode 2 (Re-collection)" says it all
+            why = note[0].lower() + note[1:]
+        else:
+            why = assessment.get_close_reason_display().lower() + (f" ({note})" if note else "")
         rows.append({"when": assessment.closed_at, "who": display_name(assessment.closed_by), "field": "Episode",
-                     "old": "open", "new": f"closed: {assessment.get_close_reason_display().lower()}"
-                                          + (f" ({assessment.close_note})" if assessment.close_note else "")})
+                     "old": "open", "new": f"closed: {why}"})
     return rows
 
 

@@ -290,7 +290,7 @@ def test_the_patient_page_lists_the_episodes_and_a_past_ones_page_is_read_only(c
     client.force_login(UserFactory(role="Administrator"))  # reads every page
     page = client.get(reverse("patient_detail", args=[patient.public_id])).content.decode()
     assert "Episode 2 · Re-collection</strong> (current episode)" in page
-    assert reverse("episode_detail", args=[first.public_id]) in page and "Replaced by a new episode" in page
+    assert reverse("episode_detail", args=[first.public_id]) in page and "Replaced by episode 2 (Re-collection)" in page
     assert "Start a new episode" not in page  # administrators do not manage episodes
     response = client.get(reverse("episode_detail", args=[first.public_id]))
     page = response.content.decode()
@@ -298,7 +298,7 @@ def test_the_patient_page_lists_the_episodes_and_a_past_ones_page_is_read_only(c
     assert "Episode 1 · First work-up (closed: replaced by a new episode) — read only" in page
     assert reverse("evaluation_detail", args=[evaluation.public_id]) in page
     assert reverse("signoff_pdf", args=[signoff.public_id]) in page and "— stands" in page
-    assert "Leukapheresis (collection)" in page and "closed: replaced by a new episode" in page  # key dates, history
+    assert "Leukapheresis (collection)" in page and "closed: replaced by episode 2 (Re-collection)" in page
     assert "<title>" + patient.study_id + " · Episode 1 · CAR-T readiness</title>" in page.replace("\n", "")
 
 
