@@ -8,8 +8,12 @@ from typing import Any
 from ..common.display import input_label, input_text
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import product_names
+from .models import Assessment
 
 DATA_PREFIX = "data."
+#: An episode's coded fields: their label in the export and their choices.
+EPISODE_CHOICES = {"kind": ("Episode kind", Assessment.Kind),
+                   "close_reason": ("Why the episode was closed", Assessment.CloseReason)}
 
 
 def assessment_field_words(field: str, value: Any) -> tuple[str, str] | None:
@@ -17,6 +21,9 @@ def assessment_field_words(field: str, value: Any) -> tuple[str, str] | None:
     status", ``4``; ``stage`` -> "Stage" and the stage's label); None for the other fields."""
     if field == "stage":
         return "Stage", STAGE_LABELS.get(value, "") if value else ""
+    if field in EPISODE_CHOICES:  # treatment episodes: their kind and why one was closed, in words
+        label, choices = EPISODE_CHOICES[field]
+        return label, str(choices(value).label) if value else ""
     if not field.startswith(DATA_PREFIX):
         return None
     path = field.removeprefix(DATA_PREFIX)
