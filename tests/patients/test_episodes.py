@@ -374,3 +374,14 @@ def test_a_closed_episode_refuses_reopening_and_review_requests(administrator, c
         review.review_request_keep(request=request, justification="Stands", by=physician)
     with pytest.raises(review.ReviewRefused, match=re.escape("Episode 1 is closed (treatment completed")):
         review.workup_reopen(assessment=patient.assessment, justification="New data", by=physician)
+
+
+def test_a_closed_current_episode_offers_no_ready_mark_on_the_patient_page(client, coordinator):
+    patient = PatientFactory(by=coordinator)
+    client.force_login(coordinator)
+    url = reverse("patient_detail", args=[patient.public_id])
+    assert "Mark screening ready for review" in client.get(url).content.decode()  # open: it does
+    episodes.episode_close(assessment=patient.assessment, reason="completed", note="", by=coordinator)
+    page = client.get(url).content.decode()
+    assert "Mark screening ready for review" not in page and "Close this episode" not in page
+    assert "Start a new episode" in page
