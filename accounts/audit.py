@@ -127,19 +127,18 @@ def _field_changes(name: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
 
 
 class _Identity:
-    """How a tracked model's records are identified: by the patient's ``public_id`` and study
-    identifier where it belongs to a patient (a treatment episode too: its number is among its
-    values), else by its own ``public_id``."""
+    """How a tracked model's records are identified: its own ``public_id``, or the patient's; and
+    the patient's study identifier (its own, or its patient's: a treatment episode's)."""
 
     def __init__(self, model):
         names = {field.name for field in model._meta.concrete_fields}
         self.pk_name = model._meta.pk.attname  # the object's key (a historical record's own is history_id)
+        self.public_id = "public_id" in names
         self.study_id = "study_id" in names
         self.owner = next((field for field in model._meta.concrete_fields
                            if isinstance(field, ForeignKey) and not self.study_id
                            and {"public_id", "study_id"} <= {f.name for f in field.related_model._meta.fields}),
                           None)
-        self.public_id = "public_id" in names and self.owner is None
         self.owner_name = self.owner.name if self.owner is not None else None
 
     def lookup(self, records) -> dict[int, tuple[str, str]]:
@@ -152,7 +151,9 @@ class _Identity:
 
     def of(self, record, owners) -> tuple[str, str]:
         if self.public_id:
-            return str(record.public_id), record.study_id if self.study_id else ""
+            if self.study_id or self.owner is None:
+                return str(record.public_id), record.study_id if self.study_id else ""
+            return str(record.public_id), owners.get(getattr(record, self.owner.attname), ("", ""))[1]
         if self.owner is not None:
             owner = getattr(record, self.owner.attname)
             return owners.get(owner, (f"{self.owner.related_model._meta.verbose_name} {owner}", ""))

@@ -42,6 +42,7 @@ DATA_MIGRATIONS = [
     ("eligibility", "0006_physician_permissions", "grant"),
     ("eligibility", "0015_withdrawal_permissions", "grant"),
     ("eligibility", "0019_handoffs", "grant"),
+    ("eligibility", "0027_episode_permissions", "grant"),
     ("accounts", "0002_administrator_permissions", "grant"),
     ("accounts", "0003_administrator_lock_permissions", "grant"),
 ]

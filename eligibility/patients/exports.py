@@ -11,9 +11,9 @@ from ..rulesets.selectors import product_names
 from .models import Assessment
 
 DATA_PREFIX = "data."
-#: An episode's coded fields, by their labels and the words of their choices.
-EPISODE_CHOICES = {"kind": ("Episode kind", dict(Assessment.Kind.choices)),
-                   "close_reason": ("Reason the episode was closed", dict(Assessment.CloseReason.choices))}
+#: An episode's coded fields: their label in the export and their choices.
+EPISODE_CHOICES = {"kind": ("Episode kind", Assessment.Kind),
+                   "close_reason": ("Why the episode was closed", Assessment.CloseReason)}
 
 
 def assessment_field_words(field: str, value: Any) -> tuple[str, str] | None:
@@ -21,9 +21,9 @@ def assessment_field_words(field: str, value: Any) -> tuple[str, str] | None:
     status", ``4``; ``stage`` -> "Stage" and the stage's label); None for the other fields."""
     if field == "stage":
         return "Stage", STAGE_LABELS.get(value, "") if value else ""
-    if field in EPISODE_CHOICES:
+    if field in EPISODE_CHOICES:  # treatment episodes: their kind and why one was closed, in words
         label, choices = EPISODE_CHOICES[field]
-        return label, choices.get(value, "") if value else ""
+        return label, str(choices(value).label) if value else ""
     if not field.startswith(DATA_PREFIX):
         return None
     path = field.removeprefix(DATA_PREFIX)

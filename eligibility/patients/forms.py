@@ -35,7 +35,7 @@ from .fields import (
     path_value,
     section_fields,
 )
-from .models import Patient
+from .models import Assessment, Patient
 
 #: Salt of the signed snapshot of the values a section form was built from.
 BASE_SALT = "eligibility.intake.base"
@@ -446,3 +446,47 @@ class WithdrawForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("withdraw", "Withdraw the patient", css_class="btn-danger"))
+
+
+class EpisodeStartForm(forms.Form):
+    """Start a new treatment episode: its kind, whether it starts from the previous episode's values;
+    the episode that was current when the form was opened rides along (a colleague's new episode
+    meanwhile is then refused, not doubled)."""
+
+    kind = forms.TypedChoiceField(
+        label="Kind of episode", widget=forms.RadioSelect,
+        choices=[(Assessment.Kind.RECOLLECTION, "Re-collection (a new leukapheresis for the same treatment)"),
+                 (Assessment.Kind.RETREATMENT, "Re-treatment (another or the same product again)")])
+    start_from_previous = forms.TypedChoiceField(
+        label="Start from the previous episode's values?", widget=forms.RadioSelect, coerce=lambda v: v == "yes",
+        choices=[("yes", "Yes: copy its recorded values, each with its measurement date (old values show as old); "
+                         "the treatment dates start empty"),
+                 ("no", "No: start with nothing recorded")])
+    current = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("start", "Start the new episode"))
+
+
+class EpisodeCloseForm(forms.Form):
+    """Close an episode without starting a new one: why, and a note (required for "stopped")."""
+
+    reason = forms.ChoiceField(
+        label="Why is the episode closed?", widget=forms.RadioSelect,
+        choices=[(reason.value, reason.label) for reason in (Assessment.CloseReason.COMPLETED,
+                                                             Assessment.CloseReason.NOT_ELIGIBLE,
+                                                             Assessment.CloseReason.STOPPED)])
+    note = free_text_field("Note", required=False, help_text="Required when the episode is stopped: say why.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("close", "Close this episode", css_class="btn-danger"))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("reason") == Assessment.CloseReason.STOPPED and not (cleaned.get("note") or "").strip():
+            self.add_error("note", "Say why the episode is stopped.")
+        return cleaned

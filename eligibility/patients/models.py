@@ -137,6 +137,7 @@ class Assessment(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        permissions = [("manage_episode", "Can start and close treatment episodes")]
         # The worklist's default order (most recent change first), read in order, one page at a time.
         indexes = [models.Index(fields=["updated_at"], name="assessment_updated_idx")]
         constraints = [

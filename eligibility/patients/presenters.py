@@ -41,11 +41,34 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
             rows.append({"when": record.history_date, "who": who, "field": input_label("stage"),
                          "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
         previous_data, previous_stage = record.data or {}, record.stage
+    rows += _episode_rows(assessment)
     rows += _patient_rows(assessment.patient)
     for source in HISTORY_SOURCES:  # e.g. hand-offs, registered by the review package
         rows += source(assessment)
     rows.sort(key=lambda row: row["when"], reverse=True)
     return rows[:limit]
+
+
+def _episode_rows(assessment) -> list[dict[str, Any]]:
+    """The episode opened (after episode 1: its kind, what it started from) and closed (why)."""
+    from ..common.people import display_name
+
+    rows = []
+    if assessment.opened_at and assessment.number > 1:
+        start = f"started from the values of episode {assessment.started_from.number}" if assessment.started_from_id \
+            else "started with nothing recorded"
+        rows.append({"when": assessment.opened_at, "who": display_name(assessment.opened_by), "field": "Episode",
+                     "old": "", "new": f"Episode {assessment.number} ({assessment.get_kind_display()}) opened, "
+                                       f"{start}"})
+    if assessment.closed_at:
+        note = assessment.close_note
+        if assessment.close_reason == "superseded" and note:  # "Replaced by episode 2 (Re-collection)" says it all
+            why = note[0].lower() + note[1:]
+        else:
+            why = assessment.get_close_reason_display().lower() + (f" ({note})" if note else "")
+        rows.append({"when": assessment.closed_at, "who": display_name(assessment.closed_by), "field": "Episode",
+                     "old": "open", "new": f"closed: {why}"})
+    return rows
 
 
 #: The patient's own fields shown in its history, with their labels.

@@ -18,6 +18,7 @@ from ..common.text import free_text_too_long
 from ..rules import CaseValidationError, ChecklistItem, case_as_dict, native
 from ..rulesets.selectors import active_engine
 from . import lifecycle
+from .episodes_services import closed_refusal
 from .models import Assessment, Evaluation, Patient
 from .signals import patient_restored, write_refusal
 
@@ -225,10 +226,8 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     assessment = lifecycle.assessment_locked(assessment.pk)
     if revision != assessment.revision:
         raise ConcurrentEdit(assessment)
-    if assessment.is_closed:
-        raise WorkupClosed(f"Episode {assessment.number} is closed ({assessment.get_close_reason_display().lower()}"
-                           f", {timezone.localtime(assessment.closed_at):%Y-%m-%d}): nothing can be recorded in it. "
-                           "Open the patient's current episode.")
+    if closed := closed_refusal(assessment):  # an episode closed (or replaced by a new one) meanwhile
+        raise WorkupClosed(closed)
     if assessment.patient.is_withdrawn:
         raise WorkupClosed("This patient has been withdrawn: nothing can be recorded. An administrator can restore "
                            "the patient.")

@@ -7,6 +7,9 @@ patients, so patients announce what happened and review acts on it, in the same 
   they asked (review requests) and carry decisions on unchanged findings over. The assessments'
   rows are locked.
 - :data:`patient_restored`: sent after a withdrawn patient was restored (``patient``, ``by``).
+- :data:`episode_closed`: sent after a treatment episode was closed (``assessment``, ``by``, ``note``:
+  why, in words), its row locked; receivers end what was waiting on it (ready marks, review
+  requests). Its checklists, decisions and signatures stay as they are: they belong to it.
 - :func:`write_guard`: registers a function ``(assessment) -> str | None`` that may refuse a
   coordinator's save with a message (e.g. a work-up closed by a physician's signature).
 - :func:`history_source`: registers a function ``(assessment) -> list of rows`` (``when``, ``who``,
@@ -24,6 +27,7 @@ from django.dispatch import Signal
 
 evaluations_replaced = Signal()
 patient_restored = Signal()
+episode_closed = Signal()
 
 #: Functions that may refuse a save of an assessment: (assessment) -> message or None.
 WRITE_GUARDS: list[Callable] = []

@@ -11,4 +11,7 @@ urlpatterns = [
     path("patients/<uuid:public_id>/intake/<slug:phase>/", views.intake, name="intake"),
     path("patients/<uuid:public_id>/identity/", views.patient_identity, name="patient_identity"),
     path("patients/<uuid:public_id>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
+    path("patients/<uuid:public_id>/episodes/new/", views.episode_start, name="episode_start"),
+    path("episodes/<uuid:public_id>/", views.episode_detail, name="episode_detail"),
+    path("episodes/<uuid:public_id>/close/", views.episode_close, name="episode_close"),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,10 +18,19 @@ from session_guard.restore import restored_entries, restores_entries
 from ..common.people import display_name
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
-from . import services
+from . import episodes_services, services
+from .episodes import day0, day_text, key_dates
 from .fields import FIELDS_BY_PATH, SECTIONS
-from .forms import PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
-from .models import UNSHOWN_EVALUATION_FIELDS, Patient
+from .forms import (
+    BASE_SALT,
+    EpisodeCloseForm,
+    EpisodeStartForm,
+    PatientForm,
+    PatientIdentityForm,
+    SectionForm,
+    WithdrawForm,
+)
+from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404
 from .signals import save_notices, write_refusal
@@ -115,7 +125,95 @@ def patient_detail(request, public_id):
     return render(request, "patients/patient_detail.html", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
+        "episodes": list(patient.episodes.select_related("opened_by", "closed_by").order_by("-number")),
     })
+
+
+@permission_required("eligibility.manage_episode", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def episode_start(request, public_id):
+    """Start a new treatment episode of the patient (the current one, if open, is closed as replaced)."""
+    patient = active_patient(public_id)
+    current = patient.assessment
+    form = EpisodeStartForm(request.POST if request.method == "POST" else restored_entries(request),
+                            initial={"current": current.public_id, "start_from_previous": "yes"})
+    if request.method == "POST" and form.is_valid():
+        expected = (Assessment.objects.filter(patient=patient, public_id=form.cleaned_data["current"])
+                    .values_list("pk", flat=True).first())
+        try:
+            episode = episodes_services.episode_start(
+                patient=patient, kind=form.cleaned_data["kind"], expected_current_id=expected, by=request.user,
+                start_from_previous=form.cleaned_data["start_from_previous"])
+        except episodes_services.EpisodeRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, f"{episodes_services.episode_title(episode)} started; it is the current "
+                                      "episode. Record its screening data below.")
+            return redirect("intake", public_id=patient.public_id, phase="screening")
+    return render(request, "patients/episode_start.html", {
+        "patient": patient, "assessment": current, "form": form, "sections": SECTIONS,
+        "next_number": patient.episodes.count() + 1})
+
+
+def _episode_or_404(public_id) -> Assessment:
+    return get_object_or_404(Assessment.objects.select_related("patient", "opened_by", "closed_by"),
+                             public_id=public_id)
+
+
+@permission_required("eligibility.manage_episode", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def episode_close(request, public_id):
+    """Close an episode without starting a new one (a confirmation page, no script needed)."""
+    episode = _episode_or_404(public_id)
+    patient = active_patient(episode.patient.public_id)
+    form = EpisodeCloseForm(request.POST if request.method == "POST" else restored_entries(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            episodes_services.episode_close(assessment=episode, reason=form.cleaned_data["reason"],
+                                            note=form.cleaned_data["note"], by=request.user)
+        except episodes_services.EpisodeRefused as refused:
+            form.add_error(refused.field, str(refused))
+        else:
+            messages.success(request, f"{episodes_services.episode_title(episode)} is closed: it stays readable and "
+                                      "takes no more data, decisions or signatures.")
+            return redirect("patient_detail", public_id=patient.public_id)
+    return render(request, "patients/episode_close.html", {
+        "patient": patient, "assessment": patient.assessment, "episode": episode, "form": form,
+        "sections": SECTIONS})
+
+
+@permission_required("eligibility.view_patient", raise_exception=True)
+@require_safe
+def episode_detail(request, public_id):
+    """One episode, read-only: its key dates, evaluations, signatures (with their PDFs) and history."""
+    from ..review.models import SignOff  # review builds on patients: read only here
+
+    episode = _episode_or_404(public_id)
+    patient = episode.patient
+    zero = day0(episode)
+    dates = [{"date": date, "day": day_text(date.on, zero)} for date in key_dates(episode)]
+    evaluations = list(episode.evaluations.select_related("ruleset", "created_by").defer(*UNSHOWN_EVALUATION_FIELDS))
+    signoffs = list(SignOff.objects.filter(assessment=episode).order_by("-signed_at", "-id"))
+    return render(request, "patients/episode_detail.html", {
+        "patient": patient, "episode": episode, "assessment": patient.assessment, "dates": dates,
+        "evaluations": evaluations, "signoffs": signoffs, "history": history_rows(episode), "sections": SECTIONS,
+        "is_current": patient.assessment_id == episode.pk,
+    })
+
+
+def _posted_episode(request, patient) -> Assessment | None:
+    """The episode of ``patient`` other than the current one that a posted intake form was built
+    from (its signed snapshot names it), or ``None``."""
+    try:
+        base = signing.loads(request.POST.get("base") or "", salt=BASE_SALT)
+    except signing.BadSignature:
+        return None
+    pk = base.get("a") if isinstance(base, dict) else None
+    if not isinstance(pk, int) or pk == patient.assessment_id:
+        return None
+    return Assessment.objects.select_related("patient", "current_evaluation").filter(patient=patient, pk=pk).first()
 
 
 @permission_required("eligibility.change_assessment", raise_exception=True)
@@ -132,6 +230,10 @@ def intake(request, public_id, phase):
         raise Http404("No such section.")
     patient = patient_or_404(public_id)
     assessment = patient.assessment
+    if request.method == "POST":
+        # A form opened on an earlier episode (a new one started meanwhile) saves into that one, where
+        # it is refused as closed with the entries kept: never into the new episode unseen.
+        assessment = _posted_episode(request, patient) or assessment
     _, engine = active_engine()
     data = request.POST if request.method == "POST" else restored_entries(request)
     form = SectionForm(data, initial=SectionForm.initial_for(assessment, phase), phase=phase, engine=engine,

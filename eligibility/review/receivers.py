@@ -7,6 +7,7 @@
 - A coordinator's save of a work-up closed as not eligible by a physician's signature is refused.
 - A rule-set version published (or its re-evaluation resumed): the re-evaluation of the open
   checklists (signed ones get a review request) is enqueued as a task (:mod:`.tasks`).
+- A treatment episode closed: its open review requests are superseded, its ready mark cleared.
 - A withdrawn patient restored: evaluated under the active version if versions came meanwhile.
 - The impact preview lists the open checklists (the cases and whether they are signed).
 """
@@ -20,12 +21,13 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from ..common.people import display_name
-from ..patients.models import Evaluation, Patient
-from ..patients.signals import evaluations_replaced, patient_restored, save_notice, write_guard
+from ..patients.models import Assessment, Evaluation, Patient
+from ..patients.signals import episode_closed, evaluations_replaced, patient_restored, save_notice, write_guard
 from ..rules import checklist_items
 from ..rulesets.models import RuleSet
 from ..rulesets.preview import OpenCase, open_cases_provider
 from ..rulesets.signals import ruleset_published
+from .handoffs.services import ready_marks_clear_episode_closed
 from .models import Disposition, ReviewRequest, SignOff
 from .reevaluation import (
     open_assessments,
@@ -39,7 +41,7 @@ from .tasks import reevaluate_after_publish as reevaluate_after_publish_task
 @receiver(evaluations_replaced, sender=Evaluation, dispatch_uid="review.checklists_replaced")
 def checklists_replaced(sender, replacements, by, **kwargs):
     """Void, close and carry over for each replaced checklist (grouped: one statement per reason)."""
-    now, name = timezone.now(), display_name(by)
+    now = timezone.now()
     by_void_reason, by_request_note = defaultdict(list), defaultdict(list)
     for replacement in replacements:
         by_void_reason[replacement.void_reason].append(replacement.assessment_id)
@@ -48,9 +50,7 @@ def checklists_replaced(sender, replacements, by, **kwargs):
         SignOff.objects.standing().filter(assessment_id__in=assessment_ids).update(
             voided_at=now, voided_by=by, void_reason=reason)
     for note, assessment_ids in by_request_note.items():
-        ReviewRequest.objects.open().filter(assessment_id__in=assessment_ids).update(
-            resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=name, resolved_at=now,
-            justification=note)
+        review_requests_supersede(assessment_ids, note=note, by=by, now=now)
     replaced = {replacement.previous_id: replacement.evaluation for replacement in replacements
                 if replacement.previous_id is not None}
     previous_decisions = defaultdict(list)
@@ -61,6 +61,22 @@ def checklists_replaced(sender, replacements, by, **kwargs):
         for previous_id, dispositions in previous_decisions.items()
         for carried in carried_dispositions(dispositions, replaced[previous_id])
     ])
+
+
+def review_requests_supersede(assessment_ids, *, note: str, by, now=None) -> int:
+    """Resolve the open review requests of these assessments as superseded, saying why (a new
+    checklist replaced the one they asked about, or the episode was closed)."""
+    return ReviewRequest.objects.open().filter(assessment_id__in=assessment_ids).update(
+        resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=display_name(by),
+        resolved_at=now or timezone.now(), justification=note)
+
+
+@receiver(episode_closed, sender=Assessment, dispatch_uid="review.episode_closed")
+def episode_ended(sender, assessment, by, note, **kwargs):
+    """A closed episode waits on nobody: its open review requests are superseded and its open ready
+    mark cleared (its signatures and decisions stay: they belong to it)."""
+    review_requests_supersede([assessment.pk], note=note, by=by)
+    ready_marks_clear_episode_closed(assessment_id=assessment.pk, by=by)
 
 
 def carried_dispositions(dispositions, current: Evaluation) -> list[Disposition]:

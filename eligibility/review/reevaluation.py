@@ -50,8 +50,8 @@ def open_assessments():
     the last stage closes one). A closed episode keeps the rule-set versions it was evaluated under."""
     closed = SignOff.objects.standing().filter(assessment=OuterRef("pk"), stage=INFUSION_STAGE,
                                                decision=SignOff.Decision.APPROVED)
-    return Assessment.objects.filter(patient__withdrawn_at__isnull=True, closed_at__isnull=True).annotate(closed=Exists(closed)).filter(
-        closed=False)
+    return (Assessment.objects.filter(patient__withdrawn_at__isnull=True, closed_at__isnull=True)
+            .annotate(closed=Exists(closed)).filter(closed=False))
 
 
 def standing_on_current_checklist():

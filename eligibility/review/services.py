@@ -30,6 +30,7 @@ from ..common.people import display_name
 from ..common.text import free_text_too_long
 from ..common.vocabulary import NEXT_STEP, STAGE_WHERE
 from ..patients import lifecycle
+from ..patients.episodes_services import closed_refusal
 from ..patients.models import Assessment, Evaluation
 from ..patients.services import checklist_changes, evaluation_of
 from ..rules import BLOCKING, EXCLUDE, CaseValidationError, ChecklistItem, checklist_items
@@ -73,7 +74,14 @@ def _locked_current(evaluation: Evaluation) -> Assessment:
                             "the current one. Nothing was recorded.")
     if assessment.patient.is_withdrawn:
         raise ReviewRefused("This patient has been withdrawn; nothing can be decided or signed.")
+    _refuse_closed(assessment)
     return assessment
+
+
+def _refuse_closed(assessment: Assessment) -> None:
+    """A closed episode takes no decision, signature, reopening or review (its row locked by the caller)."""
+    if closed := closed_refusal(assessment):
+        raise ReviewRefused(closed)
 
 
 def decision_allowed(status: str, kind: str) -> bool:
@@ -307,6 +315,7 @@ def workup_reopen(*, assessment: Assessment, justification: str, by) -> SignOff:
     if too_long := free_text_too_long(justification):
         raise ReviewRefused(too_long, field="justification")
     assessment = lifecycle.assessment_locked(assessment.pk)
+    _refuse_closed(assessment)
     closing = closing_signoff(assessment)
     if closing is None:
         raise ReviewRefused("This work-up is not closed as not eligible; there is nothing to reopen.")
@@ -344,6 +353,7 @@ def review_request_keep(*, request: ReviewRequest, justification: str, by) -> Re
     """The physician keeps the signed checklist under its own version: recorded with why."""
     lifecycle.assessments_lock([request.assessment_id])
     request = _open_request(request)
+    _refuse_closed(request.assessment)
     if not SignOff.objects.standing().filter(evaluation_id=request.evaluation_id).exists():
         raise ReviewRefused("This checklist is not signed: there is no signed checklist to keep. It is "
                                    "re-evaluated when its data are corrected.")
@@ -364,6 +374,7 @@ def review_request_reevaluate(*, request: ReviewRequest, by) -> Evaluation:
     unchanged findings carry over."""
     assessment = lifecycle.assessment_locked(request.assessment_id)
     request = _open_request(request)
+    _refuse_closed(assessment)
     previous = assessment.current_evaluation
     ruleset, engine = active_engine()
     try:

@@ -94,7 +94,10 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     signoffs = list(evaluation.signoffs.all())
     standing = next((s for s in signoffs if not s.is_void), None)
     requests = list(ReviewRequest.objects.filter(evaluation=evaluation).select_related("ruleset")[:20])
+    episode = evaluation.assessment
+    closed = episode.is_closed  # a closed episode's checklists are read-only: no decision, sign or review forms
     context = {"patient": patient, "evaluation": evaluation, "view": view, "current": current,
+               "episode": episode, "episode_closed": closed,
                "sections": SECTIONS, "signoffs": signoffs, "standing_signoff": standing,
                "open_request": next((r for r in requests if r.is_open), None),
                "past_requests": [r for r in requests if not r.is_open]}
@@ -105,7 +108,7 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     if previous is not None:
         context["previous"] = previous
         context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
-    physician = request.user.has_perm("eligibility.add_signoff")
+    physician = request.user.has_perm("eligibility.add_signoff") and not closed
     if current and standing and context["open_request"] and physician:
         context["keep_form"] = ReviewKeepForm()
     if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:

@@ -38,7 +38,7 @@ def known_changes(administrator, coordinator, physician):
     coordinator (09:15). The times are set after the fact: the services stamp "now"."""
     patient = services.patient_create(study_id="EXP-001", initials="EX", by=coordinator)
     Patient.history.update(history_date=at(9))
-    Assessment.objects.update(opened_at=at(9))
+    Assessment.objects.update(opened_at=at(9))  # episode 1, opened with the patient
     Assessment.history.update(history_date=at(9), opened_at=at(9))
     for minute, ecog in ((5, 1), (10, 2)):
         assessment = Assessment.objects.get(patient=patient)
@@ -50,7 +50,10 @@ def known_changes(administrator, coordinator, physician):
     return patient
 
 
-def expected_csv(public_id) -> str:
+def expected_csv(patient) -> str:
+    """The export of ``known_changes``: the patient's rows under its id, its episode's under the
+    episode's own (both with the patient's study identifier)."""
+    public_id, episode_id = patient.public_id, patient.assessment.public_id
     patient = ('"{""created_by"": ""Casey Jones (casey)"", ""initials"": ""EX"", ""study_id"": ""EXP-001"", '
                '""withdrawal_reason"": """", ""withdrawn_at"": """", ""withdrawn_by"": """"}"')
     assessment = ('"{""close_note"": """", ""close_reason"": """", ""closed_at"": """", ""closed_by"": """", '
@@ -64,18 +67,18 @@ def expected_csv(public_id) -> str:
         # A created record's values in words: verbose names, people, the stage's label; empty ones left out.
         f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,patient,{public_id},EXP-001,,,{patient},,,"
         "study identifier: EXP-001; initials: EX; created by: Casey Jones (casey)",
-        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{public_id},EXP-001,,,{assessment},,,"
+        f"2025-03-10T09:00:00+00:00,Casey Jones (casey),created,assessment,{episode_id},EXP-001,,,{assessment},,,"
         "episode number: 1; Episode kind: First work-up; episode opened at: 2025-03-10T09:00:00+00:00; "
         "leukapheresis done: no; lymphodepletion started: no; infusion given: no; Stage: Screening; revision: 0; "
         "episode opened by: Casey Jones (casey); updated by: Casey Jones (casey)",
         # The case data's values also in words: the label of the case path (the stored key before it).
-        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,,1,"
+        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{episode_id},EXP-001,data.ecog,,1,"
         "ECOG performance status,,1",
-        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,0,1,"
+        f"2025-03-10T09:05:00+00:00,Casey Jones (casey),changed,assessment,{episode_id},EXP-001,revision,0,1,"
         "revision,0,1",
-        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,data.ecog,1,2,"
+        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{episode_id},EXP-001,data.ecog,1,2,"
         "ECOG performance status,1,2",
-        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{public_id},EXP-001,revision,1,2,"
+        f"2025-03-10T09:10:00+00:00,Casey Jones (casey),changed,assessment,{episode_id},EXP-001,revision,1,2,"
         "revision,1,2",
         "2025-03-10T09:15:00+00:00,Ada Admin (ada),role changed,user,dr.lee,,role,Physician,Coordinator,"
         "role,Physician,Coordinator",
@@ -94,7 +97,7 @@ def test_csv_export_of_known_changes_exactly(client, administrator, known_change
     client.force_login(administrator)
     with caplog.at_level(logging.DEBUG):
         content, response = _export(client)
-    assert content == expected_csv(known_changes.public_id)
+    assert content == expected_csv(known_changes)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="audit-trail-2025-03-10-to-2025-03-10.csv"'
     assert "no-store" in response["Cache-Control"]
@@ -128,7 +131,7 @@ def test_json_export_has_the_same_rows_as_objects(client, administrator, known_c
     client.force_login(administrator)
     content, response = _export(client, format="json")
     assert response["Content-Type"] == "application/json"
-    rows = list(csv.DictReader(io.StringIO(expected_csv(known_changes.public_id))))
+    rows = list(csv.DictReader(io.StringIO(expected_csv(known_changes))))
     assert json.loads(content) == rows
     assert list(json.loads(content)[0]) == list(COLUMNS)
 
@@ -280,3 +283,19 @@ def test_decisions_signatures_reviews_and_publications_are_in_the_export():
     signed = next(row for row in rows if row["action"] == "signed")
     assert signed["study_id"] == "EXP-REV" and signed["record_id"] == str(signoff.public_id)
     assert signoff.content_hash in signed["new_value"]
+
+
+def test_an_episode_closed_reads_in_words(client, administrator, coordinator):
+    """Treatment episodes: the close of episode 1 and the kind of episode 2, labelled and in words."""
+    from eligibility.patients import episodes_services
+
+    patient = services.patient_create(study_id="EXP-003", initials="EW", by=coordinator)
+    episodes_services.episode_start(patient=patient, kind="retreatment", start_from_previous=False,
+                                    expected_current_id=patient.assessment.pk, by=coordinator)
+    client.force_login(administrator)
+    today = timezone.localdate().isoformat()
+    rows = json.loads(_export(client, today, today, format="json")[0])
+    words = {row["field"]: (row["field_label"], row["old_text"], row["new_text"]) for row in rows
+             if row["record"] == "assessment" and row["action"] == "changed"}
+    assert words["close_reason"] == ("Why the episode was closed", "", "Replaced by a new episode")
+    assert words["close_note"][0] == "note on closing" and words["close_note"][2] == "Replaced by episode 2 (Re-treatment)"

@@ -18,6 +18,7 @@ from django.urls import reverse
 from playwright.sync_api import Browser, Page
 
 from eligibility.models import RuleSet
+from eligibility.patients import episodes_services as episodes
 from eligibility.patients import services
 from eligibility.review import services as review
 from eligibility.rulesets import services as rulesets
@@ -70,10 +71,18 @@ def programme():
                                revision=signed.assessment.revision, by=coordinator)
     signed.assessment.refresh_from_db()
     review.signoff_create(evaluation=signed.assessment.current_evaluation, password=PASSWORD, by=physician)
+    renewed = services.patient_create(study_id="CART-AXE-03", initials="EF", by=coordinator)
+    services.assessment_update(assessment=renewed.assessment, changes=SCREENING_TO_REVIEW, stage="screening",
+                               revision=renewed.assessment.revision, by=coordinator)
+    renewed.assessment.refresh_from_db()
+    episode_1, old_checklist = renewed.assessment, renewed.assessment.current_evaluation
+    episodes.episode_start(patient=renewed, kind="recollection", start_from_previous=True,
+                           expected_current_id=episode_1.pk, by=coordinator)
     admin = user("ada2", "Administrator", "Ada", "Second")
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=admin)
-    return {"to_review": to_review, "signed": signed, "first": first, "draft": draft}
+    return {"to_review": to_review, "signed": signed, "first": first, "draft": draft, "renewed": renewed,
+            "episode_1": episode_1, "old_checklist": old_checklist}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,6 +108,11 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("two-factor", reverse("otp_overview")),
         ("two-factor setup", reverse("otp_setup")),
         ("not found", "/patients/00000000-0000-0000-0000-000000000000/"),
+        ("patient with two episodes", reverse("patient_detail", args=[programme["renewed"].public_id])),
+        ("new episode", reverse("episode_start", args=[programme["renewed"].public_id])),
+        ("close episode", reverse("episode_close", args=[programme["renewed"].assessment.public_id])),
+        ("past episode", reverse("episode_detail", args=[programme["episode_1"].public_id])),
+        ("checklist of a closed episode", reverse("evaluation_detail", args=[programme["old_checklist"].public_id])),
     ]:
         check(desk, f"{base}{url}", found, name)
 

@@ -33,6 +33,7 @@ class ReadyMark(models.Model):
         SIGNED = "signed", "Signed by a physician"
         WITHDRAWN = "withdrawn", "Withdrawn by the coordinator"
         STAGE_CHANGED = "stage_changed", "The stage moved on"
+        EPISODE_CLOSED = "episode_closed", "The episode was closed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="ready_marks")

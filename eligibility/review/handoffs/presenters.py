@@ -11,10 +11,10 @@ from .selectors import checklist_handoffs, open_ready_mark
 
 def checklist_handoff_context(user, *, patient, evaluation, view, current: bool) -> dict:
     """Adds to each item row of ``view`` its questions and notes (and, on the current checklist of a
-    patient not withdrawn, the note and question forms the user may use); returns the page's summary:
+    patient not withdrawn in an open episode, the note and question forms the user may use); returns the page's summary:
     how many questions are open or answered, the ready mark and whether the user may mark it."""
     by_code = checklist_handoffs(evaluation, current=current)
-    writable = current and not patient.is_withdrawn
+    writable = current and not patient.is_withdrawn and not evaluation.assessment.is_closed
     may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
     if writable:
         # The same empty forms beside every item: rendered once each (their prefix holds the code).

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ...common.people import display_name
 from ...common.text import free_text_too_long
 from ...patients import lifecycle
+from ...patients.episodes_services import closed_refusal
 from ...patients.models import Assessment, Evaluation, Patient
 from ...rules import checklist_items
 from .models import Note, Question, QuestionEntry, ReadyMark
@@ -59,6 +60,8 @@ def ready_mark(*, assessment: Assessment, by) -> ReadyMark:
     assessment = lifecycle.assessment_locked(assessment.pk)
     if assessment.patient.is_withdrawn:
         raise HandoffRefused("This patient has been withdrawn; nothing can be marked.")
+    if closed := closed_refusal(assessment):
+        raise HandoffRefused(closed)
     current = assessment.ready_marks.open().first()
     if current is not None:
         raise HandoffRefused(f"Marked ready for review already, by {current.marked_by_name} on "
@@ -103,6 +106,11 @@ def ready_marks_clear_signed(*, assessment_id: int, by) -> None:
     _clear(ReadyMark.objects.filter(assessment_id=assessment_id), ReadyMark.Clearance.SIGNED, by)
 
 
+def ready_marks_clear_episode_closed(*, assessment_id: int, by) -> None:
+    """The episode was closed (or replaced by a new one): its mark ends (called in that transaction)."""
+    _clear(ReadyMark.objects.filter(assessment_id=assessment_id), ReadyMark.Clearance.EPISODE_CLOSED, by)
+
+
 def ready_marks_clear_stage_changed(*, stages: dict[int, str], by) -> None:
     """Saves moved assessments to another stage (``{assessment id: its new stage}``): marks of another
     stage are cleared (the new stage is marked when its data are complete)."""
@@ -142,8 +150,12 @@ def question_ask(*, evaluation: Evaluation, code: str, text: str, by) -> Questio
     text = _text(text, what="question")
     evaluation = Evaluation.objects.select_related("assessment__patient").get(pk=evaluation.pk)
     assessment = evaluation.assessment
+    lifecycle.assessments_lock([assessment.pk])  # a close of the episode commits before or after, not between
+    assessment.refresh_from_db(fields=["closed_at", "close_reason"])
     if assessment.patient.is_withdrawn:
         raise HandoffRefused("This patient has been withdrawn; nothing can be asked.")
+    if closed := closed_refusal(assessment):
+        raise HandoffRefused(closed)
     if assessment.current_evaluation_id != evaluation.pk:
         raise HandoffRefused("This checklist has been re-evaluated since: ask on the current one.")
     title = _item_title(evaluation, code)
@@ -159,8 +171,11 @@ def _move(question: Question, *, from_states: tuple[str, ...], to: str, kind: st
     """One step: the state changes only if it is still one of ``from_states`` when the update runs
     (the row is locked by the update until the transaction ends); otherwise refused with what
     happened meanwhile."""
-    if Patient.objects.filter(assessment__questions=question.pk, withdrawn_at__isnull=False).exists():
+    if Patient.objects.filter(episodes__questions=question.pk, withdrawn_at__isnull=False).exists():
         raise HandoffRefused("This patient has been withdrawn; nothing can be recorded.")
+    lifecycle.assessments_lock([question.assessment_id])  # a close of the episode commits before or after
+    if closed := closed_refusal(Assessment.objects.get(pk=question.assessment_id)):
+        raise HandoffRefused(closed)
     now = timezone.now()
     moved = Question.objects.filter(pk=question.pk, state__in=from_states).update(state=to, updated_at=now)
     if not moved:

@@ -31,7 +31,7 @@ def patient_handoffs(context):
         "patient": patient, "assessment": assessment, "perms": context.get("perms"),
         "csrf_token": context.get("csrf_token"),
         "ready_mark": open_ready_mark(assessment), "signed": signed,
-        "may_mark": writable and user.has_perm("eligibility.mark_ready"),
+        "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
         "notes": patient_notes(patient),
         "note_form": NoteForm(prefix="note") if writable and user.has_perm("eligibility.add_note") else None,
     }
