@@ -1,0 +1,192 @@
+"""What goes stale and this week (issue 14 item 3) through the web pages: the worklist's "Expires"
+line at the window's edge and one day past, the "this week" page's days, after-infusion end dates,
+later section, who may see it, and both pages' query counts flat in the number of patients."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from eligibility.patients import services
+from eligibility.rulesets import services as rulesets
+from eligibility.rulesets.models import RuleSet
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
+
+
+def days(n: int) -> str:
+    return (timezone.localdate() + datetime.timedelta(days=n)).isoformat()
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(role="Coordinator", first_name="Casey", last_name="Jones")
+
+
+@pytest.fixture
+def dated_markers(db):
+    """Version 2, active: version 1 with the "dated markers" group held (window 30 days, 0 after)."""
+    administrator = UserFactory(role="Administrator")
+    draft = rulesets.ruleset_draft_create(by=administrator, name="Dated markers")
+    rulesets.ruleset_group_hold(draft=draft, group="dated markers", held=True, by=administrator)
+    return rulesets.ruleset_publish(draft=RuleSet.objects.get(pk=draft.pk), note="Markers by date",
+                                    by=administrator)
+
+
+def record(patient, by, **changes):
+    assessment = patient.assessment.__class__.objects.get(pk=patient.assessment_id)
+    return services.assessment_update(assessment=assessment, changes=changes, stage="pre_apheresis",
+                                      revision=assessment.revision, by=by)
+
+
+def markers_patient(coordinator, study_id, *, drawn: int, collection: int, initials="JD", **more):
+    patient = PatientFactory(by=coordinator, study_id=study_id, initials=initials)
+    record(patient, coordinator, leukapheresis_date=days(collection),
+           infections={"hbv": "negative", "hcv": "negative", "hiv": "negative", "markers_tested_on": days(drawn)},
+           **more)
+    return patient
+
+
+def _row(page: str, study_id: str) -> str:
+    start = page.index(f">{study_id}</a>")
+    return page[start:page.index("</tr>", start)]
+
+
+class TestWorklist:
+    def test_one_day_past_the_window_the_row_says_what_expires_at_the_edge_nothing(self, client, coordinator,
+                                                                                     dated_markers):
+        markers_patient(coordinator, "CART-EDGE", drawn=-10, collection=20)  # 30 days before: current
+        markers_patient(coordinator, "CART-PAST", drawn=-11, collection=20)  # 31 days before
+        client.force_login(coordinator)
+        page = client.get(reverse("worklist")).content.decode()
+        assert "Expires" not in _row(page, "CART-EDGE")
+        assert (f'<span aria-hidden="true">⏳</span> Expires: infectious-disease markers before collection on '
+                f'{days(20)}</span>') in _row(page, "CART-PAST")
+
+    def test_without_the_dated_group_nothing_expires(self, client, coordinator):
+        markers_patient(coordinator, "CART-V1", drawn=-100, collection=20)
+        client.force_login(coordinator)
+        assert "Expires:" not in client.get(reverse("worklist")).content.decode()
+
+    def test_a_new_value_removes_the_warning(self, client, coordinator, dated_markers):
+        patient = markers_patient(coordinator, "CART-NEW", drawn=-40, collection=5)
+        client.force_login(coordinator)
+        assert "Expires:" in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
+        record(patient, coordinator, infections={"hbv": "negative", "hcv": "negative", "hiv": "negative",
+                                                 "markers_tested_on": days(0)})
+        assert "Expires:" not in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
+
+    def test_the_page_makes_the_same_queries_at_3_and_12_patients(self, client, coordinator, dated_markers):
+        for n in range(3):
+            markers_patient(coordinator, f"CART-Q{n:02d}", drawn=-40, collection=5)
+        client.force_login(coordinator)
+        url = reverse("worklist")
+        client.get(url)  # warm the per-process caches
+        with CaptureQueriesContext(connection) as three:
+            page = client.get(url).content.decode()
+        assert page.count("Expires: infectious-disease markers") == 3
+        for n in range(3, 12):
+            markers_patient(coordinator, f"CART-Q{n:02d}", drawn=-40, collection=5)
+        with CaptureQueriesContext(connection) as twelve:
+            page = client.get(url).content.decode()
+        assert page.count("Expires: infectious-disease markers") == 12
+        assert len(twelve) == len(three)
+        # The rows' cases are read for the page's rows only (one query naming their keys).
+        reads = [query["sql"] for query in twelve.captured_queries if '"eligibility_assessment"."data" AS "data"' in query["sql"]]
+        assert len(reads) == 1
+
+
+class TestThisWeek:
+    def test_coordinators_and_physicians_see_it_administrators_do_not(self, client):
+        for role, status in (("Coordinator", 200), ("Physician", 200), ("Administrator", 403)):
+            client.force_login(UserFactory(role=role))
+            assert client.get(reverse("this_week")).status_code == status, role
+        client.logout()
+        assert client.get(reverse("this_week")).status_code == 302
+
+    def test_navigation_links_it_for_the_roles_that_see_it(self, client, coordinator):
+        client.force_login(coordinator)
+        assert f'href="{reverse("this_week")}">This week</a>' in client.get(reverse("worklist")).content.decode()
+        client.force_login(UserFactory(role="Administrator"))
+        assert ">This week</a>" not in client.get(reverse("worklist")).content.decode()
+
+    def test_days_planned_dates_expiries_and_the_later_section(self, client, coordinator, dated_markers):
+        # Collection in 3 days; markers drawn 28 days ago: current until in 2 days, so they expire before it.
+        soon = markers_patient(coordinator, "CART-010", drawn=-28, collection=3, initials="AB")
+        # Collection in 20 days; markers drawn 40 days ago: out of date already, anchor after the week.
+        markers_patient(coordinator, "CART-011", drawn=-40, collection=20, initials="CD")
+        client.force_login(coordinator)
+        response = client.get(reverse("this_week"))
+        assert response.status_code == 200
+        week = response.context["week"]
+        assert [day.on.isoformat() for day in week.days] == [days(n) for n in range(7)]
+        by_day = {day.on.isoformat(): [(entry.patient.study_id, entry.what, entry.text) for entry in day.entries]
+                  for day in week.days}
+        assert by_day[days(3)] == [("CART-010", "Planned", "Leukapheresis (collection)")]
+        assert by_day[days(2)] == [("CART-010", "Expires", (
+            f"Infectious-disease markers expire before the planned collection on {days(3)} (drawn {days(-28)}, "
+            f"current until {days(2)}): redraw between {days(-27)} and {days(3)}"))]
+        assert [(patient.study_id, expiry.anchor_on.isoformat()) for patient, expiry in week.later] == [
+            ("CART-011", days(20))]
+        page = response.content.decode()
+        assert "<title>This week · CAR-T readiness</title>" in page
+        assert f'<a href="{reverse("patient_detail", args=[soon.public_id])}">CART-010</a>' in page
+        assert "Out of date for the next planned date" in page
+        assert "CART-010" not in response.request["PATH_INFO"]
+
+    def test_a_value_out_of_date_for_an_anchor_in_the_week_shows_on_the_anchor_day(self, client, coordinator,
+                                                                                    dated_markers):
+        markers_patient(coordinator, "CART-020", drawn=-40, collection=4)
+        client.force_login(coordinator)
+        week = client.get(reverse("this_week")).context["week"]
+        entries = {day.on.isoformat(): [(e.what, e.patient.study_id) for e in day.entries] for day in week.days}
+        assert entries[days(4)] == [("Planned", "CART-020"), ("Out of date", "CART-020")]
+        assert week.later == []
+
+    def test_the_end_of_the_periods_after_the_infusion_with_day_numbers(self, client, coordinator):
+        # Version 1: proximity 4 weeks (28 days), caregiver 30 days, driving 8 weeks (56 days).
+        patient = PatientFactory(by=coordinator, study_id="CART-030")
+        record(patient, coordinator, leukapheresis_date=days(-40), lymphodepletion_start_date=days(-32),
+               infusion_date=days(-27))
+        client.force_login(coordinator)
+        week = client.get(reverse("this_week")).context["week"]
+        found = [(day.on.isoformat(), entry.what, entry.text, entry.day) for day in week.days for entry in day.entries]
+        assert found == [
+            (days(1), "Ends", f"Stay near the treatment centre: last day of the 28 days after the infusion on "
+                              f"{days(-27)}", "day +28"),
+            (days(3), "Ends", f"Full-time caregiver: last day of the 30 days after the infusion on {days(-27)}",
+             "day +30"),
+        ]
+
+    def test_withdrawn_patients_are_not_on_it(self, client, coordinator, dated_markers):
+        patient = markers_patient(coordinator, "CART-040", drawn=-28, collection=3)
+        services.patient_withdraw(patient=patient, reason="Entered twice", by=coordinator)
+        client.force_login(coordinator)
+        assert "CART-040" not in client.get(reverse("this_week")).content.decode()
+
+    def test_the_page_makes_the_same_queries_at_2_and_8_patients(self, client, coordinator, dated_markers):
+        for n in range(2):
+            markers_patient(coordinator, f"CART-W{n}", drawn=-28, collection=3)
+        client.force_login(coordinator)
+        url = reverse("this_week")
+        client.get(url)
+        with CaptureQueriesContext(connection) as two:
+            assert client.get(url).content.decode().count("Infectious-disease markers expire") == 2
+        for n in range(2, 8):
+            markers_patient(coordinator, f"CART-W{n}", drawn=-28, collection=3)
+        with CaptureQueriesContext(connection) as eight:
+            assert client.get(url).content.decode().count("Infectious-disease markers expire") == 8
+        assert len(eight) == len(two)
+        # The evaluations' stored checklists are never read.
+        assert not any('"checklist"' in query["sql"] for query in eight.captured_queries)
+
+
+def test_decimal_thresholds_are_read_as_days(dated_markers):
+    assert RuleSet.objects.get(pk=dated_markers.pk).thresholds.get(key="markers_window_days").value == Decimal(30)
