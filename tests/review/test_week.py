@@ -190,3 +190,26 @@ class TestThisWeek:
 
 def test_decimal_thresholds_are_read_as_days(dated_markers):
     assert RuleSet.objects.get(pk=dated_markers.pk).thresholds.get(key="markers_window_days").value == Decimal(30)
+
+
+class TestChecklist:
+    """The checklist shows a value out of its window as the engine reports it: missing, with its reason."""
+
+    def _markers_item(self, client, patient) -> str:
+        page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
+        start = page.index('id="item-infectious_markers"')
+        return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
+
+    def test_at_the_edge_the_markers_pass_one_day_past_they_are_missing_with_the_dates(self, client, coordinator,
+                                                                                     dated_markers):
+        edge = markers_patient(coordinator, "CART-050", drawn=-10, collection=20)
+        past = markers_patient(coordinator, "CART-051", drawn=-11, collection=20)
+        client.force_login(coordinator)
+        item = self._markers_item(client, edge)
+        assert 'class="item item-pass"' in item
+        assert (f"Markers drawn on {days(-10)}, 30 days before leukapheresis on {days(20)}, within 30 days."
+                in item)
+        item = self._markers_item(client, past)
+        assert (f"Infectious-disease markers: repeat within 30 days before the leukapheresis_date on {days(20)}: "
+                f"measured on {days(-11)}, 31 days before.") in item
+        assert 'class="item item-missing"' in item and "Missing" in item
