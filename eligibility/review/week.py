@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 
 from ..patients.episodes import KEY_DATES, day0, day_text, key_dates
 from ..patients.models import Assessment, Patient
-from ..rules import RuleSetData
-from ..rules.aftercare import after_infusion
-from ..rules.freshness import Expiry, expiries
+from ..rules import Expiry, RuleSetData, after_infusion, expiries
 from ..rulesets.models import RuleSet
 from ..rulesets.selectors import engine_for
 

@@ -99,7 +99,8 @@ class TestWorklist:
         assert page.count("Expires: infectious-disease markers") == 12
         assert len(twelve) == len(three)
         # The rows' cases are read for the page's rows only (one query naming their keys).
-        reads = [query["sql"] for query in twelve.captured_queries if '"eligibility_assessment"."data" AS "data"' in query["sql"]]
+        case_column = '"eligibility_assessment"."data" AS "data"'
+        reads = [query["sql"] for query in twelve.captured_queries if case_column in query["sql"]]
         assert len(reads) == 1
 
 
