@@ -122,8 +122,9 @@ def this_week(*, today: datetime.date) -> Week:
         zero = day0(episode)
         for date in key_dates(episode, today=today):
             if date.planned and date.on in days:
+                # The infusion's label says "day 0" already.
                 days[date.on].entries.append(WeekEntry(patient, "date", "◆", "Planned", date.label,
-                                                       day_text(date.on, zero)))
+                                                       "" if date.key == "infusion" else day_text(date.on, zero)))
         evaluation = episode.current_evaluation
         ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
         if ruleset is None:
@@ -132,13 +133,13 @@ def this_week(*, today: datetime.date) -> Week:
             for period in after_infusion(zero, ruleset.thresholds):
                 if period.ends_on in days:
                     days[period.ends_on].entries.append(WeekEntry(
-                        patient, "aftercare", "⏹", "Ends", f"{period.label}: last day of the {period.length_days} "
+                        patient, "aftercare", "■", "Ends", f"{period.label}: last day of the {period.length_days} "
                         f"days after the infusion on {zero.isoformat()}", day_text(period.ends_on, zero)))
         for expiry in expiries(episode.data, ruleset, as_of=today, within_days=WEEK_DAYS):
             if today <= expiry.valid_until <= end:
                 what = "Expires" if expiry.expires_before_anchor else "Current until"
                 days[expiry.valid_until].entries.append(WeekEntry(
-                    patient, "expiry", "⏳", what, expiry.text, day_text(expiry.valid_until, zero)))
+                    patient, "expiry", "◷", what, expiry.text, day_text(expiry.valid_until, zero)))
             elif expiry.anchor_on <= end:
                 days[expiry.anchor_on].entries.append(WeekEntry(
                     patient, "expiry", "⚠", "Out of date", expiry.text, day_text(expiry.anchor_on, zero)))

@@ -67,7 +67,7 @@ class TestWorklist:
         client.force_login(coordinator)
         page = client.get(reverse("worklist")).content.decode()
         assert "Expires" not in _row(page, "CART-EDGE")
-        assert (f'<span aria-hidden="true">⏳</span> Expires: infectious-disease markers before collection on '
+        assert (f'<span aria-hidden="true">◷</span> Expires: infectious-disease markers before collection on '
                 f'{days(20)}</span>') in _row(page, "CART-PAST")
 
     def test_without_the_dated_group_nothing_expires(self, client, coordinator):
@@ -165,6 +165,16 @@ class TestThisWeek:
             (days(3), "Ends", f"Full-time caregiver: last day of the 30 days after the infusion on {days(-27)}",
              "day +30"),
         ]
+
+    def test_planned_dates_carry_their_day_number_once_the_infusion_is_planned(self, client, coordinator):
+        patient = PatientFactory(by=coordinator, study_id="CART-035")
+        record(patient, coordinator, leukapheresis_date=days(-10), lymphodepletion_start_date=days(2),
+               infusion_date=days(5))
+        client.force_login(coordinator)
+        week = client.get(reverse("this_week")).context["week"]
+        found = [(day.on.isoformat(), entry.what, entry.text, entry.day) for day in week.days for entry in day.entries]
+        assert found == [(days(2), "Planned", "Lymphodepletion starts", "day −3"),
+                         (days(5), "Planned", "Infusion (day 0)", "")]
 
     def test_withdrawn_patients_are_not_on_it(self, client, coordinator, dated_markers):
         patient = markers_patient(coordinator, "CART-040", drawn=-28, collection=3)
