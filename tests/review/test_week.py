@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from eligibility.models import Assessment
 from eligibility.patients import services
 from eligibility.rulesets import services as rulesets
 from eligibility.rulesets.models import RuleSet
@@ -82,6 +83,13 @@ class TestWorklist:
         record(patient, coordinator, infections={"hbv": "negative", "hcv": "negative", "hiv": "negative",
                                                  "markers_tested_on": days(0)})
         assert "Expires:" not in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
+
+    def test_a_closed_current_episode_lists_nothing(self, client, coordinator, dated_markers):
+        patient = markers_patient(coordinator, "CART-SHUT", drawn=-40, collection=5)
+        Assessment.objects.filter(pk=patient.assessment_id).update(closed_at=timezone.now(), close_reason="stopped")
+        client.force_login(coordinator)
+        assert "Expires:" not in _row(client.get(reverse("worklist")).content.decode(), "CART-SHUT")
+        assert "CART-SHUT" not in client.get(reverse("this_week")).content.decode()
 
     def test_the_page_makes_the_same_queries_at_3_and_12_patients(self, client, coordinator, dated_markers):
         for n in range(3):
