@@ -232,3 +232,37 @@ class TestChecklist:
         assert (f"Infectious-disease markers: repeat within 30 days before the leukapheresis_date on {days(20)}: "
                 f"measured on {days(-11)}, 31 days before.") in item
         assert 'class="item item-missing"' in item and "Missing" in item
+
+
+def test_the_pages_speak_in_clinical_language_for_every_kind_of_dated_value(client, coordinator):
+    """ALC, markers, temperature and the tests before lymphodepletion, out of date for their planned
+    dates: the worklist and the this-week page name them in words, never by a case key."""
+    from tests.review.test_clinical_language import assert_clinical, visible_text
+
+    administrator = UserFactory(role="Administrator")
+    draft = rulesets.ruleset_draft_create(by=administrator, name="Every dated value")
+    for group in ("dated markers", "dated ALC", "dated fever"):
+        rulesets.ruleset_group_hold(draft=draft, group=group, held=True, by=administrator)
+    rulesets.ruleset_rule_enable(draft=draft, code="hepatic_function", enabled=True, by=administrator)
+    rulesets.ruleset_thresholds_update(draft=RuleSet.objects.get(pk=draft.pk), by=administrator, values={
+        "alc_max_age_days": Decimal(14), "pre_lymphodepletion_tests_max_days": Decimal(7)})
+    rulesets.ruleset_publish(draft=RuleSet.objects.get(pk=draft.pk), note="Dated", by=administrator)
+    patient = PatientFactory(by=coordinator, study_id="CART-060", initials="GH")
+    record(patient, coordinator, leukapheresis_date=days(2), lymphodepletion_start_date=days(9),
+           infusion_date=days(14), infections={"hbv": "negative", "markers_tested_on": days(-30)},
+           alc={"value": 500, "unit": "cells/uL", "measured_on": days(-13)},
+           labs={"bilirubin": {"value": 0.8, "unit": "mg/dL", "measured_on": days(0)}},
+           temperature={"value": 36.8, "unit": "C", "measured_at": f"{days(0)}T08:00"})
+    client.force_login(coordinator)
+    worklist = visible_text(client.get(reverse("worklist")).content)
+    assert_clinical(worklist)
+    assert (f"Expires: ALC, infectious-disease markers before collection on {days(2)}" not in worklist)  # two dates
+    for short in (f"Expires: infectious-disease markers before collection on {days(2)}",
+                  f"Expires: ALC before collection on {days(2)}",
+                  f"Expires: bilirubin before lymphodepletion on {days(9)}",
+                  f"Expires: temperature before infusion on {days(14)}"):
+        assert short in worklist
+    week = visible_text(client.get(reverse("this_week")).content)
+    assert_clinical(week)
+    assert f"Bilirubin expires before the planned lymphodepletion on {days(9)} (measured {days(0)}" in week
+    assert f"Temperature expires before the planned infusion on {days(14)} (taken {days(0)}" in week
