@@ -150,6 +150,23 @@ class TestThisWeek:
         assert "Out of date for the next planned date" in page
         assert "CART-010" not in response.request["PATH_INFO"]
 
+    def test_a_value_current_for_its_anchor_but_not_a_day_longer_shows_when_it_stops(self, client, coordinator,
+                                                                                     dated_markers):
+        markers_patient(coordinator, "CART-015", drawn=-25, collection=5)  # 30 days: current, until day 5
+        markers_patient(coordinator, "CART-016", drawn=-24, collection=5)  # until day 6: still in the week
+        markers_patient(coordinator, "CART-017", drawn=-23, collection=5)  # until day 7: after the week
+        client.force_login(coordinator)
+        week = client.get(reverse("this_week")).context["week"]
+        found = [(day.on.isoformat(), entry.patient.study_id, entry.what, entry.text) for day in week.days
+                 for entry in day.entries if entry.kind == "expiry"]
+        assert found == [
+            (days(5), "CART-015", "Current until", f"Infectious-disease markers drawn {days(-25)} current until "
+                                                   f"{days(5)}, for the planned collection on {days(5)}"),
+            (days(6), "CART-016", "Current until", f"Infectious-disease markers drawn {days(-24)} current until "
+                                                   f"{days(6)}, for the planned collection on {days(5)}"),
+        ]
+        assert week.later == []
+
     def test_a_value_out_of_date_for_an_anchor_in_the_week_shows_on_the_anchor_day(self, client, coordinator,
                                                                                     dated_markers):
         markers_patient(coordinator, "CART-020", drawn=-40, collection=4)
