@@ -49,6 +49,8 @@ def test_every_page_type_names_the_patient_and_the_page(client, people, patient)
     pages = [
         ("Coordinator", reverse("worklist"), "Worklist"),
         ("Coordinator", reverse("patient_create"), "New patient"),
+        ("Coordinator", reverse("this_week"), "This week"),
+        ("Physician", reverse("this_week"), "This week"),
         ("Coordinator", reverse("patient_detail", args=[patient.public_id]), "CART-002 · Patient and history"),
         ("Coordinator", reverse("checklist", args=[patient.public_id]), "CART-002 · Checklist"),
         ("Physician", reverse("checklist", args=[patient.public_id]), "CART-002 · Checklist"),

@@ -29,3 +29,15 @@ register.filter("measure", measure)
 def programme_time_zone() -> str:
     """The programme's time zone, in which every page and the PDF show times."""
     return settings.TIME_ZONE
+
+
+#: The roles that plan the programme's week (the "this week" page).
+WEEK_ROLES = ("Coordinator", "Physician")
+
+
+@register.filter
+def plans_the_week(user) -> bool:
+    """Whether ``user`` holds a role the "this week" page is for (coordinators and physicians)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(group.name in WEEK_ROLES for group in user.groups.all())

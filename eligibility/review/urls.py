@@ -2,10 +2,11 @@
 
 from django.urls import include, path
 
-from . import views
+from . import views, week_views
 
 urlpatterns = [
     path("", views.worklist, name="worklist"),
+    path("this-week/", week_views.this_week, name="this_week"),
     path("patients/<uuid:public_id>/checklist/", views.checklist, name="checklist"),
     path("patients/<uuid:public_id>/reopen/", views.workup_reopen, name="workup_reopen"),
     path("evaluations/<uuid:public_id>/", views.evaluation_detail, name="evaluation_detail"),

@@ -44,6 +44,7 @@ from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model, worklist_columns
 from .selectors import physician_queue, queue_page, worklist_count, worklist_page, worklist_patients
+from .week import with_expiries
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -73,6 +74,7 @@ def worklist(request):
     patients = with_handoff_state(patients)
     page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE,
                          count=worklist_count(result=criteria["result"], stage=criteria["stage"], search=search))
+    with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
     return render(request, "review/worklist.html", {

@@ -10,6 +10,8 @@ never from its submodules (``tests/project/test_layout.py`` checks it).
 ('incomplete', 'indication', 'missing')
 """
 
+from .aftercare import PERIODS as AFTERCARE_PERIODS
+from .aftercare import AftercarePeriod, after_infusion
 from .arithmetic import native, plain, round_half_up
 from .base import Rule
 from .case import (
@@ -39,6 +41,7 @@ from .catalogue import CATALOGUE, CATALOGUE_BY_CODE, VERSION_1_RULES, CatalogueE
 from .checklist import Checklist, ChecklistItem, checklist_items, dumps
 from .dated import not_current
 from .engine import RULE_CLASSES, RULE_CODES, Engine
+from .freshness import ANCHOR_WORDS, DATED_ITEMS, DatedItem, Expiry, expiries
 from .presets import PRESETS, Preset, PresetDraft, PresetEntry, PresetRule, PresetValue, draft_from_preset, entry_text
 from .report import checklist_text, errors_text
 from .rulesetfile import (
@@ -138,6 +141,9 @@ __all__ = [
     "Engine", "RULE_CLASSES", "RULE_CODES", "Rule", "Checklist", "ChecklistItem", "checklist_items", "dumps",
     # current values (criteria-v2 3.2): why a dated value does not count, in the checklist's words
     "not_current",
+    # after day 0 (issue 14): the periods after the infusion; freshness (criteria.md 17): what expires
+    "AFTERCARE_PERIODS", "AftercarePeriod", "after_infusion",
+    "ANCHOR_WORDS", "DATED_ITEMS", "DatedItem", "Expiry", "expiries",
     # statuses, phases, stages and overall results
     "PASS", "FLAG", "MISSING", "DEFER", "EXCLUDE", "PENDING", "STATUSES", "BLOCKING", "STATUS_LABELS",
     "SCREENING", "PRE_APHERESIS", "PRE_LYMPHODEPLETION", "PRE_INFUSION", "PHASES", "PHASE_ORDER", "PHASE_LABELS",

@@ -8,6 +8,7 @@ checklist also with its decision forms opened, at desktop width and at 390 px.
 
 from __future__ import annotations
 
+import datetime
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import Browser, Page
 
 from eligibility.models import RuleSet
@@ -78,6 +80,10 @@ def programme():
     episode_1, old_checklist = renewed.assessment, renewed.assessment.current_evaluation
     episodes.episode_start(patient=renewed, kind="recollection", start_from_previous=True,
                            expected_current_id=episode_1.pk, by=coordinator)
+    planned = services.patient_create(study_id="CART-AXE-04", initials="GH", by=coordinator)
+    soon = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
+    services.assessment_update(assessment=planned.assessment, changes={"leukapheresis_date": soon},
+                               stage="pre_apheresis", revision=planned.assessment.revision, by=coordinator)
     admin = user("ada2", "Administrator", "Ada", "Second")
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=admin)
@@ -107,6 +113,7 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("password change", reverse("password_change")),
         ("two-factor", reverse("otp_overview")),
         ("two-factor setup", reverse("otp_setup")),
+        ("this week (coordinator)", reverse("this_week")),
         ("not found", "/patients/00000000-0000-0000-0000-000000000000/"),
         ("patient with two episodes", reverse("patient_detail", args=[programme["renewed"].public_id])),
         ("new episode", reverse("episode_start", args=[programme["renewed"].public_id])),
@@ -123,6 +130,7 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("checklist to decide", reverse("checklist", args=[to_review.public_id])),
         ("signed checklist", reverse("checklist", args=[signed.public_id])),
         ("past checklist", reverse("evaluation_detail", args=[programme["first"].public_id])),
+        ("this week (physician)", reverse("this_week")),
         ("forbidden", reverse("ruleset_list")),
     ]:
         check(doctor, f"{base}{url}", found, name)

@@ -1,0 +1,155 @@
+"""What goes stale and this week (issue 14 item 3), reads: the expiries of the worklist's rows and
+the coordinators' "this week" page.
+
+Both read, of each current episode they show, its case (``data``: the values and treatment dates),
+its key-date fields and the rule-set version of its current evaluation, never the stored checklist
+(``inputs``, ``checklist``: about 7 KB of JSON per evaluation). The freshness rule is the engine's
+(``rules.freshness``, criteria.md 17); the after-infusion periods are ``rules.aftercare``'s.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..patients.episodes import KEY_DATES, day0, day_text, key_dates
+from ..patients.models import Assessment, Patient
+from ..rules import Expiry, RuleSetData, after_infusion, expiries
+from ..rulesets.models import RuleSet
+from ..rulesets.selectors import engine_for
+
+#: Days the "this week" page covers: today and the 6 after.
+WEEK_DAYS = 7
+
+
+def rulesets_by_id(ids: Iterable[int]) -> dict[int, RuleSetData]:
+    """The rule-set versions of ``ids`` as plain data: one query for the rows (published versions'
+    values come from the engines built once per process; a draft's are read again)."""
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return {}
+    return {ruleset.pk: engine_for(ruleset).ruleset for ruleset in RuleSet.objects.filter(pk__in=wanted)}
+
+
+def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Patient]:
+    """Sets ``patient.expiries`` (what expires before the next planned date of the current episode,
+    criteria.md 17) on each of ``patients``, the rows of one worklist page: two queries whatever
+    the number of rows (the rows' cases and rule-set ids, then the versions they name). A closed
+    episode, or one not evaluated yet, has none."""
+    ids = [patient.assessment_id for patient in patients if patient.assessment_id is not None]
+    rows = (Assessment.objects.filter(pk__in=ids, closed_at__isnull=True)
+            .values_list("pk", "data", "current_evaluation__ruleset_id")) if ids else []
+    cases = {pk: (data, ruleset_id) for pk, data, ruleset_id in rows}
+    rulesets = rulesets_by_id(ruleset_id for _, ruleset_id in cases.values())
+    for patient in patients:
+        data, ruleset_id = cases.get(patient.assessment_id, (None, None))
+        ruleset = rulesets.get(ruleset_id)
+        patient.expiries = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
+    return patients
+
+
+@dataclass(frozen=True)
+class WeekEntry:
+    """One line of the "this week" page."""
+
+    patient: Patient
+    kind: str  # "date", "aftercare", "expiry"
+    icon: str  # shown beside the words, hidden from screen readers (the words say it)
+    what: str  # "Planned", "Ends", "Expires", "Out of date", "Current until"
+    text: str
+    day: str = ""  # "day −5", "day 0", "day +28" once day 0 is known
+
+
+@dataclass
+class WeekDay:
+    on: datetime.date
+    today: bool
+    entries: list[WeekEntry] = field(default_factory=list)
+
+
+@dataclass
+class Week:
+    start: datetime.date
+    days: list[WeekDay]
+    #: Values already out of date for a planned anchor later than the week (criteria.md 17).
+    later: list[tuple[Patient, Expiry]]
+
+    @property
+    def end(self) -> datetime.date:
+        return self.days[-1].on
+
+
+_KIND_ORDER = {"date": 0, "aftercare": 1, "expiry": 2}
+_DATE_FIELDS = tuple(spec.field for spec in KEY_DATES if spec.field) + tuple(
+    spec.done_field for spec in KEY_DATES if spec.done_field)
+
+
+def this_week_episodes():
+    """Patients not withdrawn whose current episode is open, with only what the page reads: the
+    patient's identifiers, the episode's case, key-date fields and current evaluation's rule-set id.
+
+    Scaling: one query reading one row per open current episode (closed episodes and withdrawn
+    patients are filtered in the database) and its case JSON (a few KB; not the evaluation's stored
+    checklist, which is not even joined beyond its rule-set id). The work is linear in the number of
+    open episodes of the programme, which is bounded by the patients in work-up at once (hundreds),
+    not by the programme's history: closed episodes and past evaluations are never read.
+    """
+    return (Patient.objects.active().filter(assessment__isnull=False, assessment__closed_at__isnull=True)
+            .select_related("assessment", "assessment__current_evaluation")
+            .only("public_id", "study_id", "initials", "assessment__data", "assessment__current_evaluation",
+                  *(f"assessment__{name}" for name in _DATE_FIELDS), "assessment__current_evaluation__ruleset")
+            .order_by("study_id", "pk"))
+
+
+def this_week(*, today: datetime.date) -> Week:
+    """Every open current episode's events of the 7 days from ``today``, grouped by day: the key
+    dates planned, the end dates of the after-infusion periods (under the rule-set version of the
+    episode's current evaluation) and the expiries (criteria.md 17): a value whose ``valid_until``
+    falls in the week shows on that day; one already out of date for an anchor in the week, on the
+    anchor's day; every one out of date for an anchor after the week, in ``later`` too. Three
+    queries (the episodes, the rule-set versions, their values when not built yet)."""
+    end = today + datetime.timedelta(days=WEEK_DAYS - 1)
+    days = {today + datetime.timedelta(days=n): WeekDay(today + datetime.timedelta(days=n), n == 0)
+            for n in range(WEEK_DAYS)}
+    later: list[tuple[Patient, Expiry]] = []
+    patients = list(this_week_episodes())
+    rulesets = rulesets_by_id(
+        patient.assessment.current_evaluation.ruleset_id for patient in patients
+        if patient.assessment.current_evaluation is not None)
+    for patient in patients:
+        episode = patient.assessment
+        zero = day0(episode)
+        for date in key_dates(episode, today=today):
+            if date.planned and date.on in days:
+                # The infusion's label says "day 0" already.
+                days[date.on].entries.append(WeekEntry(patient, "date", "◆", "Planned", date.label,
+                                                       "" if date.key == "infusion" else day_text(date.on, zero)))
+        evaluation = episode.current_evaluation
+        ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
+        if ruleset is None:
+            continue
+        if zero is not None:
+            for period in after_infusion(zero, ruleset.thresholds):
+                if period.ends_on in days:
+                    days[period.ends_on].entries.append(WeekEntry(
+                        patient, "aftercare", "■", "Ends", f"{period.label}: last day of the {period.length_days} "
+                        f"days after the infusion on {zero.isoformat()}", day_text(period.ends_on, zero)))
+        for expiry in expiries(episode.data, ruleset, as_of=today, within_days=WEEK_DAYS):
+            if today <= expiry.valid_until <= end:
+                what = "Expires" if expiry.expires_before_anchor else "Current until"
+                days[expiry.valid_until].entries.append(WeekEntry(
+                    patient, "expiry", "◷", what, expiry.text, day_text(expiry.valid_until, zero)))
+            elif expiry.anchor_on <= end:
+                days[expiry.anchor_on].entries.append(WeekEntry(
+                    patient, "expiry", "⚠", "Out of date", expiry.text, day_text(expiry.anchor_on, zero)))
+            if expiry.expires_before_anchor and expiry.anchor_on > end:
+                later.append((patient, expiry))
+    for day in days.values():
+        day.entries.sort(key=lambda entry: (entry.patient.study_id.upper(), _KIND_ORDER[entry.kind]))
+    later.sort(key=lambda pair: (pair[1].anchor_on, pair[0].study_id.upper()))
+    return Week(start=today, days=list(days.values()), later=later)
+
+
+__all__ = ["WEEK_DAYS", "Week", "WeekDay", "WeekEntry", "rulesets_by_id", "this_week", "this_week_episodes",
+           "with_expiries"]
