@@ -132,13 +132,12 @@ def windows(dates: Mapping[str, datetime.date | None], thresholds: Mapping[str, 
     markers = thresholds.get("markers_window_days")
     if collection and markers is not None:
         after = thresholds.get("markers_max_days_after_collection") or 0
-        bars.append(Bar("window", "markers", f"Infectious-marker window ({measure(markers, 'days')} before collection"
+        bars.append(Bar("window", "markers", f"Marker window ({measure(markers, 'days')} before collection"
                         + (f", {measure(after, 'days')} after" if after else "") + ")",
                         collection - _days(markers), collection + _days(after)))
     tests = thresholds.get("pre_lymphodepletion_tests_max_days")
     if depletion and tests is not None:
-        bars.append(Bar("window", "pre_lymphodepletion", f"Pre-lymphodepletion tests window ({measure(tests, 'days')} "
-                        "before lymphodepletion)", depletion - _days(tests), depletion))
+        bars.append(Bar("window", "pre_lymphodepletion", f"Tests window ({measure(tests, 'days')} before lymphodepletion)", depletion - _days(tests), depletion))
     return bars
 
 
