@@ -22,6 +22,7 @@ from eligibility.patients import services
 from eligibility.review import services as review
 from eligibility.rulesets import services as rulesets
 from tests.e2e.helpers import PASSWORD, sign_in, user
+from tests.e2e.test_timeline_pages import planned_patient
 from tests.factories import SCREENING_TO_REVIEW
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -73,7 +74,8 @@ def programme():
     admin = user("ada2", "Administrator", "Ada", "Second")
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=admin)
-    return {"to_review": to_review, "signed": signed, "first": first, "draft": draft}
+    planned = planned_patient(coordinator, "CART-AXE-03")  # dated: a drawn timeline, a card
+    return {"to_review": to_review, "signed": signed, "first": first, "draft": draft, "planned": planned}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,6 +101,10 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("two-factor", reverse("otp_overview")),
         ("two-factor setup", reverse("otp_setup")),
         ("not found", "/patients/00000000-0000-0000-0000-000000000000/"),
+        ("timeline", reverse("episode_timeline", args=[programme["planned"].public_id])),
+        ("timeline without dates", reverse("episode_timeline", args=[to_review.assessment.public_id])),
+        ("patient card", reverse("episode_card", args=[programme["planned"].public_id])),
+        ("patient card without an infusion date", reverse("episode_card", args=[to_review.assessment.public_id])),
     ]:
         check(desk, f"{base}{url}", found, name)
 
@@ -121,6 +127,10 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
     sign_in(phone, base, "robin")
     check(phone, f"{base}{reverse('checklist', args=[to_review.public_id])}", found, "checklist at 390 px")
     check(phone, f"{base}{reverse('worklist')}", found, "worklist at 390 px")
+    check(phone, f"{base}{reverse('episode_timeline', args=[programme['planned'].public_id])}", found,
+          "timeline at 390 px")
+    check(phone, f"{base}{reverse('episode_card', args=[programme['planned'].public_id])}", found,
+          "patient card at 390 px")
 
     office = browser.new_context().new_page()
     sign_in(office, base, "ada")
