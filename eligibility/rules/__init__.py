@@ -10,6 +10,7 @@ never from its submodules (``tests/project/test_layout.py`` checks it).
 ('incomplete', 'indication', 'missing')
 """
 
+from .aftercare import AftercarePeriod, after_infusion, period_days
 from .arithmetic import native, plain, round_half_up
 from .base import Rule
 from .case import (
@@ -163,4 +164,6 @@ __all__ = [
     # numbers, text output, synthetic cases
     "native", "plain", "round_half_up", "checklist_text", "errors_text", "synthetic_case", "synthetic_cases",
     "add_criteria_v2_keys",
+    # after day 0 (issue 14): the periods a rule set asks of the patient after the infusion
+    "AftercarePeriod", "after_infusion", "period_days",
 ]

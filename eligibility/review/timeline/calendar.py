@@ -15,7 +15,7 @@ from icalendar import Calendar, Event
 
 from ...patients.episodes import KeyDate
 from ...patients.models import Assessment
-from ...rules.aftercare import AftercarePeriod
+from ...rules import AftercarePeriod
 
 PRODID = "-//CAR-T readiness//Treatment episode dates//EN"
 UID_DOMAIN = "cart-readiness.invalid"

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ...patients.episodes import KeyDate, day_text
-from ...rules import THRESHOLDS_BY_KEY, measure
-from ...rules.aftercare import AftercarePeriod
+from ...rules import THRESHOLDS_BY_KEY, AftercarePeriod, measure
 
 WIDTH = 960
 LABEL_X = 8
@@ -137,7 +136,8 @@ def windows(dates: Mapping[str, datetime.date | None], thresholds: Mapping[str, 
                         collection - _days(markers), collection + _days(after)))
     tests = thresholds.get("pre_lymphodepletion_tests_max_days")
     if depletion and tests is not None:
-        bars.append(Bar("window", "pre_lymphodepletion", f"Tests window ({measure(tests, 'days')} before lymphodepletion)", depletion - _days(tests), depletion))
+        label = f"Tests window ({measure(tests, 'days')} before lymphodepletion)"
+        bars.append(Bar("window", "pre_lymphodepletion", label, depletion - _days(tests), depletion))
     return bars
 
 

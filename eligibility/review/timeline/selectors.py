@@ -22,8 +22,7 @@ from ...common.display import input_label, input_text
 from ...common.people import display_name
 from ...patients.episodes import KeyDate, day0, day_text, key_dates
 from ...patients.models import UNSHOWN_EVALUATION_FIELDS, Assessment
-from ...rules import CATALOGUE_BY_CODE, LocalDateTime, measure
-from ...rules.aftercare import AftercarePeriod, after_infusion
+from ...rules import CATALOGUE_BY_CODE, AftercarePeriod, LocalDateTime, after_infusion, measure
 from ...rulesets.models import RuleSet
 from ..handoffs.models import QuestionEntry
 from ..models import Disposition, ReviewRequest, SignOff
