@@ -165,12 +165,45 @@ def test_the_timeline_page_takes_a_constant_number_of_queries(client, people, pa
                               by=physician)
     for ecog in (0, 1, 2):
         _update(patient, people["Coordinator"], ecog=ecog)
-    review.dispositions_record_bulk(evaluation=Assessment.objects.get(pk=patient.assessment_id).current_evaluation,
-                                    action="acknowledge-flags", by=physician)
+    evaluation = Assessment.objects.get(pk=patient.assessment_id).current_evaluation
+    review.dispositions_record_bulk(evaluation=evaluation, action="acknowledge-flags", by=physician)
+    for item in evaluation.checklist["items"]:
+        if item["status"] in ("defer", "missing", "exclude"):
+            review.disposition_record(evaluation=evaluation, code=item["code"], kind="overridden",
+                                      reason_code="clinical_judgement", justification="Seen", by=physician)
+    review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    _update(patient, people["Coordinator"], ecog=1)  # voids it
+    _version_2(people["Administrator"])  # a publish that re-evaluates the episode
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
-    assert response.status_code == 200 and _text(response).count("Question ") >= 3
+    text = _text(response)
+    assert response.status_code == 200 and text.count("Question ") >= 3
+    assert "Signature of" in text and "Re-evaluated under rule-set version 2" in text
     assert len(many) == len(few), [query["sql"] for query in many]
+
+
+def test_an_earlier_episode_stays_readable_and_the_patient_page_links_the_current_one(client, people, patient):
+    from django.utils import timezone
+
+    coordinator = people["Coordinator"]
+    first = patient.assessment
+    Assessment.objects.filter(pk=first.pk).update(closed_at=timezone.now(), closed_by=coordinator,
+                                                  close_reason="superseded")
+    second = Assessment.objects.create(patient=patient, number=2, kind="recollection", updated_by=coordinator,
+                                       opened_at=timezone.now(), opened_by=coordinator)
+    Patient.objects.filter(pk=patient.pk).update(assessment=second)
+    response = _page(client, people["Physician"], "episode_timeline", first)
+    page, text = response.content.decode(), _text(response)
+    assert "<title>CART-TL-7 · Timeline of episode 1 · CAR-T readiness</title>" in page
+    assert "Episode 1 closed: replaced by a new episode" in text
+    assert "Day 0 (infusion) 2026-12-20" in page and "Today " not in page  # a closed episode: no today line
+    current = _page(client, people["Physician"], "episode_timeline", second)
+    assert "<title>CART-TL-7 · Timeline · CAR-T readiness</title>" in current.content.decode()
+    assert "Nothing dated yet" in _text(current) and "No infusion date recorded" in _text(current)
+    assert "Your infusion day (day 0): Sunday 2026-12-20" in _text(_page(client, coordinator, "episode_card", first))
+    patient_page = _page(client, coordinator, "patient_detail", patient).content.decode()
+    assert reverse("episode_timeline", args=[second.public_id]) in patient_page
+    assert reverse("episode_timeline", args=[first.public_id]) not in patient_page
 
 
 # --- the page ---
