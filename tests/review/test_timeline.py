@@ -21,6 +21,7 @@ from eligibility.review.handoffs import services as handoffs
 from eligibility.review.timeline import calendar as ics
 from eligibility.review.timeline.drawing import drawing
 from eligibility.review.timeline.selectors import episode_timeline
+from eligibility.rules import PRESETS
 from eligibility.rulesets import services as rulesets
 from tests.factories import PASSWORD, SCREENING_TO_REVIEW, PatientFactory, UserFactory
 
@@ -255,11 +256,13 @@ def test_anonymous_is_sent_to_sign_in_and_unknown_episodes_are_not_found(client,
 # --- after day 0: two rule-set versions ---
 
 def _version_2(administrator):
-    """A published version with the US preset's 2 weeks near the centre and 2 weeks without driving."""
+    """A published version with the US labels preset's periods (2 weeks near the centre, 2 weeks
+    without driving) on top of version 1."""
+    us_labels = {value.key: value.value for value in PRESETS["us_labels_2025_06"].thresholds
+                 if value.key in ("proximity_stay_weeks", "driving_restriction_weeks")}
+    assert us_labels == {"proximity_stay_weeks": 2, "driving_restriction_weeks": 2}
     draft = rulesets.ruleset_draft_create(by=administrator)
-    rulesets.ruleset_thresholds_update(draft=draft, values={"proximity_stay_weeks": Decimal(2),
-                                                            "driving_restriction_weeks": Decimal(2)},
-                                       by=administrator)
+    rulesets.ruleset_thresholds_update(draft=draft, values=us_labels, by=administrator)
     published = rulesets.ruleset_publish(draft=draft, note="US labels: 2 weeks", by=administrator)
     reevaluation.reevaluate_open_assessments(ruleset=published, by=administrator)
     return published
