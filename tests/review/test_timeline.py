@@ -386,3 +386,11 @@ def test_the_drawing_places_day_0_and_today_and_scales_the_bars(people, patient)
     closed = drawing(timeline.dates, thresholds=timeline.thresholds, periods=timeline.periods, opened=None,
                      today=TODAY, include_today=False)
     assert "today" not in {line.key for line in closed.lines}
+
+
+def test_an_episode_without_dates_gives_an_empty_but_valid_calendar(client, people):
+    patient = PatientFactory(by=people["Coordinator"], study_id="CART-TL-9", initials="QX")
+    response = _page(client, people["Physician"], "episode_calendar", patient.assessment)
+    calendar = Calendar.from_ical(response.content)
+    assert response.status_code == 200 and calendar.walk("VEVENT") == []
+    assert str(calendar["X-WR-CALNAME"]) == "CAR-T treatment dates (episode 1)"
