@@ -69,6 +69,9 @@ def test_every_page_type_names_the_patient_and_the_page(client, people, patient)
         ("Administrator", reverse("locks"), "Sign-in locks"),
         ("Coordinator", reverse("password_change"), "Change your password"),
         ("Coordinator", reverse("otp_overview"), "Two-factor sign-in"),
+        ("Physician", reverse("episode_timeline", args=[patient.assessment.public_id]), "CART-002 · Timeline"),
+        # The card is handed to the patient: no identifier, not even in the title a browser prints.
+        ("Coordinator", reverse("episode_card", args=[patient.assessment.public_id]), "Patient card"),
     ]
     intake = {"screening": "Intake: screening", "pre_apheresis": "Intake: before leukapheresis",
               "pre_lymphodepletion": "Intake: before lymphodepletion", "pre_infusion": "Intake: before infusion"}

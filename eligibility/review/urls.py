@@ -17,4 +17,5 @@ urlpatterns = [
     path("review-requests/<uuid:public_id>/keep/", views.review_keep, name="review_keep"),
     path("review-requests/<uuid:public_id>/reevaluate/", views.review_reevaluate, name="review_reevaluate"),
     path("", include("eligibility.review.handoffs.urls")),  # ready for review, notes, questions
+    path("", include("eligibility.review.timeline.urls")),  # an episode's timeline, card, calendar file
 ]

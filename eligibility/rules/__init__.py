@@ -11,7 +11,7 @@ never from its submodules (``tests/project/test_layout.py`` checks it).
 """
 
 from .aftercare import PERIODS as AFTERCARE_PERIODS
-from .aftercare import AftercarePeriod, after_infusion
+from .aftercare import AftercarePeriod, after_infusion, period_days
 from .arithmetic import native, plain, round_half_up
 from .base import Rule
 from .case import (
@@ -142,7 +142,7 @@ __all__ = [
     # current values (criteria-v2 3.2): why a dated value does not count, in the checklist's words
     "not_current",
     # after day 0 (issue 14): the periods after the infusion; freshness (criteria.md 17): what expires
-    "AFTERCARE_PERIODS", "AftercarePeriod", "after_infusion",
+    "AFTERCARE_PERIODS", "AftercarePeriod", "after_infusion", "period_days",
     "ANCHOR_WORDS", "DATED_ITEMS", "DatedItem", "Expiry", "expiries",
     # statuses, phases, stages and overall results
     "PASS", "FLAG", "MISSING", "DEFER", "EXCLUDE", "PENDING", "STATUSES", "BLOCKING", "STATUS_LABELS",

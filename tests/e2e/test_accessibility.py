@@ -25,6 +25,7 @@ from eligibility.patients import services
 from eligibility.review import services as review
 from eligibility.rulesets import services as rulesets
 from tests.e2e.helpers import PASSWORD, sign_in, user
+from tests.e2e.test_timeline_pages import planned_patient
 from tests.factories import SCREENING_TO_REVIEW
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -87,8 +88,9 @@ def programme():
     admin = user("ada2", "Administrator", "Ada", "Second")
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=admin)
+    planned = planned_patient(coordinator, "CART-AXE-05")  # dated: a drawn timeline, a card
     return {"to_review": to_review, "signed": signed, "first": first, "draft": draft, "renewed": renewed,
-            "episode_1": episode_1, "old_checklist": old_checklist}
+            "episode_1": episode_1, "old_checklist": old_checklist, "planned": planned}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,6 +122,10 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("close episode", reverse("episode_close", args=[programme["renewed"].assessment.public_id])),
         ("past episode", reverse("episode_detail", args=[programme["episode_1"].public_id])),
         ("checklist of a closed episode", reverse("evaluation_detail", args=[programme["old_checklist"].public_id])),
+        ("timeline", reverse("episode_timeline", args=[programme["planned"].public_id])),
+        ("timeline without dates", reverse("episode_timeline", args=[to_review.assessment.public_id])),
+        ("patient card", reverse("episode_card", args=[programme["planned"].public_id])),
+        ("patient card without an infusion date", reverse("episode_card", args=[to_review.assessment.public_id])),
     ]:
         check(desk, f"{base}{url}", found, name)
 
@@ -143,6 +149,10 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
     sign_in(phone, base, "robin")
     check(phone, f"{base}{reverse('checklist', args=[to_review.public_id])}", found, "checklist at 390 px")
     check(phone, f"{base}{reverse('worklist')}", found, "worklist at 390 px")
+    check(phone, f"{base}{reverse('episode_timeline', args=[programme['planned'].public_id])}", found,
+          "timeline at 390 px")
+    check(phone, f"{base}{reverse('episode_card', args=[programme['planned'].public_id])}", found,
+          "patient card at 390 px")
 
     office = browser.new_context().new_page()
     sign_in(office, base, "ada")
