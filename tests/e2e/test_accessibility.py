@@ -81,10 +81,10 @@ def programme():
     episode_1, old_checklist = renewed.assessment, renewed.assessment.current_evaluation
     episodes.episode_start(patient=renewed, kind="recollection", start_from_previous=True,
                            expected_current_id=episode_1.pk, by=coordinator)
-    planned = services.patient_create(study_id="CART-AXE-04", initials="GH", by=coordinator)
+    collecting = services.patient_create(study_id="CART-AXE-04", initials="GH", by=coordinator)
     soon = (timezone.localdate() + datetime.timedelta(days=2)).isoformat()
-    services.assessment_update(assessment=planned.assessment, changes={"leukapheresis_date": soon},
-                               stage="pre_apheresis", revision=planned.assessment.revision, by=coordinator)
+    services.assessment_update(assessment=collecting.assessment, changes={"leukapheresis_date": soon},
+                               stage="pre_apheresis", revision=collecting.assessment.revision, by=coordinator)
     admin = user("ada2", "Administrator", "Ada", "Second")
     draft = rulesets.ruleset_draft_create(by=admin)
     rulesets.ruleset_thresholds_update(draft=draft, values={"driving_restriction_weeks": Decimal(2)}, by=admin)
