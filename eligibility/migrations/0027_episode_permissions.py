@@ -18,16 +18,19 @@ def grant(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLES.items():
-        Group.objects.get(name=role).permissions.add(
-            *Permission.objects.filter(content_type__app_label="eligibility", codename__in=codenames))
+        # filter, not get: a database flushed by a test (no roles yet) migrates through this too.
+        for group in Group.objects.filter(name=role):
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label="eligibility", codename__in=codenames))
 
 
 def revoke(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for role, codenames in ROLES.items():
-        Group.objects.get(name=role).permissions.remove(
-            *Permission.objects.filter(content_type__app_label="eligibility", codename__in=codenames))
+        for group in Group.objects.filter(name=role):
+            group.permissions.remove(
+                *Permission.objects.filter(content_type__app_label="eligibility", codename__in=codenames))
 
 
 class Migration(migrations.Migration):

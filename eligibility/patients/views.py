@@ -188,14 +188,13 @@ def episode_close(request, public_id):
 @require_safe
 def episode_detail(request, public_id):
     """One episode, read-only: its key dates, evaluations, signatures (with their PDFs) and history."""
-    from ..review.models import SignOff  # review builds on patients: read only here
-
     episode = _episode_or_404(public_id)
     patient = episode.patient
     zero = day0(episode)
     dates = [{"date": date, "day": day_text(date.on, zero)} for date in key_dates(episode)]
     evaluations = list(episode.evaluations.select_related("ruleset", "created_by").defer(*UNSHOWN_EVALUATION_FIELDS))
-    signoffs = list(SignOff.objects.filter(assessment=episode).order_by("-signed_at", "-id"))
+    # The review package's signatures of this episode, by their relation (patients imports nothing above it).
+    signoffs = list(episode.signoffs.order_by("-signed_at", "-id"))
     return render(request, "patients/episode_detail.html", {
         "patient": patient, "episode": episode, "assessment": patient.assessment, "dates": dates,
         "evaluations": evaluations, "signoffs": signoffs, "history": history_rows(episode), "sections": SECTIONS,
