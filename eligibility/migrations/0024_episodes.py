@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-
 class Migration(migrations.Migration):
 
     dependencies = [

@@ -108,13 +108,14 @@ class Assessment(models.Model):
     number = models.PositiveSmallIntegerField("episode number", default=1)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FIRST_WORKUP)
     #: The episode whose values this one started from (their measurement dates kept), if any.
-    started_from = models.ForeignKey("self", verbose_name="started from episode", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    started_from = models.ForeignKey("self", verbose_name="started from episode", null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField("episode opened at", null=True, blank=True)
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="episode opened by", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="episode opened by", null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
     closed_at = models.DateTimeField("episode closed at", null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="episode closed by", null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="+")
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="episode closed by", null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
     close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
     close_note = models.TextField("note on closing", blank=True)
     #: Key dates the engine does not read (the treatment dates it reads are case keys in ``data``:

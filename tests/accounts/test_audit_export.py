@@ -298,4 +298,5 @@ def test_an_episode_closed_reads_in_words(client, administrator, coordinator):
     words = {row["field"]: (row["field_label"], row["old_text"], row["new_text"]) for row in rows
              if row["record"] == "assessment" and row["action"] == "changed"}
     assert words["close_reason"] == ("Why the episode was closed", "", "Replaced by a new episode")
-    assert words["close_note"][0] == "note on closing" and words["close_note"][2] == "Replaced by episode 2 (Re-treatment)"
+    assert words["close_note"][0] == "note on closing"
+    assert words["close_note"][2] == "Replaced by episode 2 (Re-treatment)"

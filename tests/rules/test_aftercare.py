@@ -13,7 +13,7 @@ DAY0 = datetime.date(2026, 12, 1)
 
 def test_version_1_gives_four_weeks_near_the_centre_eight_without_driving_thirty_days_of_caregiver():
     periods = {period.key: period for period in after_infusion(DAY0, default_ruleset().thresholds)}
-    assert [key for key in periods] == ["proximity", "driving", "caregiver"]
+    assert list(periods) == ["proximity", "driving", "caregiver"]
     assert periods["proximity"].ends_on == datetime.date(2026, 12, 29) and periods["proximity"].end_day == 28
     assert periods["driving"].ends_on == datetime.date(2027, 1, 26) and periods["driving"].length_days == 56
     assert periods["caregiver"].ends_on == datetime.date(2026, 12, 31) and periods["caregiver"].length_days == 30
