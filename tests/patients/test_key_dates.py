@@ -203,3 +203,12 @@ def test_day_number_filters():
     assert with_day("2026-11-26", zero) == "2026-11-26 (day −5)"
     assert with_day(datetime.date(2026, 11, 26), None) == "2026-11-26"  # no day 0: the date alone
     assert day_number(datetime.date(2026, 11, 26), None) == ""
+
+
+def test_the_checklist_shows_a_dated_value_with_its_distance_and_day_number(signed_in, patient, cora):
+    services.assessment_update(
+        assessment=_episode(patient), stage="pre_apheresis", revision=0, by=cora,
+        changes={"alc": {"value": 0.35, "unit": "10^9/L", "measured_on": _day(-3)}, "leukapheresis_date": _day(0),
+                 "infusion_date": _day(10)})
+    page = _text(signed_in.get(reverse("checklist", args=[patient.public_id])).content.decode())
+    assert f"Absolute lymphocyte count: 0.35 ×10⁹/L, measured {_day(-3)} (day −13), 3 days before collection" in page
