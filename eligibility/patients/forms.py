@@ -37,6 +37,7 @@ from .fields import (
 )
 from .models import Patient
 
+
 def local_now() -> datetime.datetime:
     """Now in the programme's time zone (naive), on the programme's date: what default dates are
     taken from (today's date, the temperature's time)."""

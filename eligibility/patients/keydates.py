@@ -79,8 +79,8 @@ class KeyDatesForm(forms.Form):
                 label=spec.label, required=False, help_text=help_text, validators=[DateWithin(planned=planned)],
                 widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date", "min": EARLIEST_DATE.isoformat(),
                                                                  "max": latest.isoformat()}))
-            note = HTML("{% if form.notes." + name + ' %}<p class="saved-meanwhile alert alert-warning py-1 px-2 small" '
-                        'id="id_' + name + '_saved"><span aria-hidden="true">⚠ </span>{{ form.notes.' + name
+            note = HTML("{% if form.notes." + name + ' %}<p class="saved-meanwhile alert alert-warning py-1 px-2 '
+                        'small" id="id_' + name + '_saved"><span aria-hidden="true">⚠ </span>{{ form.notes.' + name
                         + " }}</p>{% endif %}")
             columns = [Div(name, note, css_class="col-md-6")]
             if spec.done_field:

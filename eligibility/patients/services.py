@@ -323,6 +323,6 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return changed
 
 
-__all__ = ["EPISODE_FIELDS", "CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed", "assessment_update",
-           "checklist_changes", "evaluation_build", "evaluation_of", "patient_create", "patient_identity_update",
-           "patient_restore", "patient_withdraw"]
+__all__ = ["EPISODE_FIELDS", "CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed",
+           "assessment_update", "checklist_changes", "evaluation_build", "evaluation_of", "patient_create",
+           "patient_identity_update", "patient_restore", "patient_withdraw"]

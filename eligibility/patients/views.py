@@ -18,8 +18,9 @@ from ..common.people import display_name
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
 from . import services
+from .episodes import day0
+from .episodes import key_dates as episode_key_dates
 from .fields import FIELDS_BY_PATH, SECTIONS
-from .episodes import day0, key_dates as episode_key_dates
 from .forms import PatientForm, PatientIdentityForm, SectionForm, WithdrawForm
 from .keydates import KeyDatesForm
 from .models import UNSHOWN_EVALUATION_FIELDS, Patient

@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 from ..common.display import STATUS_ICONS, checklist_inputs_text, derived_text, item_status_text
+from ..patients.episodes import day_text
 from ..rules import (
     DIAGNOSIS,
     OVERALL_LABELS,
@@ -23,7 +24,6 @@ from ..rules import (
     measure,
     plain,
 )
-from ..patients.episodes import day_text
 from ..rulesets.selectors import engine_for
 from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
 from .services import NEEDS_DISPOSITION, is_decided
