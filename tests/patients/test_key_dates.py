@@ -212,3 +212,26 @@ def test_the_checklist_shows_a_dated_value_with_its_distance_and_day_number(sign
                  "infusion_date": _day(10)})
     page = _text(signed_in.get(reverse("checklist", args=[patient.public_id])).content.decode())
     assert f"Absolute lymphocyte count: 0.35 ×10⁹/L, measured {_day(-3)} (day −13), 3 days before collection" in page
+
+
+def test_an_episode_only_change_keeps_the_signature_and_a_treatment_date_voids_it(signed_in, patient, cora):
+    from eligibility.review import services as review
+    from eligibility.review.models import SignOff
+    from tests.factories import PASSWORD
+
+    physician = UserFactory(role="Physician", first_name="Robin", last_name="Lee")
+    evaluation = _episode(patient).current_evaluation
+    for item in evaluation.checklist["items"]:
+        if item["status"] == "flag":
+            review.disposition_record(evaluation=evaluation, code=item["code"], kind="acknowledged", by=physician)
+        elif item["status"] in ("defer", "exclude", "missing"):
+            review.disposition_record(evaluation=evaluation, code=item["code"], kind="accepted", by=physician,
+                                      reason_code="", justification="")
+    signoff = review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    page = _text(signed_in.get(_url(patient)).content.decode())
+    assert "This checklist is signed by Robin Lee" in page and "Changing only consent, screening" in page
+    signed_in.post(_url(patient), {**_open(signed_in, patient), "consent_on": _day(0), "screening_on": _day(3)})
+    assert SignOff.objects.standing().filter(pk=signoff.pk).exists()
+    response = signed_in.post(_url(patient), {**_open(signed_in, patient), "leukapheresis_date": _day(4)})
+    assert not SignOff.objects.standing().filter(pk=signoff.pk).exists()
+    assert "signature" in _text(signed_in.get(response.url).content.decode()).lower()
