@@ -57,6 +57,8 @@ def test_every_page_type_names_the_patient_and_the_page(client, people, patient)
         ("Coordinator", reverse("evaluation_detail", args=[first.public_id]),
          f"CART-002 · Past checklist of {timezone.localtime(first.created_at):%Y-%m-%d %H:%M}"),
         ("Coordinator", reverse("patient_identity", args=[patient.public_id]), "CART-002 · Correct identifier"),
+        ("Coordinator", reverse("key_dates", args=[patient.public_id]), "CART-002 · Key dates"),
+        ("Physician", reverse("key_dates", args=[patient.public_id]), "CART-002 · Key dates"),
         ("Coordinator", reverse("patient_withdraw", args=[patient.public_id]), "CART-002 · Withdraw"),
         ("Coordinator", reverse("episode_start", args=[patient.public_id]), "CART-002 · New episode"),
         ("Physician", reverse("episode_close", args=[patient.assessment.public_id]), "CART-002 · Close episode"),

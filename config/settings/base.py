@@ -174,7 +174,8 @@ TEMPLATES = [
             # {% load vocabulary %}: names and units as screens write them (one app in packages, so
             # the library is named here rather than found in an app's templatetags folder).
             "libraries": {"vocabulary": "eligibility.common.templatetags",
-                          "handoffs": "eligibility.review.handoffs.templatetags"},
+                          "handoffs": "eligibility.review.handoffs.templatetags",
+                          "dates": "eligibility.patients.templatetags"},
         },
     },
 ]

@@ -21,6 +21,7 @@ from ..rules import (
     STATUS_LABELS,
     LocalDateTime,
     case_field_types,
+    count,
     measure,
     plain,
     unit_symbol,
@@ -209,6 +210,115 @@ def value_text(value: Any) -> str:
 def inputs_text(inputs: Mapping[str, Any], products: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """The values a checklist item was judged by, as ``(label, value in words)`` in their order."""
     return [(input_label(path), input_text(path, value, products)) for path, value in inputs.items()]
+
+
+# --- Dated values on the checklist (issue 14; criteria.md 9.3) -------------------------------------------
+
+#: Each dated value's anchor (criteria.md 9.3): the treatment date its rule judges it against.
+DATED_ANCHORS: dict[str, str] = {
+    "alc": "leukapheresis_date",
+    "infections.markers_tested_on": "leukapheresis_date",
+    "temperature": "infusion_date",
+    "infections.sars_cov_2_tested_on": "lymphodepletion_start_date",
+    "lvef": "lymphodepletion_start_date",
+    "spo2_room_air": "lymphodepletion_start_date",
+    **{f"labs.{name}": "lymphodepletion_start_date" for name in (
+        "bilirubin", "ast", "alt", "creatinine", "creatinine_clearance", "anc", "haemoglobin", "platelets", "crp",
+        "ferritin", "ldh")},
+}
+#: The words an anchor is said by after a distance ("3 days before collection").
+ANCHOR_WORDS = {"leukapheresis_date": "collection", "lymphodepletion_start_date": "lymphodepletion",
+                "infusion_date": "infusion"}
+
+
+def _day(value: Any) -> datetime.date | None:
+    """A ``YYYY-MM-DD`` date (or the date of a date-time) of case data; ``None`` otherwise."""
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return datetime.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def distance_text(on: datetime.date, anchor_key: str, anchor: datetime.date | None) -> str:
+    """How far a value's date is from its anchor: "3 days before collection", "1 day before
+    lymphodepletion", "on the day of infusion", "2 days after collection"; "" without the anchor."""
+    if anchor is None:
+        return ""
+    word = ANCHOR_WORDS[anchor_key]
+    before = (anchor - on).days
+    if before == 0:
+        return f"on the day of {word}"
+    if before > 0:
+        return f"{count(before, 'day')} before {word}"
+    return f"{count(-before, 'day')} after {word}"
+
+
+def dated_text(on: datetime.date, day_label=None) -> str:
+    """A date as ``YYYY-MM-DD``, with its day number in brackets when ``day_label`` gives one."""
+    number = day_label(on) if day_label else ""
+    return f"{on.isoformat()} ({number})" if number else on.isoformat()
+
+
+def checklist_inputs_text(inputs: Mapping[str, Any], case: Mapping[str, Any] | None = None,
+                          products: Mapping[str, str] | None = None, day_label=None) -> list[tuple[str, str]]:
+    """The values a checklist item was judged by, as :func:`inputs_text` writes them, a dated value with
+    its date and its distance to its rule's anchor: ("Absolute lymphocyte count", "0.35 ×10⁹/L,
+    measured 2026-11-20, 3 days before collection"). Dates are ``YYYY-MM-DD``; ``day_label`` (a date ->
+    "day −5", or "") adds day numbers once an infusion date is recorded. ``case``: the case as
+    evaluated (the evaluation's inputs), where a value's date and its anchor are read when the item
+    does not quote them (rules that judge no date quote the value alone)."""
+    case = case or {}
+    rows = []
+    for path, value in inputs.items():
+        rows.append((input_label(path), _checklist_value(path, value, inputs, case, products, day_label)))
+    return rows
+
+
+def _case_value(case: Mapping[str, Any], path: str) -> Any:
+    group, _, name = path.partition(".")
+    if not name:
+        return case.get(path)
+    parent = case.get(group)
+    if isinstance(parent, Mapping):
+        return parent.get(name)
+    return None
+
+
+def _checklist_value(path: str, value: Any, inputs: Mapping[str, Any], case: Mapping[str, Any],
+                     products: Mapping[str, str] | None, day_label) -> str:
+    anchor_key = DATED_ANCHORS.get(path)
+    info = schema_type(path)
+    if value is None:
+        return NOT_RECORDED
+    if isinstance(info, schema.DateType) and _day(value) is not None and anchor_key is None:
+        return dated_text(_day(value), day_label)  # a treatment date, a washout's or the product's date
+    if anchor_key is None:
+        return input_text(path, value, products)
+    anchor = _day(inputs.get(anchor_key, _case_value(case, anchor_key)))
+    if isinstance(value, Mapping):
+        recorded = _case_value(case, path)
+        same = isinstance(recorded, Mapping) and all(recorded.get(key) == item for key, item in value.items()
+                                                     if key not in ("measured_on", "measured_at"))
+        measured_on = value.get("measured_on") or (recorded.get("measured_on") if same else None)
+        measured_at = value.get("measured_at") or (recorded.get("measured_at") if same else None)
+        bare = {key: item for key, item in value.items() if key not in ("measured_on", "measured_at")}
+        text = object_text(bare, path)
+        on = _day(measured_on or measured_at)
+        if on is None:
+            return f"{text}, date not recorded"
+        when = (f"measured {dated_text(on, day_label)}" if measured_on
+                else f"taken {dated_text(on, day_label)} {str(measured_at)[11:16]}")
+        distance = distance_text(on, anchor_key, anchor)
+        return f"{text}, {when}" + (f", {distance}" if distance else "")
+    on = _day(value)
+    if on is None:
+        return input_text(path, value, products)
+    distance = distance_text(on, anchor_key, anchor)
+    return dated_text(on, day_label) + (f", {distance}" if distance else "")
 
 
 #: The CAR-HEMATOTOX variables (rule 36's ``points``) as people name them.

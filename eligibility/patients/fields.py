@@ -209,6 +209,10 @@ class IntakeField:
     #: Dates: done or planned (up to the horizon) rather than done (up to today).
     planned: bool = False
     help_text: str = ""
+    #: A date that dates other values (the weight's date, the markers' draw, the swab): the case paths
+    #: it dates. Like a measurement's own date, it defaults to today while they are not recorded, and
+    #: that default alone records nothing (:meth:`default_dates`).
+    date_of: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -273,6 +277,25 @@ class IntakeField:
             return {self.main_name: [] if value is None else (list(value) or [NONE_OF_THESE])}
         return {self.main_name: form_text(value) if isinstance(value, bool) else value}
 
+    def default_dates(self, value_of, now: datetime.datetime) -> dict[str, str]:
+        """The dates a form shows pre-filled (editable) for a value not yet recorded, by form field name:
+        a measurement's "measured on" today, the temperature's time now, a date of other values
+        (``date_of``) today while neither it nor they are recorded. ``now``: local time of the
+        programme; ``value_of``: a case path's recorded value. A default left with no value entered
+        records nothing (the form compares with it)."""
+        today = now.date().isoformat()
+        if self.kind == Kind.MEASUREMENT:
+            if value_of(self.path) is not None:
+                return {}
+            if "measured_on" in self.members:
+                return {self.member_name("measured_on"): today}
+            if "measured_at" in self.members:
+                return {self.member_name("measured_at"): f"{now:%Y-%m-%dT%H:%M}"}
+            return {}
+        if self.date_of and value_of(self.path) is None and all(value_of(path) is None for path in self.date_of):
+            return {self.main_name: today}
+        return {}
+
     def _part(self, cleaned: dict[str, Any], member: str) -> Any:
         part = cleaned.get(self.member_name(member))
         if part in ("", None):
@@ -303,17 +326,20 @@ class IntakeField:
             return None
         return value.isoformat() if hasattr(value, "isoformat") else value
 
-    def incomplete(self, cleaned: dict[str, Any]) -> str | None:
+    def incomplete(self, cleaned: dict[str, Any], defaults: Mapping[str, str] | None = None) -> str | None:
         """What the user must complete or clear, when what they entered cannot be sent as it is: a
-        measurement's unit, limit or date without its value (kept in the form, not dropped), a list's
-        "none of these" ticked with a choice."""
+        measurement's unit, limit or date without its value (kept in the form, not dropped; a date
+        left as the form's default, ``defaults``, is not entered), a list's "none of these" ticked with
+        a choice."""
+        defaults = defaults or {}
         if self.kind == Kind.MEASUREMENT and self._part(cleaned, "value") is None:
             without = []
             if self._part(cleaned, "unit") is not None and len(_units(self.info)) > 1:
                 without.append("the unit")  # a measurement with one unit always shows it
             if "uln" in self.members and self._part(cleaned, "uln") is not None:
                 without.append("the upper limit of normal")
-            if any(self._part(cleaned, member) is not None for member in DATE_MEMBERS if member in self.members):
+            if any(self._part(cleaned, member) not in (None, defaults.get(self.member_name(member)))
+                   for member in DATE_MEMBERS if member in self.members):
                 without.append("the date")
             if without:
                 return f"Enter the value, or clear {' and '.join(without)}."
@@ -370,6 +396,8 @@ class IntakeField:
             made = forms.FloatField(label=label, required=False, widget=forms.NumberInput(attrs=attrs))
         elif self.kind == Kind.DATE and isinstance(info, schema.DateType):
             made = self._date_field()
+            if self.date_of:
+                made.help_text += " Pre-filled with today while nothing is recorded; kept only with a value."
         elif self.kind == Kind.CHOICE_LIST and isinstance(info, schema.ListType | schema.VarTupleType):
             made = forms.MultipleChoiceField(
                 label=label, required=False, widget=forms.CheckboxSelectMultiple,
@@ -403,9 +431,11 @@ class IntakeField:
                 attrs={**_limits(info), "step": "any", "inputmode": "decimal"}))
         elif isinstance(info, schema.DateType):
             made = self._date_field(label=label)
-            made.help_text = f"Today ({DateWithin.latest(planned=False):%d %b %Y}) or earlier."
+            made.help_text = (f"Today ({DateWithin.latest(planned=False):%d %b %Y}) or earlier; pre-filled with "
+                              "today for a new value.")
         elif isinstance(info, schema.CustomType) and issubclass(info.cls, LocalDateTime):
             made = LocalDateTimeField(label=label)
+            made.help_text += " Pre-filled with now for a new reading."
         else:
             raise TypeError(f"no form field for {self.path}.{member}: {info!r}")
         if member in ("last_dose_at", "last_dose_on"):
@@ -456,6 +486,7 @@ FIELDS: tuple[IntakeField, ...] = (
         IntakeField("age_years", Kind.NUMBER),
         IntakeField("sex", Kind.CHOICE),
         IntakeField("weight_kg", Kind.NUMBER),
+        IntakeField("weight_measured_on", Kind.DATE, date_of=("weight_kg",)),
         IntakeField("ecog", Kind.NUMBER),
         IntakeField("karnofsky", Kind.NUMBER),
         IntakeField("lansky", Kind.NUMBER),
@@ -480,6 +511,8 @@ FIELDS: tuple[IntakeField, ...] = (
         IntakeField("infections.hcv_prophylaxis", Kind.YES_NO, when=(("infections.hcv", "positive"),)),
         IntakeField("infections.hiv", Kind.CHOICE),
         IntakeField("infections.hiv_prophylaxis", Kind.YES_NO, when=(("infections.hiv", "positive"),)),
+        IntakeField("infections.markers_tested_on", Kind.DATE,
+                    date_of=("infections.hbv", "infections.hcv", "infections.hiv")),
         IntakeField("marrow_blasts_pct", Kind.NUMBER, when=B_ALL),
         IntakeField("mrd", Kind.CHOICE, when=B_ALL),
     ),
@@ -487,7 +520,6 @@ FIELDS: tuple[IntakeField, ...] = (
         PRE_APHERESIS,
         IntakeField("alc", Kind.MEASUREMENT,
                     help_text="1 cell/µL = 0.001 ×10⁹/L; enter what the lab sent and choose its unit."),
-        IntakeField("infections.markers_tested_on", Kind.DATE),
         IntakeField("washout.systemic_corticosteroids", Kind.WASHOUT),
         IntakeField("washout.cytotoxic_chemotherapy", Kind.WASHOUT),
         IntakeField("leukapheresis_date", Kind.DATE, planned=True),
@@ -501,7 +533,7 @@ FIELDS: tuple[IntakeField, ...] = (
         IntakeField("product_received_on", Kind.DATE),
         IntakeField("product_manufacture_confirmed", Kind.YES_NO),
         IntakeField("infections.sars_cov_2", Kind.CHOICE),
-        IntakeField("infections.sars_cov_2_tested_on", Kind.DATE,
+        IntakeField("infections.sars_cov_2_tested_on", Kind.DATE, date_of=("infections.sars_cov_2",),
                     when=(("infections.sars_cov_2", "negative"), ("infections.sars_cov_2", "positive"))),
         _lab("labs.bilirubin"),
         IntakeField("gilbert_syndrome", Kind.YES_NO),

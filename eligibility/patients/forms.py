@@ -37,6 +37,14 @@ from .fields import (
 )
 from .models import Assessment, Patient
 
+
+def local_now() -> datetime.datetime:
+    """Now in the programme's time zone (naive), on the programme's date: what default dates are
+    taken from (today's date, the temperature's time)."""
+    return datetime.datetime.combine(timezone.localdate(), timezone.localtime().time().replace(second=0,
+                                                                                              microsecond=0))
+
+
 #: Salt of the signed snapshot of the values a section form was built from.
 BASE_SALT = "eligibility.intake.base"
 
@@ -83,6 +91,7 @@ class SectionForm(forms.Form):
         #: What colleagues saved meanwhile, by form field name (set by :meth:`rebase`).
         self.notes: dict[str, str] = {}
         self._changes: dict[str, Any] | None = None
+        self._defaults: dict[str, str] | None = None
         self.products = {code: f"{spec.name} ({spec.target})"
                          for code, spec in sorted(engine.ruleset.products.items())}
         layout = [Div("stage", "revision", "base", css_class="mb-3"), self._note("stage")]
@@ -148,25 +157,53 @@ class SectionForm(forms.Form):
         return Div(*items, css_class="conditional-field", data_show_when=entry.show_when)
 
     @staticmethod
-    def snapshot(assessment, phase: str) -> str:
-        """The signed record of what a form of ``phase`` is built from (``base``)."""
+    def snapshot(assessment, phase: str, now: datetime.datetime | None = None) -> str:
+        """The signed record of what a form of ``phase`` is built from (``base``): the values, the
+        revision, the stage and the local time its default dates were taken from (``t``)."""
         values = {entry.path: path_value(assessment.data, entry.path) for entry in section_fields(phase)}
-        return signing.dumps({"a": assessment.pk, "r": assessment.revision, "s": assessment.stage, "v": values},
-                             salt=BASE_SALT, compress=True)
+        now = now or local_now()
+        return signing.dumps({"a": assessment.pk, "r": assessment.revision, "s": assessment.stage, "v": values,
+                              "t": f"{now:%Y-%m-%dT%H:%M}"}, salt=BASE_SALT, compress=True)
 
     @staticmethod
-    def initial_from(data: dict[str, Any], phase: str) -> dict[str, Any]:
-        """Form initial values from an assessment's stored case data."""
+    def initial_from(data: dict[str, Any], phase: str, now: datetime.datetime | None = None) -> dict[str, Any]:
+        """Form initial values from an assessment's stored case data, with the default dates of the
+        values not yet recorded (today; the temperature's time: now, in the programme's time zone)."""
+        now = now or local_now()
         initial: dict[str, Any] = {}
         for entry in section_fields(phase):
             initial.update(entry.initial(path_value(data, entry.path)))
+        for entry in section_fields(phase):
+            initial.update(entry.default_dates(lambda path: path_value(data, path), now))
         return initial
 
     @classmethod
     def initial_for(cls, assessment, phase: str) -> dict[str, Any]:
         """Everything a new form of ``phase`` shows: the values, the stage, the revision and ``base``."""
-        return {**cls.initial_from(assessment.data, phase), "stage": assessment.stage,
-                "revision": assessment.revision, "base": cls.snapshot(assessment, phase)}
+        now = local_now()
+        return {**cls.initial_from(assessment.data, phase, now), "stage": assessment.stage,
+                "revision": assessment.revision, "base": cls.snapshot(assessment, phase, now)}
+
+    def default_dates(self) -> dict[str, str]:
+        """The default dates the form was shown with, by field name (from its signed snapshot: the
+        values and the time it was built; without one, the values as they are now)."""
+        if self._defaults is not None:
+            return self._defaults
+        base = self.cleaned_data.get("base") if hasattr(self, "cleaned_data") else None
+        now = None
+        if base and isinstance(base.get("t"), str):
+            try:
+                now = datetime.datetime.fromisoformat(base["t"])
+            except ValueError:
+                now = None
+        values = base["v"] if base else {path: path_value(self.current, path) for path in self.paths}
+        now = now or local_now()
+        defaults: dict[str, str] = {}
+        for entry in self.entries:
+            defaults.update(entry.default_dates(values.get, now))
+        if hasattr(self, "cleaned_data"):
+            self._defaults = defaults
+        return defaults
 
     # --- What the user changed ------------------------------------------------------------------
 
@@ -206,8 +243,14 @@ class SectionForm(forms.Form):
         return any(name in self._errors for name in FIELDS_BY_PATH[path].names)
 
     def posted(self, path: str) -> Any:
-        """The case value the user entered for ``path`` (``None`` = not recorded)."""
-        return FIELDS_BY_PATH[path].posted(self.cleaned_data)
+        """The case value the user entered for ``path`` (``None`` = not recorded). A date of other
+        values (``date_of``) left as its default, with none of them entered, records nothing."""
+        entry = FIELDS_BY_PATH[path]
+        value = entry.posted(self.cleaned_data)
+        if entry.date_of and value is not None and value == self.default_dates().get(entry.main_name) and all(
+                self.posted(other) is None for other in entry.date_of if other in self.paths):
+            return None
+        return value
 
     def user_changed(self, path: str) -> bool:
         """Whether the user changed ``path`` from the value the form was built from (unknown: yes)."""
@@ -279,7 +322,7 @@ class SectionForm(forms.Form):
         # What cannot be sent as entered (a unit or date without its value) is said beside the field and
         # kept in it; the entry then counts as unchanged, so the engine checks the rest in the same pass.
         for entry in self.entries:
-            message = entry.incomplete(self.cleaned_data)
+            message = entry.incomplete(self.cleaned_data, self.default_dates())
             if message and entry.main_name not in self._errors:
                 self.add_error(entry.main_name, message)
         # One pass: the engine checks what did convert, and its messages join the type errors. The web

@@ -27,7 +27,7 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
     rows: list[dict[str, Any]] = []
     previous_data: dict[str, Any] = {}
-    previous_stage = None
+    previous_stage = previous_record = None
     products = product_names()
     for record in records:
         who = _who(record)
@@ -40,7 +40,8 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
         if previous_stage is not None and record.stage != previous_stage:
             rows.append({"when": record.history_date, "who": who, "field": input_label("stage"),
                          "old": STAGE_LABELS[previous_stage], "new": STAGE_LABELS[record.stage]})
-        previous_data, previous_stage = record.data or {}, record.stage
+        rows += _key_date_rows(previous_record, record, who)
+        previous_data, previous_stage, previous_record = record.data or {}, record.stage, record
     rows += _episode_rows(assessment)
     rows += _patient_rows(assessment.patient)
     for source in HISTORY_SOURCES:  # e.g. hand-offs, registered by the review package
@@ -69,6 +70,23 @@ def _episode_rows(assessment) -> list[dict[str, Any]]:
         rows.append({"when": assessment.closed_at, "who": display_name(assessment.closed_by), "field": "Episode",
                      "old": "open", "new": f"closed: {why}"})
     return rows
+
+
+def _episode_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "not recorded" if value is None else value.isoformat()
+
+
+def _key_date_rows(previous, record, who: str) -> list[dict[str, Any]]:
+    """Changes of the episode's own key dates and done flags (the key-dates page) between two records."""
+    from .services import EPISODE_FIELDS
+
+    if previous is None:
+        return []
+    return [{"when": record.history_date, "who": who, "field": label,
+             "old": _episode_value(getattr(previous, name)), "new": _episode_value(getattr(record, name))}
+            for name, label in EPISODE_FIELDS.items() if getattr(previous, name) != getattr(record, name)]
 
 
 #: The patient's own fields shown in its history, with their labels.

@@ -208,8 +208,20 @@ def patient_restore(*, patient: Patient, by) -> Patient:
     return patient
 
 
+#: The episode's own fields a save may write beside the case (issue 14: the key dates the engine does
+#: not read and the done flags), with the words the history names them by.
+EPISODE_FIELDS = {
+    "consent_on": "Consent signed",
+    "screening_on": "Screening visit",
+    "leukapheresis_done": "Leukapheresis done",
+    "lymphodepletion_done": "Lymphodepletion started",
+    "infusion_done": "Infusion given",
+}
+
+
 @transaction.atomic
-def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage: str, revision: int, by) -> Evaluation:
+def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage: str, revision: int, by,
+                      episode_fields: dict[str, Any] | None = None) -> Evaluation:
     """Save the changed case values of one section and re-evaluate (a save that changes nothing
     writes nothing: the standing checklist and any signature on it stay).
 
@@ -222,7 +234,16 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     The assessment's row is locked first and everything is read after: the data, the revision and
     the active rule-set version are those committed when the lock was granted, so a save never
     evaluates under a version retired meanwhile without the publish's re-evaluation seeing it.
+
+    ``episode_fields`` (the key-dates page): the episode's own fields (:data:`EPISODE_FIELDS`) to
+    write in the same transaction, under the same lock and revision. A save that changes only those
+    bumps the revision and is in the history, but makes no new evaluation (the engine does not read
+    them): the standing checklist and any signature on it stay.
     """
+    episode_fields = episode_fields or {}
+    unknown = set(episode_fields) - set(EPISODE_FIELDS)
+    if unknown:
+        raise ValueError(f"not episode fields: {sorted(unknown)}")
     assessment = lifecycle.assessment_locked(assessment.pk)
     if revision != assessment.revision:
         raise ConcurrentEdit(assessment)
@@ -240,9 +261,20 @@ def assessment_update(*, assessment: Assessment, changes: dict[str, Any], stage:
     # Validate before writing anything: the engine's validation is the only one.
     engine.parse({**data, "stage": stage}, timezone.localdate())
     changed = _changed_paths(assessment.data, data) + (["stage"] if stage != assessment.stage else [])
+    episode_changed = [name for name, value in episode_fields.items() if getattr(assessment, name) != value]
     if not changed and assessment.current_evaluation is not None:
-        # Nothing to record: the standing checklist (and any signature on it) stays as it is.
+        if episode_changed:
+            # Only the episode's own fields: recorded (revision, history), nothing re-evaluated.
+            for name in episode_changed:
+                setattr(assessment, name, episode_fields[name])
+            assessment.revision = revision + 1
+            assessment.updated_by = by
+            assessment._history_user = by
+            assessment.save()
+        # Nothing the engine reads changed: the standing checklist (and any signature on it) stays as it is.
         return assessment.current_evaluation
+    for name in episode_changed:
+        setattr(assessment, name, episode_fields[name])
     assessment.data = data
     assessment.stage = stage
     assessment.revision = revision + 1
@@ -290,6 +322,6 @@ def _changed_paths(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return changed
 
 
-__all__ = ["CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed", "assessment_update",
-           "checklist_changes", "evaluation_build", "evaluation_of", "patient_create", "patient_identity_update",
-           "patient_restore", "patient_withdraw"]
+__all__ = ["EPISODE_FIELDS", "CaseValidationError", "ConcurrentEdit", "PatientRefused", "WorkupClosed",
+           "assessment_update", "checklist_changes", "evaluation_build", "evaluation_of", "patient_create",
+           "patient_identity_update", "patient_restore", "patient_withdraw"]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("patients/withdrawn/", views.withdrawn_patients, name="withdrawn_patients"),
     path("patients/<uuid:public_id>/", views.patient_detail, name="patient_detail"),
     path("patients/<uuid:public_id>/intake/<slug:phase>/", views.intake, name="intake"),
+    path("patients/<uuid:public_id>/dates/", views.key_dates, name="key_dates"),
     path("patients/<uuid:public_id>/identity/", views.patient_identity, name="patient_identity"),
     path("patients/<uuid:public_id>/withdraw/", views.patient_withdraw, name="patient_withdraw"),
     path("patients/<uuid:public_id>/episodes/new/", views.episode_start, name="episode_start"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core import signing
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,7 +19,8 @@ from ..common.people import display_name
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
 from . import episodes_services, services
-from .episodes import day0, day_text, key_dates
+from .episodes import day0, day_text
+from .episodes import key_dates as episode_key_dates
 from .fields import FIELDS_BY_PATH, SECTIONS
 from .forms import (
     BASE_SALT,
@@ -30,6 +31,7 @@ from .forms import (
     SectionForm,
     WithdrawForm,
 )
+from .keydates import KeyDatesForm
 from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Patient
 from .presenters import assessment_changed_since, history_rows
 from .selectors import active_patient, patient_or_404
@@ -122,10 +124,12 @@ def patient_detail(request, public_id):
     current = next((e for e in evaluations if e.pk == assessment.current_evaluation_id), None)
     if current is not None:
         assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
+    dates = episode_key_dates(assessment)
     return render(request, "patients/patient_detail.html", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
         "episodes": list(patient.episodes.select_related("opened_by", "closed_by").order_by("-number")),
+        "key_dates": dates, "any_key_date": any(item.on for item in dates), "day0": day0(assessment),
     })
 
 
@@ -191,7 +195,7 @@ def episode_detail(request, public_id):
     episode = _episode_or_404(public_id)
     patient = episode.patient
     zero = day0(episode)
-    dates = [{"date": date, "day": day_text(date.on, zero)} for date in key_dates(episode)]
+    dates = [{"date": date, "day": day_text(date.on, zero)} for date in episode_key_dates(episode)]
     evaluations = list(episode.evaluations.select_related("ruleset", "created_by").defer(*UNSHOWN_EVALUATION_FIELDS))
     # The review package's signatures of this episode, by their relation (patients imports nothing above it).
     signoffs = list(episode.signoffs.order_by("-signed_at", "-id"))
@@ -274,3 +278,56 @@ def intake(request, public_id, phase):
         "patient": patient, "assessment": assessment, "form": form, "phase": phase, "sections": SECTIONS,
         "refusal": write_refusal(assessment),
     }, status=200)
+
+
+@permission_required("eligibility.view_patient", raise_exception=True)
+@require_http_methods(["GET", "POST"])
+@restores_entries
+def key_dates(request, public_id):
+    """The key dates of the patient's current episode, one form, one save (issue 14): the treatment
+    dates go through the intake's save path (revision check, the engine's validation, re-evaluation),
+    the episode's own dates and done flags with them, under the same lock and revision. Read-only for
+    a user who may not record data, a withdrawn patient or a closed work-up."""
+    patient = patient_or_404(public_id)
+    assessment = patient.assessment
+    may_edit = request.user.has_perm("eligibility.change_assessment")
+    refusal = write_refusal(assessment)
+    if assessment.is_closed:
+        refusal = f"Episode {assessment.number} is closed: nothing can be recorded in it."
+    if patient.is_withdrawn:
+        refusal = "This patient has been withdrawn: nothing can be recorded."
+    if request.method == "POST" and not may_edit:
+        raise PermissionDenied
+    _, engine = active_engine()
+    data = request.POST if request.method == "POST" else restored_entries(request)
+    form = KeyDatesForm(data, initial=KeyDatesForm.initial_for(assessment), assessment=assessment, engine=engine,
+                        read_only=not may_edit or bool(refusal))
+    if request.method == "POST" and not refusal and form.is_valid():
+        previous = assessment.current_evaluation_id
+        try:
+            evaluation = services.assessment_update(
+                assessment=assessment, changes=form.changes(), stage=assessment.stage,
+                revision=form.cleaned_data["revision"], by=request.user, episode_fields=form.episode_values())
+        except services.ConcurrentEdit as conflict:
+            current = conflict.assessment
+            form.rebase(current)
+            form.add_error(None, (
+                f"Not saved: {display_name(current.updated_by)} saved this episode at "
+                f"{timezone.localtime(current.updated_at):%H:%M on %Y-%m-%d} while you were editing. Their "
+                "values are shown under each date they changed; your entries are kept. Check them, then save "
+                "again."))
+        except services.WorkupClosed as closed:
+            form.add_error(None, f"Not saved: {closed}")
+        except services.CaseValidationError as invalid:  # changed between form check and save
+            for error in invalid.errors:
+                form.add_case_error(error["field"], error["message"])
+        else:
+            notices = save_notices(previous, evaluation) if previous and evaluation.pk != previous else []
+            reevaluated = " The checklist was re-evaluated." if previous and evaluation.pk != previous else ""
+            messages.success(request, "Key dates saved." + reevaluated + "".join(f" {notice}" for notice in notices))
+            return redirect("key_dates", public_id=patient.public_id)
+    return render(request, "patients/key_dates.html", {
+        "patient": patient, "assessment": assessment, "form": form, "sections": SECTIONS, "refusal": refusal,
+        "may_edit": may_edit, "key_dates": episode_key_dates(assessment), "day0": day0(assessment),
+        "phase": "dates",
+    })

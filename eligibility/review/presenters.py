@@ -3,9 +3,11 @@ the stored checklist is shown as it is), with the decisions beside the engine's 
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
-from ..common.display import STATUS_ICONS, derived_text, inputs_text, item_status_text
+from ..common.display import STATUS_ICONS, checklist_inputs_text, derived_text, item_status_text
+from ..patients.episodes import day_text
 from ..rules import (
     DIAGNOSIS,
     OVERALL_LABELS,
@@ -36,9 +38,13 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
     dispositions = {disposition.code: disposition for disposition in evaluation.dispositions.all()}
     items = checklist_items(checklist)
     products = product_names(engine)
+    case = evaluation.inputs or {}
+    zero = _iso_day(case.get("infusion_date"))
+    dated = {"case": case, "day_label": (lambda on: day_text(on, zero)) if zero else None}
     phases, all_items = [], []
     for phase in PHASES:
-        rows = [_row(item, engine, products, dispositions.get(item.code)) for item in items if item.phase == phase]
+        rows = [_row(item, engine, products, dispositions.get(item.code), **dated)
+                for item in items if item.phase == phase]
         for row in rows:
             row["needs_decision"] = row["status"] in NEEDS_DISPOSITION
             row["decided"] = row["needs_decision"] and is_decided(row["item"], row["disposition"])
@@ -89,7 +95,15 @@ def _indication_used(item: ChecklistItem, engine) -> list[dict[str, Any]]:
              "text": text}]
 
 
-def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
+def _iso_day(value) -> datetime.date | None:
+    """The date of a ``YYYY-MM-DD`` case value, or ``None``."""
+    try:
+        return datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _row(item: ChecklistItem, engine, products, disposition, case=None, day_label=None) -> dict[str, Any]:
     """One item as the page shows it: its fields, their words (the values it was judged by as
     ``(label, value)``: never a case key or a code), the thresholds used, its decision."""
     return {
@@ -97,7 +111,8 @@ def _row(item: ChecklistItem, engine, products, disposition) -> dict[str, Any]:
         "item": item,
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
-        "inputs_text": inputs_text(item.inputs, products) + derived_text(item.derived),  # computed values last
+        # computed values last; a dated value with its date and its distance to its rule's anchor
+        "inputs_text": checklist_inputs_text(item.inputs, case, products, day_label) + derived_text(item.derived),
         "thresholds": [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
                           "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
                        *_indication_used(item, engine)],

@@ -505,6 +505,9 @@ class Case(Struct, forbid_unknown_fields=True, dict=True):
     gilbert_syndrome: Optional[bool] = None
     product_received_on: Optional[datetime.date] = None
     product_manufacture_confirmed: Optional[bool] = None
+    # issue 14 (after every earlier key: a stored snapshot keeps its order); no rule reads it
+    #: The day ``weight_kg`` was measured: an observed date (criteria.md 9.1).
+    weight_measured_on: Optional[datetime.date] = None
 
 
 @functools.cache
@@ -792,9 +795,12 @@ def _case_date_errors(case: Case) -> list[dict[str, str]]:
             and case.product_received_on is None and infections.sars_cov_2_tested_on is None
             and (alc is None or alc.measured_on is None)
             and (temperature is None or temperature.measured_at is None)
-            and case.lymphodepletion_start_date is None and case.infusion_date is None):
+            and case.lymphodepletion_start_date is None and case.infusion_date is None
+            and case.weight_measured_on is None):
         return []
     observed = []
+    if case.weight_measured_on is not None:
+        observed.append(("weight_measured_on", case.weight_measured_on))
     if alc is not None and alc.measured_on is not None:
         observed.append(("alc.measured_on", alc.measured_on))
     labs = case.labs
@@ -864,6 +870,8 @@ def case_date_errors(data: Any, as_of: datetime.date | None = None) -> list[dict
     def observe(path: str, value: Any, read=_date_of) -> None:
         if (day := read(value)) is not None:
             observed.append((path, day))
+
+    observe("weight_measured_on", data.get("weight_measured_on"))
 
     observe("alc.measured_on", group(data.get("alc")).get("measured_on"))
     labs = group(data.get("labs"))

@@ -207,6 +207,8 @@ LABELS = {
     "product_manufacture_confirmed": "Manufacturer confirmed successful manufacture",
     "alc.measured_on": "Absolute lymphocyte count measured on",
     "temperature.measured_at": "Temperature taken at",
+    # issue 14
+    "weight_measured_on": "Weight measured on",
 }
 # The date of each measurement object, in the words of its value ("Total bilirubin measured on").
 LABELS.update({f"{path}.measured_on": f"{LABELS[path]} measured on"

@@ -106,16 +106,17 @@ def test_the_checklist_shows_inputs_under_their_path_and_derived_values_in_words
 
     row = next(row for row in checklist_view_model(evaluation)["all_items"] if row["code"] == "car_hematotox")
     shown = dict(row["inputs_text"])
-    assert shown["Lymphodepletion start date (planned or done)"] == "12 Mar 2026"
-    assert shown["Platelets"] == "60 ×10⁹/L, measured on 9 Mar 2026"
-    assert shown["Absolute neutrophil count"] == "1500 cells/µL, measured on 9 Mar 2026"
+    # Dates YYYY-MM-DD; a dated value with its distance to its rule's anchor (issue 14).
+    assert shown["Lymphodepletion start date (planned or done)"] == "2026-03-12"
+    assert shown["Platelets"] == "60 ×10⁹/L, measured 2026-03-09, 3 days before lymphodepletion"
+    assert shown["Absolute neutrophil count"] == "1500 cells/µL, measured 2026-03-09, 3 days before lymphodepletion"
     assert shown["Ferritin"] == "not recorded"
     assert shown["CAR-HEMATOTOX score"] == "3 of 7, high risk"
     assert shown["CAR-HEMATOTOX points"] == "platelets 2, ANC 0, haemoglobin 0, CRP 1, ferritin 0"
     client.force_login(coordinator)
     page = client.get(reverse("checklist", args=[patient.public_id])).content.decode()
     assert "CAR-HEMATOTOX score: 3 of 7, high risk" in page
-    assert "C-reactive protein (CRP): 4.1 mg/dL, measured on 9 Mar 2026" in page
+    assert "C-reactive protein (CRP): 4.1 mg/dL, measured 2026-03-09, 3 days before lymphodepletion" in page
 
 
 @pytest.mark.parametrize(("derived", "rows"), [

@@ -110,6 +110,7 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("patient", reverse("patient_detail", args=[to_review.public_id])),
         ("intake", reverse("intake", args=[to_review.public_id, "screening"])),
         ("identity", reverse("patient_identity", args=[to_review.public_id])),
+        ("key dates", reverse("key_dates", args=[to_review.public_id])),
         ("withdraw", reverse("patient_withdraw", args=[to_review.public_id])),
         ("checklist (coordinator)", reverse("checklist", args=[to_review.public_id])),
         ("password change", reverse("password_change")),

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from eligibility.models import Patient
@@ -75,5 +76,9 @@ def test_coordinator_records_intake_in_two_sittings_and_sees_the_flagged_checkli
     page.screenshot(path="tests/e2e/checklist.png", clip={"x": 0, "y": 0, "width": 1280, "height": 1000})
 
     assessment = Patient.objects.get(study_id="CART-E2E-01").assessment
-    assert assessment.data["alc"] == {"value": 150, "unit": "cells/uL"}
-    assert assessment.data["temperature"] == {"value": 101.2, "unit": "F"}
+    # The dates were left as pre-filled (issue 14): today, the temperature's time now.
+    today = timezone.localdate().isoformat()
+    assert assessment.data["alc"] == {"value": 150, "unit": "cells/uL", "measured_on": today}
+    temperature = assessment.data["temperature"]
+    assert (temperature["value"], temperature["unit"]) == (101.2, "F")
+    assert temperature["measured_at"].startswith(f"{today}T")

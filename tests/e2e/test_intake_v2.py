@@ -76,7 +76,8 @@ def test_a_coordinator_records_labs_a_washout_and_drug_classes(page: Page, live_
     assert data["prior_drug_classes"] == ["bcl2_inhibitor"]
     assert data["washout"] == {"systemic_corticosteroids": {"status": "stopped", "last_dose_at": f"{yesterday}T08:30"}}
     assert data["labs"] == {"ast": {"value": 35, "unit": "U/L", "uln": 40, "measured_on": yesterday},
-                            "crp": {"value": 12, "unit": "mg/L"}}
+                            # the date left as pre-filled (today) is kept with the value entered
+                            "crp": {"value": 12, "unit": "mg/L", "measured_on": timezone.localdate().isoformat()}}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -113,4 +114,4 @@ def test_a_measurement_is_reached_and_filled_with_the_keyboard(page: Page, live_
     page.keyboard.press("Enter")  # submits the form
     expect(page.get_by_text("Before lymphodepletion: saved")).to_be_visible()
     assert Patient.objects.get(pk=patient.pk).assessment.data["labs"] == {
-        "bilirubin": {"value": 0.8, "unit": "mg/dL"}}
+        "bilirubin": {"value": 0.8, "unit": "mg/dL", "measured_on": timezone.localdate().isoformat()}}

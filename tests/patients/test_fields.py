@@ -111,7 +111,7 @@ def test_dates_are_one_kind_done_or_planned():
     dates = {entry.path: entry.planned for entry in FIELDS if entry.kind == Kind.DATE}
     assert dates == {"infections.markers_tested_on": False, "leukapheresis_date": True,
                      "lymphodepletion_start_date": True, "infusion_date": True, "product_received_on": False,
-                     "infections.sars_cov_2_tested_on": False}
+                     "infections.sars_cov_2_tested_on": False, "weight_measured_on": False}
     made = FIELDS_BY_PATH["leukapheresis_date"].form_fields({})["leukapheresis_date"]
     assert isinstance(made, forms.DateField) and made.help_text.startswith("Done or planned")
 

@@ -288,9 +288,9 @@ def test_saved_measurement_is_shown_back_in_the_form(signed_in, patient):
 
 
 def test_saving_one_section_keeps_the_others(signed_in, patient):
-    _save(signed_in, patient, "screening", stage="screening", ecog=1, diagnosis="lbcl", infections__hbv="negative")
-    _save(signed_in, patient, "pre_apheresis", stage="pre_apheresis", alc__value=0.8, alc__unit="10^9/L",
+    _save(signed_in, patient, "screening", stage="screening", ecog=1, diagnosis="lbcl", infections__hbv="negative",
           infections__markers_tested_on="2025-01-10")
+    _save(signed_in, patient, "pre_apheresis", stage="pre_apheresis", alc__value=0.8, alc__unit="10^9/L")
     _save(signed_in, patient, "pre_lymphodepletion", stage="pre_lymphodepletion", organ_function__cardiac="normal")
 
     assert _assessment(patient).data == {

@@ -236,14 +236,16 @@ def test_prophylaxis_is_removed_when_hbv_turns_negative_and_the_history_shows_it
     form = _open(client, patient, "screening")
     client.post(_url(patient, "screening"), {**form, "infections__hbv": "positive",
                                              "infections__hbv_prophylaxis": "true"})
-    assert _assessment(patient).data == {"infections": {"hbv": "positive", "hbv_prophylaxis": True}}
+    drawn = form["infections__markers_tested_on"]  # the markers' date, pre-filled with today, kept with them
+    assert _assessment(patient).data == {"infections": {"hbv": "positive", "hbv_prophylaxis": True,
+                                                        "markers_tested_on": drawn}}
 
     form = _open(client, patient, "screening")
     assert form["infections__hbv_prophylaxis"] == "true"  # hidden by the script, still posted
     response = client.post(_url(patient, "screening"), {**form, "infections__hbv": "negative"})
 
     assert response.status_code == 302
-    assert _assessment(patient).data == {"infections": {"hbv": "negative"}}
+    assert _assessment(patient).data == {"infections": {"hbv": "negative", "markers_tested_on": drawn}}
     message = html.unescape(client.get(response.url).content.decode())
     assert "Removed because they no longer apply: HBV antiviral prophylaxis in place (was Yes)" in message
     page = client.get(reverse("patient_detail", args=[patient.public_id])).content.decode()
@@ -324,11 +326,12 @@ def today(monkeypatch):
 def test_markers_drawn_on_today_at_the_latest_and_1900_at_the_earliest(client, patient, cora, today, day,
                                                                        accepted):
     client.force_login(cora)
-    posted = {**_open(client, patient, "pre_apheresis"), "infections__markers_tested_on": day.isoformat()}
-    response = client.post(_url(patient, "pre_apheresis"), posted)
+    posted = {**_open(client, patient, "screening"), "infections__hbv": "negative",
+              "infections__markers_tested_on": day.isoformat()}
+    response = client.post(_url(patient, "screening"), posted)
     if accepted:
         assert response.status_code == 302
-        assert _assessment(patient).data == {"infections": {"markers_tested_on": day.isoformat()}}
+        assert _assessment(patient).data == {"infections": {"hbv": "negative", "markers_tested_on": day.isoformat()}}
     else:
         assert response.status_code == 200
         message = _error_beside(response.content.decode(), "infections__markers_tested_on")
@@ -361,10 +364,11 @@ def test_before_1900_is_refused_for_planned_dates_too(client, patient, cora, tod
 
 def test_the_date_limits_are_stated_and_given_to_the_browser(client, patient, cora, today):
     client.force_login(cora)
-    page = client.get(_url(patient, "pre_apheresis")).content.decode()
+    page = client.get(_url(patient, "screening")).content.decode()
     assert re.search(r'name="infections__markers_tested_on"[^>]* min="1900-01-01" max="2026-03-02"', page)
-    assert re.search(r'name="leukapheresis_date"[^>]* min="1900-01-01" max="2027-03-02"', page)
     assert "today (02 Mar 2026) or earlier, not before 1900" in page
+    page = client.get(_url(patient, "pre_apheresis")).content.decode()
+    assert re.search(r'name="leukapheresis_date"[^>]* min="1900-01-01" max="2027-03-02"', page)
     assert "from 1900 up to 365 days ahead (by 02 Mar 2027)" in page
 
 
@@ -374,10 +378,10 @@ def test_today_is_the_programmes_day_not_the_servers(client, patient, cora, sett
     instant = datetime.datetime(2026, 3, 1, 11, 30, tzinfo=datetime.UTC)
     monkeypatch.setattr(timezone, "now", lambda: instant)
     client.force_login(cora)
-    form = _open(client, patient, "pre_apheresis")
-    assert client.post(_url(patient, "pre_apheresis"),
+    form = _open(client, patient, "screening")
+    assert client.post(_url(patient, "screening"),
                        {**form, "infections__markers_tested_on": "2026-03-02"}).status_code == 302
-    response = client.post(_url(patient, "pre_apheresis"), {**_open(client, patient, "pre_apheresis"),
+    response = client.post(_url(patient, "screening"), {**_open(client, patient, "screening"),
                                                             "infections__markers_tested_on": "2026-03-03"})
     assert "cannot be after today" in _error_beside(response.content.decode(), "infections__markers_tested_on")
 

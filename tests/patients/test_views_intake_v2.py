@@ -205,7 +205,8 @@ def test_ast_with_its_upper_limit_of_normal_and_a_one_unit_measurement_without_c
     assert response.status_code == 302, response.context["form"].errors
     data = _assessment(patient).data
     assert data["labs"] == {"ast": {"value": 35, "unit": "U/L", "uln": 40, "measured_on": day}}
-    assert data["lvef"] == {"value": 55, "unit": "%"}  # the only unit is always shown and sent
+    # the only unit is always shown and sent; the date left as pre-filled (today) is kept with the value
+    assert data["lvef"] == {"value": 55, "unit": "%", "measured_on": timezone.localdate().isoformat()}
     assert _open(signed_in, patient, "pre_lymphodepletion")["labs__ast__uln"] == "40.0" or \
         _open(signed_in, patient, "pre_lymphodepletion")["labs__ast__uln"] == "40"
 
@@ -487,7 +488,7 @@ def test_a_colleagues_lab_is_shown_and_kept_and_mine_applied_on_the_second_save(
     assert signed_in.post(_url(patient, "pre_lymphodepletion"), again).status_code == 302
     assert _assessment(patient).data["labs"] == {
         "platelets": {"value": 120, "unit": "10^9/L", "measured_on": day},
-        "bilirubin": {"value": 0.8, "unit": "mg/dL"}}
+        "bilirubin": {"value": 0.8, "unit": "mg/dL", "measured_on": timezone.localdate().isoformat()}}
 
 
 def test_a_colleagues_drug_classes_are_ticked_on_the_refused_form(signed_in, patient, casey):

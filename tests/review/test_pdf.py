@@ -103,7 +103,7 @@ def test_the_pdf_speaks_in_clinical_language(signed, client, physician):
     for words in ("Product: Yescarta", "Diagnosis: large B-cell lymphoma (LBCL)",
                   "Absolute lymphocyte count: 0.6 ×10⁹/L", "Temperature: 101.2 °F",
                   "Planned lymphodepletion: fludarabine + cyclophosphamide",
-                  "Infectious-disease markers drawn on: 15 Sep 2026", "HBV antiviral prophylaxis in place: no",
+                  "Infectious-disease markers drawn on: 2026-09-15", "HBV antiviral prophylaxis in place: no",
                   "Temperature 101.2 °F = 38.4 °C is at or above 38 °C"):
         assert words in text, words
     for code in ("infections.", "organ_function.", "axicabtagene", "flu cy", "x10^9", "lbcl:", "hbv_prophylaxis"):

@@ -502,7 +502,7 @@ OBSERVED_PATHS = [
         "ferritin", "ldh")),
     "lvef.measured_on", "spo2_room_air.measured_on", "temperature.measured_at", "infections.sars_cov_2_tested_on",
     "washout.systemic_corticosteroids.last_dose_at", "washout.cytotoxic_chemotherapy.last_dose_on",
-    "product_received_on",
+    "product_received_on", "weight_measured_on",
 ]
 #: Each lab and measurement object, valid, with the unit written first in 4.2.
 ALL_OBJECTS: dict[str, Any] = {
@@ -688,6 +688,7 @@ def new_keys(rng: random.Random, case: dict[str, Any]) -> dict[str, Any]:
                  if rng.random() < 0.6},
         "lvef": {"value": rng.randrange(0, 101), "unit": "%", "measured_on": day},
         "spo2_room_air": {"value": rng.randrange(80, 101), "unit": "%"},
+        "weight_measured_on": day,
     }
     extended = copy.deepcopy(case)
     for key, value in candidates.items():
