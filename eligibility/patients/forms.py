@@ -190,20 +190,24 @@ class SectionForm(forms.Form):
         if self._defaults is not None:
             return self._defaults
         base = self.cleaned_data.get("base") if hasattr(self, "cleaned_data") else None
-        now = None
-        if base and isinstance(base.get("t"), str):
-            try:
-                now = datetime.datetime.fromisoformat(base["t"])
-            except ValueError:
-                now = None
         values = base["v"] if base else {path: path_value(self.current, path) for path in self.paths}
-        now = now or local_now()
+        now = self._defaults_time() or local_now()
         defaults: dict[str, str] = {}
         for entry in self.entries:
             defaults.update(entry.default_dates(values.get, now))
         if hasattr(self, "cleaned_data"):
             self._defaults = defaults
         return defaults
+
+    def _defaults_time(self) -> datetime.datetime | None:
+        """The local time the form's default dates were taken from (its signed snapshot's), if known."""
+        base = self.cleaned_data.get("base") if hasattr(self, "cleaned_data") else None
+        if base and isinstance(base.get("t"), str):
+            try:
+                return datetime.datetime.fromisoformat(base["t"])
+            except ValueError:
+                return None
+        return None
 
     # --- What the user changed ------------------------------------------------------------------
 
@@ -401,7 +405,8 @@ class SectionForm(forms.Form):
                 self.notes["stage"] = (f"Saved by {by}: {self.display('stage', assessment.stage)}. Your choice "
                                        "is kept; saving again replaces it.")
         data["revision"] = str(assessment.revision)
-        data["base"] = self.snapshot(assessment, self.phase)
+        # The default dates shown stay those of the time the form was first built (their fields keep them).
+        data["base"] = self.snapshot(assessment, self.phase, self._defaults_time())
         self.data = data
 
     def problems(self) -> list[dict[str, str]]:

@@ -24,8 +24,9 @@ from .fields import EARLIEST_DATE, PLANNED_DATE_HORIZON_DAYS, DateWithin
 from .forms import engine_message_words
 
 BASE_SALT = "eligibility.keydates.base"
-#: The words of each done flag beside its date.
-DONE_LABELS = {"leukapheresis_done": "Done", "lymphodepletion_done": "Started", "infusion_done": "Given"}
+#: The words of each done flag beside its date (whole, so that a screen reader's list of fields tells them apart).
+DONE_LABELS = {"leukapheresis_done": "Leukapheresis done", "lymphodepletion_done": "Lymphodepletion started",
+               "infusion_done": "Infusion given"}
 #: Dates that record what has happened only (not after today); the others may be planned.
 DONE_ONLY = {"consent_on", "product_received_on"}
 
@@ -87,7 +88,6 @@ class KeyDatesForm(forms.Form):
                 self.fields[spec.done_field] = forms.BooleanField(
                     label=DONE_LABELS[spec.done_field], required=False,
                     help_text="Tick once it has happened (not for a date still ahead).")
-                self.fields[spec.done_field].summary_label = f"{spec.label} ({DONE_LABELS[spec.done_field].lower()})"
                 columns.append(Div(spec.done_field, css_class="col-md-6 pt-md-4"))
             rows.append(Div(*columns, css_class="row g-2 key-date"))
         if read_only:
@@ -169,7 +169,7 @@ class KeyDatesForm(forms.Form):
             name = date_name(spec)
             if not spec.done_field or name in self._errors or not cleaned.get(spec.done_field):
                 continue
-            word = DONE_LABELS[spec.done_field].lower()
+            word = DONE_LABELS[spec.done_field].split()[-1]  # "done", "started", "given"
             on = cleaned.get(name)
             if on is None:
                 self.add_error(name, f"Enter the date, or untick “{DONE_LABELS[spec.done_field]}”.")

@@ -138,6 +138,7 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("signed checklist", reverse("checklist", args=[signed.public_id])),
         ("past checklist", reverse("evaluation_detail", args=[programme["first"].public_id])),
         ("this week (physician)", reverse("this_week")),
+        ("key dates (read only)", reverse("key_dates", args=[to_review.public_id])),
         ("forbidden", reverse("ruleset_list")),
     ]:
         check(doctor, f"{base}{url}", found, name)

@@ -151,3 +151,23 @@ def test_a_default_kept_over_midnight_is_still_the_default_the_form_was_shown_wi
     monkeypatch.setattr(timezone, "now", lambda: INSTANT + datetime.timedelta(days=1))
     assert signed_in.post(_url(patient, "pre_apheresis"), form).status_code == 302
     assert _data(patient) == {}
+
+
+def test_a_refused_save_keeps_the_defaults_it_was_shown_with_so_the_second_save_goes_through(
+        signed_in, patient, clock, monkeypatch):
+    """A colleague saves while the form is open and the clock moves on: the refused form, saved again,
+    does not take its pre-filled temperature time for a date entered without a value."""
+    from eligibility.patients import services
+
+    form = _open(signed_in, patient, "pre_infusion")
+    casey = UserFactory(role="Coordinator", first_name="Casey", last_name="Jones")
+    services.assessment_update(assessment=Assessment.objects.get(patient=patient), by=casey, revision=0,
+                               stage="screening", changes={"tocilizumab_doses_available": 2})
+    monkeypatch.setattr(timezone, "now", lambda: INSTANT + datetime.timedelta(minutes=7))
+    refused = signed_in.post(_url(patient, "pre_infusion"), {**form, "caregiver_confirmed": "true"})
+    assert refused.status_code == 200 and "Not saved: Casey Jones saved" in refused.content.decode()
+    again = {name: value or "" for name, value in _form_values(refused.content.decode()).items()
+             if name not in ("csrfmiddlewaretoken", "save")}
+    assert again["temperature__measured_at"] == "2026-03-02T10:30"
+    assert signed_in.post(_url(patient, "pre_infusion"), again).status_code == 302
+    assert _data(patient) == {"tocilizumab_doses_available": 2, "caregiver_confirmed": True}

@@ -128,7 +128,7 @@ def test_a_planned_date_may_be_ahead_and_done_needs_a_date(signed_in, patient):
     assert signed_in.post(_url(patient), {**_open(signed_in, patient), "infusion_date": _day(30)}).status_code == 302
     response = signed_in.post(_url(patient), {**_open(signed_in, patient), "infusion_date": "",
                                               "infusion_done": "on"})
-    assert "Enter the date, or untick “Given”." in _error_beside(response.content.decode(), "infusion_date")
+    assert "Enter the date, or untick “Infusion given”." in _error_beside(response.content.decode(), "infusion_date")
 
 
 def test_dates_out_of_order_are_refused_by_the_engine_beside_the_later_date_in_one_pass(signed_in, patient):

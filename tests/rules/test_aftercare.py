@@ -5,8 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from eligibility.rules import default_ruleset
-from eligibility.rules.aftercare import after_infusion, period_days
+from eligibility.rules import after_infusion, default_ruleset, period_days
 
 DAY0 = datetime.date(2026, 12, 1)
 
