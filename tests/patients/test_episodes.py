@@ -300,6 +300,13 @@ def test_the_patient_page_lists_the_episodes_and_a_past_ones_page_is_read_only(c
     assert reverse("signoff_pdf", args=[signoff.public_id]) in page and "— stands" in page
     assert "Leukapheresis (collection)" in page and "closed: replaced by episode 2 (Re-collection)" in page
     assert "<title>" + patient.study_id + " · Episode 1 · CAR-T readiness</title>" in page.replace("\n", "")
+    # A past episode keeps its path in time: its own timeline (every reader), card and calendar (care team).
+    assert reverse("episode_timeline", args=[first.public_id]) in page
+    assert reverse("episode_card", args=[first.public_id]) not in page  # the administrator reading it
+    client.force_login(coordinator)
+    page = client.get(reverse("episode_detail", args=[first.public_id])).content.decode()
+    assert reverse("episode_card", args=[first.public_id]) in page
+    assert reverse("episode_calendar", args=[first.public_id]) in page
 
 
 def test_a_closed_episodes_evaluation_says_so_and_offers_no_decision_or_signature(client, coordinator, physician):
