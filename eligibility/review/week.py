@@ -32,20 +32,43 @@ def rulesets_by_id(ids: Iterable[int]) -> dict[int, RuleSetData]:
     return {ruleset.pk: engine_for(ruleset).ruleset for ruleset in RuleSet.objects.filter(pk__in=wanted)}
 
 
+@dataclass(frozen=True)
+class DueDate:
+    """A key date of the current episode planned in the coming week (a worklist row shows it)."""
+
+    label: str
+    on: datetime.date
+    day: str  # "day −5" once day 0 is known ("" for the infusion itself: its label says day 0)
+    days_away: int
+
+    @property
+    def when(self) -> str:
+        return {0: "today", 1: "tomorrow"}.get(self.days_away, f"in {self.days_away} days")
+
+
 def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Patient]:
     """Sets ``patient.expiries`` (what expires before the next planned date of the current episode,
-    criteria.md 17) on each of ``patients``, the rows of one worklist page: two queries whatever
-    the number of rows (the rows' cases and rule-set ids, then the versions they name). A closed
-    episode, or one not evaluated yet, has none."""
+    criteria.md 17) and ``patient.due`` (its key dates planned for today and the 6 days after, as
+    the "this week" page lists them) on each of ``patients``, the rows of one worklist page: two
+    queries whatever the number of rows (the rows' cases, key-date fields and rule-set ids, then the
+    versions they name). A closed episode has neither; one not evaluated yet has no expiries."""
     ids = [patient.assessment_id for patient in patients if patient.assessment_id is not None]
     rows = (Assessment.objects.filter(pk__in=ids, closed_at__isnull=True)
-            .values_list("pk", "data", "current_evaluation__ruleset_id")) if ids else []
-    cases = {pk: (data, ruleset_id) for pk, data, ruleset_id in rows}
-    rulesets = rulesets_by_id(ruleset_id for _, ruleset_id in cases.values())
+            .values_list("pk", "data", "current_evaluation__ruleset_id", *_DATE_FIELDS)) if ids else []
+    cases = {row[0]: (row[1], row[2], dict(zip(_DATE_FIELDS, row[3:], strict=True))) for row in rows}
+    rulesets = rulesets_by_id(ruleset_id for _, ruleset_id, _ in cases.values())
+    end = today + datetime.timedelta(days=WEEK_DAYS - 1)
     for patient in patients:
-        data, ruleset_id = cases.get(patient.assessment_id, (None, None))
+        data, ruleset_id, fields = cases.get(patient.assessment_id, (None, None, None))
         ruleset = rulesets.get(ruleset_id)
         patient.expiries = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
+        patient.due = []
+        if fields is not None:
+            episode = Assessment(data=data or {}, **fields)
+            zero = day0(episode)
+            patient.due = [DueDate(date.label, date.on, "" if date.key == "infusion" else day_text(date.on, zero),
+                                   (date.on - today).days)
+                           for date in key_dates(episode, today=today) if date.planned and today <= date.on <= end]
     return patients
 
 
@@ -151,5 +174,5 @@ def this_week(*, today: datetime.date) -> Week:
     return Week(start=today, days=list(days.values()), later=later)
 
 
-__all__ = ["WEEK_DAYS", "Week", "WeekDay", "WeekEntry", "rulesets_by_id", "this_week", "this_week_episodes",
+__all__ = ["WEEK_DAYS", "DueDate", "Week", "WeekDay", "WeekEntry", "rulesets_by_id", "this_week", "this_week_episodes",
            "with_expiries"]

@@ -112,6 +112,33 @@ class TestWorklist:
         assert len(reads) == 1
 
 
+    def test_a_key_date_planned_in_the_coming_week_is_due_on_the_row_one_day_later_is_not(self, client,
+                                                                                         coordinator):
+        for study_id, collection in (("CART-D0", 0), ("CART-D1", 1), ("CART-D6", 6), ("CART-D7", 7)):
+            patient = PatientFactory(by=coordinator, study_id=study_id, initials="DU")
+            record(patient, coordinator, leukapheresis_date=days(collection))
+        done = PatientFactory(by=coordinator, study_id="CART-DONE", initials="DN")
+        record(done, coordinator, leukapheresis_date=days(0))
+        Assessment.objects.filter(pk=done.assessment_id).update(leukapheresis_done=True)
+        client.force_login(coordinator)
+        page = client.get(reverse("worklist")).content.decode()
+        assert f"Due today: Leukapheresis (collection), {days(0)}</span>" in _row(page, "CART-D0")
+        assert f"Due tomorrow: Leukapheresis (collection), {days(1)}</span>" in _row(page, "CART-D1")
+        assert f"Due in 6 days: Leukapheresis (collection), {days(6)}</span>" in _row(page, "CART-D6")
+        assert "Due" not in _row(page, "CART-D7")  # today + 7: after the week
+        assert "Due" not in _row(page, "CART-DONE")  # done: not due any more
+
+    def test_with_day_0_planned_the_due_date_carries_its_day_number(self, client, coordinator):
+        patient = PatientFactory(by=coordinator, study_id="CART-DAY", initials="DY")
+        record(patient, coordinator, leukapheresis_date=days(2), lymphodepletion_start_date=days(5),
+               infusion_date=days(10))
+        client.force_login(coordinator)
+        row = _row(client.get(reverse("worklist")).content.decode(), "CART-DAY")
+        assert f"Due in 2 days: Leukapheresis (collection), {days(2)} (day −8)</span>" in row
+        assert f"Due in 5 days: Lymphodepletion starts, {days(5)} (day −5)</span>" in row
+        assert "Infusion" not in row  # day 10: after the week
+
+
 class TestThisWeek:
     def test_coordinators_and_physicians_see_it_administrators_do_not(self, client):
         for role, status in (("Coordinator", 200), ("Physician", 200), ("Administrator", 403)):
