@@ -3,8 +3,9 @@ records infectious-disease markers drawn too early for it, sees the expiry warni
 and on the "This week" page, records markers drawn today, and the warning goes.
 
 The rule-set version in force holds the "dated markers" group (rule 17 judges the markers by their
-date: at most 30 days before the collection). The treatment dates are the intake's fields (before
-leukapheresis); a "Key dates" page may replace them.
+date: at most 30 days before the collection). The coordinator plans the collection on the
+episode's "Key dates" page and records the markers (with the date they were drawn) on the screening
+form, beside the serologies.
 """
 
 import datetime
@@ -17,7 +18,7 @@ from playwright.sync_api import Page, expect
 from eligibility.models import RuleSet
 from eligibility.patients import services
 from eligibility.rulesets import services as rulesets
-from tests.e2e.helpers import field, sign_in, user
+from tests.e2e.helpers import choose, field, sign_in, user
 
 
 def days(n: int) -> str:
@@ -35,12 +36,21 @@ def programme(db):
     return services.patient_create(study_id="CART-PATH-01", initials="PT", by=coordinator)
 
 
-def save_before_leukapheresis(page: Page, base: str, patient, **values: str) -> None:
-    page.goto(f"{base}{reverse('intake', args=[patient.public_id, 'pre_apheresis'])}")
-    for label, value in values.items():
-        field(page, label).fill(value)
-    page.get_by_role("button", name="Save before leukapheresis").click()
-    expect(page.get_by_text("Before leukapheresis: saved")).to_be_visible()
+def plan_the_collection(page: Page, base: str, patient, on: str) -> None:
+    page.goto(f"{base}{reverse('patient_detail', args=[patient.public_id])}")
+    page.get_by_role("navigation", name="Patient").get_by_role("link", name="Key dates").click()
+    page.get_by_label("Leukapheresis (collection)").fill(on)
+    page.get_by_role("button", name="Save the key dates").click()
+    expect(page.get_by_text("Key dates saved.")).to_be_visible()
+
+
+def record_the_markers(page: Page, base: str, patient, drawn_on: str) -> None:
+    page.goto(f"{base}{reverse('intake', args=[patient.public_id, 'screening'])}")
+    for marker in ("Hepatitis B", "Hepatitis C", "HIV"):
+        choose(page, marker, "negative")
+    field(page, "Infectious-disease markers drawn on").fill(drawn_on)
+    page.get_by_role("button", name="Save screening").click()
+    expect(page.get_by_text("Screening: saved")).to_be_visible()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,8 +60,8 @@ def test_a_coordinator_sees_markers_expire_before_the_collection_and_the_warning
     collection, too_early = days(20), days(-15)  # 35 days before the collection: more than 30
     sign_in(page, base, "casey")
 
-    save_before_leukapheresis(page, base, patient, **{
-        "Leukapheresis date (planned or done)": collection, "Infectious-disease markers drawn on": too_early})
+    plan_the_collection(page, base, patient, collection)
+    record_the_markers(page, base, patient, too_early)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="CART-PATH-01"))
@@ -66,7 +76,7 @@ def test_a_coordinator_sees_markers_expire_before_the_collection_and_the_warning
     later.get_by_role("link", name="CART-PATH-01").click()
     expect(page).to_have_title("CART-PATH-01 · Patient and history · CAR-T readiness")
 
-    save_before_leukapheresis(page, base, patient, **{"Infectious-disease markers drawn on": days(0)})
+    record_the_markers(page, base, patient, days(0))
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Worklist").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name="CART-PATH-01"))
