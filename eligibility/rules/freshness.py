@@ -51,6 +51,9 @@ class DatedItem:
     verb: str = "measured"  # how the date is said: "drawn", "tested", "measured", "taken"
     redo: str = "repeat"  # what to do: "redraw", "repeat"
     plural: bool = False
+    #: The rule judges the date even without its group (version 1's rule 17: drawn within W days of
+    #: the collection, before or after): then a value up to W days after the anchor counts too.
+    undated_within: bool = False
 
 
 _LABS = "pre_lymphodepletion_tests_max_days"
@@ -62,7 +65,8 @@ DATED_ITEMS: tuple[DatedItem, ...] = (
               group="dated ALC"),
     DatedItem("infectious_markers", "infectious-disease markers", "infections.markers_tested_on",
               ("infectious_markers",), "leukapheresis_date", "markers_window_days", group="dated markers",
-              after="markers_max_days_after_collection", verb="drawn", redo="redraw", plural=True),
+              after="markers_max_days_after_collection", verb="drawn", redo="redraw", plural=True,
+              undated_within=True),
     DatedItem("sars_cov_2", "SARS-CoV-2 PCR", "infections.sars_cov_2_tested_on", ("sars_cov_2",), _LD, _LABS,
               verb="tested"),
     DatedItem("bilirubin", "bilirubin", "labs.bilirubin.measured_on", ("hepatic_function",), _LD, _LABS),
@@ -174,16 +178,22 @@ def _held(thresholds: Mapping[str, Decimal | None], key: str) -> bool:
 
 def judged(item: DatedItem, ruleset: RuleSetData) -> bool:
     """Whether the rule set judges ``item`` by its date: one of its rules enabled (in its dated mode
-    where the rule has one: every threshold of the group held) and its window held."""
+    where the rule has one: every threshold of the group held, or a rule that judges the date in
+    either mode, as version 1's rule 17 does) and its window held."""
+    return _mode(item, ruleset) is not None
+
+
+def _mode(item: DatedItem, ruleset: RuleSetData) -> str | None:
+    """"dated" (the rule's dated mode, or a rule without modes), "within" (version 1's rule 17:
+    within W days before or after the anchor), or ``None`` (not judged by its date)."""
     thresholds = ruleset.thresholds
     if not _held(thresholds, item.window):
-        return False
-    for rule in item.rules:
-        if rule not in ruleset.enabled_rules:
-            continue
+        return None
+    enabled = [rule for rule in item.rules if rule in ruleset.enabled_rules]
+    for rule in enabled:
         if item.group is None or all(_held(thresholds, key) for key in _GROUP_KEYS.get((rule, item.group), ())):
-            return True
-    return False
+            return "dated"
+    return "within" if enabled and item.undated_within else None
 
 
 def expiries(case: Mapping[str, Any], ruleset: RuleSetData, *, as_of: datetime.date,
@@ -201,13 +211,15 @@ def expiries(case: Mapping[str, Any], ruleset: RuleSetData, *, as_of: datetime.d
     found: dict[tuple, list[DatedItem]] = {}
     facts: dict[tuple, tuple] = {}
     for item in DATED_ITEMS:
-        if not judged(item, ruleset):
+        mode = _mode(item, ruleset)
+        if mode is None:
             continue
         measured_on, anchor = _date(_at(case, item.path)), _date(case.get(item.anchor))
         if measured_on is None or anchor is None or anchor < as_of or measured_on > as_of:
             continue  # nothing to look ahead to, or a date the engine counts as not recorded (9.1)
         window = int(ruleset.thresholds[item.window])
-        after = int(ruleset.thresholds.get(item.after) or 0) if item.after else 0
+        # Version 1's rule 17 ("within"): W days of the collection, before or after.
+        after = window if mode == "within" else int(ruleset.thresholds.get(item.after) or 0) if item.after else 0
         if measured_on > anchor + datetime.timedelta(days=after):
             continue  # after the anchor: not a matter of age (the engine says why)
         valid_until = measured_on + datetime.timedelta(days=window)

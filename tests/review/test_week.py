@@ -71,10 +71,19 @@ class TestWorklist:
         assert (f'<span aria-hidden="true">◷</span> Expires: infectious-disease markers before collection on '
                 f'{days(20)}</span>') in _row(page, "CART-PAST")
 
-    def test_without_the_dated_group_nothing_expires(self, client, coordinator):
-        markers_patient(coordinator, "CART-V1", drawn=-100, collection=20)
+    def test_version_1_warns_of_markers_as_its_rule_17_defers_them_but_not_of_an_undated_alc(self, client,
+                                                                                           coordinator):
+        # Rule 17 of version 1 judges the markers' date (within 30 days of the collection) without
+        # the "dated markers" group; ALC is judged by date only with "dated ALC".
+        markers_patient(coordinator, "CART-V1", drawn=-11, collection=20)  # 31 days apart: deferred
+        markers_patient(coordinator, "CART-V1E", drawn=-10, collection=20)  # 30 days: passes
+        alc = PatientFactory(by=coordinator, study_id="CART-V1A", initials="AL")
+        record(alc, coordinator, leukapheresis_date=days(20),
+               alc={"value": 500, "unit": "cells/uL", "measured_on": days(-100)})
         client.force_login(coordinator)
-        assert "Expires:" not in client.get(reverse("worklist")).content.decode()
+        page = client.get(reverse("worklist")).content.decode()
+        assert f"Expires: infectious-disease markers before collection on {days(20)}" in _row(page, "CART-V1")
+        assert "Expires" not in _row(page, "CART-V1E") and "Expires" not in _row(page, "CART-V1A")
 
     def test_a_new_value_removes_the_warning(self, client, coordinator, dated_markers):
         patient = markers_patient(coordinator, "CART-NEW", drawn=-40, collection=5)

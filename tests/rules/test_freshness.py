@@ -112,9 +112,25 @@ class TestRuleSet:
         ruleset = ruleset_with(VERSION_1_RULES - {"infectious_markers"}, markers_max_days_after_collection=0)
         assert expiries(markers_case("2026-01-01"), ruleset, as_of=AS_OF) == []
 
-    def test_without_the_dated_group_the_markers_are_not_judged_by_date(self):
-        assert expiries(markers_case("2026-01-01"), VERSION_1, as_of=AS_OF) == []
-        assert expiries(markers_case("2026-01-01"), DATED, as_of=AS_OF) != []
+    def test_version_1_judges_the_markers_by_date_too_within_w_days_of_the_collection(self):
+        # Rule 17 without its group: drawn within 30 days of the collection pass, further apart defer
+        # (criteria.md 17.1). The edge (30 days) is current; one day more is listed and deferred.
+        assert expiries(markers_case("2026-11-01"), VERSION_1, as_of=AS_OF) == []
+        [expiry] = expiries(markers_case("2026-10-31"), VERSION_1, as_of=AS_OF)
+        assert (expiry.valid_until, expiry.repeat_from, expiry.repeat_by) == (
+            D(2026, 11, 30), D(2026, 11, 1), D(2026, 12, 1))
+        engine = Engine(VERSION_1)
+        for drawn, status in (("2026-11-01", "pass"), ("2026-10-31", "defer")):
+            case = engine.parse({"case_id": "v1", "stage": "pre_apheresis", **markers_case(drawn)}, AS_OF)
+            assert next(item for item in engine.evaluate(case).items
+                        if item.code == "infectious_markers").status == status
+
+    def test_version_1_lists_no_alc_or_temperature_by_date(self):
+        case = {"leukapheresis_date": COLLECTION, "infusion_date": "2026-12-20",
+                "alc": {"value": 500, "unit": "cells/uL", "measured_on": "2026-01-01"},
+                "temperature": {"value": 37, "unit": "C", "measured_at": "2026-01-01T08:00"}}
+        assert expiries(case, VERSION_1, as_of=AS_OF) == []
+        assert {expiry.words for expiry in expiries(case, DATED, as_of=AS_OF)} == {"ALC", "temperature"}
 
     def test_a_window_not_held_lists_nothing(self):
         ruleset = ruleset_with(VERSION_1_RULES | {"hepatic_function"})  # pre_lymphodepletion_tests_max_days absent
