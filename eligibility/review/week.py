@@ -61,7 +61,11 @@ def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Pati
     for patient in patients:
         data, ruleset_id, fields = cases.get(patient.assessment_id, (None, None, None))
         ruleset = rulesets.get(ruleset_id)
-        patient.expiries = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
+        found = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
+        # "Out of date" once its last day current has passed, else "Expires"; a value of a window of
+        # 0 days (the temperature: taken on the infusion day) only in the week of its treatment date.
+        patient.expiries = [("Out of date" if expiry.valid_until < today else "Expires", expiry) for expiry in found
+                            if expiry.window_days > 0 or expiry.anchor_on <= end]
         patient.due = []
         if fields is not None:
             episode = Assessment(data=data or {}, **fields)
@@ -159,6 +163,8 @@ def this_week(*, today: datetime.date) -> Week:
                         patient, "aftercare", "■", "Ends", f"{period.label}: last day of the {period.length_days} "
                         f"days after the infusion on {zero.isoformat()}", day_text(period.ends_on, zero)))
         for expiry in expiries(episode.data, ruleset, as_of=today, within_days=WEEK_DAYS):
+            if expiry.window_days == 0 and expiry.anchor_on > end:
+                continue  # taken on the treatment day itself (the temperature): its week will say so
             if today <= expiry.valid_until <= end:
                 what = "Expires" if expiry.expires_before_anchor else "Current until"
                 days[expiry.valid_until].entries.append(WeekEntry(
@@ -166,7 +172,7 @@ def this_week(*, today: datetime.date) -> Week:
             elif expiry.anchor_on <= end:
                 days[expiry.anchor_on].entries.append(WeekEntry(
                     patient, "expiry", "⚠", "Out of date", expiry.text, day_text(expiry.anchor_on, zero)))
-            if expiry.expires_before_anchor and expiry.anchor_on > end:
+            elif expiry.expires_before_anchor:  # once, not also under a day of the week
                 later.append((patient, expiry))
     for day in days.values():
         day.entries.sort(key=lambda entry: (entry.patient.study_id.upper(), _KIND_ORDER[entry.kind]))

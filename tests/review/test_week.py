@@ -88,10 +88,11 @@ class TestWorklist:
     def test_a_new_value_removes_the_warning(self, client, coordinator, dated_markers):
         patient = markers_patient(coordinator, "CART-NEW", drawn=-40, collection=5)
         client.force_login(coordinator)
-        assert "Expires:" in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
+        assert "⚠</span> Out of date: infectious-disease markers" in _row(
+            client.get(reverse("worklist")).content.decode(), "CART-NEW")  # current until 10 days ago
         record(patient, coordinator, infections={"hbv": "negative", "hcv": "negative", "hiv": "negative",
                                                  "markers_tested_on": days(0)})
-        assert "Expires:" not in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
+        assert "Out of date" not in _row(client.get(reverse("worklist")).content.decode(), "CART-NEW")
 
     def test_a_closed_current_episode_lists_nothing(self, client, coordinator, dated_markers):
         patient = markers_patient(coordinator, "CART-SHUT", drawn=-40, collection=5)
@@ -108,12 +109,12 @@ class TestWorklist:
         client.get(url)  # warm the per-process caches
         with CaptureQueriesContext(connection) as three:
             page = client.get(url).content.decode()
-        assert page.count("Expires: infectious-disease markers") == 3
+        assert page.count("Out of date: infectious-disease markers") == 3
         for n in range(3, 12):
             markers_patient(coordinator, f"CART-Q{n:02d}", drawn=-40, collection=5)
         with CaptureQueriesContext(connection) as twelve:
             page = client.get(url).content.decode()
-        assert page.count("Expires: infectious-disease markers") == 12
+        assert page.count("Out of date: infectious-disease markers") == 12
         assert len(twelve) == len(three)
         # The rows' cases are read for the page's rows only (one query naming their keys).
         case_column = '"eligibility_assessment"."data" AS "data"'
@@ -301,10 +302,10 @@ def test_the_pages_speak_in_clinical_language_for_every_kind_of_dated_value(clie
         "alc_max_age_days": Decimal(14), "pre_lymphodepletion_tests_max_days": Decimal(7)})
     rulesets.ruleset_publish(draft=RuleSet.objects.get(pk=draft.pk), note="Dated", by=administrator)
     patient = PatientFactory(by=coordinator, study_id="CART-060", initials="GH")
-    record(patient, coordinator, leukapheresis_date=days(2), lymphodepletion_start_date=days(9),
-           infusion_date=days(14), infections={"hbv": "negative", "markers_tested_on": days(-30)},
+    record(patient, coordinator, leukapheresis_date=days(2), lymphodepletion_start_date=days(4),
+           infusion_date=days(6), infections={"hbv": "negative", "markers_tested_on": days(-30)},
            alc={"value": 500, "unit": "cells/uL", "measured_on": days(-13)},
-           labs={"bilirubin": {"value": 0.8, "unit": "mg/dL", "measured_on": days(0)}},
+           labs={"bilirubin": {"value": 0.8, "unit": "mg/dL", "measured_on": days(-5)}},
            temperature={"value": 36.8, "unit": "C", "measured_at": f"{days(0)}T08:00"})
     client.force_login(coordinator)
     worklist = visible_text(client.get(reverse("worklist")).content)
@@ -312,10 +313,30 @@ def test_the_pages_speak_in_clinical_language_for_every_kind_of_dated_value(clie
     assert (f"Expires: ALC, infectious-disease markers before collection on {days(2)}" not in worklist)  # two dates
     for short in (f"Expires: infectious-disease markers before collection on {days(2)}",
                   f"Expires: ALC before collection on {days(2)}",
-                  f"Expires: bilirubin before lymphodepletion on {days(9)}",
-                  f"Expires: temperature before infusion on {days(14)}"):
+                  f"Expires: bilirubin before lymphodepletion on {days(4)}",
+                  f"Expires: temperature before infusion on {days(6)}"):
         assert short in worklist
     week = visible_text(client.get(reverse("this_week")).content)
     assert_clinical(week)
-    assert f"Bilirubin expires before the planned lymphodepletion on {days(9)} (measured {days(0)}" in week
-    assert f"Temperature expires before the planned infusion on {days(14)} (taken {days(0)}" in week
+    assert f"Bilirubin expires before the planned lymphodepletion on {days(4)} (measured {days(-5)}" in week
+    assert f"Temperature expires before the planned infusion on {days(6)} (taken {days(0)}" in week
+
+
+def test_a_temperature_taken_before_an_infusion_after_the_week_is_not_listed_yet(client, coordinator):
+    """The temperature counts only on the infusion day (a window of 0 days): one taken earlier is
+    listed in the week of the infusion (day 6: listed), not before it (day 7: not yet)."""
+    administrator = UserFactory(role="Administrator")
+    draft = rulesets.ruleset_draft_create(by=administrator, name="Dated fever")
+    rulesets.ruleset_group_hold(draft=draft, group="dated fever", held=True, by=administrator)
+    rulesets.ruleset_publish(draft=RuleSet.objects.get(pk=draft.pk), note="Fever by date", by=administrator)
+    for study_id, infusion in (("CART-T6", 6), ("CART-T7", 7)):
+        patient = PatientFactory(by=coordinator, study_id=study_id, initials="TT")
+        record(patient, coordinator, infusion_date=days(infusion),
+               temperature={"value": 36.8, "unit": "C", "measured_at": f"{days(0)}T08:00"})
+    client.force_login(coordinator)
+    page = client.get(reverse("worklist")).content.decode()
+    assert f"Expires: temperature before infusion on {days(6)}" in _row(page, "CART-T6")
+    assert "temperature" not in _row(page, "CART-T7")
+    week = client.get(reverse("this_week")).content.decode()
+    assert f"Temperature expires before the planned infusion on {days(6)}" in week
+    assert f"Temperature expires before the planned infusion on {days(7)}" not in week
