@@ -201,10 +201,25 @@ def test_an_earlier_episode_stays_readable_and_the_patient_page_links_the_curren
     current = _page(client, people["Physician"], "episode_timeline", second)
     assert "<title>CART-TL-7 · Timeline · CAR-T readiness</title>" in current.content.decode()
     assert "Nothing dated yet" in _text(current) and "No infusion date recorded" in _text(current)
-    assert "Your infusion day (day 0): Sunday 2026-12-20" in _text(_page(client, coordinator, "episode_card", first))
+    # Its dates will not happen: no card or calendar file from them, and the page says why.
+    card = _page(client, coordinator, "episode_card", first)
+    assert card.status_code == 409 and "Your infusion day" not in _text(card)
+    assert "its planned dates are no longer the patient's plan" in _text(card)
+    assert reverse("episode_card", args=[second.public_id]) in card.content.decode()
+    assert _page(client, coordinator, "episode_calendar", first).status_code == 409
     patient_page = _page(client, coordinator, "patient_detail", patient).content.decode()
     assert reverse("episode_timeline", args=[second.public_id]) in patient_page
     assert reverse("episode_timeline", args=[first.public_id]) not in patient_page
+
+
+def test_an_episode_closed_as_treatment_completed_keeps_its_card_and_calendar(client, people, patient):
+    from django.utils import timezone
+
+    Assessment.objects.filter(pk=patient.assessment_id).update(
+        closed_at=timezone.now(), closed_by=people["Coordinator"], close_reason="completed")
+    card = _page(client, people["Coordinator"], "episode_card", patient.assessment)
+    assert card.status_code == 200 and "Your infusion day (day 0): Sunday 2026-12-20" in _text(card)
+    assert _page(client, people["Coordinator"], "episode_calendar", patient.assessment).status_code == 200
 
 
 # --- the page ---

@@ -42,6 +42,21 @@ def care_team_required(view):
     return wrapped
 
 
+def plan_stands(episode) -> bool:
+    """Whether the episode's dates are still the patient's plan: open, or closed as treatment
+    completed (its infusion and the periods after it happened). An episode replaced, stopped or
+    closed as not eligible keeps its timeline but gives no card or calendar file: its dates will
+    not happen, and a patient or a calendar must not be told they will."""
+    return not episode.is_closed or episode.close_reason == episode.CloseReason.COMPLETED
+
+
+def _not_the_plan(request, episode):
+    current = episode.patient.assessment
+    return render(request, "timeline/not_the_plan.html", {
+        "episode": episode, "current": current if current is not None and current.pk != episode.pk else None,
+    }, status=409)
+
+
 def _title(episode) -> str:
     """The page's name: the current episode's timeline is "Timeline"; an earlier one's says which."""
     if episode.patient.assessment_id == episode.pk:
@@ -69,6 +84,8 @@ def episode_timeline_page(request, public_id):
 def episode_card(request, public_id):
     """A one-page card for the patient, in plain words: no study identifier, no initials."""
     episode = episode_or_404(public_id)
+    if not plan_stands(episode):
+        return _not_the_plan(request, episode)
     ruleset = version_in_force(episode)
     thresholds = thresholds_of(ruleset)
     return render(request, "timeline/card.html", {
@@ -81,6 +98,8 @@ def episode_card(request, public_id):
 @require_safe
 def episode_calendar(request, public_id):
     episode = episode_or_404(public_id)
+    if not plan_stands(episode):
+        return _not_the_plan(request, episode)
     periods = periods_of(episode, thresholds_of(version_in_force(episode)))
     response = HttpResponse(calendar.episode_calendar(episode, key_dates(episode), periods),
                             content_type="text/calendar; charset=utf-8")
