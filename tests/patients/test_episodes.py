@@ -296,6 +296,10 @@ def test_the_patient_page_lists_the_episodes_and_a_past_ones_page_is_read_only(c
     page = response.content.decode()
     assert response.status_code == 200
     assert "Episode 1 · First work-up (closed: replaced by a new episode) — read only" in page
+    # The header names the episode the page shows, not the patient's current one, and says which is current.
+    header = page[page.index('class="mb-1 episode-name"'):page.index('aria-label="Patient"')]
+    assert "Episode 1 · First work-up" in header and "Episode 2" not in header.split("current episode is")[0]
+    assert "the patient's current episode is episode 2" in header
     assert reverse("evaluation_detail", args=[evaluation.public_id]) in page
     assert reverse("signoff_pdf", args=[signoff.public_id]) in page and "— stands" in page
     assert "Leukapheresis (collection)" in page and "closed: replaced by episode 2 (Re-collection)" in page

@@ -73,6 +73,7 @@ def test_every_page_names_the_patient_the_stage_the_version_and_its_number(signe
     for number, text in enumerate(pages, 1):
         assert "Patient CART-002 (QX)" in text, number
         assert "Stage: Before infusion" in text, number
+        assert "Episode 1" in text, number  # a re-treated patient's signed copies tell their episodes apart
         assert "Rule-set version 1" in text, number
         assert f"Page {number} of {len(pages)}" in text, number
         assert "Times are shown in Europe/London" in text, number
