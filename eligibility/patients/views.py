@@ -300,8 +300,14 @@ def key_dates(request, public_id):
         raise PermissionDenied
     _, engine = active_engine()
     data = request.POST if request.method == "POST" else restored_entries(request)
+    # A save refused because the episode was closed (or the patient withdrawn) since the page was
+    # opened shows what was typed, not the saved dates: nothing typed is lost.
+    refused_post = request.method == "POST" and bool(refusal)
     form = KeyDatesForm(data, initial=KeyDatesForm.initial_for(assessment), assessment=assessment, engine=engine,
-                        read_only=not may_edit or bool(refusal))
+                        read_only=not may_edit or (bool(refusal) and not refused_post))
+    if refused_post:
+        form.is_valid()
+        form.add_error(None, f"Not saved: {refusal} What you typed is kept below.")
     if request.method == "POST" and not refusal and form.is_valid():
         previous = assessment.current_evaluation_id
         try:

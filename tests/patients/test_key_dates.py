@@ -235,3 +235,17 @@ def test_an_episode_only_change_keeps_the_signature_and_a_treatment_date_voids_i
     response = signed_in.post(_url(patient), {**_open(signed_in, patient), "leukapheresis_date": _day(4)})
     assert not SignOff.objects.standing().filter(pk=signoff.pk).exists()
     assert "signature" in _text(signed_in.get(response.url).content.decode()).lower()
+
+
+def test_a_save_refused_because_the_episode_was_closed_meanwhile_keeps_what_was_typed(signed_in, patient, cora):
+    from eligibility.patients import episodes_services
+
+    form = {**_open(signed_in, patient), "lymphodepletion_start_date": _day(9), "consent_on": _day(-2)}
+    episodes_services.episode_close(assessment=_episode(patient), reason="stopped", note="Moved abroad", by=cora)
+    response = signed_in.post(_url(patient), form)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Not saved: Episode 1 is closed" in _text(page) and "What you typed is kept below." in _text(page)
+    values = _form_values(page)
+    assert values["lymphodepletion_start_date"] == _day(9) and values["consent_on"] == _day(-2)
+    assert "lymphodepletion_start_date" not in _episode(patient).data  # nothing saved
