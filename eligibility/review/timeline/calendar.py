@@ -56,7 +56,7 @@ def episode_calendar(episode: Assessment, dates: list[KeyDate], periods: list[Af
         if date.on is None:
             continue
         state = "done" if date.done else "planned"
-        calendar.add_component(_event(episode, date.key, date.on, f"{date.label} ({state})",
+        calendar.add_component(_event(episode, date.key, date.on, f"{date.label}, {state}",
                                       f"{date.label}, {state}, {date.on.isoformat()}.", now))
     for period in periods:
         calendar.add_component(_event(
