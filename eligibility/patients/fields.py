@@ -192,6 +192,11 @@ class LocalDateTimeField(forms.CharField):
             raise ValidationError("enter the date and the time (hours and minutes) it was done.",
                                   code="invalid") from None
         DateWithin(planned=False)(moment.date())
+        # Done: not later than now either (the site's local time, to the minute).
+        now = timezone.localtime().replace(second=0, microsecond=0, tzinfo=None)
+        if moment.date() == now.date() and datetime.datetime.fromisoformat(text[:16]) > now:
+            raise ValidationError(f"cannot be later than now ({now:%H:%M} today): enter the time it was done.",
+                                  code="in_future")
         return text
 
 

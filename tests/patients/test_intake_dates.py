@@ -171,3 +171,17 @@ def test_a_refused_save_keeps_the_defaults_it_was_shown_with_so_the_second_save_
     assert again["temperature__measured_at"] == "2026-03-02T10:30"
     assert signed_in.post(_url(patient, "pre_infusion"), again).status_code == 302
     assert _data(patient) == {"tocilizumab_doses_available": 2, "caregiver_confirmed": True}
+
+
+def test_a_time_taken_today_is_not_later_than_now(clock):
+    """10:30 in Auckland: a temperature taken at 10:30 is accepted, at 10:31 refused beside it;
+    yesterday late in the evening is fine."""
+    from django.core.exceptions import ValidationError
+
+    from eligibility.patients.fields import LocalDateTimeField
+
+    field = LocalDateTimeField(label="Taken at")
+    assert field.clean("2026-03-02T10:30") == "2026-03-02T10:30"
+    assert field.clean("2026-03-01T23:59") == "2026-03-01T23:59"
+    with pytest.raises(ValidationError, match=r"cannot be later than now \(10:30 today\)"):
+        field.clean("2026-03-02T10:31")
