@@ -62,11 +62,14 @@ class Line:
     label: str
     x: float
     label_y: float
+    side: str = ""  # "start" or "end" when set by the placement of two lines
 
     @property
     def anchor(self) -> str:
-        """The label's side of the line, so that it stays inside the drawing."""
-        return "end" if self.x > (PLOT_X0 + PLOT_X1) / 2 else "start"
+        """The label's side of the line, so that it stays inside the drawing (and, with two lines,
+        the left one's label to its left and the right one's to its right: neither line crosses the
+        other's label)."""
+        return self.side or ("end" if self.x > (PLOT_X0 + PLOT_X1) / 2 else "start")
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,11 @@ def drawing(dates: list[KeyDate], *, thresholds: Mapping[str, Decimal | None], p
         lines.append(Line("today", f"Today {today.isoformat()}" + (f" ({day_text(today, zero)})" if zero else ""),
                           x(today) + day_width / 2, label_y))
         label_y += 18
+    if len(lines) == 2:  # the left line's label on the first row, to its left; the right one's below, to its right
+        left, right = sorted(lines, key=lambda line: line.x)
+        first, second = bottom + 18, bottom + 36
+        lines = [Line(left.key, left.label, left.x, first, "end" if left.x > 220 else "start"),  # row labels end above
+                 Line(right.key, right.label, right.x, second, "start" if PLOT_X1 - right.x > 240 else "end")]
     description = "; ".join([f"Dates from {start.isoformat()} to {end.isoformat()}"] + [bar.text for bar in bars]
                             + [line.label for line in lines]) + "."
     return Drawing(bars=placed, lines=lines, ticks=_ticks(start, end, x), start=start, end=end,
