@@ -57,6 +57,21 @@ SAVE_WARNING = HTML('{% if save_warning and not refusal %}<p class="signature-wa
                     'small mb-2" id="save-warning"><span aria-hidden="true">⚠</span> {{ save_warning }}</p>{% endif %}')
 
 
+def signed_base(text: str, *, assessment_pk: int, problem: str, salt: str = BASE_SALT) -> dict[str, Any] | None:
+    """The signed snapshot of what a form showed (``{"a": assessment pk, "v": values}``), or
+    ``None`` when the client sent none; a snapshot tampered with, or of another assessment, is
+    refused with ``problem`` (the intake and key-dates forms share it)."""
+    if not text:
+        return None
+    try:
+        base = signing.loads(text, salt=salt)
+    except signing.BadSignature:
+        raise ValidationError(problem, code="tampered") from None
+    if not isinstance(base, dict) or base.get("a") != assessment_pk or not isinstance(base.get("v"), dict):
+        raise ValidationError(problem, code="tampered")
+    return base
+
+
 class SectionForm(forms.Form):
     """One phase's intake fields, validated by the engine together with the rest of the case.
 
@@ -213,16 +228,8 @@ class SectionForm(forms.Form):
 
     def clean_base(self) -> dict[str, Any] | None:
         """The signed snapshot (``None`` when the client sent none)."""
-        text = self.cleaned_data.get("base") or ""
-        if not text:
-            return None
-        try:
-            base = signing.loads(text, salt=BASE_SALT)
-        except signing.BadSignature:
-            raise ValidationError(self.HIDDEN_PROBLEM, code="tampered") from None
-        if not isinstance(base, dict) or base.get("a") != self.assessment.pk or not isinstance(base.get("v"), dict):
-            raise ValidationError(self.HIDDEN_PROBLEM, code="tampered")
-        return base
+        return signed_base(self.cleaned_data.get("base") or "", assessment_pk=self.assessment.pk,
+                           problem=self.HIDDEN_PROBLEM)
 
     def base_values(self) -> dict[str, Any] | None:
         """The section's values the form was built from; ``None`` when unknown.

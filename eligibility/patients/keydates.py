@@ -21,7 +21,7 @@ from django.utils import timezone
 from ..rules import LABELS, CaseValidationError, Engine
 from .episodes import KEY_DATES, day0, day_text
 from .fields import EARLIEST_DATE, PLANNED_DATE_HORIZON_DAYS, DateWithin
-from .forms import engine_message_words
+from .forms import engine_message_words, signed_base
 
 BASE_SALT = "eligibility.keydates.base"
 #: The words of each done flag beside its date (whole, so that a screen reader's list of fields tells them apart).
@@ -128,16 +128,8 @@ class KeyDatesForm(forms.Form):
     # --- Checking -------------------------------------------------------------------------------
 
     def clean_base(self) -> dict[str, Any] | None:
-        text = self.cleaned_data.get("base") or ""
-        if not text:
-            return None
-        try:
-            base = signing.loads(text, salt=BASE_SALT)
-        except signing.BadSignature:
-            raise ValidationError(self.HIDDEN_PROBLEM, code="tampered") from None
-        if not isinstance(base, dict) or base.get("a") != self.assessment.pk or not isinstance(base.get("v"), dict):
-            raise ValidationError(self.HIDDEN_PROBLEM, code="tampered")
-        return base
+        return signed_base(self.cleaned_data.get("base") or "", assessment_pk=self.assessment.pk,
+                           problem=self.HIDDEN_PROBLEM, salt=BASE_SALT)
 
     def changes(self) -> dict[str, Any]:
         """The treatment dates as case keys (``None``: not recorded)."""
