@@ -175,7 +175,25 @@ TEMPLATES = [
             # the library is named here rather than found in an app's templatetags folder).
             "libraries": {"vocabulary": "eligibility.common.templatetags",
                           "handoffs": "eligibility.review.handoffs.templatetags",
-                          "dates": "eligibility.patients.templatetags"},
+                          "dates": "eligibility.patients.templatetags",
+                          "layout": "eligibility.common.layout"},
+        },
+    },
+    {
+        # The hot pages (issue 15) and the layout every page shares: Jinja2, in folders of their own
+        # (``jinja2/`` beside ``templates/``), so that neither engine ever finds the other's files.
+        # The same context processors; ``eligibility/common/jinja.py`` gives the same vocabulary.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2",
+                 *(BASE_DIR / "eligibility" / package / "jinja2" for package in ("review", "patients", "rulesets"))],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "environment": "eligibility.common.jinja.environment",
+            "context_processors": [
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "session_guard.context_processors.session_idle",
+            ],
         },
     },
 ]

@@ -1,0 +1,82 @@
+"""The Jinja2 environment of the hot pages and the shared layout (issue 15): the same vocabulary as
+the Django templates' ``{% load vocabulary dates %}`` libraries, as filters and globals, so that a
+page reads the same in either engine.
+
+Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
+``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
+Django's ``date`` filter: an aware date-time in the programme's time zone first; ``""`` for
+``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``).
+Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's URL, hashed in
+production), ``programme_time_zone()``. Django's backend adds ``request``, ``csrf_input`` and
+``csrf_token``; the context processors of settings.TEMPLATES add ``user``, ``perms``, ``messages``
+and ``session_idle``. Auto-escaping is on (as in Django templates): mark pre-rendered HTML with
+``markupsafe.Markup`` (or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
+
+from __future__ import annotations
+
+import datetime
+from functools import lru_cache
+
+from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.template.defaultfilters import pluralize
+from django.urls import get_script_prefix, reverse
+from django.utils import dateformat, timezone
+
+from jinja2 import Environment
+
+from ..patients.templatetags import day_number, with_day
+from ..rules import measure, plain
+from .display import diagnoses_text, generic_name
+from .people import display_name
+from .templatetags import plans_the_week
+from .vocabulary import unit_text
+
+
+def date(value, format_string: str = "Y-m-d") -> str:
+    """Django's ``date`` filter: a date or date-time in ``format_string`` (Django's format
+    characters), an aware date-time converted to the programme's time zone first."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return dateformat.format(value, format_string)
+
+
+def or_zero(value):
+    """``0`` for a missing count (``|default:"0"`` of the Django templates)."""
+    return value if value not in (None, "") else 0
+
+
+@lru_cache(maxsize=4096)
+def _url(name: str, args: tuple, prefix: str) -> str:
+    return reverse(name, args=args)
+
+
+def url(name: str, *args) -> str:
+    """``{% url name arg ... %}``: reversed once per process for each name, arguments and script
+    prefix (the URL configuration does not change while a process runs)."""
+    return _url(name, tuple(str(arg) for arg in args), get_script_prefix())
+
+
+@lru_cache(maxsize=256)
+def static(path: str) -> str:
+    """``{% static path %}``: the static file's URL (its hashed name in production), looked up once."""
+    return staticfiles_storage.url(path)
+
+
+def programme_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+def environment(**options) -> Environment:
+    options.pop("autoescape", None)  # always on, whatever the options say (Django's backend sets it too)
+    env = Environment(autoescape=True, **options)
+    env.filters.update({
+        "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
+        "generic_name": generic_name, "measure": measure, "plans_the_week": plans_the_week,
+        "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
+        "or_zero": or_zero,
+    })
+    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone})
+    return env

@@ -1,0 +1,35 @@
+"""The layout every page shares, for Django templates: ``{% load layout %}{% layout_part "nav" %}``
+renders the Jinja2 part ``layout/<part>.jinja`` (jinja2/layout/) with the page's context, so that
+Django's ``templates/base.html`` and Jinja2's ``jinja2/base.jinja`` are one layout (issue 15: the
+hot pages are Jinja2 templates; every other page stays a Django template)."""
+
+from __future__ import annotations
+
+from django import template
+from django.template import engines
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+PARTS = ("start", "nav", "end")
+
+
+@register.simple_tag(takes_context=True)
+def layout_part(context, part: str) -> str:
+    if part not in PARTS:
+        raise template.TemplateSyntaxError(f"layout_part: no part {part!r} (one of {', '.join(PARTS)})")
+    request = context.get("request")
+    values = {name: context.get(name) for name in ("user", "perms", "messages", "session_idle", "csrf_token")}
+    jinja = engines["jinja2"]
+    # Through the backend's Template, as a Jinja2 page is rendered (csrf_input, request), but with
+    # the values the Django context already holds (its context processors ran once).
+    page = jinja.env.get_template(f"layout/{part}.jinja")
+    values["request"] = request
+    values["messages"] = values["messages"] or ()  # a page rendered without the context processors (500)
+    if request is not None:
+        from django.middleware.csrf import get_token
+        from django.utils.html import format_html
+
+        values["csrf_input"] = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">',
+                                           get_token(request))
+    return mark_safe(page.render(values))  # noqa: S308 (an auto-escaping Jinja2 template's output)
