@@ -33,3 +33,14 @@ def layout_part(context, part: str) -> str:
         values["csrf_input"] = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">',
                                            get_token(request))
     return mark_safe(page.render(values))  # noqa: S308 (an auto-escaping Jinja2 template's output)
+
+
+@register.simple_tag(takes_context=True)
+def jinja(context, name: str, **values) -> str:
+    """``{% jinja "patients/_episode_name.jinja" episode=assessment %}``: a Jinja2 partial in a Django
+    template, with the page's context (flattened) and ``values``; so that a partial of the Jinja2
+    pages is written once and the Django pages that show the same thing include it."""
+    flat = context.flatten()
+    flat.update(values)
+    flat["messages"] = flat.get("messages") or ()
+    return mark_safe(engines["jinja2"].env.get_template(name).render(flat))  # noqa: S308 (auto-escaping Jinja2 output)
