@@ -6,7 +6,9 @@ hot pages are Jinja2 templates; every other page stays a Django template)."""
 from __future__ import annotations
 
 from django import template
+from django.middleware.csrf import get_token
 from django.template import engines
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -25,14 +27,18 @@ def layout_part(context, part: str) -> str:
     # the values the Django context already holds (its context processors ran once).
     page = jinja.env.get_template(f"layout/{part}.jinja")
     values["request"] = request
-    values["messages"] = values["messages"] or ()  # a page rendered without the context processors (500)
-    if request is not None:
-        from django.middleware.csrf import get_token
-        from django.utils.html import format_html
+    return mark_safe(page.render(_for_jinja(values)))  # noqa: S308 (an auto-escaping Jinja2 template's output)
 
+
+def _for_jinja(values: dict) -> dict:
+    """What Django's Jinja2 backend adds to a page's context (``csrf_input``), and no ``messages``
+    where a page was rendered without the context processors (the 500 page)."""
+    values["messages"] = values.get("messages") or ()
+    request = values.get("request")
+    if request is not None:
         values["csrf_input"] = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">',
                                            get_token(request))
-    return mark_safe(page.render(values))  # noqa: S308 (an auto-escaping Jinja2 template's output)
+    return values
 
 
 @register.simple_tag(takes_context=True)
@@ -42,5 +48,4 @@ def jinja(context, name: str, **values) -> str:
     pages is written once and the Django pages that show the same thing include it."""
     flat = context.flatten()
     flat.update(values)
-    flat["messages"] = flat.get("messages") or ()
-    return mark_safe(engines["jinja2"].env.get_template(name).render(flat))  # noqa: S308 (auto-escaping Jinja2 output)
+    return mark_safe(engines["jinja2"].env.get_template(name).render(_for_jinja(flat)))  # noqa: S308 (auto-escaping Jinja2 output)
