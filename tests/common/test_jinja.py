@@ -1,0 +1,81 @@
+"""The Jinja2 environment of the hot pages says things as the Django templates do, and the layout
+both engines share is one page."""
+
+from __future__ import annotations
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.template import Context, Template, engines
+from django.test import RequestFactory, override_settings
+
+from eligibility.common.jinja import date, or_zero, url
+from tests.factories import UserFactory
+
+
+def render(source: str, **context) -> str:
+    return engines["jinja2"].from_string(source).render(context)
+
+
+def test_autoescape_is_on_whatever_the_options():
+    assert render("{{ text }}", text="<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
+    assert engines["jinja2"].env.autoescape is True
+
+
+@override_settings(TIME_ZONE="Europe/London")
+def test_date_of_an_aware_time_is_in_the_programme_time_zone_as_in_django_templates():
+    # 23:30 UTC on 31 July is 00:30 on 1 August in London (summer time): the day changes.
+    moment = datetime.datetime(2026, 7, 31, 23, 30, tzinfo=datetime.UTC)
+    django = Template('{{ moment|date:"Y-m-d H:i" }}').render(Context({"moment": moment}))
+    assert date(moment, "Y-m-d H:i") == django == "2026-08-01 00:30"
+    # A minute before midnight in London stays on its day.
+    before = datetime.datetime(2026, 7, 31, 22, 59, tzinfo=datetime.UTC)
+    assert date(before, "Y-m-d H:i") == "2026-07-31 23:59"
+
+
+def test_date_of_a_plain_date_and_of_nothing():
+    assert render('{{ on|date("Y-m-d") }}', on=datetime.date(2026, 3, 9)) == "2026-03-09"
+    assert date(None) == "" and date("") == ""
+    assert date(datetime.datetime(2026, 3, 9, 8, 5, tzinfo=ZoneInfo("Europe/London")), "H:i") == "08:05"
+
+
+def test_or_zero_only_for_missing_counts():
+    assert [or_zero(value) for value in (None, "", 0, 3)] == [0, 0, 0, 3]
+
+
+def test_url_with_arguments_and_without():
+    assert url("worklist") == "/"
+    first = url("checklist", "2b6c1c1e-0000-4000-8000-000000000001")
+    assert first == "/patients/2b6c1c1e-0000-4000-8000-000000000001/checklist/"
+    assert url("checklist", "2b6c1c1e-0000-4000-8000-000000000002") != first
+
+
+@pytest.mark.django_db
+def test_the_layout_of_both_engines_is_one_page(settings):
+    """A Django page and a Jinja2 page with the same title and content are the same HTML (CSRF
+    tokens aside: masked anew each time)."""
+    import re
+
+    user = UserFactory(role="Coordinator")
+    request = RequestFactory().get("/")
+    request.user = user
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    django_page = engines["django"].from_string(
+        '{% extends "base.html" %}{% block title %}T{% endblock %}{% block content %}<p>x</p>{% endblock %}'
+    ).render({}, request)
+    jinja_page = engines["jinja2"].from_string(
+        '{% extends "base.jinja" %}{% block title %}T{% endblock %}{% block content %}<p>x</p>{% endblock %}'
+    ).render({}, request)
+
+    def unmasked(page):
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page).rstrip("\n")
+
+    assert unmasked(django_page) == unmasked(jinja_page)
+    assert "<title>T · CAR-T readiness</title>" in django_page
+    assert "This week" in django_page and "Coordinator" in django_page  # the role, and the page it plans
+    assert 'name="csrfmiddlewaretoken"' in django_page  # the sign-out form
