@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 #: for the batch and then polls for the lock; twice that on PostgreSQL, where only a save of one
 #: of the batch's patients waits, queued for the lock and granted as soon as the batch commits.
 BATCH_SIZE = 50
-BATCH_SIZES = (10, 200)
+BATCH_SIZES = (10, 1000)
 LOCK_TARGET_SECONDS = 0.04
 
 #: The last stage: an assessment approved at it is no longer open.
@@ -145,25 +146,25 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
         if run.total is None:
             held.filter(total__isnull=True).update(total=len(pks))
         start, size = 0, batch_size or BATCH_SIZE
-        while start < len(pks):
-            batch, outcome = pks[start:start + size], Reevaluation()
-            start += len(batch)
-            plans = _plans(ruleset, batch, engine, engines, by)
-            states_query = _states_query(ruleset, batch)
-            locked_at = time.perf_counter()
-            with transaction.atomic():
-                _commit_without_waiting_for_the_disk()
-                if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
-                    raise LeaseLost
-                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query)
-                held.update(cursor=batch[-1], done=F("done") + len(batch),
-                            reevaluated=F("reevaluated") + outcome.reevaluated,
-                            review_requested=F("review_requested") + outcome.review_requested,
-                            unevaluable=F("unevaluable") + outcome.unevaluable,
-                            unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
-                            changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
-            if batch_size is None:
-                size = _next_size(size, time.perf_counter() - locked_at)
+        with _commits_without_waiting_for_the_disk():
+            while start < len(pks):
+                batch, outcome = pks[start:start + size], Reevaluation()
+                start += len(batch)
+                plans = _plans(ruleset, batch, engine, engines, by)
+                states_query = _states_query(ruleset, batch)
+                locked_at = time.perf_counter()
+                with transaction.atomic():
+                    if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
+                        raise LeaseLost
+                    _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query)
+                    held.update(cursor=batch[-1], done=F("done") + len(batch),
+                                reevaluated=F("reevaluated") + outcome.reevaluated,
+                                review_requested=F("review_requested") + outcome.review_requested,
+                                unevaluable=F("unevaluable") + outcome.unevaluable,
+                                unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
+                                changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
+                if batch_size is None:
+                    size = _next_size(size, time.perf_counter() - locked_at)
         if not held.update(status=RuleSetReevaluation.Status.FINISHED, finished_at=timezone.now()):
             raise LeaseLost
     except LeaseLost:
@@ -181,17 +182,29 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
     return RuleSetReevaluation.objects.get(pk=run.pk)
 
 
-def _commit_without_waiting_for_the_disk() -> None:
-    """PostgreSQL: this transaction's commit returns before its WAL is flushed to disk
-    (``synchronous_commit`` off for it alone; a flush every few milliseconds follows). Only a crash
-    of the database server within that moment can lose the batch, and then wholly, with its
-    progress (one transaction): it is as if the batch had not been done, and the resumed
-    re-evaluation does it. Never corruption, and every other transaction (a coordinator's save)
-    still waits for its own flush, which also flushes the batches committed before it. SQLite
-    already commits so (``synchronous=NORMAL`` with write-ahead logging, in the settings)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+@contextmanager
+def _commits_without_waiting_for_the_disk():
+    """PostgreSQL: the run's transactions commit without waiting for their WAL to reach the disk
+    (``synchronous_commit`` off for this connection until the run ends; the server flushes it a
+    few milliseconds later). Only a crash of the database server within that moment can lose a
+    batch, and then wholly, with its progress (one transaction): as if the batch had not been
+    done, and the resumed re-evaluation does it. Never corruption, and every other connection's
+    transaction (a coordinator's save) still waits for its own flush, which also flushes the
+    batches committed before it. SQLite already commits so (``synchronous=NORMAL`` with
+    write-ahead logging, in the settings)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")  # the worker's next task commits as usual
+        except DatabaseError:  # the connection is lost (the error being raised says why): nothing to reset
+            pass
 
 
 def _next_size(size: int, locked_seconds: float) -> int:
