@@ -11,17 +11,52 @@ which is the one place the two encoders would write different JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 from django.db import models
 
 
+class EncodedJSON(Mapping):
+    """A JSON object held as the compact JSON it was encoded to (e.g. a checklist's ``as_json()``),
+    decoded only if it is read: written to a ``CompactJSONField`` as those bytes, with no decoding
+    and encoding again (decoding a 9 KB checklist costs more than evaluating it)."""
+
+    __slots__ = ("_decoded", "encoded")
+
+    def __init__(self, encoded: bytes):
+        self.encoded = encoded
+        self._decoded = None
+
+    def _value(self) -> dict[str, Any]:
+        if self._decoded is None:
+            self._decoded = orjson.loads(self.encoded)
+        return self._decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self._value()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._value())
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __eq__(self, other: object) -> bool:
+        return self._value() == (other._value() if isinstance(other, EncodedJSON) else other)
+
+    __hash__ = None  # a mapping: unhashable, as a dict
+
+
 class CompactJSONEncoder(json.JSONEncoder):
     """Compact UTF-8 JSON from orjson; the standard library for integers beyond 64 bits (and
-    anything else orjson refuses, which then fails exactly as Django's default would)."""
+    anything else orjson refuses, which then fails exactly as Django's default would). An
+    :class:`EncodedJSON` is written as it was encoded."""
 
     def encode(self, o: Any) -> str:
+        if isinstance(o, EncodedJSON):
+            return o.encoded.decode()
         try:
             return orjson.dumps(o).decode()
         except TypeError:  # orjson.JSONEncodeError is a TypeError

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from ..common.display import input_error_text, item_status_text
 from ..common.people import display_name
 from ..patients import lifecycle
 from ..patients.models import Assessment
-from ..patients.services import checklist_changes, evaluation_build
+from ..patients.services import checklist_changes, evaluation_build_encoded
 from ..rules import OVERALL_LABELS, CaseValidationError, Engine, dumps
 from ..rulesets.models import RuleSet, RuleSetReevaluation
 from ..rulesets.selectors import engine_for, ruleset_get
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 #: for the batch and then polls for the lock; twice that on PostgreSQL, where only a save of one
 #: of the batch's patients waits, queued for the lock and granted as soon as the batch commits.
 BATCH_SIZE = 50
-BATCH_SIZES = (10, 200)
+BATCH_SIZES = (10, 1000)
 LOCK_TARGET_SECONDS = 0.04
 
 #: The last stage: an assessment approved at it is no longer open.
@@ -145,23 +146,25 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
         if run.total is None:
             held.filter(total__isnull=True).update(total=len(pks))
         start, size = 0, batch_size or BATCH_SIZE
-        while start < len(pks):
-            batch, outcome = pks[start:start + size], Reevaluation()
-            start += len(batch)
-            plans = _plans(ruleset, batch, engine, engines, by)
-            locked_at = time.perf_counter()
-            with transaction.atomic():
-                if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
-                    raise LeaseLost
-                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans)
-                held.update(cursor=batch[-1], done=F("done") + len(batch),
-                            reevaluated=F("reevaluated") + outcome.reevaluated,
-                            review_requested=F("review_requested") + outcome.review_requested,
-                            unevaluable=F("unevaluable") + outcome.unevaluable,
-                            unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
-                            changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
-            if batch_size is None:
-                size = _next_size(size, time.perf_counter() - locked_at)
+        with _commits_without_waiting_for_the_disk():
+            while start < len(pks):
+                batch, outcome = pks[start:start + size], Reevaluation()
+                start += len(batch)
+                plans = _plans(ruleset, batch, engine, engines, by)
+                states_query = _states_query(ruleset, batch)
+                locked_at = time.perf_counter()
+                with transaction.atomic():
+                    if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
+                        raise LeaseLost
+                    _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query)
+                    held.update(cursor=batch[-1], done=F("done") + len(batch),
+                                reevaluated=F("reevaluated") + outcome.reevaluated,
+                                review_requested=F("review_requested") + outcome.review_requested,
+                                unevaluable=F("unevaluable") + outcome.unevaluable,
+                                unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
+                                changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
+                if batch_size is None:
+                    size = _next_size(size, time.perf_counter() - locked_at)
         if not held.update(status=RuleSetReevaluation.Status.FINISHED, finished_at=timezone.now()):
             raise LeaseLost
     except LeaseLost:
@@ -177,6 +180,31 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
         logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
         raise
     return RuleSetReevaluation.objects.get(pk=run.pk)
+
+
+@contextmanager
+def _commits_without_waiting_for_the_disk():
+    """PostgreSQL: the run's transactions commit without waiting for their WAL to reach the disk
+    (``synchronous_commit`` off for this connection until the run ends; the server flushes it a
+    few milliseconds later). Only a crash of the database server within that moment can lose a
+    batch, and then wholly, with its progress (one transaction): as if the batch had not been
+    done, and the resumed re-evaluation does it. Never corruption, and every other connection's
+    transaction (a coordinator's save) still waits for its own flush, which also flushes the
+    batches committed before it. SQLite already commits so (``synchronous=NORMAL`` with
+    write-ahead logging, in the settings)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")  # the worker's next task commits as usual
+        except DatabaseError:  # the connection is lost (the error being raised says why): nothing to reset
+            pass
 
 
 def _next_size(size: int, locked_seconds: float) -> int:
@@ -270,7 +298,10 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
                     "the checklist stays under its version until the data are corrected."))
     checklist = engine.evaluate(case)
     previous_engine = engines[assessment.previous_ruleset_id]
-    old_items = previous_engine.evaluate(previous_engine.parse_json(raw, case.evaluation_date)).items
+    # Versions of one catalogue decode the same JSON to the same case (on the same date): decoded once.
+    previous_case = (case if previous_engine.case_type is engine.case_type
+                     else previous_engine.parse_json(raw, case.evaluation_date))
+    old_items = previous_engine.evaluate(previous_case).items
     changes = checklist_changes(old_items, checklist.items)
     if assessment.signed:
         # The result, not the wording: a status or the overall result would change (a reason that
@@ -288,25 +319,39 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
                                     for change in changes)
                         + "): keep the signed checklist, or re-evaluate it under the new version and sign again."))
         return _Plan()
-    evaluation = evaluation_build(assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist,
-                                  by=by, reevaluated_from_id=assessment.previous_id, changes=changes)
+    evaluation = evaluation_build_encoded(
+        assessment_id=assessment.pk, ruleset=ruleset, case=case, checklist=checklist, by=by,
+        reevaluated_from_id=assessment.previous_id, changes=changes)
     return _Plan(replacement=lifecycle.Replacement(
         assessment_id=assessment.pk, previous_id=assessment.previous_id, evaluation=evaluation,
         void_reason=f"Re-evaluated under rule-set version {ruleset.version}.",
-        request_note=f"Rule set version {ruleset.version} published."))
+        request_note=f"Rule set version {ruleset.version} published.",
+        params=lifecycle.evaluation_params(evaluation)))
+
+
+def _states_query(ruleset: RuleSet, pks: list[int]) -> tuple[str, tuple]:
+    """The SQL reading the state plans depend on (:attr:`_Open.state`) of the rows of ``pks`` still
+    to re-evaluate: compiled before the batch takes its locks (compiling costs milliseconds)."""
+    return _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
+        signed=Exists(standing_on_current_checklist())).values_list(
+        "pk", "current_evaluation_id", "signed").query.sql_with_params()
 
 
 def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
-                      outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None) -> None:
+                      outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None,
+                      states_query: tuple[str, tuple] | None = None) -> None:
     """One batch, in the caller's transaction (which the row locks taken here last). ``plans``:
     made beforehand by :func:`_plans`, used for each row whose state is still the one planned for;
-    a row saved (or signed) since is planned again here, under the lock."""
+    a row saved (or signed) since is planned again here, under the lock. ``states_query``: the
+    batch's :func:`_states_query`, compiled beforehand."""
+    states_query = states_query or _states_query(ruleset, pks)
     lifecycle.assessments_lock(pks)
     # Read again under the lock: what was committed meanwhile is what is written. Only the state
     # that plans depend on, and the whole row of those that changed since they were planned.
     plans = plans or {}
-    states = list(_to_reevaluate(ruleset).filter(pk__in=pks).annotate(
-        signed=Exists(standing_on_current_checklist())).values_list("pk", "current_evaluation_id", "signed"))
+    with connection.cursor() as cursor:
+        cursor.execute(*states_query)
+        states = [(pk, evaluation_id, bool(signed)) for pk, evaluation_id, signed in cursor.fetchall()]
     outcome.changed_meanwhile += len(pks) - len(states)
     changed = [pk for pk, *state in states if (pk, *state) not in plans]
     unplanned = {row.state: row for row in _rows(ruleset, changed)} if changed else {}

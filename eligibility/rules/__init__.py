@@ -30,6 +30,7 @@ from .case import (
     Sex,
     WashoutStatus,
     case_as_dict,
+    case_as_json,
     case_date_errors,
     case_field_types,
     cockcroft_gault,
@@ -131,7 +132,8 @@ from .vocabulary import (
 
 __all__ = [
     # the case
-    "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "case_field_types",
+    "Case", "CaseValidationError", "Diagnosis", "AlcUnit", "TEMPERATURE_RANGES", "case_as_dict", "case_as_json",
+    "case_field_types",
     "error_model",
     "parse_case", "parse_case_json",
     # the case, criteria-v2: new enums, measurement ranges, date-times, treatment-date order, Cockcroft-Gault

@@ -978,7 +978,12 @@ def parse_case(data: Mapping[str, Any], products: Iterable[str] | None = None,
 def case_as_dict(case: Case) -> dict[str, Any]:
     """A decoded case back as JSON values (the snapshot stored beside an evaluation): the case as
     recorded (``as_of`` absent stays null; date-times as written)."""
-    return orjson.loads(_ENCODER.encode(case))
+    return orjson.loads(case_as_json(case))
+
+
+def case_as_json(case: Case) -> bytes:
+    """:func:`case_as_dict` as compact JSON (what ``orjson.dumps`` gives for it)."""
+    return _ENCODER.encode(case)
 
 
 #: The groups of the case whose members are recorded one by one (``infections.hbv``).
