@@ -23,7 +23,6 @@ from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
 from ..common.rendering import per_item
-from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
@@ -89,7 +88,7 @@ def worklist(request):
         "filters_html": worklist_html.filters_html(criteria),
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
         "criteria": criteria, "search": search, "queue": queue, "open_questions_html": questions,
-        "stages": STAGE_LABELS, "results": OVERALL_LABELS,
+        **worklist_html.LABELS,
     })
 
 
