@@ -40,6 +40,13 @@ def date(value, format_string: str = "Y-m-d") -> str:
         return ""
     if isinstance(value, datetime.datetime) and timezone.is_aware(value):
         value = timezone.localtime(value)
+    # The formats of the lists (a date, a date and a time on every row), written directly: Django's
+    # formatter parses the format and builds a formatter object each time (most of a worklist's
+    # rendering). The same characters as dateformat's Y, m, d, H, i.
+    if format_string == "Y-m-d H:i" and isinstance(value, datetime.datetime):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+    if format_string == "Y-m-d" and isinstance(value, datetime.date):
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     return dateformat.format(value, format_string)
 
 

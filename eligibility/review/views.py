@@ -28,6 +28,7 @@ from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
 from ..rules import checklist_items
 from . import services as review
+from . import worklist_html
 from .forms import (
     BulkDecisionForm,
     DispositionForm,
@@ -42,7 +43,7 @@ from .handoffs.presenters import checklist_handoff_context
 from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
-from .presenters import checklist_view_model, worklist_columns
+from .presenters import checklist_view_model
 from .selectors import physician_queue, queue_page, worklist_count, worklist_page, worklist_patients
 from .week import with_expiries
 
@@ -77,12 +78,17 @@ def worklist(request):
     with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
-    return render(request, "review/worklist.html", {
-        "page": page, "filters": FilterForm(initial=criteria), "query": worklist_query(criteria),
-        "columns": worklist_columns(criteria), "search_form": SearchForm(initial={"search": search},
-                                                                          criteria=criteria),
-        "criteria": criteria, "search": search, "queue": queue,
-        "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
+    questions = None
+    if request.user.has_perm("eligibility.view_question"):
+        # A Django partial still (it includes the question partials the checklist page shares).
+        questions = render_to_string("review/_open_questions.html", {"open_questions": open_questions()},
+                                     request=request)
+    return render(request, "review/worklist.jinja", {
+        "page": page, "query": worklist_query(criteria), "columns": worklist_html.columns(criteria),
+        "filters_html": worklist_html.filters_html(criteria),
+        "search_form_html": worklist_html.search_form_html(request, criteria, search),
+        "criteria": criteria, "search": search, "queue": queue, "open_questions_html": questions,
+        **worklist_html.LABELS,
     })
 
 
