@@ -43,14 +43,14 @@ BEGIN
     SELECT overall, flag_count, defer_count, exclude_count, missing_count INTO e
         FROM eligibility_evaluation WHERE id = NEW.current_evaluation_id;
     IF FOUND THEN
-        NEW.list_evaluated := true;
+        NEW.list_evaluated := 1;
         NEW.list_result := {_rank("e.overall", RESULTS)};
         NEW.list_flag := e.flag_count;
         NEW.list_defer := e.defer_count;
         NEW.list_exclude := e.exclude_count;
         NEW.list_missing := e.missing_count;
     ELSE
-        NEW.list_evaluated := false;
+        NEW.list_evaluated := 0;
         NEW.list_result := 0;
         NEW.list_flag := 0;
         NEW.list_defer := 0;
@@ -104,7 +104,7 @@ _RECOMPUTE = f"""UPDATE eligibility_assessment SET
         list_study = COALESCE({_PATIENT.format("upper(p.study_id)")}, ''),
         list_initials = COALESCE({_PATIENT.format("p.initials")}, ''),
         list_stage = {_rank("eligibility_assessment.stage", STAGES)},
-        list_evaluated = eligibility_assessment.current_evaluation_id IS NOT NULL,
+        list_evaluated = (CASE WHEN eligibility_assessment.current_evaluation_id IS NULL THEN 0 ELSE 1 END),
         list_result = COALESCE({_EVALUATION.format(_rank("e.overall", RESULTS))}, 0),
         list_flag = COALESCE({_EVALUATION.format("e.flag_count")}, 0),
         list_defer = COALESCE({_EVALUATION.format("e.defer_count")}, 0),
@@ -173,7 +173,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='assessment',
             name='list_evaluated',
-            field=models.BooleanField(default=False, editable=False),
+            field=models.SmallIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
             model_name='assessment',

@@ -184,14 +184,14 @@ class Assessment(models.Model):
     # and so under the same row locks): whether the row is listed (the current episode of a patient
     # not withdrawn), the patient's study identifier in capitals and initials (the tie-break), and
     # the current evaluation's result and counts and the stage as numbers in the vocabularies'
-    # order (0 when not evaluated: ``list_evaluated`` false sorts those last). One table holds the
+    # order (0 when not evaluated: ``list_evaluated`` 0 sorts those last). One table holds the
     # filter, the sort key and the tie-break, so each order is one index read a page at a time.
     # Never written by the application (a value it writes is recomputed by the trigger).
     list_shown = models.BooleanField(default=False, editable=False)
     list_study = models.CharField(max_length=40, default="", editable=False)
     list_initials = models.CharField(max_length=4, default="", editable=False)
     list_stage = models.SmallIntegerField(default=0, editable=False)
-    list_evaluated = models.BooleanField(default=False, editable=False)
+    list_evaluated = models.SmallIntegerField(default=0, editable=False)  # 1 or 0: an equality an index can use
     list_result = models.SmallIntegerField(default=0, editable=False)
     list_flag = models.SmallIntegerField(default=0, editable=False)
     list_defer = models.SmallIntegerField(default=0, editable=False)

@@ -58,8 +58,13 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
     index per order (migration 0028): the database reads one page of that index, whatever the number
     of patients. One query for the page (joins, no per-row lookups).
     """
+    # A column a filter holds to one value orders nothing: left out, the rest of the order is the
+    # filter's index read in order (a result: evaluated, that rank, then the study identifier).
+    constant = {"list_evaluated", "list_result"} if result else set()
+    if stage:
+        constant.add("list_stage")
     order = [f"-assessment__{field[1:]}" if field.startswith("-") else f"assessment__{field}"
-             for field in worklist_order(sort, direction)]
+             for field in worklist_order(sort, direction) if field.lstrip("-") not in constant]
     requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     standing = SignOff.objects.standing().filter(assessment=OuterRef("assessment"))
     # The current episode of a patient not withdrawn: the row is listed (an inner join, which lets
@@ -81,7 +86,7 @@ def _worklist_filter(*, result: str, stage: str, search: str, prefix: str) -> Q:
     if result:
         if result not in _RESULT_RANKS:
             return Q(pk__in=[])
-        condition &= Q(**{f"{prefix}list_evaluated": True, f"{prefix}list_result": _RESULT_RANKS[result]})
+        condition &= Q(**{f"{prefix}list_evaluated": 1, f"{prefix}list_result": _RESULT_RANKS[result]})
     if stage:
         if stage not in _STAGE_RANKS:
             return Q(pk__in=[])
