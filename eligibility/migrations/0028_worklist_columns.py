@@ -284,4 +284,9 @@ class Migration(migrations.Migration):
             model_name='assessment',
             index=models.Index(condition=models.Q(('list_shown', True)), fields=['-updated_at', 'list_study'], name='worklist_updated_d_idx'),
         ),
+        migrations.AddIndex(
+            model_name='question',
+            index=models.Index(condition=models.Q(('state', 'closed'), _negated=True), fields=['-state', 'updated_at'],
+                               name='question_not_closed_idx'),
+        ),
     ]

@@ -100,7 +100,9 @@ def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_so
     """How many patients ``worklist_patients`` gives for these filters, counted on the episodes'
     partial indexes of the listed rows alone (index-only: the result's or stage's index gives the
     filtered count, with no join to the patients or evaluations)."""
-    return Assessment.objects.filter(list_shown=True).filter(
+    # "list_study >= ''" holds for every row: it names the column of the indexes' tie-break, without
+    # which SQLite counted the listed rows by reading the whole table (0.9 s at 100,000, not 35 ms).
+    return Assessment.objects.filter(list_shown=True, list_study__gte="").filter(
         _worklist_filter(result=result, stage=stage, search=search, prefix="")).count()
 
 
