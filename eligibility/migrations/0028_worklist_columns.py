@@ -13,7 +13,9 @@ whenever it is written (its patient and current evaluation read by primary key);
 patient's identifier, initials, withdrawal or current episode, or an evaluation's result or counts,
 writes the episodes concerned again. The ranks are the vocabularies' order as of this migration
 (eligibility.common.vocabulary: STAGE_LABELS, OVERALL_LABELS): a change of that order needs a
-migration that replaces the functions and rewrites the rows.
+migration that replaces the functions and rewrites the rows. On SQLite, a later migration that alters
+the episodes' table rebuilds it and so drops its triggers: it must create them again (the test
+``test_the_triggers_are_there_after_every_migration`` fails until it does).
 """
 
 from django.conf import settings

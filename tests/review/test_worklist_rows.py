@@ -102,12 +102,14 @@ def _plan(queryset) -> str:
             cursor.execute("SET enable_sort = off")
             try:
                 cursor.execute(f"EXPLAIN {sql}", params)
+                rows = cursor.fetchall()
             finally:
                 cursor.execute("RESET enable_seqscan")
                 cursor.execute("RESET enable_sort")
         else:
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
-        return "\n".join(" ".join(str(column) for column in row) for row in cursor.fetchall())
+            rows = cursor.fetchall()
+        return "\n".join(" ".join(str(column) for column in row) for row in rows)
 
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
@@ -191,3 +193,19 @@ def test_the_filtered_count_at_its_boundaries(client, coordinator):
     for criteria in ({}, {"result": "deferred"}, {"stage": "screening"}, {"result": "incomplete", "stage": "screening"},
                      {"search": "b-0"}, {"result": "nonsense"}, {"stage": "nonsense"}):
         assert worklist_count(**criteria) == len(list(worklist_patients(**criteria))), criteria
+
+
+def test_the_triggers_are_there_after_every_migration():
+    """SQLite rebuilds a table to alter it (a later migration's field on the episodes) and drops its
+    triggers with the old table: such a migration must create them again (see migration 0028)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        names = {row[0] for row in cursor.fetchall() if row[0].startswith("eligibility_worklist")}
+    expected = ({"eligibility_worklist_row", "eligibility_worklist_patient", "eligibility_worklist_evaluation"}
+                if connection.vendor == "postgresql" else
+                {"eligibility_worklist_row_insert", "eligibility_worklist_row_update", "eligibility_worklist_patient",
+                 "eligibility_worklist_evaluation"})
+    assert names == expected
