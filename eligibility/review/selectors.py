@@ -29,8 +29,8 @@ from .models import Disposition, ReviewRequest, SignOff
 WORKLIST_SORTS = {sort: LIST_SORT_COLUMNS[sort][0] for sort in
                   ("study_id", "initials", "stage", "result", "flag", "defer", "exclude", "missing", "updated")}
 DEFAULT_SORT = "updated"
-_EVALUATION = "assessment__current_evaluation__"
 DEFAULT_DIRECTION = "desc"
+_EVALUATION = "assessment__current_evaluation__"
 _STAGE_RANKS = {code: position for position, code in enumerate(STAGE_LABELS)}
 _RESULT_RANKS = {code: position for position, code in enumerate(OVERALL_LABELS)}
 
