@@ -98,7 +98,7 @@ BENCH_DEBS := wrk
 BENCH_WEB_ARGS ?=
 
 ## Pages under gunicorn (production settings, 2 workers) as a share of /hello/, and the list pages
-## at 1,000 and 10,000 open assessments; on SQLite, and on PostgreSQL too when DATABASE_URL is set
+## at 1,000 and 10,000 open assessments, and a load run at 64 connections; on SQLite, and on PostgreSQL too when DATABASE_URL is set
 bench-web: install-dev assets
 	$(call apt_ensure,$(BENCH_DEBS))
 	$(PY) bench/bench_web.py $(BENCH_WEB_ARGS)

@@ -15,6 +15,10 @@ and dropped afterwards, so the one named is never touched):
    ``wrk`` measures requests per second and the median latency of ``/hello/`` and of the checklist,
    the coordinator's worklist, the physician's worklist (with the queue) and the patient page, each
    as a share of ``/hello/`` in the same run.
+   Then the **load run**: ``wrk -c64`` (``--load-connections``) for ``--load-duration`` seconds over
+   those signed-in pages and a filtered and a sorted worklist, each connection taking the next page
+   in turn (a Lua script for wrk): requests per second, p50/p99 latency and the errors (responses
+   other than 2xx/3xx, connect, read and write errors, timeouts after 10 s).
 2. **N-scaling** (``--scaling 1000,10000,...``): the list pages (worklist, physician worklist with
    the queue, a filtered and a sorted worklist) at each number of open assessments, in process
    through Django's test client with the same settings: queries per page, their time (one request)
@@ -283,6 +287,55 @@ def wrk(port, path, cookies, *, connections, duration) -> dict:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
+#: wrk's script for the load run: each request the next of a list of (path, cookie), in turn.
+LOAD_SCRIPT = """
+local requests = {%s}
+local turn = 0
+request = function()
+  turn = turn %% #requests + 1
+  local entry = requests[turn]
+  return wrk.format("GET", entry[1], {["Cookie"] = entry[2], ["X-Forwarded-Proto"] = "https"})
+end
+"""
+
+
+def _lua(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load_run(port, mix, *, connections, duration) -> dict:
+    """``connections`` connections at once for ``duration`` seconds over the signed-in pages of
+    ``mix`` (path, cookies) in turn: requests per second, median and 99th percentile latency, and
+    every error (responses other than 2xx/3xx, connect/read/write errors, timeouts after 10 s)."""
+    entries = ", ".join(f"{{{_lua(path)}, {_lua('; '.join(f'{k}={v}' for k, v in cookies.items()))}}}"
+                        for path, cookies in mix)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LOAD_SCRIPT % entries)
+    try:
+        output = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "--latency", "-s", script.name,
+             f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(percentile: str) -> float:
+        found = re.search(rf"{percentile}%\s+([\d.]+)(us|ms|s)\b", output)
+        return round(float(found.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[found.group(2)], 2)
+
+    socket_errors = dict.fromkeys(("connect", "read", "write", "timeout"), 0)
+    found = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if found:
+        socket_errors = dict(zip(socket_errors, map(int, found.groups()), strict=True))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
+    return {"connections": connections, "duration_s": duration, "pages": [path for path, _ in mix],
+            "requests": int(requests.group(1)),
+            "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+            "p50_ms": latency("50"), "p99_ms": latency("99"), "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "socket_errors": socket_errors,
+            "errors": (int(non_2xx.group(1)) if non_2xx else 0) + sum(socket_errors.values())}
+
+
 def pages_run(database: Database, args, workdir: Path) -> dict:
     static_root = workdir / "static"
     env = environment(database, static_root)
@@ -325,7 +378,13 @@ def pages_run(database: Database, args, workdir: Path) -> dict:
         floor = results["/hello/ (coordinator)"]["requests_per_s"]
         for row in results.values():
             row["share_of_hello"] = round(row["requests_per_s"] / floor, 3)
-        return results
+        load = None
+        if args.load_duration:
+            mix = [(path, cookies) for _, path, cookies, _ in pages]
+            mix.insert(3, ("/?result=deferred&sort=study_id", coordinator))
+            mix.insert(4, ("/?sort=flag&page=3", coordinator))
+            load = load_run(port, mix, connections=args.load_connections, duration=args.load_duration)
+        return results, load
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -373,6 +432,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="requests per list page and N (median)")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument("--load-connections", type=int, default=64, help="connections of the load run (default 64)")
+    parser.add_argument("--load-duration", type=int, default=20,
+                        help="seconds of the load run over the signed-in pages (0 to skip; default 20)")
     args = parser.parse_args()
     args.scaling = [int(n) for n in args.scaling.split(",") if n]
     if shutil.which("wrk") is None and not args.skip_pages:
@@ -391,11 +453,19 @@ def main() -> None:
                 if not args.skip_pages:
                     print(f"{kind}: pages, {args.n:,} open assessments, wrk -c{args.connections} "
                           f"-d{args.duration}s, 2 gunicorn workers", flush=True)
-                    report["pages"] = pages_run(database, args, Path(tmp))
+                    report["pages"], load = pages_run(database, args, Path(tmp))
                     for name, row in report["pages"].items():
                         print(f"  {name:<40} {row['requests_per_s']:>8.1f} req/s  median {row['median_ms']:>8.2f} ms"
                               f"  {row['share_of_hello']:>6.1%} of /hello/"
                               + (f"  non-2xx {row['non_2xx']}" if row["non_2xx"] else ""), flush=True)
+                    if load:
+                        report["load"] = load
+                        errors = load["socket_errors"]
+                        print(f"  load run, wrk -c{load['connections']} -d{load['duration_s']}s over "
+                              f"{len(load['pages'])} pages in turn: {load['requests_per_s']:.1f} req/s, "
+                              f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, errors {load['errors']} "
+                              f"(non-2xx/3xx {load['non_2xx']}, connect {errors['connect']}, read {errors['read']}, "
+                              f"write {errors['write']}, timeout {errors['timeout']})", flush=True)
                     database.drop()
                 if args.scaling:
                     print(f"{kind}: list pages by number of open assessments", flush=True)

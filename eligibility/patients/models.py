@@ -76,6 +76,51 @@ class Patient(models.Model):
         return self.withdrawn_at is not None
 
 
+#: The worklist's columns of an episode (see ``Assessment.list_shown``).
+LIST_FIELDS = ("list_shown", "list_study", "list_initials", "list_stage", "list_evaluated", "list_result",
+               "list_flag", "list_defer", "list_exclude", "list_missing")
+#: The worklist's sort keys as columns of the episode: (column, needs ``list_evaluated`` first).
+LIST_SORT_COLUMNS = {
+    "study_id": ("list_study", False),
+    "initials": ("list_initials", False),
+    "stage": ("list_stage", False),
+    "result": ("list_result", True),
+    "flag": ("list_flag", True),
+    "defer": ("list_defer", True),
+    "exclude": ("list_exclude", True),
+    "missing": ("list_missing", True),
+    "updated": ("updated_at", False),
+}
+
+
+def worklist_order(sort: str, direction: str) -> list[str]:
+    """The worklist's ORDER BY (field names of the episode) for a sort key and direction: the not
+    evaluated last either way, then the key, then the study identifier ascending (unique among the
+    listed rows: the order is total)."""
+    column, evaluated_first = LIST_SORT_COLUMNS[sort]
+    order = ["-list_evaluated"] if evaluated_first else []
+    order.append(f"-{column}" if direction == "desc" else column)
+    if column != "list_study":
+        order.append("list_study")
+    return order
+
+
+def worklist_indexes() -> list[models.Index]:
+    """A partial index (the listed rows) per worklist order; a descending order of the key with the
+    ascending tie-break needs an index of its own."""
+    listed = models.Q(list_shown=True)
+    indexes = [models.Index(fields=["list_study"], condition=listed, name="worklist_study_idx")]
+    for sort, (column, _) in LIST_SORT_COLUMNS.items():
+        if column == "list_study":
+            continue
+        short = sort[:7]
+        indexes.append(models.Index(fields=worklist_order(sort, "asc"), condition=listed,
+                                    name=f"worklist_{short}_a_idx"))
+        indexes.append(models.Index(fields=worklist_order(sort, "desc"), condition=listed,
+                                    name=f"worklist_{short}_d_idx"))
+    return indexes
+
+
 class Assessment(models.Model):
     """A treatment episode of a patient (first work-up, re-collection, re-treatment) and its case:
     the values of criteria.md section 3, saved as they are recorded.
@@ -134,13 +179,33 @@ class Assessment(models.Model):
     current_evaluation = models.OneToOneField(
         "Evaluation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at"])
+    # The worklist's row of this episode, kept by the database itself (triggers of migration 0028 on
+    # the patients, episodes and evaluations: every write, whatever its path, in the same statement
+    # and so under the same row locks): whether the row is listed (the current episode of a patient
+    # not withdrawn), the patient's study identifier in capitals and initials (the tie-break), and
+    # the current evaluation's result and counts and the stage as numbers in the vocabularies'
+    # order (0 when not evaluated: ``list_evaluated`` 0 sorts those last). One table holds the
+    # filter, the sort key and the tie-break, so each order is one index read a page at a time.
+    # Never written by the application (a value it writes is recomputed by the trigger).
+    list_shown = models.BooleanField(default=False, editable=False)
+    list_study = models.CharField(max_length=40, default="", editable=False)
+    list_initials = models.CharField(max_length=4, default="", editable=False)
+    list_stage = models.SmallIntegerField(default=0, editable=False)
+    list_evaluated = models.SmallIntegerField(default=0, editable=False)  # 1 or 0: an equality an index can use
+    list_result = models.SmallIntegerField(default=0, editable=False)
+    list_flag = models.SmallIntegerField(default=0, editable=False)
+    list_defer = models.SmallIntegerField(default=0, editable=False)
+    list_exclude = models.SmallIntegerField(default=0, editable=False)
+    list_missing = models.SmallIntegerField(default=0, editable=False)
+    history = HistoricalRecords(excluded_fields=["current_evaluation", "updated_at", *LIST_FIELDS])
 
     class Meta:
         ordering = ["-updated_at"]
         permissions = [("manage_episode", "Can start and close treatment episodes")]
-        # The worklist's default order (most recent change first), read in order, one page at a time.
-        indexes = [models.Index(fields=["updated_at"], name="assessment_updated_idx")]
+        # The worklist's default order (most recent change first), read in order, one page at a time;
+        # and each of its orders over the listed rows, one index per key and direction (the
+        # tie-break, the study identifier, always ascending).
+        indexes = [models.Index(fields=["updated_at"], name="assessment_updated_idx"), *worklist_indexes()]
         constraints = [
             models.UniqueConstraint(fields=["patient", "number"], name="one_episode_number_per_patient"),
             models.UniqueConstraint(fields=["patient"], condition=models.Q(closed_at__isnull=True),

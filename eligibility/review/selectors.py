@@ -6,42 +6,33 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce, Upper
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
-from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Assessment, Evaluation, Patient
+from ..patients.models import (
+    LIST_SORT_COLUMNS,
+    UNSHOWN_EVALUATION_FIELDS,
+    Assessment,
+    Evaluation,
+    Patient,
+    worklist_order,
+)
 from .handoffs.models import ReadyMark
 from .models import Disposition, ReviewRequest, SignOff
 
-
-def _rank(field: str, codes) -> Case:
-    """The position of a coded value in its vocabulary's order (a stage in the work-up's order, a
-    result worst first); NULL for no value (not evaluated), which the sort puts last."""
-    return Case(*(When(**{field: code}, then=Value(position)) for position, code in enumerate(codes)),
-                output_field=IntegerField())
-
-
-_EVALUATION = "assessment__current_evaluation__"
-
-#: The worklist's sort keys (a whitelist: the query string names a key, never a column) and what
-#: each orders by: stored columns (the counts are columns of the evaluation, the study identifier
-#: compared in capitals as it is unique), or a stage's or result's rank in its vocabulary.
-WORKLIST_SORTS = {
-    "study_id": Upper("study_id"),
-    "initials": F("initials"),
-    "stage": _rank("assessment__stage", STAGE_LABELS),
-    "result": _rank(f"{_EVALUATION}overall", OVERALL_LABELS),
-    "flag": F(f"{_EVALUATION}flag_count"),
-    "defer": F(f"{_EVALUATION}defer_count"),
-    "exclude": F(f"{_EVALUATION}exclude_count"),
-    "missing": F(f"{_EVALUATION}missing_count"),
-    "updated": F("assessment__updated_at"),
-}
-#: The sort keys every patient has a value for (no "not evaluated" to put last).
-NEVER_NULL_SORTS = frozenset({"study_id", "initials", "updated"})
+#: The worklist's sort keys (a whitelist: the query string names a key, never a column). Each orders
+#: by a column of the episode's worklist row (``Assessment.list_*``, kept by the database): the
+#: counts and result of the current evaluation, the stage and result as ranks in their
+#: vocabulary's order (worst result first), the study identifier in capitals (unique), the
+#: initials, the last change; the not evaluated last either way; ties broken by the study identifier.
+WORKLIST_SORTS = {sort: LIST_SORT_COLUMNS[sort][0] for sort in
+                  ("study_id", "initials", "stage", "result", "flag", "defer", "exclude", "missing", "updated")}
 DEFAULT_SORT = "updated"
 DEFAULT_DIRECTION = "desc"
+_EVALUATION = "assessment__current_evaluation__"
+_STAGE_RANKS = {code: position for position, code in enumerate(STAGE_LABELS)}
+_RESULT_RANKS = {code: position for position, code in enumerate(OVERALL_LABELS)}
 
 
 def search_filter(search: str) -> Q:
@@ -61,45 +52,58 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
     """Patients for the worklist with their assessment and current evaluation, filtered, searched
     and sorted by ``sort`` (a key of ``WORKLIST_SORTS``) in ``direction`` ("asc" or "desc").
 
-    Ties are broken by the study identifier and then the primary key, so that the order is total
-    and pages neither repeat nor skip a row; no value (not evaluated) sorts last either way. One
-    query for the page whatever the number of patients (joins, no per-row lookups).
+    Ties are broken by the study identifier (unique whatever its letter case), so that the order is
+    total and pages neither repeat nor skip a row; no value (not evaluated) sorts last either way.
+    The listed rows, the sort key and the tie-break are columns of the episode's row, with a partial
+    index per order (migration 0028): the database reads one page of that index, whatever the number
+    of patients. One query for the page (joins, no per-row lookups).
     """
-    key = WORKLIST_SORTS[sort]
-    # NULLS LAST only where a value can be missing: on a column that always has one, it would keep
-    # the database from reading the column's index in order (and from stopping after one page).
-    nulls_last = True if sort not in NEVER_NULL_SORTS else None
-    primary = key.desc(nulls_last=nulls_last) if direction == "desc" else key.asc(nulls_last=nulls_last)
+    # A column a filter holds to one value orders nothing: left out, the rest of the order is the
+    # filter's index read in order (a result: evaluated, that rank, then the study identifier).
+    constant = {"list_evaluated", "list_result"} if result else set()
+    if stage:
+        constant.add("list_stage")
+    order = [f"-assessment__{field[1:]}" if field.startswith("-") else f"assessment__{field}"
+             for field in worklist_order(sort, direction) if field.lstrip("-") not in constant]
     requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     standing = SignOff.objects.standing().filter(assessment=OuterRef("assessment"))
-    # Every patient has its assessment (created with it): an inner join, which lets the database
-    # read the patients in the order of an assessment column's index.
-    patients = (Patient.objects.active().filter(assessment__isnull=False)
+    # The current episode of a patient not withdrawn: the row is listed (an inner join, which lets
+    # the database read the episodes in the order of an index and look their patients up).
+    patients = (Patient.objects.active().filter(assessment__list_shown=True)
                 .select_related("assessment", "assessment__current_evaluation", "assessment__updated_by")
                 # Only the columns a row shows: not the recorded case nor the stored checklist.
                 .defer("assessment__data", *(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS))
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
-                .order_by(primary, Upper("study_id").asc(), "pk"))
-    return patients.filter(_worklist_filter(result=result, stage=stage, search=search))
+                .order_by(*order))
+    return patients.filter(_worklist_filter(result=result, stage=stage, search=search, prefix="assessment__"))
 
 
-def _worklist_filter(*, result: str, stage: str, search: str) -> Q:
+def _worklist_filter(*, result: str, stage: str, search: str, prefix: str) -> Q:
+    """The filters as conditions on the episode's worklist columns (``prefix``: the path from the
+    model queried to the episode); a result or stage outside the vocabulary matches nothing."""
     condition = Q()
     if result:
-        condition &= Q(assessment__current_evaluation__overall=result)
+        if result not in _RESULT_RANKS:
+            return Q(pk__in=[])
+        condition &= Q(**{f"{prefix}list_evaluated": 1, f"{prefix}list_result": _RESULT_RANKS[result]})
     if stage:
-        condition &= Q(assessment__stage=stage)
+        if stage not in _STAGE_RANKS:
+            return Q(pk__in=[])
+        condition &= Q(**{f"{prefix}list_stage": _STAGE_RANKS[stage]})
     if search:
-        condition &= search_filter(search)
+        condition &= search_filter(search) if prefix else Q(patient__in=Patient.objects.filter(search_filter(search)))
     return condition
 
 
 def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_sort) -> int:
-    """How many patients ``worklist_patients`` gives for these filters, counted on the patients alone
-    where no filter needs their assessment: an index-only count of the active patients' partial
-    index, instead of joining every assessment to count them."""
-    return Patient.objects.active().filter(_worklist_filter(result=result, stage=stage, search=search)).count()
+    """How many patients ``worklist_patients`` gives for these filters, counted on the episodes'
+    partial indexes of the listed rows alone (index-only: the result's or stage's index gives the
+    filtered count, with no join to the patients or evaluations)."""
+    # "list_study >= ''" holds for every row: it names the column of the indexes' tie-break, without
+    # which SQLite counted the listed rows by reading the whole table (0.9 s at 100,000, not 35 ms).
+    return Assessment.objects.filter(list_shown=True, list_study__gte="").filter(
+        _worklist_filter(result=result, stage=stage, search=search, prefix="")).count()
 
 
 class _CountedPaginator(Paginator):
@@ -147,11 +151,19 @@ def physician_queue():
     # (evaluation to assessment and back) the database estimated one row and nested its loops.
     current = Assessment.objects.filter(current_evaluation=OuterRef("pk"), patient__withdrawn_at__isnull=True,
                                          closed_at__isnull=True)
+    # The conditions under the OR as scalar subqueries (the first matching row's key, or none), not
+    # EXISTS: PostgreSQL may answer an EXISTS under an OR by hashing every open ready mark first (33,000 at
+    # 100,000 assessments: most of the query's time), where a scalar subquery is one index look-up
+    # for each evaluation read until the page is full.
     return (
         Evaluation.objects.filter(Exists(current))
+        .alias(open_mark=Subquery(mark.order_by().values("pk")[:1]),
+               standing_signoff=Subquery(signed.order_by().values("pk")[:1]),
+               open_request=Subquery(requested.order_by().values("pk")[:1]))
         # A request on an unsigned checklist (the new version cannot evaluate its data) is the
         # coordinator's to resolve: it stays on the worklist, not in the physicians' queue.
-        .filter((Exists(mark) & ~Exists(signed)) | (Exists(signed) & Exists(requested)))
+        .filter(Q(open_mark__isnull=False, standing_signoff__isnull=True)
+                | Q(standing_signoff__isnull=False, open_request__isnull=False))
         .annotate(review_requested=Exists(requested),
                   ready_marked_by=Subquery(mark.values("marked_by_name")[:1]),
                   ready_marked_at=Subquery(mark.values("marked_at")[:1]),
