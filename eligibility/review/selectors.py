@@ -170,7 +170,7 @@ def physician_queue():
                   undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
                   - Coalesce(Subquery(decided, output_field=IntegerField()), 0))
         .select_related("assessment__patient")
-        .defer(*UNSHOWN_EVALUATION_FIELDS)
+        .defer("assessment__data", *UNSHOWN_EVALUATION_FIELDS)  # not the recorded case: the queue shows none of it
         .order_by("created_at", "pk")
     )
 
