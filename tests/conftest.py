@@ -23,6 +23,36 @@ def examples():
     return load_examples()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _jinja2_pages_in_response_context():
+    """The test client's ``response.context`` and ``response.templates`` for Jinja2 pages too.
+
+    Django instruments only its own engine (``template_rendered`` is sent by Django templates);
+    a page rendered by the Jinja2 backend (issue 15) sends it here with its whole context (the
+    view's, then request, csrf and the context processors', as the backend adds them), before
+    the crispy-forms templates it renders, so that a test reads the page's context first."""
+    from django.template.backends import jinja2 as backend
+    from django.template.backends.utils import csrf_input_lazy, csrf_token_lazy
+    from django.test.signals import template_rendered
+
+    original = backend.Template.render
+
+    def render(self, context=None, request=None):
+        context = {} if context is None else dict(context)
+        if request is not None:
+            context["request"] = request
+            context["csrf_input"] = csrf_input_lazy(request)
+            context["csrf_token"] = csrf_token_lazy(request)
+            for processor in self.backend.template_context_processors:
+                context.update(processor(request))
+        template_rendered.send(sender=self, template=self.template, context=context)
+        return original(self, context)
+
+    backend.Template.render = render
+    yield
+    backend.Template.render = original
+
+
 @pytest.fixture(autouse=True)
 def _fresh_engine_cache():
     """Engines of published versions are cached per process by (primary key, version): a version

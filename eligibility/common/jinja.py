@@ -5,10 +5,14 @@ page reads the same in either engine.
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
 ``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
 Django's ``date`` filter: an aware date-time in the programme's time zone first; ``""`` for
-``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``).
+``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``),
+``linebreaksbr`` (Django's: escaped, line breaks as ``<br>``).
 Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's URL, hashed in
-production), ``programme_time_zone()``. Django's backend adds ``request``, ``csrf_input`` and
-``csrf_token``; the context processors of settings.TEMPLATES add ``user``, ``perms``, ``messages``
+production), ``programme_time_zone()``, ``crispy(form)`` (``{% crispy form %}`` of a form whose
+helper has no ``<form>`` tag), ``free_text_max``, ``free_text_help`` (the free-text limit as a
+number and in words, as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend
+adds ``request``, ``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add
+``user``, ``perms``, ``messages``
 and ``session_idle``. Auto-escaping is on (as in Django templates): mark pre-rendered HTML with
 ``markupsafe.Markup`` (or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
 
@@ -17,9 +21,10 @@ from __future__ import annotations
 import datetime
 from functools import lru_cache
 
+from crispy_forms.utils import render_crispy_form
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.template.defaultfilters import pluralize
+from django.template.defaultfilters import linebreaksbr, pluralize
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
 
@@ -30,6 +35,7 @@ from ..rules import measure, plain
 from .display import diagnoses_text, generic_name
 from .people import display_name
 from .templatetags import plans_the_week
+from .text import FREE_TEXT_MAX
 from .vocabulary import unit_text
 
 
@@ -69,6 +75,12 @@ def programme_time_zone() -> str:
     return settings.TIME_ZONE
 
 
+def crispy(form):
+    """``{% crispy form %}`` for a form whose helper renders no ``<form>`` tag (so no CSRF token:
+    the page's own ``<form>`` carries it); its HTML is crispy-forms' (escaped, marked safe)."""
+    return render_crispy_form(form)
+
+
 def environment(**options) -> Environment:
     options.pop("autoescape", None)  # always on, whatever the options say (Django's backend sets it too)
     env = Environment(autoescape=True, **options)
@@ -76,7 +88,9 @@ def environment(**options) -> Environment:
         "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
         "generic_name": generic_name, "measure": measure, "plans_the_week": plans_the_week,
         "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
-        "or_zero": or_zero,
+        "or_zero": or_zero, "linebreaksbr": linebreaksbr,
     })
-    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone})
+    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
+                        "crispy": crispy, "free_text_max": FREE_TEXT_MAX,
+                        "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
     return env

@@ -160,7 +160,7 @@ def checklist(request, public_id):
     """The current checklist of a patient."""
     patient = patient_or_404(public_id)
     evaluation = _current_evaluation(patient)
-    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, True))
+    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -172,7 +172,7 @@ def evaluation_detail(request, public_id):
         public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
-    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, current))
+    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, current))
 
 
 def _evaluation_for_review(public_id) -> Evaluation:
@@ -185,7 +185,7 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
-    return render(request, "review/checklist.html", context, status=status)
+    return render(request, "review/checklist.jinja", context, status=status)
 
 
 @permission_required("eligibility.add_disposition", raise_exception=True)
@@ -290,10 +290,10 @@ def _fragments(request, evaluation, codes, message, status=200, **forms_to_show)
     rows = {row["code"]: row for row in context["view"]["all_items"]}
     return JsonResponse({
         "ok": status == 200, "message": message, "undecided": len(context["view"]["undecided"]),
-        "items": {code: render_to_string("review/_checklist_item.html", {**context, "item": rows[code]},
+        "items": {code: render_to_string("review/_checklist_item.jinja", {**context, "item": rows[code]},
                                          request=request) for code in codes},
-        "bulk": render_to_string("review/_bulk_decisions.html", context, request=request),
-        "sign": render_to_string("review/_sign_block.html", context, request=request),
+        "bulk": render_to_string("review/_bulk_decisions.jinja", context, request=request),
+        "sign": render_to_string("review/_sign_block.jinja", context, request=request),
     }, status=status)
 
 
