@@ -24,9 +24,11 @@ from functools import lru_cache
 from crispy_forms.utils import render_crispy_form
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.template.backends.utils import csrf_input
 from django.template.defaultfilters import linebreaksbr, pluralize
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
+from django.utils.functional import SimpleLazyObject
 
 from jinja2 import Environment
 
@@ -73,6 +75,15 @@ def static(path: str) -> str:
 
 def programme_time_zone() -> str:
     return settings.TIME_ZONE
+
+
+def csrf_once(request) -> dict:
+    """Context processor of the Jinja2 pages: ``csrf_input`` worked out once a page. Django's Jinja2
+    backend gives a lazy value that masks the token anew at each use (32 random characters and a
+    string join): the checklist uses it in every row's forms, 60 times a page. Still lazy (a page
+    without a form does not ask for the token, so it sets no CSRF cookie); the backend sets it
+    before the context processors run, which replace it."""
+    return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
 
 
 def crispy(form):

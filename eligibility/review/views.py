@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
-from ..common.rendering import per_item
+from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
@@ -106,15 +106,18 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     # The checklist this one replaced, and the signature its replacement voided (that signature
     # belongs to the previous checklist, and is shown as such).
     previous = (Evaluation.objects.filter(assessment_id=evaluation.assessment_id, pk__lt=evaluation.pk)
-                .order_by("-pk").first())
+                .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk").first())
     if previous is not None:
         context["previous"] = previous
         context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
     physician = request.user.has_perm("eligibility.add_signoff") and not closed
     if current and standing and context["open_request"] and physician:
         context["keep_form"] = ReviewKeepForm()
+        context["keep_form_html"] = empty_form_html(ReviewKeepForm, key="review keep")
     if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:
         context["reopen_form"] = reopen_form or ReopenForm()
+        if reopen_form is None:
+            context["reopen_form_html"] = empty_form_html(ReopenForm, key="reopen")
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     context.update(checklist_handoff_context(request.user, patient=patient, evaluation=evaluation, view=view,
                                              current=current))
@@ -122,6 +125,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
+        if signoff_form is None:
+            context["signoff_form_html"] = empty_form_html(SignOffForm, key="sign off")
         item_forms = item_forms or {}
         empty_forms = {}  # by status: an empty decision form, rendered once for every item of that status
         for row in view["all_items"]:
@@ -139,19 +144,20 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                     row["form_html"] = empty_forms[item.status](item.code)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [
-            {"action": action, "count": count,
-             "form": bulk_forms.get(action) or BulkDecisionForm(action=action)}
+            {"action": action, "count": count, "form": bulk_forms.get(action) or BulkDecisionForm(action=action),
+             "form_html": None if action in bulk_forms else empty_form_html(
+                 lambda action=action: BulkDecisionForm(action=action), key=("bulk", action))}
             for action, status in (("acknowledge-flags", "flag"), ("accept-missing", "missing"))
             if (count := sum(1 for row in view["undecided"] if row["status"] == status))]
     return context
 
 
 def _current_evaluation(patient) -> Evaluation:
-    evaluation = patient.assessment.current_evaluation
-    if evaluation is None:
+    # By its key: the assessment's own reference would read the row (and its JSON) once more.
+    if patient.assessment.current_evaluation_id is None:
         raise Http404("Not evaluated yet.")
     return Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
-        pk=evaluation.pk)
+        pk=patient.assessment.current_evaluation_id)
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
