@@ -9,8 +9,9 @@ Django's ``date`` filter: an aware date-time in the programme's time zone first;
 ``linebreaksbr`` (Django's: escaped, line breaks as ``<br>``).
 Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's URL, hashed in
 production), ``programme_time_zone()``, ``crispy(form)`` (``{% crispy form %}`` of a form whose
-helper has no ``<form>`` tag), ``free_text_max``, ``free_text_help`` (the free-text limit as a
-number and in words, as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend
+helper has no ``<form>`` tag), ``patient_handoffs(patient, user)`` (the patient page's
+hand-off), ``free_text_max``, ``free_text_help`` (the free-text limit as a number and in words,
+as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend
 adds ``request``, ``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add
 ``user``, ``perms``, ``messages``
 and ``session_idle``. Auto-escaping is on (as in Django templates): mark pre-rendered HTML with
@@ -86,6 +87,13 @@ def csrf_once(request) -> dict:
     return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
 
 
+def patient_handoffs(patient, user) -> dict:
+    """The patient page's hand-off (the review package's, read where the page shows it)."""
+    from ..review.handoffs.presenters import patient_handoffs as handoffs
+
+    return handoffs(patient, user)
+
+
 def crispy(form):
     """``{% crispy form %}`` for a form whose helper renders no ``<form>`` tag (so no CSRF token:
     the page's own ``<form>`` carries it); its HTML is crispy-forms' (escaped, marked safe)."""
@@ -102,6 +110,6 @@ def environment(**options) -> Environment:
         "or_zero": or_zero, "linebreaksbr": linebreaksbr,
     })
     env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
-                        "crispy": crispy, "free_text_max": FREE_TEXT_MAX,
+                        "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
                         "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
     return env

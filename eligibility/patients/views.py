@@ -125,7 +125,7 @@ def patient_detail(request, public_id):
     if current is not None:
         assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
     dates = episode_key_dates(assessment)
-    return render(request, "patients/patient_detail.html", {
+    return render(request, "patients/patient_detail.jinja", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
         "episodes": list(patient.episodes.select_related("opened_by", "closed_by").order_by("-number")),
