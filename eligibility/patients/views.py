@@ -115,8 +115,11 @@ def withdrawn_patients(request):
 @permission_required("eligibility.view_patient", raise_exception=True)
 @require_safe
 def patient_detail(request, public_id):
-    patient = patient_or_404(public_id)
+    # The episode with who last updated it (the page names them), and the episode's patient this
+    # one (the history reads it): no query for either.
+    patient = get_object_or_404(Patient.objects.select_related("assessment__updated_by"), public_id=public_id)
     assessment = patient.assessment
+    assessment.patient = patient
     # The page lists checklists by time, result, stage and rule set: not their stored items and inputs
     # (about 7 KB of JSON each, decoded for nothing, up to 50 times).
     evaluations = list(assessment.evaluations.select_related("ruleset", "created_by")

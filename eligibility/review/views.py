@@ -16,6 +16,7 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -91,7 +92,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     """What the checklist page shows: only the signatures, decisions and review requests that belong
     to this checklist; for a physician on the current one, a decision form per item that needs one
     (``item_forms`` holds a refused form, bound, to show again with its errors; ``bulk_forms`` the
-    same for a decision on several items), and the meaning the signature will have."""
+    same for a decision on several items), and the meaning the signature will have. An empty decision
+    form's HTML is ``form_html`` (rendered once per process); its ``form`` is built only if read."""
     view = checklist_view_model(evaluation)
     signoffs = list(evaluation.signoffs.all())
     standing = next((s for s in signoffs if not s.is_void), None)
@@ -134,14 +136,19 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
             if row["needs_decision"]:
                 initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
                             "justification": decided.justification} if row["decided"] else None)
-                row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
-                                                                            status=item.status)
-                if initial is None and not row["form"].is_bound:
+                if initial is None and item.code not in item_forms:
+                    # An empty form: the page shows its HTML; the form itself is built only if asked
+                    # for (not by the page: fields' deep copies and a layout for each item, for nothing).
                     if item.status not in empty_forms:
                         empty_forms[item.status] = per_item(
                             lambda code, status=item.status: DispositionForm(prefix=code, status=status),
                             key=("decision", item.status))
                     row["form_html"] = empty_forms[item.status](item.code)
+                    row["form"] = SimpleLazyObject(
+                        lambda code=item.code, status=item.status: DispositionForm(prefix=code, status=status))
+                else:  # a decision to change (initial values), or a refused one (bound, with its errors)
+                    row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
+                                                                                status=item.status)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [
             {"action": action, "count": count, "form": bulk_forms.get(action) or BulkDecisionForm(action=action),
