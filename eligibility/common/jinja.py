@@ -11,11 +11,11 @@ Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's
 production), ``programme_time_zone()``, ``crispy(form)`` (``{% crispy form %}`` of a form whose
 helper has no ``<form>`` tag), ``patient_handoffs(patient, user)`` (the patient page's
 hand-off), ``free_text_max``, ``free_text_help`` (the free-text limit as a number and in words,
-as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend
-adds ``request``, ``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add
-``user``, ``perms``, ``messages``
-and ``session_idle``. Auto-escaping is on (as in Django templates): mark pre-rendered HTML with
-``markupsafe.Markup`` (or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
+as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend adds ``request``,
+``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add ``user``,
+``perms``, ``messages`` and ``session_idle`` (and ``csrf_once``: ``csrf_input`` worked out once a
+page). Auto-escaping is on (as in Django templates): mark pre-rendered HTML with ``markupsafe.Markup``
+(or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
 
 from __future__ import annotations
 
