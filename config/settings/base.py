@@ -193,6 +193,7 @@ TEMPLATES = [
         "OPTIONS": {
             "environment": "eligibility.common.jinja.environment",
             "context_processors": [
+                "eligibility.common.jinja.csrf_once",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "session_guard.context_processors.session_idle",

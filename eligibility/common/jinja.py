@@ -5,23 +5,31 @@ page reads the same in either engine.
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
 ``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
 Django's ``date`` filter: an aware date-time in the programme's time zone first; ``""`` for
-``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``).
+``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``),
+``linebreaksbr`` (Django's: escaped, line breaks as ``<br>``).
 Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's URL, hashed in
-production), ``programme_time_zone()``. Django's backend adds ``request``, ``csrf_input`` and
-``csrf_token``; the context processors of settings.TEMPLATES add ``user``, ``perms``, ``messages``
-and ``session_idle``. Auto-escaping is on (as in Django templates): mark pre-rendered HTML with
-``markupsafe.Markup`` (or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
+production), ``programme_time_zone()``, ``crispy(form)`` (``{% crispy form %}`` of a form whose
+helper has no ``<form>`` tag), ``patient_handoffs(patient, user)`` (the patient page's
+hand-off), ``free_text_max``, ``free_text_help`` (the free-text limit as a number and in words,
+as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend adds ``request``,
+``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add ``user``,
+``perms``, ``messages`` and ``session_idle`` (and ``csrf_once``: ``csrf_input`` worked out once a
+page). Auto-escaping is on (as in Django templates): mark pre-rendered HTML with ``markupsafe.Markup``
+(or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
 
 from __future__ import annotations
 
 import datetime
 from functools import lru_cache
 
+from crispy_forms.utils import render_crispy_form
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.template.defaultfilters import pluralize
+from django.template.backends.utils import csrf_input
+from django.template.defaultfilters import linebreaksbr, pluralize
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
+from django.utils.functional import SimpleLazyObject
 
 from jinja2 import Environment
 
@@ -30,6 +38,7 @@ from ..rules import measure, plain
 from .display import diagnoses_text, generic_name
 from .people import display_name
 from .templatetags import plans_the_week
+from .text import FREE_TEXT_MAX
 from .vocabulary import unit_text
 
 
@@ -76,6 +85,28 @@ def programme_time_zone() -> str:
     return settings.TIME_ZONE
 
 
+def csrf_once(request) -> dict:
+    """Context processor of the Jinja2 pages: ``csrf_input`` worked out once a page. Django's Jinja2
+    backend gives a lazy value that masks the token anew at each use (32 random characters and a
+    string join): the checklist uses it in every row's forms, 60 times a page. Still lazy (a page
+    without a form does not ask for the token, so it sets no CSRF cookie); the backend sets it
+    before the context processors run, which replace it."""
+    return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
+
+
+def patient_handoffs(patient, user) -> dict:
+    """The patient page's hand-off (the review package's, read where the page shows it)."""
+    from ..review.handoffs.presenters import patient_handoffs as handoffs
+
+    return handoffs(patient, user)
+
+
+def crispy(form):
+    """``{% crispy form %}`` for a form whose helper renders no ``<form>`` tag (so no CSRF token:
+    the page's own ``<form>`` carries it); its HTML is crispy-forms' (escaped, marked safe)."""
+    return render_crispy_form(form)
+
+
 def environment(**options) -> Environment:
     options.pop("autoescape", None)  # always on, whatever the options say (Django's backend sets it too)
     env = Environment(autoescape=True, **options)
@@ -83,7 +114,9 @@ def environment(**options) -> Environment:
         "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
         "generic_name": generic_name, "measure": measure, "plans_the_week": plans_the_week,
         "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
-        "or_zero": or_zero,
+        "or_zero": or_zero, "linebreaksbr": linebreaksbr,
     })
-    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone})
+    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
+                        "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
+                        "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
     return env

@@ -1,4 +1,4 @@
-"""Forms repeated down a page: rendered once, given each item's code.
+"""Forms repeated down a page: rendered once, given each item's code; and a page's other empty forms.
 
 The checklist shows the same empty forms beside many of its 26 items (a note, a question, a
 decision of one kind), differing in nothing but the prefix of their fields. Rendering each through
@@ -39,3 +39,13 @@ def per_item(make_form: Callable[[str], object], *, key: Hashable) -> Callable[[
     html = _RENDERED[key]
     # Safe: rendered (and escaped) by the form's own templates; the code is escaped as it goes in.
     return lambda code: mark_safe(html.replace(CODE, escape(code)))  # noqa: S308
+
+
+def empty_form_html(make_form: Callable[[], object], *, key: Hashable) -> SafeString:
+    """The HTML of an empty form that appears once on a page (the sign-off's password, a bulk
+    decision's note): ``make_form()`` builds it, rendered once per process under ``key`` (the form
+    class and its arguments). A bound form (errors, what was typed) or one with initial values is
+    rendered with the page instead: only an empty form's HTML depends on nothing but the code."""
+    if key not in _RENDERED:
+        _RENDERED[key] = render_crispy_form(make_form())
+    return mark_safe(_RENDERED[key])  # noqa: S308 (rendered and escaped by the form's own templates)

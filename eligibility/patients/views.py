@@ -115,8 +115,11 @@ def withdrawn_patients(request):
 @permission_required("eligibility.view_patient", raise_exception=True)
 @require_safe
 def patient_detail(request, public_id):
-    patient = patient_or_404(public_id)
+    # The episode with who last updated it (the page names them), and the episode's patient this
+    # one (the history reads it): no query for either.
+    patient = get_object_or_404(Patient.objects.select_related("assessment__updated_by"), public_id=public_id)
     assessment = patient.assessment
+    assessment.patient = patient
     # The page lists checklists by time, result, stage and rule set: not their stored items and inputs
     # (about 7 KB of JSON each, decoded for nothing, up to 50 times).
     evaluations = list(assessment.evaluations.select_related("ruleset", "created_by")
@@ -125,7 +128,7 @@ def patient_detail(request, public_id):
     if current is not None:
         assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
     dates = episode_key_dates(assessment)
-    return render(request, "patients/patient_detail.html", {
+    return render(request, "patients/patient_detail.jinja", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
         "episodes": list(patient.episodes.select_related("opened_by", "closed_by").order_by("-number")),

@@ -16,13 +16,14 @@ from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
-from ..common.rendering import per_item
+from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
 from ..patients.selectors import active_patient, patient_or_404
@@ -97,7 +98,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     """What the checklist page shows: only the signatures, decisions and review requests that belong
     to this checklist; for a physician on the current one, a decision form per item that needs one
     (``item_forms`` holds a refused form, bound, to show again with its errors; ``bulk_forms`` the
-    same for a decision on several items), and the meaning the signature will have."""
+    same for a decision on several items), and the meaning the signature will have. An empty decision
+    form's HTML is ``form_html`` (rendered once per process); its ``form`` is built only if read."""
     view = checklist_view_model(evaluation)
     signoffs = list(evaluation.signoffs.all())
     standing = next((s for s in signoffs if not s.is_void), None)
@@ -112,15 +114,18 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     # The checklist this one replaced, and the signature its replacement voided (that signature
     # belongs to the previous checklist, and is shown as such).
     previous = (Evaluation.objects.filter(assessment_id=evaluation.assessment_id, pk__lt=evaluation.pk)
-                .order_by("-pk").first())
+                .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk").first())
     if previous is not None:
         context["previous"] = previous
         context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
     physician = request.user.has_perm("eligibility.add_signoff") and not closed
     if current and standing and context["open_request"] and physician:
         context["keep_form"] = ReviewKeepForm()
+        context["keep_form_html"] = empty_form_html(ReviewKeepForm, key="review keep")
     if current and physician and standing and standing.decision == SignOff.Decision.NOT_ELIGIBLE:
         context["reopen_form"] = reopen_form or ReopenForm()
+        if reopen_form is None:
+            context["reopen_form_html"] = empty_form_html(ReopenForm, key="reopen")
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     context.update(checklist_handoff_context(request.user, patient=patient, evaluation=evaluation, view=view,
                                              current=current))
@@ -128,6 +133,8 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
         dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
         context["signoff_form"] = signoff_form or SignOffForm()
+        if signoff_form is None:
+            context["signoff_form_html"] = empty_form_html(SignOffForm, key="sign off")
         item_forms = item_forms or {}
         empty_forms = {}  # by status: an empty decision form, rendered once for every item of that status
         for row in view["all_items"]:
@@ -135,29 +142,35 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
             if row["needs_decision"]:
                 initial = ({"kind": decided.kind, "reason_code": decided.reason_code,
                             "justification": decided.justification} if row["decided"] else None)
-                row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
-                                                                            status=item.status)
-                if initial is None and not row["form"].is_bound:
+                if initial is None and item.code not in item_forms:
+                    # An empty form: the page shows its HTML; the form itself is built only if asked
+                    # for (not by the page: fields' deep copies and a layout for each item, for nothing).
                     if item.status not in empty_forms:
                         empty_forms[item.status] = per_item(
                             lambda code, status=item.status: DispositionForm(prefix=code, status=status),
                             key=("decision", item.status))
                     row["form_html"] = empty_forms[item.status](item.code)
+                    row["form"] = SimpleLazyObject(
+                        lambda code=item.code, status=item.status: DispositionForm(prefix=code, status=status))
+                else:  # a decision to change (initial values), or a refused one (bound, with its errors)
+                    row["form"] = item_forms.get(item.code) or DispositionForm(prefix=item.code, initial=initial,
+                                                                                status=item.status)
         bulk_forms = bulk_forms or {}
         context["bulk"] = [
-            {"action": action, "count": count,
-             "form": bulk_forms.get(action) or BulkDecisionForm(action=action)}
+            {"action": action, "count": count, "form": bulk_forms.get(action) or BulkDecisionForm(action=action),
+             "form_html": None if action in bulk_forms else empty_form_html(
+                 lambda action=action: BulkDecisionForm(action=action), key=("bulk", action))}
             for action, status in (("acknowledge-flags", "flag"), ("accept-missing", "missing"))
             if (count := sum(1 for row in view["undecided"] if row["status"] == status))]
     return context
 
 
 def _current_evaluation(patient) -> Evaluation:
-    evaluation = patient.assessment.current_evaluation
-    if evaluation is None:
+    # By its key: the assessment's own reference would read the row (and its JSON) once more.
+    if patient.assessment.current_evaluation_id is None:
         raise Http404("Not evaluated yet.")
     return Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
-        pk=evaluation.pk)
+        pk=patient.assessment.current_evaluation_id)
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -166,7 +179,7 @@ def checklist(request, public_id):
     """The current checklist of a patient."""
     patient = patient_or_404(public_id)
     evaluation = _current_evaluation(patient)
-    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, True))
+    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -178,7 +191,7 @@ def evaluation_detail(request, public_id):
         public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
-    return render(request, "review/checklist.html", _checklist_context(request, patient, evaluation, current))
+    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, current))
 
 
 def _evaluation_for_review(public_id) -> Evaluation:
@@ -191,7 +204,7 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
-    return render(request, "review/checklist.html", context, status=status)
+    return render(request, "review/checklist.jinja", context, status=status)
 
 
 @permission_required("eligibility.add_disposition", raise_exception=True)
@@ -296,10 +309,10 @@ def _fragments(request, evaluation, codes, message, status=200, **forms_to_show)
     rows = {row["code"]: row for row in context["view"]["all_items"]}
     return JsonResponse({
         "ok": status == 200, "message": message, "undecided": len(context["view"]["undecided"]),
-        "items": {code: render_to_string("review/_checklist_item.html", {**context, "item": rows[code]},
+        "items": {code: render_to_string("review/_checklist_item.jinja", {**context, "item": rows[code]},
                                          request=request) for code in codes},
-        "bulk": render_to_string("review/_bulk_decisions.html", context, request=request),
-        "sign": render_to_string("review/_sign_block.html", context, request=request),
+        "bulk": render_to_string("review/_bulk_decisions.jinja", context, request=request),
+        "sign": render_to_string("review/_sign_block.jinja", context, request=request),
     }, status=status)
 
 

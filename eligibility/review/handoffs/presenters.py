@@ -3,10 +3,11 @@ forms the user's role may use, and the summary near the top."""
 
 from __future__ import annotations
 
-from ...common.rendering import per_item
+from ...common.rendering import empty_form_html, per_item
+from ..models import SignOff
 from .forms import NoteForm, QuestionForm
 from .models import Question
-from .selectors import checklist_handoffs, open_ready_mark
+from .selectors import checklist_handoffs, open_ready_mark, patient_notes
 
 
 def checklist_handoff_context(user, *, patient, evaluation, view, current: bool) -> dict:
@@ -38,3 +39,20 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
         "may_mark": writable and user.has_perm("eligibility.mark_ready"),
     }}
 
+
+
+def patient_handoffs(patient, user) -> dict:
+    """The patient page's hand-off (review/_patient_handoffs.jinja): the ready mark with its
+    buttons, the standing signature, the notes on the patient and the form to add one (its empty
+    HTML, rendered once per process)."""
+    assessment = patient.assessment
+    writable = not patient.is_withdrawn
+    return {
+        "assessment": assessment,
+        "ready_mark": open_ready_mark(assessment),
+        "signed": SignOff.objects.standing().filter(evaluation_id=assessment.current_evaluation_id).first(),
+        "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
+        "notes": patient_notes(patient),
+        "note_form": (empty_form_html(lambda: NoteForm(prefix="note"), key="patient note")
+                      if writable and user.has_perm("eligibility.add_note") else None),
+    }

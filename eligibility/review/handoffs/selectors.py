@@ -37,7 +37,9 @@ def checklist_handoffs(evaluation, *, current: bool) -> dict:
     The current checklist shows every question and item note of the patient (a question stays
     open across re-evaluations until a physician closes it); a past checklist only those written on it.
     """
-    questions = Question.objects.filter(assessment_id=evaluation.assessment_id).prefetch_related(
+    # With the episode and patient each question's steps read (whether the patient is withdrawn).
+    questions = Question.objects.filter(assessment_id=evaluation.assessment_id).select_related(
+        "assessment__patient").prefetch_related(
         Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
     notes = Note.objects.filter(patient__episodes=evaluation.assessment_id).exclude(code="")
     if not current:

@@ -1,7 +1,5 @@
 """Hand-offs in pages other packages own: ``{% load handoffs %}``.
 
-- ``{% patient_handoffs %}`` (patient page): the ready mark with its buttons, the notes on the
-  patient and the form to add one;
 - ``{% signature_warning patient as save_warning %}`` (intake form): the standing signature a save
   would void, in words, or an empty string;
 - ``{% free_text_max %}``, ``{% free_text_help %}``: the free-text limit, as a number and in words
@@ -15,26 +13,8 @@ from django.utils import timezone
 
 from ...common.text import FREE_TEXT_MAX
 from ..models import SignOff
-from .forms import NoteForm
-from .selectors import open_ready_mark, patient_notes
 
 register = template.Library()
-
-
-@register.inclusion_tag("review/_patient_handoffs.html", takes_context=True)
-def patient_handoffs(context):
-    patient, user = context["patient"], context["request"].user
-    assessment = patient.assessment
-    writable = not patient.is_withdrawn
-    signed = SignOff.objects.standing().filter(evaluation_id=assessment.current_evaluation_id).first()
-    return {
-        "patient": patient, "assessment": assessment, "perms": context.get("perms"),
-        "csrf_token": context.get("csrf_token"),
-        "ready_mark": open_ready_mark(assessment), "signed": signed,
-        "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
-        "notes": patient_notes(patient),
-        "note_form": NoteForm(prefix="note") if writable and user.has_perm("eligibility.add_note") else None,
-    }
 
 
 @register.simple_tag
