@@ -79,16 +79,12 @@ def worklist(request):
     with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
-    questions = None
-    if request.user.has_perm("eligibility.view_question"):
-        # A Django partial still (it includes the question partials the checklist page shares).
-        questions = render_to_string("review/_open_questions.html", {"open_questions": open_questions()},
-                                     request=request)
     return render(request, "review/worklist.jinja", {
         "page": page, "query": worklist_query(criteria), "columns": worklist_html.columns(criteria),
         "filters_html": worklist_html.filters_html(criteria),
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
-        "criteria": criteria, "search": search, "queue": queue, "open_questions_html": questions,
+        "criteria": criteria, "search": search, "queue": queue,
+        "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
         **worklist_html.LABELS,
     })
 
