@@ -185,13 +185,13 @@ TEMPLATES = [
     {
         # The hot pages (issue 15) and the layout every page shares: Jinja2, in folders of their own
         # (``jinja2/`` beside ``templates/``), so that neither engine ever finds the other's files.
-        # The same context processors; ``eligibility/common/jinja.py`` gives the same vocabulary.
+        # The same context processors; ``config/jinja.py`` gives the same vocabulary.
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "jinja2",
                  *(BASE_DIR / "eligibility" / package / "jinja2" for package in ("review", "patients", "rulesets"))],
         "APP_DIRS": False,
         "OPTIONS": {
-            "environment": "eligibility.common.jinja.environment",
+            "environment": "config.jinja.environment",
             "context_processors": [
                 "eligibility.common.jinja.csrf_once",
                 "django.contrib.auth.context_processors.auth",

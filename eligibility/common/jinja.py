@@ -1,6 +1,7 @@
-"""The Jinja2 environment of the hot pages and the shared layout (issue 15): the same vocabulary as
-the Django templates' ``{% load vocabulary dates %}`` libraries, as filters and globals, so that a
-page reads the same in either engine.
+"""What the Jinja2 environment of the hot pages and the shared layout (issue 15) takes from this
+package: the same vocabulary as the Django templates' ``{% load vocabulary %}`` library, as filters
+and globals, so that a page reads the same in either engine. The environment itself is
+``config/jinja.py`` (it adds what the packages above give: day numbers, the patient's hand-off).
 
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
 ``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
@@ -26,20 +27,9 @@ from crispy_forms.utils import render_crispy_form
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.backends.utils import csrf_input
-from django.template.defaultfilters import linebreaksbr, pluralize
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
 from django.utils.functional import SimpleLazyObject
-
-from jinja2 import Environment
-
-from ..patients.templatetags import day_number, with_day
-from ..rules import measure, plain
-from .display import diagnoses_text, generic_name
-from .people import display_name
-from .templatetags import plans_the_week
-from .text import FREE_TEXT_MAX
-from .vocabulary import unit_text
 
 
 def date(value, format_string: str = "Y-m-d") -> str:
@@ -94,29 +84,7 @@ def csrf_once(request) -> dict:
     return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
 
 
-def patient_handoffs(patient, user) -> dict:
-    """The patient page's hand-off (the review package's, read where the page shows it)."""
-    from ..review.handoffs.presenters import patient_handoffs as handoffs
-
-    return handoffs(patient, user)
-
-
 def crispy(form):
     """``{% crispy form %}`` for a form whose helper renders no ``<form>`` tag (so no CSRF token:
     the page's own ``<form>`` carries it); its HTML is crispy-forms' (escaped, marked safe)."""
     return render_crispy_form(form)
-
-
-def environment(**options) -> Environment:
-    options.pop("autoescape", None)  # always on, whatever the options say (Django's backend sets it too)
-    env = Environment(autoescape=True, **options)
-    env.filters.update({
-        "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
-        "generic_name": generic_name, "measure": measure, "plans_the_week": plans_the_week,
-        "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
-        "or_zero": or_zero, "linebreaksbr": linebreaksbr,
-    })
-    env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
-                        "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
-                        "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
-    return env
