@@ -180,8 +180,8 @@ def reevaluation_state(reevaluation, *, now, stalled_after) -> dict[str, Any]:
 
 def preview_state(preview, *, now, stalled_after) -> dict[str, Any]:
     """An impact preview's progress as its page and progress endpoint show it (no patient data)."""
-    outcome = (f"{preview.done:,} open assessment(s) compared; the result or an item changes for "
-               f"{preview.changed:,}; {preview.unevaluable:,} cannot be evaluated under the draft")
+    outcome = (f"{preview.done:,} open assessment{'' if preview.done == 1 else 's'} compared; the result or an "
+               f"item changes for {preview.changed:,}; {preview.unevaluable:,} cannot be evaluated under the draft")
     return {**run_state(preview, now=now, stalled_after=stalled_after, doing="comparing",
                        to_do="compare", outcome=outcome),
             "changed": preview.changed, "unevaluable": preview.unevaluable}
