@@ -248,12 +248,15 @@ class RuleSetPreview(BackgroundRun):
     the patients whose result or an item would change, and those the draft cannot evaluate.
 
     One per draft revision and active version (a constraint: two administrators asking at once
-    get the same one); an edit of the draft or another version published makes it stale (the
-    page says so and offers a new one). ``transitions``: ``[[before, after, patients], ...]`` of
+    get the same one); an edit of the draft's values, rules or products (``digest``: a name or a
+    change note does not change what it compares) or another version published makes it stale
+    (the page says so and offers a new one). ``transitions``: ``[[before, after, patients], ...]`` of
     the overall results that change, most first, written when it finishes."""
 
     draft = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="previews")
-    revision = models.PositiveIntegerField(help_text="the draft's revision it compares")
+    revision = models.PositiveIntegerField(help_text="the draft's revision it was asked for")
+    digest = models.CharField(max_length=64, help_text="what of the draft it compares (its values, rules and "
+                                                       "products, not its name or note): a SHA-256")
     active = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+",
                                help_text="the active version it compares against")
     changed = models.PositiveIntegerField(default=0)
@@ -270,9 +273,9 @@ class RuleSetPreview(BackgroundRun):
     def __str__(self):
         return f"Impact preview of version {self.draft.version} (revision {self.revision}): {self.get_status_display()}"
 
-    def is_current(self, draft: RuleSet, active: RuleSet) -> bool:
-        """Made for the draft as it is and the version active now."""
-        return self.revision == draft.revision and self.active_id == active.pk
+    def is_current(self, digest: str, active: RuleSet) -> bool:
+        """Made for the draft's values as they are (``digest``) and the version active now."""
+        return self.digest == digest and self.active_id == active.pk
 
 
 class RuleSetPreviewRow(models.Model):

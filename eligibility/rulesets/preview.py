@@ -10,10 +10,11 @@ lists a page at a time. :func:`impact_preview` computes the same in memory (test
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from ..rules import CaseValidationError, Engine, dumps, in_catalogue_order
+from ..rules import CaseValidationError, Engine, dumps, in_catalogue_order, ruleset_to_file
 from .leases import LeaseLost, lease_claim, lease_finish, lease_held, lease_renew, lease_stopped
 from .models import RuleSet, RuleSetPreview, RuleSetPreviewRow
 from .selectors import engine_for, ruleset_data, ruleset_get
@@ -169,18 +170,30 @@ class PreviewRefused(Exception):
     """The draft changed before its preview ran: the preview of that revision cannot be made."""
 
 
+def preview_digest(draft: RuleSet) -> str:
+    """What a preview of ``draft`` compares, as a SHA-256: its values, rules and products as a
+    rule-set file writes them (the same data always gives the same bytes), without its name."""
+    return hashlib.sha256(ruleset_to_file(replace(ruleset_data(draft), name="", version=None), None)).hexdigest()
+
+
+@transaction.atomic
 def preview_request(*, draft: RuleSet, by) -> tuple[RuleSetPreview, bool]:
-    """The preview of ``draft`` at its current revision against the active version: the existing
-    one, or a new one queued (``True``: to enqueue its task, once committed). Two administrators
-    asking at once get one (the constraint on draft, revision and active version: the second insert
-    fails and reads the first's). One that failed or stalled is queued again (``True``). A new one
-    deletes the draft's earlier, stale previews."""
-    active = ruleset_get()
-    preview, created = RuleSetPreview.objects.get_or_create(
-        draft=draft, revision=draft.revision, active=active, defaults={"requested_by": by})
-    if created:
-        RuleSetPreview.objects.filter(draft=draft).exclude(pk=preview.pk).delete()
-        return preview, True
+    """The preview of ``draft`` as it is against the active version: the existing one (also of an
+    earlier revision whose values, rules and products were the same: a name or a change note edited
+    since), or a new one queued (``True``: to enqueue its task, once committed). Two administrators
+    asking at once get one (the constraint on draft, revision and active version: the second
+    insert fails and reads the first's). One that failed or stalled is queued again (``True``). A
+    new one deletes the draft's earlier, stale previews. Under the draft's row lock, which its
+    edits take: the revision and the values read together."""
+    draft = RuleSet.objects.select_for_update().get(pk=draft.pk)
+    active, digest = ruleset_get(), preview_digest(draft)
+    preview = RuleSetPreview.objects.filter(draft=draft, active=active, digest=digest).first()
+    if preview is None:
+        preview, created = RuleSetPreview.objects.get_or_create(
+            draft=draft, revision=draft.revision, active=active, defaults={"requested_by": by, "digest": digest})
+        if created:
+            RuleSetPreview.objects.filter(draft=draft).exclude(pk=preview.pk).delete()
+            return preview, True
     stalled_before = timezone.now() - settings.REEVALUATION_STALLED_AFTER
     # Conditional: of two administrators resuming one at once, one queues it again.
     requeued = RuleSetPreview.objects.filter(pk=preview.pk).filter(
@@ -202,8 +215,8 @@ def preview_run(*, preview_id: int, worker: str, batch_size: int = PREVIEW_BATCH
     the open cases after its cursor compared a batch at a time, each batch's rows written with the
     progress and cursor in one transaction under the lease (:mod:`.leases`); finished, its rows are
     numbered in the page's order and the transitions counted. Returns the finished record, or
-    ``None`` when there was nothing for this worker to do. A draft edited since the preview was
-    asked for cannot be previewed at that revision: the run stops as failed, saying so (the page
+    ``None`` when there was nothing for this worker to do. A draft whose values were edited since
+    the preview was asked for cannot be previewed as it was: the run stops as failed, saying so (the page
     offers a preview of the current revision)."""
     run = preview_claim(preview_id=preview_id, worker=worker)
     if run is None:
@@ -213,7 +226,7 @@ def preview_run(*, preview_id: int, worker: str, batch_size: int = PREVIEW_BATCH
         with transaction.atomic():
             # The draft's values as at the revision (its edits take the same lock): one snapshot.
             draft = RuleSet.objects.select_for_update().get(pk=run.draft_id)
-            if draft.revision != run.revision:
+            if preview_digest(draft) != run.digest:
                 raise PreviewRefused
             draft_engine = Engine(ruleset_data(draft))
         active_engine = engine_for(run.active)
@@ -252,7 +265,7 @@ def preview_run(*, preview_id: int, worker: str, batch_size: int = PREVIEW_BATCH
         return None
     except PreviewRefused:
         held.update(status=RuleSetPreview.Status.FAILED, finished_at=timezone.now(),
-                    error="the draft was edited before the preview started")
+                    error="the draft's values were edited before the preview started")
         return RuleSetPreview.objects.get(pk=run.pk)
     except BaseException as exc:
         lease_stopped(run, exc)

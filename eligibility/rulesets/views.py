@@ -38,7 +38,7 @@ from .forms import (
 )
 from .models import Product, RuleSet, RuleSetPreview, RuleSetPreviewRow, RuleSetReevaluation
 from .presenters import preview_state, product_rows, reevaluation_state, rule_rows, ruleset_edit_rows, threshold_rows
-from .preview import preview_request
+from .preview import preview_digest, preview_request
 from .selectors import (
     preset_summaries,
     ruleset_differences,
@@ -284,7 +284,7 @@ def ruleset_preview(request, version):
 
 def _preview_context(request, preview: RuleSetPreview, draft: RuleSet, active: RuleSet) -> dict:
     state = preview_state(preview, now=timezone.now(), stalled_after=settings.REEVALUATION_STALLED_AFTER)
-    context = {"state": state, "current": preview.is_current(draft, active)}
+    context = {"state": state, "current": preview.is_current(preview_digest(draft), active)}
     if not state["finished"]:
         return context
     changed, unevaluable = preview.changed, preview.unevaluable
@@ -390,10 +390,10 @@ def _confirmation(request, ruleset: RuleSet, action: str, *, product: Product | 
         except rulesets.RuleSetRefused as refused:
             blockers.append(str(refused))
         active = ruleset_get()
-        # The latest finished preview of this revision against the active version (made by a
-        # task worker from the preview page), never computed here.
+        # The latest finished preview of the draft's values as they are against the active version
+        # (made by a task worker from the preview page), never computed here.
         preview = None if blockers else RuleSetPreview.objects.filter(
-            draft=ruleset, revision=ruleset.revision, active=active, status=RuleSetPreview.Status.FINISHED).first()
+            draft=ruleset, digest=preview_digest(ruleset), active=active, status=RuleSetPreview.Status.FINISHED).first()
         context.update({
             "blockers": blockers, "preview": preview, "active": active,
             "differences": ruleset_differences(active, ruleset),

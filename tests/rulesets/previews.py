@@ -6,15 +6,14 @@ from __future__ import annotations
 from django.urls import reverse
 
 from eligibility.models import RuleSet, RuleSetPreview
-from eligibility.rulesets.preview import preview_run
+from eligibility.rulesets.preview import preview_digest, preview_run
 
 
 def preview_made(client, draft: RuleSet, *, batch_size: int | None = None) -> RuleSetPreview:
     """Press "Preview the impact" and run the preview as a task worker would."""
     response = client.post(reverse("ruleset_preview_start", args=[draft.version]))
     assert response.status_code == 302 and response.url == reverse("ruleset_preview", args=[draft.version])
-    draft = RuleSet.objects.get(pk=draft.pk)
-    preview = RuleSetPreview.objects.get(draft=draft, revision=draft.revision)
+    preview = RuleSetPreview.objects.get(draft=draft, digest=preview_digest(draft))
     options = {} if batch_size is None else {"batch_size": batch_size}
     return preview_run(preview_id=preview.pk, worker="test-worker", **options) or RuleSetPreview.objects.get(
         pk=preview.pk)

@@ -144,8 +144,7 @@ def test_a_page_costs_the_same_queries_at_any_number_of_patients(client, adminis
         assert len(listed(page_of(client, draft))) == 2
     for minutes in MINUTES[3:] + (150, 180, 200):
         patient_at(coordinator, minutes)
-    rulesets.ruleset_describe(draft=draft, change_note="Twice the patients", by=administrator)
-    draft = RuleSet.objects.get(pk=draft.pk)
+    RuleSetPreview.objects.all().delete()
     assert preview_made(client, draft).changed == 9
     with CaptureQueriesContext(connection) as large:
         assert len(listed(page_of(client, draft, page=3))) == 2
@@ -159,21 +158,31 @@ def test_an_edit_makes_the_preview_out_of_date_and_a_new_one_replaces_it(client,
     client.force_login(administrator)
     old = preview_made(client, draft)
     confirm = reverse("ruleset_publish", args=[draft.version])
+    # A name or change note edited: the values compared are the same, the preview stays current.
     rulesets.ruleset_describe(draft=draft, change_note="June 2025 labels", by=administrator)
+    draft = RuleSet.objects.get(pk=draft.pk)
+    assert draft.revision != old.revision
+    assert not elements(page_of(client, draft).content, id="preview-stale")
+    assert "the result or an item changes for 6" in element(client.get(confirm).content, id="consequences").text
+    client.post(reverse("ruleset_preview_start", args=[draft.version]))
+    assert list(RuleSetPreview.objects.all()) == [old]  # pressing again: the same one, nothing to do
+    # A value edited: out of date.
+    rulesets.ruleset_thresholds_update(draft=draft, values={"proximity_max_minutes": Decimal("60")}, by=administrator)
     draft = RuleSet.objects.get(pk=draft.pk)
     page = page_of(client, draft)
     stale = element(page.content, id="preview-stale")
-    assert "Out of date" in stale.text and "made before the draft's latest edits" in stale.text
+    assert "Out of date" in stale.text and "made before the latest edits of the draft's values" in stale.text
     assert elements(page.content, tag="button", type="submit")
     assert not elements(page.content, tag="form", data_resume=None)  # not resumed: a new one is made
-    # The confirmation does not use a preview of another revision.
+    # The confirmation does not use a preview of other values.
     assert element(client.get(confirm).content, id="no-preview")
     new = preview_made(client, draft)
     assert new.pk != old.pk and new.revision == draft.revision
     assert list(RuleSetPreview.objects.all()) == [new]  # the stale one and its rows are gone
     assert set(RuleSetPreviewRow.objects.values_list("preview", flat=True)) == {new.pk}
     assert not elements(page_of(client, draft).content, id="preview-stale")
-    assert "the result or an item changes for 6" in element(client.get(confirm).content, id="consequences").text
+    assert new.transitions == [["cleared", "incomplete", 2]] != old.transitions
+    assert "changes for 6 (2 cleared → incomplete)" in element(client.get(confirm).content, id="consequences").text
 
 
 def test_another_active_version_makes_the_preview_out_of_date(client, administrator, draft, travellers):
@@ -224,14 +233,14 @@ def test_pressing_again_gives_the_same_preview_and_a_stopped_one_is_resumed(clie
     assert preview.preview_run(preview_id=record.pk, worker="third") is None
 
 
-def test_a_draft_edited_before_the_worker_started_is_not_previewed_under_the_old_revision(
+def test_a_draft_edited_before_the_worker_started_is_not_previewed_with_the_old_values(
         client, administrator, draft, travellers):
     client.force_login(administrator)
     client.post(reverse("ruleset_preview_start", args=[draft.version]))
     rulesets.ruleset_thresholds_update(draft=draft, values={"fever_c": Decimal("38.5")}, by=administrator)
     record = preview.preview_run(preview_id=RuleSetPreview.objects.get().pk, worker="late")
     assert (record.status, record.error, record.rows.count()) == (
-        "failed", "the draft was edited before the preview started", 0)
+        "failed", "the draft's values were edited before the preview started", 0)
     assert element(page_of(client, RuleSet.objects.get(pk=draft.pk)).content, id="preview-stale")
 
 

@@ -50,7 +50,7 @@ def test_an_administrator_asking_while_another_inserts_gets_the_same_preview(dra
         mine, queued = preview.preview_request(draft=draft, by=administrator)
         other = Other(lambda: ask(draft, second))
         other.start()
-        wait_until_blocked(other)  # PostgreSQL: on the unique index; SQLite: on the write lock
+        wait_until_blocked(other)  # PostgreSQL: on the draft's row lock; SQLite: on the write lock
     finish(other)
     assert other.error is None
     theirs, theirs_queued = other.result
