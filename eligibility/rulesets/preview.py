@@ -167,7 +167,7 @@ def impact_preview(*, draft: RuleSet) -> Impact:
 # The administrator's preview, as background work.
 
 class PreviewRefused(Exception):
-    """The draft changed before its preview ran: the preview of that revision cannot be made."""
+    """The draft's values changed before its preview ran: the preview of those values cannot be made."""
 
 
 def preview_digest(draft: RuleSet) -> str:
@@ -216,15 +216,16 @@ def preview_run(*, preview_id: int, worker: str, batch_size: int = PREVIEW_BATCH
     progress and cursor in one transaction under the lease (:mod:`.leases`); finished, its rows are
     numbered in the page's order and the transitions counted. Returns the finished record, or
     ``None`` when there was nothing for this worker to do. A draft whose values were edited since
-    the preview was asked for cannot be previewed as it was: the run stops as failed, saying so (the page
-    offers a preview of the current revision)."""
+    the preview was asked for cannot be previewed as it was: the run stops as failed, saying so
+    (the page says the preview is out of date and offers a new one). Saves never wait for it: it
+    locks no assessment, only its own record in each batch's transaction."""
     run = preview_claim(preview_id=preview_id, worker=worker)
     if run is None:
         return None
     held = lease_held(run)
     try:
         with transaction.atomic():
-            # The draft's values as at the revision (its edits take the same lock): one snapshot.
+            # The draft's values as they were asked for (its edits take the same lock): one snapshot.
             draft = RuleSet.objects.select_for_update().get(pk=run.draft_id)
             if preview_digest(draft) != run.digest:
                 raise PreviewRefused
