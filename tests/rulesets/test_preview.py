@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from eligibility.models import RuleSet, RuleSetPreview, RuleSetPreviewRow
+from eligibility.models import Assessment, RuleSet, RuleSetPreview, RuleSetPreviewRow
 from eligibility.rulesets import preview, views
 from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
@@ -307,3 +307,23 @@ def test_a_draft_that_cannot_be_previewed_is_refused_without_a_record(client, ad
     # Only a draft has a preview.
     assert client.get(reverse("ruleset_preview", args=[1])).status_code == 404
     assert client.post(reverse("ruleset_preview_start", args=[1])).status_code == 404
+
+
+def test_the_assessments_the_draft_cannot_evaluate_are_listed_apart_after_the_changes(
+        client, administrator, coordinator, draft, travellers, monkeypatch):
+    monkeypatch.setattr(views, "PREVIEW_PAGE", 5)
+    broken = patient_at(coordinator, 45)
+    # Stored data the engine now refuses (as data saved under an earlier release could be).
+    Assessment.objects.filter(pk=broken.assessment.pk).update(data={**broken.assessment.data, "weight_kg": -5})
+    client.force_login(administrator)
+    made = preview_made(client, draft)
+    assert (made.changed, made.unevaluable, made.done) == (6, 1, 7)
+    assert RuleSetPreviewRow.objects.get(patient=broken).position == 7  # after the six changes
+    first = page_of(client, draft)
+    unevaluable = element(first.content, id="unevaluable")
+    assert "1 open assessment cannot be evaluated under this draft" in unevaluable.text
+    assert "TRAVEL-45 AB: Weight" in unevaluable.text
+    assert "TRAVEL-45" not in listed(first) and len(listed(first)) == 5
+    changes = [row.patient.study_id for row in made.rows.select_related("patient").order_by("position")][:6]
+    assert listed(page_of(client, draft, page=2)) == changes[5:]
+    assert "TRAVEL-45" in element(page_of(client, draft, page=2).content, id="unevaluable").text  # its own pages
