@@ -4,9 +4,19 @@ and migrations stay as they were; see README, project layout)."""
 from .patients.models import Assessment, Evaluation, Patient, PatientQuerySet
 from .review.handoffs.models import Note, Question, QuestionEntry, ReadyMark, ReadyMarkQuerySet
 from .review.models import Disposition, ReviewRequest, ReviewRequestQuerySet, SignOff, SignOffQuerySet
-from .rulesets.models import DIAGNOSIS_CHOICES, Product, RuleSet, RuleSetEvent, RuleSetReevaluation, Threshold
+from .rulesets.models import (
+    DIAGNOSIS_CHOICES,
+    Product,
+    RuleSet,
+    RuleSetEvent,
+    RuleSetPreview,
+    RuleSetPreviewRow,
+    RuleSetReevaluation,
+    Threshold,
+)
 
 __all__ = ["DIAGNOSIS_CHOICES", "Assessment", "Disposition", "Evaluation", "Note", "Patient", "PatientQuerySet",
            "Product", "Question", "QuestionEntry", "ReadyMark", "ReadyMarkQuerySet", "ReviewRequest",
-           "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "RuleSetReevaluation", "SignOff", "SignOffQuerySet",
+           "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "RuleSetPreview", "RuleSetPreviewRow",
+           "RuleSetReevaluation", "SignOff", "SignOffQuerySet",
            "Threshold"]

@@ -78,6 +78,17 @@ DATA_MIGRATIONS = [
 ]
 
 
+def migrate_to_latest() -> None:
+    """The schema as the other tests expect it (every migration applied): a migration test that
+    migrated back and forth leaves it so, whatever its target was (a migration added later must
+    not be left unapplied for the tests after it)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def replay_data_migrations() -> None:
     """Roles and the default rule set as the migrations create them, when a transactional test's
     flush emptied the tables (a no-op when they are there)."""

@@ -16,6 +16,7 @@ from eligibility.patients import services
 from eligibility.patients.fields import SECTIONS
 from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory, UserFactory
+from tests.rulesets.previews import previewed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
 
@@ -90,7 +91,7 @@ def test_rule_set_preview_and_user_titles(client, people):
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     client.force_login(administrator)
-    assert _title(client.get(reverse("ruleset_preview", args=[draft.version]))) == (
+    assert _title(previewed(client, draft)) == (
         f"Rule set version {draft.version} · Preview" + SUFFIX)
     assert _title(client.get(reverse("ruleset_detail", args=[draft.version]))) == (
         f"Rule set version {draft.version}" + SUFFIX)

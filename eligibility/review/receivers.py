@@ -25,7 +25,7 @@ from ..patients.models import Assessment, Evaluation, Patient
 from ..patients.signals import episode_closed, evaluations_replaced, patient_restored, save_notice, write_guard
 from ..rules import checklist_items
 from ..rulesets.models import RuleSet
-from ..rulesets.preview import OpenCase, open_cases_provider
+from ..rulesets.preview import OpenCase, OpenCasesSource, open_cases_provider
 from ..rulesets.signals import ruleset_published
 from .handoffs.services import ready_marks_clear_episode_closed
 from .models import Disposition, ReviewRequest, SignOff
@@ -130,10 +130,18 @@ def reevaluate_restored(sender, patient, by, **kwargs):
     reevaluate_assessment(assessment_id=patient.assessment.pk, by=by)
 
 
-@open_cases_provider
-def open_cases():
-    """Every open assessment's case and whether its current checklist is signed (streamed)."""
-    rows = (open_assessments().annotate(signed=Exists(standing_on_current_checklist()))
-            .values_list("patient__public_id", "patient__study_id", "patient__initials", "stage", "data", "signed"))
-    for row in rows.iterator(chunk_size=2000):
-        yield OpenCase(*row)
+def _open_cases_count() -> int:
+    return open_assessments().count()
+
+
+def _open_cases_batch(*, after: int, limit: int) -> list[OpenCase]:
+    """The next ``limit`` open assessments after assessment ``after`` (by primary key), each
+    with its case and whether its current checklist is signed."""
+    rows = (open_assessments().filter(pk__gt=after).order_by("pk")
+            .annotate(signed=Exists(standing_on_current_checklist()))
+            .values_list("pk", "patient_id", "patient__public_id", "patient__study_id", "patient__initials", "stage",
+                         "data", "signed")[:limit])
+    return [OpenCase(*row) for row in rows]
+
+
+open_cases_provider(OpenCasesSource(count=_open_cases_count, batch=_open_cases_batch))

@@ -24,6 +24,7 @@ from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build_encoded
 from ..rules import OVERALL_LABELS, CaseValidationError, Engine, dumps
+from ..rulesets.leases import LeaseLost, lease_claim, lease_finish, lease_held, lease_renew, lease_stopped
 from ..rulesets.models import RuleSet, RuleSetReevaluation
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
@@ -98,27 +99,11 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = BATCH
     return outcome
 
 
-class LeaseLost(Exception):
-    """Another worker took the re-evaluation over (this one was thought dead): stop, rolling back."""
-
-
 def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluation | None:
     """Take the lease of a re-evaluation for ``worker``, under its row lock; ``None`` when it is
     finished, or held by a worker that reported a batch within ``REEVALUATION_STALLED_AFTER``."""
-    with transaction.atomic():
-        run = RuleSetReevaluation.objects.select_for_update().select_related("ruleset", "requested_by").get(
-            pk=reevaluation_id)
-        now = timezone.now()
-        if run.status == RuleSetReevaluation.Status.FINISHED or (
-                run.status == RuleSetReevaluation.Status.RUNNING and run.worker != worker
-                and not run.stalled(now, settings.REEVALUATION_STALLED_AFTER)):
-            return None
-        run.status, run.worker, run.error = RuleSetReevaluation.Status.RUNNING, worker, ""
-        run.attempts += 1
-        run.started_at = run.started_at or now
-        run.heartbeat_at = now
-        run.save(update_fields=["status", "worker", "error", "attempts", "started_at", "heartbeat_at"])
-    return run
+    return lease_claim(RuleSetReevaluation.objects.select_related("ruleset", "requested_by"), pk=reevaluation_id,
+                       worker=worker, stalled_after=settings.REEVALUATION_STALLED_AFTER)
 
 
 def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
@@ -139,7 +124,7 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
     if run is None:
         return None
     ruleset, by = run.ruleset, by or run.requested_by
-    held = RuleSetReevaluation.objects.filter(pk=run.pk, worker=worker, status=RuleSetReevaluation.Status.RUNNING)
+    held = lease_held(run)
     try:
         engine, engines = engine_for(ruleset), _published_engines()
         pks = list(_to_reevaluate(ruleset).filter(pk__gt=run.cursor).values_list("pk", flat=True))
@@ -154,8 +139,7 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                 states_query = _states_query(ruleset, batch)
                 locked_at = time.perf_counter()
                 with transaction.atomic():
-                    if not held.update(heartbeat_at=timezone.now()):  # locks the record: the lease is this worker's
-                        raise LeaseLost
+                    lease_renew(held)  # locks the record: the lease is this worker's
                     _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query)
                     held.update(cursor=batch[-1], done=F("done") + len(batch),
                                 reevaluated=F("reevaluated") + outcome.reevaluated,
@@ -165,18 +149,12 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                                 changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
                 if batch_size is None:
                     size = _next_size(size, time.perf_counter() - locked_at)
-        if not held.update(status=RuleSetReevaluation.Status.FINISHED, finished_at=timezone.now()):
-            raise LeaseLost
+        lease_finish(held)
     except LeaseLost:
         logger.warning("Re-evaluation under rule-set version %s: taken over by another worker", ruleset.version)
         return None
     except BaseException as exc:
-        # Also a worker told to stop within the task (SystemExit): what it did stands, the rest is
-        # resumable at once. The class only: a database error's message can quote row values.
-        error = ("the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt)
-                 else type(exc).__name__)
-        RuleSetReevaluation.objects.filter(pk=run.pk, worker=worker).update(
-            status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=error)
+        lease_stopped(run, exc)
         logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
         raise
     return RuleSetReevaluation.objects.get(pk=run.pk)

@@ -182,15 +182,15 @@ class RuleSetEvent(models.Model):
         return f"Version {self.version}: {self.get_action_display().lower()}"
 
 
-class RuleSetReevaluation(models.Model):
-    """The re-evaluation of the open assessments after a version was published: background work
-    (a task on the database queue) whose progress and outcome the version's page shows.
+class BackgroundRun(models.Model):
+    """Background work over the open assessments (a task on the database queue) whose progress a
+    page shows, held by one worker at a time: the re-evaluation after a publish, the impact preview
+    of a draft. The lease and its progress are written by :mod:`.leases`.
 
-    One per published version, created in the publish's transaction. A worker holds it by a lease
-    (``worker``, renewed at every batch in the batch's own transaction): a second worker finds it
-    held and does nothing; a worker that died leaves a lease that stops being renewed, and the page
-    offers to resume it. ``cursor`` is the last assessment done, committed with the batch, so a
-    resumed run neither repeats nor skips one."""
+    A worker holds it by a lease (``worker``, renewed at every batch in the batch's own
+    transaction): a second worker finds it held and does nothing; a worker that died leaves a lease
+    that stops being renewed, and the page offers to resume it. ``cursor`` is the last assessment
+    done, committed with the batch, so a resumed run neither repeats nor skips one."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting for a task worker"
@@ -198,7 +198,6 @@ class RuleSetReevaluation(models.Model):
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Stopped by an error"
 
-    ruleset = models.OneToOneField(RuleSet, on_delete=models.PROTECT, related_name="reevaluation")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     worker = models.CharField(max_length=64, blank=True, help_text="the lease holder (its task's id)")
@@ -206,19 +205,14 @@ class RuleSetReevaluation(models.Model):
     total = models.PositiveIntegerField(null=True, blank=True, help_text="open assessments to do, counted at the start")
     done = models.PositiveIntegerField(default=0)
     cursor = models.BigIntegerField(default=0, help_text="the last assessment done (primary key)")
-    reevaluated = models.PositiveIntegerField(default=0)
-    review_requested = models.PositiveIntegerField(default=0)
-    unevaluable = models.PositiveIntegerField(default=0)
-    unchanged_signed = models.PositiveIntegerField(default=0)
-    changed_meanwhile = models.PositiveIntegerField(default=0)
     enqueued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="why it stopped (no patient data)")
 
-    def __str__(self):
-        return f"Re-evaluation under version {self.ruleset.version}: {self.get_status_display()}"
+    class Meta:
+        abstract = True
 
     def stalled(self, now, after) -> bool:
         """No worker has taken it or reported a batch for ``after`` (a timedelta): a worker died
@@ -228,3 +222,94 @@ class RuleSetReevaluation(models.Model):
         if self.status == self.Status.RUNNING:
             return self.heartbeat_at is None or now - self.heartbeat_at > after
         return False
+
+
+class RuleSetReevaluation(BackgroundRun):
+    """The re-evaluation of the open assessments after a version was published: background work
+    (a task on the database queue) whose progress and outcome the version's page shows.
+
+    One per published version, created in the publish's transaction; held by a lease and resumable
+    (:class:`BackgroundRun`)."""
+
+    ruleset = models.OneToOneField(RuleSet, on_delete=models.PROTECT, related_name="reevaluation")
+    reevaluated = models.PositiveIntegerField(default=0)
+    review_requested = models.PositiveIntegerField(default=0)
+    unevaluable = models.PositiveIntegerField(default=0)
+    unchanged_signed = models.PositiveIntegerField(default=0)
+    changed_meanwhile = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"Re-evaluation under version {self.ruleset.version}: {self.get_status_display()}"
+
+
+class RuleSetPreview(BackgroundRun):
+    """The impact preview of a draft: every open assessment evaluated under the active version and
+    under the draft at one revision, compared, as background work (:mod:`.preview`). Its rows are
+    the patients whose result or an item would change, and those the draft cannot evaluate.
+
+    One per draft revision and active version (a constraint: two administrators asking at once
+    get the same one); an edit of the draft's values, rules or products (``digest``: a name or a
+    change note does not change what it compares) or another version published makes it stale
+    (the page says so and offers a new one). ``transitions``: ``[[before, after, patients], ...]`` of
+    the overall results that change, most first, written when it finishes."""
+
+    draft = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="previews")
+    revision = models.PositiveIntegerField(help_text="the draft's revision it was asked for")
+    digest = models.CharField(max_length=64, help_text="what of the draft it compares (its values, rules and "
+                                                       "products, not its name or note): a SHA-256")
+    active = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+",
+                               help_text="the active version it compares against")
+    changed = models.PositiveIntegerField(default=0)
+    reviews = models.PositiveIntegerField(default=0, help_text="of the changed, signed checklists a physician "
+                                                               "would be asked to review")
+    unevaluable = models.PositiveIntegerField(default=0)
+    transitions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-enqueued_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["draft", "revision", "active"],
+                                               name="one_preview_per_revision")]
+
+    def __str__(self):
+        return f"Impact preview of version {self.draft.version} (revision {self.revision}): {self.get_status_display()}"
+
+    def is_current(self, digest: str, active: RuleSet) -> bool:
+        """Made for the draft's values as they are (``digest``) and the version active now."""
+        return self.digest == digest and self.active_id == active.pk
+
+
+class RuleSetPreviewRow(models.Model):
+    """One patient of a preview: a change (its result or an item) or an assessment the draft
+    cannot evaluate. ``position`` numbers the preview's rows from 1 in the order the page lists
+    them (changes of the result, then of a status, then of wording only, then those it cannot
+    evaluate; by study identifier within each), given when the preview finishes: a page is a range
+    of positions read by an index, the same cost at any number of patients."""
+
+    class Rank(models.IntegerChoices):
+        RESULT = 0, "The overall result changes"
+        STATUS = 1, "An item's status changes"
+        WORDING = 2, "Wording only"
+        UNEVALUABLE = 3, "Cannot be evaluated"
+
+    preview = models.ForeignKey(RuleSetPreview, on_delete=models.CASCADE, related_name="rows")
+    patient = models.ForeignKey("eligibility.Patient", on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField(choices=Rank.choices)
+    position = models.PositiveIntegerField(null=True, blank=True)
+    before = models.CharField(max_length=24, blank=True)
+    after = models.CharField(max_length=24, blank=True)
+    #: Changes: ``[[code, status before, status after], ...]``; cannot be evaluated: the input errors.
+    detail = models.JSONField(default=list)
+    signed = models.BooleanField(default=False)
+    asks = models.BooleanField(default=False, help_text="signed, and a status or the result changes: publishing "
+                                                        "asks a physician to review it")
+
+    class Meta:
+        ordering = ["preview", "position"]
+        indexes = [models.Index(fields=["preview", "position"], name="preview_row_page")]
+
+    def __str__(self):
+        return f"Row {self.position} of preview {self.preview_id}: {self.get_rank_display()}"
+
+    @property
+    def unevaluable(self) -> bool:
+        return self.rank == self.Rank.UNEVALUABLE

@@ -164,28 +164,47 @@ def _indication_edits(record, old: list, new: list, what: str) -> list[dict[str,
 def reevaluation_state(reevaluation, *, now, stalled_after) -> dict[str, Any]:
     """The re-evaluation after a publish as the version's page and its progress endpoint show it:
     done / total, the status in words, the outcome, and whether it can be resumed."""
-    status = reevaluation.status
-    stalled = reevaluation.stalled(now, stalled_after)
-    total, done = reevaluation.total, reevaluation.done
+    parts = [f"{reevaluation.reevaluated:,} open assessment(s) re-evaluated",
+             f"{reevaluation.review_requested:,} signed checklist(s) marked for a physician's review",
+             f"{reevaluation.unevaluable:,} that this version cannot evaluate (marked for review, their "
+             "checklist kept)"]
+    if reevaluation.unchanged_signed:
+        parts.append(f"{reevaluation.unchanged_signed:,} signed checklist(s) unchanged")
+    if reevaluation.changed_meanwhile:
+        parts.append(f"{reevaluation.changed_meanwhile:,} saved by someone meanwhile (evaluated by that save)")
+    return {**run_state(reevaluation, now=now, stalled_after=stalled_after, doing="re-evaluating",
+                        to_do="re-evaluate", outcome="; ".join(parts)),
+            "reevaluated": reevaluation.reevaluated, "review_requested": reevaluation.review_requested,
+            "unevaluable": reevaluation.unevaluable}
+
+
+def preview_state(preview, *, now, stalled_after) -> dict[str, Any]:
+    """An impact preview's progress as its page and progress endpoint show it (no patient data)."""
+    outcome = (f"{preview.done:,} open assessment{'' if preview.done == 1 else 's'} compared; the result or an "
+               f"item changes for {preview.changed:,}; {preview.unevaluable:,} cannot be evaluated under the draft")
+    return {**run_state(preview, now=now, stalled_after=stalled_after, doing="comparing",
+                       to_do="compare", outcome=outcome),
+            "changed": preview.changed, "unevaluable": preview.unevaluable}
+
+
+def run_state(run, *, now, stalled_after, doing: str, to_do: str, outcome: str) -> dict[str, Any]:
+    """Background work over the open assessments (:class:`~.models.BackgroundRun`) in words:
+    done / total, the status, ``outcome`` once finished, and whether it can be resumed. ``doing``
+    and ``to_do``: what it does to each, e.g. "re-evaluating" and "re-evaluate"."""
+    status = run.status
+    stalled = run.stalled(now, stalled_after)
+    total, done = run.total, run.done
     shown_total = done if total is None else max(total, done)
     minutes = max(1, int(stalled_after.total_seconds() // 60))
-    if status == reevaluation.Status.FINISHED:
-        parts = [f"{reevaluation.reevaluated:,} open assessment(s) re-evaluated",
-                 f"{reevaluation.review_requested:,} signed checklist(s) marked for a physician's review",
-                 f"{reevaluation.unevaluable:,} that this version cannot evaluate (marked for review, their "
-                 "checklist kept)"]
-        if reevaluation.unchanged_signed:
-            parts.append(f"{reevaluation.unchanged_signed:,} signed checklist(s) unchanged")
-        if reevaluation.changed_meanwhile:
-            parts.append(f"{reevaluation.changed_meanwhile:,} saved by someone meanwhile (evaluated by that save)")
-        text = f"Finished on {timezone.localtime(reevaluation.finished_at):%Y-%m-%d %H:%M}: " + "; ".join(parts) + "."
+    if status == run.Status.FINISHED:
+        text = f"Finished on {timezone.localtime(run.finished_at):%Y-%m-%d %H:%M}: {outcome}."
         label, icon = "Finished", "✓"
-    elif status == reevaluation.Status.FAILED:
+    elif status == run.Status.FAILED:
         label, icon = "Stopped by an error", "✗"
-        text = (f"Stopped by an error ({reevaluation.error or 'unknown'}) after {done:,} of {shown_total:,} open "
+        text = (f"Stopped by an error ({run.error or 'unknown'}) after {done:,} of {shown_total:,} open "
                 "assessments. Resume it: it goes on after the last batch done and does nothing twice. If it stops "
                 "again, the task worker's log has the error.")
-    elif stalled and status == reevaluation.Status.QUEUED:
+    elif stalled and status == run.Status.QUEUED:
         label, icon = "Not started", "!"
         text = (f"No task worker has started it for more than {minutes} minute(s). Check that a task worker runs "
                 "(manage.py db_worker; make run starts one), or resume it.")
@@ -194,20 +213,18 @@ def reevaluation_state(reevaluation, *, now, stalled_after) -> dict[str, Any]:
         text = (f"No progress reported for more than {minutes} minute(s) after {done:,} of {shown_total:,} open "
                 "assessments: its task worker may have stopped. Resume it: it goes on after the last batch done "
                 "and does nothing twice.")
-    elif status == reevaluation.Status.QUEUED:
+    elif status == run.Status.QUEUED:
         label, icon = "Waiting", "…"
         text = f"Waiting for a task worker ({done:,} of {shown_total:,} open assessments done)." if done else (
-            "Waiting for a task worker to start re-evaluating the open assessments.")
+            f"Waiting for a task worker to start {doing} the open assessments.")
     else:
         label, icon = "Running", "…"
-        text = (f"Re-evaluating: {done:,} of {shown_total:,} open assessments done."
-                if total is not None else "Counting the open assessments to re-evaluate.")
+        text = (f"{doing.capitalize()}: {done:,} of {shown_total:,} open assessments done."
+                if total is not None else f"Counting the open assessments to {to_do}.")
     return {
         "status": status, "label": label, "icon": icon, "text": text, "done": done, "total": shown_total,
-        "percent": 100 if status == reevaluation.Status.FINISHED else (
+        "percent": 100 if status == run.Status.FINISHED else (
             int(100 * done / shown_total) if shown_total else 0),
-        "finished": status == reevaluation.Status.FINISHED,
-        "resumable": status == reevaluation.Status.FAILED or stalled,
-        "reevaluated": reevaluation.reevaluated, "review_requested": reevaluation.review_requested,
-        "unevaluable": reevaluation.unevaluable,
+        "finished": status == run.Status.FINISHED,
+        "resumable": status == run.Status.FAILED or stalled,
     }

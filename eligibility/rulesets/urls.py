@@ -10,6 +10,8 @@ urlpatterns = [
     path("rulesets/<int:version>/", views.ruleset_detail, name="ruleset_detail"),
     path("rulesets/<int:version>/file/", views.ruleset_file_download, name="ruleset_file_download"),
     path("rulesets/<int:version>/preview/", views.ruleset_preview, name="ruleset_preview"),
+    path("rulesets/<int:version>/preview/start/", views.ruleset_preview_start, name="ruleset_preview_start"),
+    path("rulesets/<int:version>/preview/progress/", views.ruleset_preview_progress, name="ruleset_preview_progress"),
     path("rulesets/<int:version>/product-add/", views.ruleset_product_add, name="ruleset_product_add"),
     path("rulesets/<int:version>/products/<slug:code>/", views.ruleset_product, name="ruleset_product"),
     path("rulesets/<int:version>/products/<slug:code>/remove/", views.ruleset_product_remove,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -35,9 +36,9 @@ from .forms import (
     RuleForm,
     ThresholdsForm,
 )
-from .models import Product, RuleSet, RuleSetReevaluation
-from .presenters import product_rows, reevaluation_state, rule_rows, ruleset_edit_rows, threshold_rows
-from .preview import impact_preview
+from .models import Product, RuleSet, RuleSetPreview, RuleSetPreviewRow, RuleSetReevaluation
+from .presenters import preview_state, product_rows, reevaluation_state, rule_rows, ruleset_edit_rows, threshold_rows
+from .preview import preview_digest, preview_request
 from .selectors import (
     preset_summaries,
     ruleset_differences,
@@ -46,10 +47,11 @@ from .selectors import (
     ruleset_file_bytes,
     ruleset_get,
 )
+from .tasks import preview_impact
 
 ADMIN = "eligibility.change_ruleset"
-#: Patients listed on the preview page (all are counted).
-PREVIEW_ROWS = 500
+#: Patients listed on a page of the preview (all are counted).
+PREVIEW_PAGE = 50
 TITLES = {entry.code: entry.title for entry in CATALOGUE}
 
 
@@ -253,29 +255,119 @@ def ruleset_reevaluation_resume(request, version):
     return redirect(f"{reverse('ruleset_detail', args=[version])}#reevaluation")
 
 
-@permission_required(ADMIN, raise_exception=True)
-@require_safe
-def ruleset_preview(request, version):
-    draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
+def _preview_refused(request, draft: RuleSet) -> bool:
     try:
         rulesets.ruleset_publishable_or_refused(draft=draft, what="previewed")
     except rulesets.RuleSetRefused as refused:
         messages.error(request, f"No preview. {refused}")
+        return True
+    return False
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_safe
+def ruleset_preview(request, version):
+    """The draft's impact preview: made by a task worker (:mod:`.tasks`), whose progress this page
+    shows until it has finished, then its counts and the patients concerned a page at a time (a
+    page is a range of the rows' positions: the same cost at any number of patients). A preview
+    of an earlier revision, or against a version since replaced, is said to be out of date."""
+    draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
+    if _preview_refused(request, draft):
         return redirect("ruleset_detail", version=version)
-    impact = impact_preview(draft=draft)
-    # Words, not codes; what changes a result or a status first, wording-only changes after.
-    rows = sorted(impact.changed, key=lambda row: (row["before"] == row["after"],
-                                                  all(old == new for _, old, new in row["items"]), row["study_id"]))
-    return render(request, "rulesets/ruleset_preview.html", {
-        "ruleset": draft, "impact": impact, "listed": PREVIEW_ROWS,
-        "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count) for before, after, count in impact.summary],
-        "unevaluable": [{**row, "errors": [input_error_text(error) for error in row["errors"]]}
-                        for row in impact.unevaluable[:PREVIEW_ROWS]],
-        "rows": [{**row, "before": OVERALL_LABELS[row["before"]], "after": OVERALL_LABELS[row["after"]],
+    active = ruleset_get()
+    preview = draft.previews.select_related("active", "requested_by").first()
+    context = {"ruleset": draft, "preview": preview, "active": active}
+    if preview is not None:
+        context.update(_preview_context(request, preview, draft, active))
+    return render(request, "rulesets/ruleset_preview.html", context)
+
+
+def _preview_context(request, preview: RuleSetPreview, draft: RuleSet, active: RuleSet) -> dict:
+    state = preview_state(preview, now=timezone.now(), stalled_after=settings.REEVALUATION_STALLED_AFTER)
+    context = {"state": state, "current": preview.is_current(preview_digest(draft), active)}
+    if not state["finished"]:
+        return context
+    changed, unevaluable = preview.changed, preview.unevaluable
+    page, pages = _page_number(request, "page", changed)
+    unevaluable_page, unevaluable_pages = _page_number(request, "unevaluable_page", unevaluable)
+    rows = _preview_rows(preview, first=(page - 1) * PREVIEW_PAGE + 1, last=min(page * PREVIEW_PAGE, changed))
+    unevaluable_rows = _preview_rows(preview, first=changed + (unevaluable_page - 1) * PREVIEW_PAGE + 1,
+                                     last=changed + min(unevaluable_page * PREVIEW_PAGE, unevaluable))
+    context.update({
+        "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count)
+                    for before, after, count in preview.transitions],
+        "rows": [{"row": row, "before": OVERALL_LABELS[row.before], "after": OVERALL_LABELS[row.after],
                   "items": [(TITLES[code], item_status_text(old), item_status_text(new), old != new)
-                            for code, old, new in row["items"]]}
-                 for row in rows[:PREVIEW_ROWS]],
+                            for code, old, new in row.detail]} for row in rows],
+        "unevaluable": [{"row": row, "errors": [input_error_text(error) for error in row.detail]}
+                        for row in unevaluable_rows],
+        "page": _pager(request, "page", page, pages, changed),
+        "unevaluable_page": _pager(request, "unevaluable_page", unevaluable_page, unevaluable_pages, unevaluable),
     })
+    return context
+
+
+def _page_number(request, name: str, count: int) -> tuple[int, int]:
+    """The page asked for (the first when absent or not a number; the last when beyond it) and
+    the number of pages of ``count`` rows."""
+    pages = max(1, -(-count // PREVIEW_PAGE))
+    try:
+        page = int(request.GET.get(name, 1))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), pages), pages
+
+
+def _pager(request, name: str, page: int, pages: int, count: int) -> dict:
+    """Links to the previous and next page (the other list's page kept)."""
+    def url(number):
+        query = request.GET.copy()
+        query[name] = number
+        return f"?{query.urlencode()}"
+    return {"number": page, "pages": pages, "first": (page - 1) * PREVIEW_PAGE + 1 if count else 0,
+            "last": min(page * PREVIEW_PAGE, count), "count": count,
+            "previous": url(page - 1) if page > 1 else None, "next": url(page + 1) if page < pages else None}
+
+
+def _preview_rows(preview: RuleSetPreview, *, first: int, last: int) -> list[RuleSetPreviewRow]:
+    """The rows at positions ``first`` to ``last`` (by the preview's index), with their patients."""
+    if last < first:
+        return []
+    return list(RuleSetPreviewRow.objects.filter(preview=preview, position__range=(first, last))
+                .select_related("patient").only("position", "rank", "before", "after", "detail", "signed", "asks",
+                                                "patient__public_id", "patient__study_id", "patient__initials")
+                .order_by("position"))
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_http_methods(["POST"])
+def ruleset_preview_start(request, version):
+    """Ask for the draft's impact preview at its current revision: a task worker makes it (two
+    administrators asking at once get the same one; one that stopped is resumed)."""
+    draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
+    if _preview_refused(request, draft):
+        return redirect("ruleset_detail", version=version)
+    with transaction.atomic():
+        preview, enqueue = preview_request(draft=draft, by=request.user)
+        if enqueue:
+            transaction.on_commit(lambda: preview_impact.enqueue(preview_id=preview.pk))
+    if enqueue:
+        messages.success(request, "A task worker is comparing the open assessments: the progress is below.")
+    else:
+        messages.info(request, "The preview of this revision is already made or under way: see below.")
+    return redirect("ruleset_preview", version=version)
+
+
+@permission_required(ADMIN, raise_exception=True)
+@require_safe
+@passive
+def ruleset_preview_progress(request, version):
+    """The latest preview's progress as JSON, for its page to poll (no patient data)."""
+    draft = get_object_or_404(RuleSet, version=version, status=RuleSet.Status.DRAFT)
+    preview = draft.previews.first()
+    if preview is None:
+        return JsonResponse({"error": f"Draft version {version} has no impact preview."}, status=404)
+    return JsonResponse(preview_state(preview, now=timezone.now(), stalled_after=settings.REEVALUATION_STALLED_AFTER))
 
 
 def _confirmation(request, ruleset: RuleSet, action: str, *, product: Product | None = None, error: str = "",
@@ -297,12 +389,16 @@ def _confirmation(request, ruleset: RuleSet, action: str, *, product: Product | 
             rulesets.ruleset_publishable_or_refused(draft=ruleset, what="published")
         except rulesets.RuleSetRefused as refused:
             blockers.append(str(refused))
-        impact = impact_preview(draft=ruleset) if not blockers else None
+        active = ruleset_get()
+        # The latest finished preview of the draft's values as they are against the active version
+        # (made by a task worker from the preview page), never computed here.
+        preview = None if blockers else RuleSetPreview.objects.filter(
+            draft=ruleset, digest=preview_digest(ruleset), active=active, status=RuleSetPreview.Status.FINISHED).first()
         context.update({
-            "blockers": blockers, "impact": impact, "active": ruleset_get(),
-            "differences": ruleset_differences(ruleset_get(), ruleset),
+            "blockers": blockers, "preview": preview, "active": active,
+            "differences": ruleset_differences(active, ruleset),
             "summary": [(OVERALL_LABELS[before], OVERALL_LABELS[after], count)
-                        for before, after, count in impact.summary] if impact else [],
+                        for before, after, count in preview.transitions] if preview else [],
             "approval_required": rulesets.ruleset_approval_required(),
         })
     elif action == "discard":

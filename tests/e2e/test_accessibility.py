@@ -23,6 +23,7 @@ from eligibility.models import RuleSet
 from eligibility.patients import episodes_services as episodes
 from eligibility.patients import services
 from eligibility.review import services as review
+from eligibility.rulesets import preview
 from eligibility.rulesets import services as rulesets
 from tests.e2e.helpers import PASSWORD, sign_in, user
 from tests.e2e.test_timeline_pages import planned_patient
@@ -163,7 +164,7 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("rule sets", reverse("ruleset_list")),
         ("active version", reverse("ruleset_detail", args=[active.version])),
         ("draft", reverse("ruleset_detail", args=[draft.version])),
-        ("preview", reverse("ruleset_preview", args=[draft.version])),
+        ("preview, none yet", reverse("ruleset_preview", args=[draft.version])),
         ("users", reverse("user_list")),
         ("new user", reverse("user_create")),
         ("user", reverse("user_detail", args=[User.objects.get(username="casey").pk])),
@@ -172,6 +173,10 @@ def test_no_serious_axe_violation_on_any_page_type(browser: Browser, live_server
         ("withdrawn patients", reverse("withdrawn_patients")),
     ]:
         check(office, f"{base}{url}", found, name)
+    made, _ = preview.preview_request(draft=draft, by=User.objects.get(username="ada"))
+    check(office, f"{base}{reverse('ruleset_preview', args=[draft.version])}", found, "preview, waiting")
+    preview.preview_run(preview_id=made.pk, worker="accessibility")
+    check(office, f"{base}{reverse('ruleset_preview', args=[draft.version])}", found, "preview, finished")
 
     # At phone width the administrator's widest pages wrap rather than scroll sideways.
     narrow = browser.new_context(viewport={"width": 390, "height": 844}).new_page()

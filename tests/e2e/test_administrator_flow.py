@@ -16,6 +16,7 @@ from eligibility.review.handoffs import services as handoffs
 from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.e2e.helpers import PASSWORD, field, sign_in, user
+from tests.review.test_tasks import run_worker
 
 CLEAN = json.loads((EXAMPLES_DIR / "01-clean.json").read_text())["case"]
 
@@ -43,6 +44,16 @@ def test_administrator_publishes_a_2_week_driving_restriction_and_a_physician_se
     admin.get_by_role("button", name="Save draft").click()
     expect(admin.get_by_text("Draft saved.")).to_be_visible()
     admin.get_by_role("link", name="Preview the impact on open assessments").click()
+    # The preview is background work: asked for on its page, made by a task worker, followed in place.
+    admin.get_by_role("button", name="Preview the impact on open assessments").click()
+    preview = admin.locator("#preview-progress")
+    expect(preview).to_contain_text("Waiting for a task worker")
+    admin.evaluate("window.notReloaded = true")
+    run_worker()
+    expect(preview).to_contain_text("Finished on", timeout=30_000)
+    expect(preview.get_by_text("1 of 1")).to_be_visible()
+    assert admin.evaluate("window.notReloaded") is True
+    preview.get_by_role("link", name="Show the results").click()
     # Counselled under 8 weeks: under 2 weeks the counselling must be confirmed (the record never says
     # the patient was told 2 weeks), so the patient goes from deferred (travel) to incomplete.
     expect(admin.get_by_text("1 deferred → incomplete")).to_be_visible()

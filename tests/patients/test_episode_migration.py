@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from tests.conftest import replay_data_migrations
+from tests.conftest import migrate_to_latest, replay_data_migrations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,8 +26,7 @@ AFTER = [("eligibility", "0027_episode_permissions")]
 def _migration_data(transactional_db):
     replay_data_migrations()
     yield
-    # Leave the schema as the other tests expect it (the latest migration), whatever happened.
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("eligibility"))
+    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
 
 
 def migrate(target):

@@ -16,6 +16,7 @@ from eligibility.patients import services
 from eligibility.rules import CHOICES, DEFAULT_PRODUCTS, LABELS, synthetic_cases
 from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory, UserFactory
+from tests.rulesets.previews import previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +95,7 @@ def test_the_impact_preview_shows_labels_and_words(recorded, client):
     rulesets.ruleset_thresholds_update(draft=draft, values={**values, "alc_min_1e9_per_l": Decimal("5"),
                                                             "fever_c": Decimal("36")}, by=administrator)
     client.force_login(administrator)
-    page = client.get(reverse("ruleset_preview", args=[draft.version]))
+    page = previewed(client, draft)
     assert page.status_code == 200
     text = visible_text(page.content)
     assert "Absolute lymphocyte count" in text  # an item that changes, by its title

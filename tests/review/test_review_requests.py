@@ -20,6 +20,7 @@ from eligibility.rulesets import preview
 from eligibility.rulesets import services as rulesets
 from tests.conftest import EXAMPLES_DIR
 from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.rulesets.previews import previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +183,7 @@ def test_data_a_new_version_cannot_evaluate_are_listed_in_the_preview_and_asked_
     assert [(row["study_id"], [error["field"] for error in row["errors"]]) for row in impact.unevaluable] == [
         ("LISO-1", ["weight_kg"])]
     client.force_login(administrator)
-    shown = client.get(reverse("ruleset_preview", args=[draft.version])).content.decode()
+    shown = previewed(client, draft).content.decode()
     assert "LISO-1</a> AB: Weight" in shown
     assert "<code>" not in shown  # by its label, not the case key
     published = rulesets.ruleset_publish(draft=draft, note="withdrawn", by=administrator)
@@ -226,7 +227,7 @@ def test_the_preview_says_which_signed_checklists_will_be_asked_about(administra
     [row] = impact.changed
     assert (row["study_id"], row["signed"], row["asks"], impact.reviews) == ("SIGNED-1", True, True, 1)
     client.force_login(administrator)
-    page = client.get(reverse("ruleset_preview", args=[draft.version])).content.decode()
+    page = previewed(client, draft).content.decode()
     assert "1 of them is a signed checklist" in page and "physician review requested" in page
     # 0.16: the flag stays; only the reason quotes the new minimum: no review to ask for.
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.16")}, by=administrator)

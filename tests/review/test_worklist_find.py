@@ -24,6 +24,7 @@ from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory, UserFactory
 from tests.pages import element, elements
 from tests.review.test_review_requests import lower_alc, signed_before_apheresis
+from tests.rulesets.previews import previewed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
 
@@ -320,7 +321,7 @@ def test_rule_set_preview_shows_the_initials(client):
     draft = rulesets.ruleset_draft_create(by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     client.force_login(administrator)
-    page = client.get(reverse("ruleset_preview", args=[draft.version])).content
+    page = previewed(client, draft).content
     rows = [row for row in elements(page, tag="tr") if "PRE-1" in row.text]
     assert len(rows) == 1 and "PV" in rows[0].text.split()
 

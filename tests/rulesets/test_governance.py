@@ -14,6 +14,7 @@ from eligibility.models import RuleSet, RuleSetEvent
 from eligibility.rulesets import services as rulesets
 from tests.factories import UserFactory
 from tests.pages import element, elements
+from tests.rulesets.previews import preview_made
 from tests.rulesets.test_services import VERSION_2, patient_at
 from tests.rulesets.test_views import confirmed, describe, values
 
@@ -56,6 +57,11 @@ def test_publishing_shows_what_it_will_do_and_acts_only_when_confirmed_on_that_p
     rulesets.ruleset_describe(draft=draft, name="June 2025 US labels", change_note="Driving and stay 2 weeks",
                               by=ada)
     client.force_login(ada)
+    # No preview of this revision yet: the page says so and links to it (it computes none itself).
+    unknown = client.get(reverse("ruleset_publish", args=[draft.version])).content
+    assert "no impact preview of this revision against version 1 has finished" in element(unknown, id="no-preview").text
+    assert elements(unknown, tag="a", href=reverse("ruleset_preview", args=[draft.version]))
+    preview_made(client, draft)
     page = client.get(reverse("ruleset_publish", args=[draft.version]))
     assert page.status_code == 200
     what = element(page.content, id="what").text

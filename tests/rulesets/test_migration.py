@@ -14,7 +14,15 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from tests.conftest import migrate_to_latest
+
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_after(transactional_db):
+    yield
+    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
 
 BEFORE = [("eligibility", "0021_speed_indexes")]
 AFTER = [("eligibility", "0023_retire_product_age_fields")]
