@@ -5,10 +5,11 @@ module sits above the packages (``eligibility.common.jinja`` holds the common pa
 not import one above it).
 
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
-``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)``,
+``day_number``, ``with_day`` (as the Django libraries), ``date(format)``,
 ``pluralize``, ``or_zero``, ``linebreaksbr``. Globals: ``url``, ``static``,
-``programme_time_zone``, ``crispy``, ``patient_handoffs(patient, user)`` (the patient page's
-hand-off, from the review package), ``free_text_max``, ``free_text_help``. See
+``programme_time_zone``, ``week_roles`` (the roles the "this week" page is for), ``crispy``,
+``patient_handoffs(patient, user)`` (the patient page's hand-off, from the review package),
+``free_text_max``, ``free_text_help``. See
 ``eligibility.common.jinja`` for each."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.template.defaultfilters import linebreaksbr, pluralize
 from eligibility.common.display import diagnoses_text, generic_name
 from eligibility.common.jinja import crispy, date, or_zero, programme_time_zone, static, url
 from eligibility.common.people import display_name
-from eligibility.common.templatetags import plans_the_week
+from eligibility.common.templatetags import WEEK_ROLES
 from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.common.vocabulary import unit_text
 from eligibility.patients.templatetags import day_number, with_day
@@ -32,11 +33,12 @@ def environment(**options) -> Environment:
     env = Environment(autoescape=True, **options)
     env.filters.update({
         "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
-        "generic_name": generic_name, "measure": measure, "plans_the_week": plans_the_week,
+        "generic_name": generic_name, "measure": measure,
         "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
         "or_zero": or_zero, "linebreaksbr": linebreaksbr,
     })
     env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
+                        "week_roles": WEEK_ROLES,
                         "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
                         "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
     return env

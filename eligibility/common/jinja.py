@@ -4,7 +4,7 @@ and globals, so that a page reads the same in either engine. The environment its
 ``config/jinja.py`` (it adds what the packages above give: day numbers, the patient's hand-off).
 
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
-``plans_the_week``, ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
+``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
 Django's ``date`` filter: an aware date-time in the programme's time zone first; ``""`` for
 ``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``),
 ``linebreaksbr`` (Django's: escaped, line breaks as ``<br>``).
