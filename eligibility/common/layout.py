@@ -6,9 +6,8 @@ hot pages are Jinja2 templates; every other page stays a Django template)."""
 from __future__ import annotations
 
 from django import template
-from django.middleware.csrf import get_token
 from django.template import engines
-from django.utils.html import format_html
+from django.template.backends.utils import csrf_input
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -22,10 +21,9 @@ def layout_part(context, part: str) -> str:
         raise template.TemplateSyntaxError(f"layout_part: no part {part!r} (one of {', '.join(PARTS)})")
     request = context.get("request")
     values = {name: context.get(name) for name in ("user", "perms", "messages", "session_idle", "csrf_token")}
-    jinja = engines["jinja2"]
-    # Through the backend's Template, as a Jinja2 page is rendered (csrf_input, request), but with
-    # the values the Django context already holds (its context processors ran once).
-    page = jinja.env.get_template(f"layout/{part}.jinja")
+    # The values the Django context already holds (its context processors ran once), with what
+    # Django's Jinja2 backend would add (see _for_jinja).
+    page = engines["jinja2"].env.get_template(f"layout/{part}.jinja")
     values["request"] = request
     return mark_safe(page.render(_for_jinja(values)))  # noqa: S308 (an auto-escaping Jinja2 template's output)
 
@@ -36,8 +34,7 @@ def _for_jinja(values: dict) -> dict:
     values["messages"] = values.get("messages") or ()
     request = values.get("request")
     if request is not None:
-        values["csrf_input"] = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">',
-                                           get_token(request))
+        values["csrf_input"] = csrf_input(request)  # the backend's own
     return values
 
 
