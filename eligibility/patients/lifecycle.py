@@ -13,9 +13,11 @@ lock, so a signature is only ever made on the evaluation that is current when it
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import AutoField
 from django.utils import timezone
@@ -73,6 +75,22 @@ def evaluation_params(evaluation: Evaluation) -> list[Any]:
             for field in _insert_fields()]
 
 
+@contextmanager
+def _server_binding_cursor():
+    """A cursor that sends its parameters apart from the statement (PostgreSQL: psycopg's
+    server-side binding). Django's cursors bind on the client: every parameter quoted into the SQL
+    text in Python, and the server then reads a multi-megabyte statement back, for a batch of 9 KB
+    checklists. Database errors are Django's, as through its own cursors; no execute wrappers run
+    (query logging included). SQLite: Django's cursor (sqlite3 binds apart already)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 def _evaluations_insert(replacements: list[Replacement]) -> None:
     """Insert the replacements' evaluations with the parameters prepared for them, in multi-row
     ``INSERT ... RETURNING`` statements (Django's ``bulk_create`` prepares every field of every row
@@ -94,7 +112,7 @@ def _evaluations_insert(replacements: list[Replacement]) -> None:
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_statement = max(1, min(500, (connection.features.max_query_params or 65535) // len(fields)))
     table, pk = quote(Evaluation._meta.db_table), quote(Evaluation._meta.pk.column)
-    with connection.cursor() as cursor:
+    with _server_binding_cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start:start + per_statement]
             values = ", ".join([one] * len(chunk))
@@ -121,15 +139,24 @@ def evaluations_install(replacements: list[Replacement], *, by) -> list[Evaluati
     if not connection.in_atomic_block:
         raise RuntimeError("evaluations_install needs the assessments locked in a transaction.")
     _evaluations_insert(replacements)
-    # One prepared statement run for every row: bulk_update's CASE WHEN and a correlated subquery
-    # both cost far more here (0.2-0.7 ms a row on SQLite).
+    # PostgreSQL: one statement joining the pairs as arrays (0.12 ms a row at 100,000 open
+    # assessments, where a statement per row cost 0.27 ms). SQLite: one prepared statement run for
+    # every row; bulk_update's CASE WHEN and a correlated subquery both cost far more there
+    # (0.2-0.7 ms a row).
     table = connection.ops.quote_name(Assessment._meta.db_table)
     column = connection.ops.quote_name(Assessment._meta.get_field("current_evaluation").column)
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
-            [(replacement.evaluation.pk, replacement.assessment_id) for replacement in replacements],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET {column} = new.evaluation FROM (SELECT unnest(%s::bigint[]) AS assessment, "  # noqa: S608
+                f"unnest(%s::bigint[]) AS evaluation) AS new WHERE {table}.id = new.assessment",
+                [[replacement.assessment_id for replacement in replacements],
+                 [replacement.evaluation.pk for replacement in replacements]])
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608 (names from the model, values bound)
+                [(replacement.evaluation.pk, replacement.assessment_id) for replacement in replacements],
+            )
     evaluations_replaced.send(sender=Evaluation, replacements=replacements, by=by)
     return [replacement.evaluation for replacement in replacements]
 
