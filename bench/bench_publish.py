@@ -6,19 +6,20 @@ its own (a new SQLite file, or the EMPTY database of ``--database-url``), makes 
 changes every open assessment's checklist (travel time, driving restriction and stay), then:
 
 1. times the publish itself (the administrator's request: one transaction, the task enqueued);
-2. starts a task worker (``manage.py db_worker --batch``, a process of its own, as deployed) and
-   times the background re-evaluation, from the publish until its record says finished;
+2. starts ``--workers`` task workers (``manage.py db_worker``, processes of their own, as
+   deployed; default 2) and times the background re-evaluation, from the publish until its record
+   says finished: the first worker plans its parts and every worker takes parts until none is left;
 3. meanwhile a coordinator saves one patient in a loop (another thread of this process, its own
    database connection); each save's whole time is recorded, and its longest statement: the one
    that waited for the lock the re-evaluation's batch held (on SQLite the database's write lock,
    taken by BEGIN IMMEDIATE; on PostgreSQL the patient's row, by SELECT ... FOR UPDATE).
 
 Targets (issue 15): under 60 s for 100,000 open assessments, no save over 100 ms. A save's own
-cost, measured the same way before the publish, is reported beside it. The worker's CPU time is
+cost, measured the same way before the publish, is reported beside it. The workers' CPU time is
 reported too: on a machine shared with other work the wall time measures the sharing as much as
 the re-evaluation, its CPU time much less (on PostgreSQL the server's own CPU time is not in it).
 
-Usage: ``python bench/bench_publish.py [--assessments 100000] [--database-url URL] [--keep DIR]``
+Usage: ``python bench/bench_publish.py [--assessments 100000] [--workers 2] [--database-url URL] [--seeded]``
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import atexit
 import os
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -51,6 +53,8 @@ def main() -> None:
     parser.add_argument("--assessments", type=int, default=100_000)
     parser.add_argument("--database-url", default="",
                         help="an EMPTY database to use instead of a new SQLite file (e.g. PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="task worker processes (default 2: one per core of the machines measured here)")
     parser.add_argument("--seeded", action="store_true",
                         help="the database is already migrated and seeded (a copy of an earlier run's)")
     args = parser.parse_args()
@@ -144,26 +148,34 @@ def main() -> None:
     published = rulesets.ruleset_publish(draft=draft, note="benchmark", by=admin)
     publish_seconds = time.perf_counter() - started
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    worker = subprocess.Popen(manage + ["db_worker", "--batch", "--no-startup-delay", "--no-reload", "-v", "0"],
-                              cwd=ROOT, env=env)
+    # The task workers, as deployed: processes of their own (on one machine here; on several in a
+    # deployment), each taking parts of the re-evaluation (REEVALUATION_PART_SIZE open assessments).
+    # Not --batch: a worker that started before the first one enqueued the parts' tasks would find
+    # the queue empty and leave. They poll every 0.1 s, and are stopped once the record is finished.
+    workers = [subprocess.Popen(manage + ["db_worker", "--interval", "0.1", "--no-startup-delay", "--no-reload",
+                                          "-v", "0"], cwd=ROOT, env=env) for _ in range(args.workers)]
     record = RuleSetReevaluation.objects.filter(ruleset=published)
-    while record.get().status not in ("finished", "failed") and worker.poll() is None:
+    while record.get().status not in ("finished", "failed") and any(worker.poll() is None for worker in workers):
         time.sleep(0.1)
     wall = time.perf_counter() - started
     time.sleep(1)
     stop.set()
     saver.join()
-    worker.wait()
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)  # stops between tasks: every task has ended (the record is finished)
+        worker.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     worker_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     run = record.get()
     if run.status != "finished" or errors:
         raise SystemExit(f"Not finished: {run.status} {run.error}; save errors: {errors[:3]}")
     print(f"Publish (the request's transaction, task enqueued): {publish_seconds * 1000:.0f} ms")
-    print(f"Background re-evaluation of {run.total:,} open assessments by one worker: {wall:.1f} s "
+    parts = run.parts.count()
+    print(f"Background re-evaluation of {run.total:,} open assessments by {args.workers} task worker(s), in {parts} "
+          f"part(s): {wall:.1f} s "
           f"(target < 60 s at 100,000); {run.reevaluated:,} re-evaluated, {run.review_requested:,} review "
           f"requests, {run.unevaluable:,} not evaluable, {run.changed_meanwhile:,} saved meanwhile; the worker "
-          f"process used {worker_cpu:.1f} s of CPU; load average at the end {os.getloadavg()[0]:.1f}")
+          f"processes used {worker_cpu:.1f} s of CPU; load average at the end {os.getloadavg()[0]:.1f}")
     print(f"Saves during it: {len(saves)}; whole save median {statistics.median(saves) * 1000:.0f} ms, "
           f"p99 {percentile(saves, 0.99) * 1000:.0f} ms, longest {max(saves) * 1000:.0f} ms; its longest statement "
           f"(the wait for the lock) p99 {percentile(waits, 0.99) * 1000:.0f} ms, longest {max(waits) * 1000:.0f} ms "

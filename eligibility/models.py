@@ -12,11 +12,12 @@ from .rulesets.models import (
     RuleSetPreview,
     RuleSetPreviewRow,
     RuleSetReevaluation,
+    RuleSetReevaluationPart,
     Threshold,
 )
 
 __all__ = ["DIAGNOSIS_CHOICES", "Assessment", "Disposition", "Evaluation", "Note", "Patient", "PatientQuerySet",
            "Product", "Question", "QuestionEntry", "ReadyMark", "ReadyMarkQuerySet", "ReviewRequest",
            "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "RuleSetPreview", "RuleSetPreviewRow",
-           "RuleSetReevaluation", "SignOff", "SignOffQuerySet",
+           "RuleSetReevaluation", "RuleSetReevaluationPart", "SignOff", "SignOffQuerySet",
            "Threshold"]

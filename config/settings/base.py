@@ -156,6 +156,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # A re-evaluation whose worker has reported no batch for this long is shown as stalled, with Resume
 # (a worker that died, or a machine that restarted, leaves no other trace).
 REEVALUATION_STALLED_AFTER = timedelta(seconds=env.int("REEVALUATION_STALLED_SECONDS", default=120))
+# Open assessments per part of a re-evaluation: the first worker plans the parts and enqueues a task
+# for each other one, so that every task worker running (on any machine) takes one at once.
+REEVALUATION_PART_SIZE = env.int("REEVALUATION_PART_SIZE", default=10_000)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -91,10 +91,18 @@ def _server_binding_cursor():
         yield cursor
 
 
-def _evaluations_insert(replacements: list[Replacement]) -> None:
+def evaluations_insert(replacements: list[Replacement]) -> None:
     """Insert the replacements' evaluations with the parameters prepared for them, in multi-row
     ``INSERT ... RETURNING`` statements (Django's ``bulk_create`` prepares every field of every row
-    anew: most of a re-evaluation batch's time under its locks). One creation time for all."""
+    anew: most of a re-evaluation batch's time under its locks). One creation time for all.
+
+    :func:`evaluations_install` does it; the re-evaluation after a publish does it itself first,
+    before it locks the assessments (the inserts are most of a batch's writing, and an evaluation
+    not yet current locks nothing anyone saving waits for), then installs with ``inserted=True``
+    and discards (:func:`evaluations_discard`) those of rows saved meanwhile: uncommitted, no one
+    ever saw them."""
+    if not replacements:
+        return
     fields = _insert_fields()
     created_at = next(index for index, field in enumerate(fields) if field.name == "created_at")
     now = timezone.now()
@@ -127,8 +135,16 @@ def _evaluations_insert(replacements: list[Replacement]) -> None:
                 replacement.evaluation._state.db = connection.alias
 
 
-def evaluations_install(replacements: list[Replacement], *, by) -> list[Evaluation]:
-    """Save the new evaluations and make each its assessment's current one, then announce it
+def evaluations_discard(pks: list[int]) -> None:
+    """Delete evaluations inserted in this transaction by :func:`evaluations_insert` and never made
+    current (their assessment was saved meanwhile): nothing refers to them, and no one saw them."""
+    if pks:
+        Evaluation.objects.filter(pk__in=pks).delete()
+
+
+def evaluations_install(replacements: list[Replacement], *, by, inserted: bool = False) -> list[Evaluation]:
+    """Save the new evaluations (``inserted``: the caller did, by :func:`evaluations_insert`, in this
+    transaction) and make each its assessment's current one, then announce it
     (:data:`.signals.evaluations_replaced`: signatures voided, review requests closed, decisions on
     unchanged findings carried over by the review package).
 
@@ -138,7 +154,8 @@ def evaluations_install(replacements: list[Replacement], *, by) -> list[Evaluati
         return []
     if not connection.in_atomic_block:
         raise RuntimeError("evaluations_install needs the assessments locked in a transaction.")
-    _evaluations_insert(replacements)
+    if not inserted:
+        evaluations_insert(replacements)
     # PostgreSQL: one statement joining the pairs as arrays (0.12 ms a row at 100,000 open
     # assessments, where a statement per row cost 0.27 ms). SQLite: one prepared statement run for
     # every row; bulk_update's CASE WHEN and a correlated subquery both cost far more there
@@ -171,5 +188,6 @@ def install_one(*, assessment: Assessment, evaluation: Evaluation, void_reason: 
     return evaluation
 
 
-__all__ = ["Replacement", "assessment_locked", "assessments_lock", "evaluation_params", "evaluations_install",
+__all__ = ["Replacement", "assessment_locked", "assessments_lock", "evaluation_params", "evaluations_discard",
+           "evaluations_insert", "evaluations_install",
            "install_one"]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from ..common.display import input_error_text, item_status_text
@@ -24,8 +24,8 @@ from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build_encoded
 from ..rules import OVERALL_LABELS, CaseValidationError, Engine, dumps
-from ..rulesets.leases import LeaseLost, lease_claim, lease_finish, lease_held, lease_renew, lease_stopped
-from ..rulesets.models import RuleSet, RuleSetReevaluation
+from ..rulesets.leases import LeaseLost, lease_finish, lease_held, lease_renew, lease_stopped
+from ..rulesets.models import RuleSet, RuleSetReevaluation, RuleSetReevaluationPart
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
 
@@ -99,65 +99,185 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = BATCH
     return outcome
 
 
-def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluation | None:
-    """Take the lease of a re-evaluation for ``worker``, under its row lock; ``None`` when it is
-    finished, or held by a worker that reported a batch within ``REEVALUATION_STALLED_AFTER``."""
-    return lease_claim(RuleSetReevaluation.objects.select_related("ruleset", "requested_by"), pk=reevaluation_id,
-                       worker=worker, stalled_after=settings.REEVALUATION_STALLED_AFTER)
+def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluationPart | None:
+    """Take a part of a re-evaluation for ``worker`` (starting the re-evaluation first, if no worker
+    has: its parts planned); ``None`` when it is finished, or every part left is held by a worker
+    that reported a batch within ``REEVALUATION_STALLED_AFTER``."""
+    run = _reevaluation_start(reevaluation_id=reevaluation_id, worker=worker)
+    return None if run is None else _part_claim(run, worker)
 
 
 def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                      batch_size: int | None = None) -> RuleSetReevaluation | None:
-    """Run (or resume) the re-evaluation after a publish as ``worker`` (a unique token: the task's
-    id), recording done / total and the counts batch by batch; ``by`` is recorded on the new
-    evaluations (default: the administrator who published). Returns the finished record, or
-    ``None`` when there was nothing for this worker to do (finished, or another worker holds it,
-    or took it over meanwhile).
+    """Run (or resume, or help with) the re-evaluation after a publish as ``worker`` (a unique
+    token: the task's id); ``by`` is recorded on the new evaluations (default: the administrator who
+    published). Returns the record once every part is finished, or ``None`` when there was nothing
+    for this worker to do (finished, or every part left is held by a live worker).
 
-    Every batch renews the lease and moves the cursor in the batch's own transaction, after
-    checking the lease under the record's row lock: a batch either commits with its progress or
-    not at all, and a worker that lost the lease commits nothing more. An error (or the worker
-    stopped mid-task) marks the record failed, which the page offers to resume, and is raised again
-    for the task queue to record. ``batch_size``: fixed batches (default: sized by their lock time,
-    see :data:`LOCK_TARGET_SECONDS`)."""
-    run = reevaluation_claim(reevaluation_id=reevaluation_id, worker=worker)
+    The first worker to start it plans its parts (:func:`_reevaluation_start`: shares of
+    ``REEVALUATION_PART_SIZE`` open assessments) and enqueues a task for each part but its own, so
+    that every task worker running (on this machine or others) takes one; each then takes parts
+    until none is left. Every batch renews its part's lease and moves the part's cursor in the
+    batch's own transaction, and adds its counts to the record last (the record's row is locked
+    only while the batch commits: workers do not wait for each other): a batch either commits
+    with its progress or not at all, and a worker that lost its part commits nothing more. An error
+    (or the worker stopped mid-task) marks the part and the record failed, which the page offers to
+    resume, and is raised again for the task queue to record. ``batch_size``: fixed batches
+    (default: sized by their lock time, see :data:`LOCK_TARGET_SECONDS`)."""
+    run = _reevaluation_start(reevaluation_id=reevaluation_id, worker=worker)
     if run is None:
         return None
     ruleset, by = run.ruleset, by or run.requested_by
-    held = lease_held(run)
-    try:
-        engine, engines = engine_for(ruleset), _published_engines()
-        pks = list(_to_reevaluate(ruleset).filter(pk__gt=run.cursor).values_list("pk", flat=True))
-        if run.total is None:
-            held.filter(total__isnull=True).update(total=len(pks))
-        start, size = 0, batch_size or BATCH_SIZE
-        with _commits_without_waiting_for_the_disk():
-            while start < len(pks):
-                batch, outcome = pks[start:start + size], Reevaluation()
-                start += len(batch)
-                plans = _plans(ruleset, batch, engine, engines, by)
-                states_query = _states_query(ruleset, batch)
-                locked_at = time.perf_counter()
-                with transaction.atomic():
-                    lease_renew(held)  # locks the record: the lease is this worker's
-                    _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query)
-                    held.update(cursor=batch[-1], done=F("done") + len(batch),
-                                reevaluated=F("reevaluated") + outcome.reevaluated,
-                                review_requested=F("review_requested") + outcome.review_requested,
-                                unevaluable=F("unevaluable") + outcome.unevaluable,
-                                unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
-                                changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
-                if batch_size is None:
-                    size = _next_size(size, time.perf_counter() - locked_at)
-        lease_finish(held)
-    except LeaseLost:
-        logger.warning("Re-evaluation under rule-set version %s: taken over by another worker", ruleset.version)
-        return None
-    except BaseException as exc:
-        lease_stopped(run, exc)
-        logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
-        raise
-    return RuleSetReevaluation.objects.get(pk=run.pk)
+    engine, engines = engine_for(ruleset), _published_engines()
+    did_a_part = False
+    while (part := _part_claim(run, worker)) is not None:
+        did_a_part = True
+        try:
+            _part_run(run, part, engine, engines, by, batch_size)
+        except LeaseLost:  # this worker was thought dead: it stops, and leaves the rest to the others
+            logger.warning("Re-evaluation under rule-set version %s: part %s taken over by another worker",
+                           ruleset.version, part.number)
+            return None
+        except BaseException as exc:
+            lease_stopped(part, exc)
+            RuleSetReevaluation.objects.filter(pk=run.pk).exclude(status=RuleSetReevaluation.Status.FINISHED).update(
+                status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=part_error(exc))
+            logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
+            raise
+    finished = _reevaluation_finish(run)
+    return finished if did_a_part and finished is not None else None
+
+
+def part_error(exc: BaseException) -> str:
+    """What a failed run records of ``exc``: as :func:`~eligibility.rulesets.leases.lease_stopped`
+    (the error's class only: a database error's message can quote row values)."""
+    return ("the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt)
+            else type(exc).__name__)
+
+
+def _reevaluation_start(*, reevaluation_id: int, worker: str) -> RuleSetReevaluation | None:
+    """Under the record's row lock: ``None`` once it is finished (or gone). Queued, failed or
+    stalled: (re)started by ``worker`` (running, one attempt more), its parts planned if it has none
+    yet (the open assessments to do, in shares of ``REEVALUATION_PART_SIZE`` by key) and its failed
+    parts queued again; then, once committed, a task enqueued for each part left but one (this
+    worker's). Running with a live worker: returned as it is, for ``worker`` to help."""
+    with transaction.atomic():
+        run = (RuleSetReevaluation.objects.select_for_update().select_related("ruleset", "requested_by")
+               .filter(pk=reevaluation_id).first())
+        if run is None or run.status == run.Status.FINISHED:
+            return None
+        now = timezone.now()
+        if run.status == run.Status.RUNNING and not run.stalled(now, settings.REEVALUATION_STALLED_AFTER):
+            return run
+        run.status, run.worker, run.error, run.finished_at = run.Status.RUNNING, worker, "", None
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+        parts = RuleSetReevaluationPart.objects.filter(reevaluation=run)
+        if not parts.exists():
+            run.total = run.done + _parts_plan(run)  # done: by a run from before parts, if any
+        parts.filter(status=RuleSetReevaluationPart.Status.FAILED).update(
+            status=RuleSetReevaluationPart.Status.QUEUED, enqueued_at=now, error="")
+        run.save(update_fields=["status", "worker", "error", "finished_at", "attempts", "started_at", "heartbeat_at",
+                                "total"])
+        helpers = parts.exclude(status=RuleSetReevaluationPart.Status.FINISHED).count() - 1
+        if helpers > 0:
+            transaction.on_commit(lambda: _helpers_enqueue(run.pk, helpers), robust=True)
+    return run
+
+
+def _parts_plan(run: RuleSetReevaluation) -> int:
+    """Create ``run``'s parts: the open assessments it has to do, in order of their keys, in shares
+    of ``REEVALUATION_PART_SIZE`` (the last one up to the largest key); returns how many there are."""
+    pks = list(_to_reevaluate(run.ruleset).values_list("pk", flat=True))
+    size = settings.REEVALUATION_PART_SIZE
+    bounds = [(index + 1, pks[start - 1] if start else 0, pks[min(start + size, len(pks)) - 1],
+               min(size, len(pks) - start)) for index, start in enumerate(range(0, len(pks), size))]
+    RuleSetReevaluationPart.objects.bulk_create([
+        RuleSetReevaluationPart(reevaluation=run, number=number, cursor=after, last=last, total=total,
+                                requested_by_id=run.requested_by_id)
+        for number, after, last, total in bounds])
+    return len(pks)
+
+
+def _helpers_enqueue(reevaluation_id: int, count: int) -> None:
+    from .tasks import reevaluate_after_publish  # the task module imports this one
+
+    for _ in range(count):
+        reevaluate_after_publish.enqueue(reevaluation_id=reevaluation_id)
+
+
+def _part_claim(run: RuleSetReevaluation, worker: str) -> RuleSetReevaluationPart | None:
+    """Take ``run``'s first part that no live worker holds (queued, or running without a batch
+    reported within ``REEVALUATION_STALLED_AFTER``), under its row lock; one locked by another
+    worker's claim at this moment is skipped, not waited for."""
+    stalled_before = timezone.now() - settings.REEVALUATION_STALLED_AFTER
+    Status = RuleSetReevaluationPart.Status  # noqa: N806 (a class)
+    with transaction.atomic():
+        part = (RuleSetReevaluationPart.objects.select_for_update(skip_locked=True)
+                .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=stalled_before)
+                        | Q(status=Status.RUNNING, heartbeat_at__isnull=True), reevaluation=run)
+                .order_by("number").first())
+        if part is None:
+            return None
+        now = timezone.now()
+        part.status, part.worker, part.error = Status.RUNNING, worker, ""
+        part.attempts += 1
+        part.started_at = part.started_at or now
+        part.heartbeat_at = now
+        part.save(update_fields=["status", "worker", "error", "attempts", "started_at", "heartbeat_at"])
+    return part
+
+
+def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: Engine, engines: dict[int, Engine],
+              by, batch_size: int | None) -> None:
+    """Re-evaluate ``part`` from its cursor, batch by batch (see :func:`reevaluation_run`)."""
+    ruleset, held = run.ruleset, lease_held(part)
+    record = RuleSetReevaluation.objects.filter(pk=run.pk)
+    pks = list(_to_reevaluate(ruleset).filter(pk__gt=part.cursor, pk__lte=part.last).values_list("pk", flat=True))
+    start, size = 0, batch_size or BATCH_SIZE
+    with _commits_without_waiting_for_the_disk():
+        while start < len(pks):
+            batch, outcome = pks[start:start + size], Reevaluation()
+            start += len(batch)
+            plans = _plans(ruleset, batch, engine, engines, by)
+            states_query = _states_query(ruleset, batch)
+            began = time.perf_counter()
+            with transaction.atomic():
+                lease_renew(held)  # locks the part: it is this worker's
+                # The new evaluations first, before the rows' locks (on SQLite every save waits for
+                # the whole transaction anyway: its lock time counts from the start).
+                lifecycle.evaluations_insert([plan.replacement for plan in plans.values() if plan.replacement])
+                locked_at = began if connection.vendor == "sqlite" else time.perf_counter()
+                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query, inserted=True)
+                held.update(cursor=batch[-1], done=F("done") + len(batch))
+                # Last, so that the record's row is locked only while the batch commits.
+                record.update(done=F("done") + len(batch), heartbeat_at=timezone.now(),
+                              reevaluated=F("reevaluated") + outcome.reevaluated,
+                              review_requested=F("review_requested") + outcome.review_requested,
+                              unevaluable=F("unevaluable") + outcome.unevaluable,
+                              unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
+                              changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
+            if batch_size is None:
+                size = _next_size(size, time.perf_counter() - locked_at)
+    lease_finish(held)
+
+
+def _reevaluation_finish(run: RuleSetReevaluation) -> RuleSetReevaluation | None:
+    """Once every part of ``run`` is finished: the record finished (under its row lock, so that
+    two workers finishing the last parts at once record it once). The record as it is then, or
+    ``None`` while a part is left."""
+    with transaction.atomic():
+        record = RuleSetReevaluation.objects.select_for_update().filter(pk=run.pk).first()
+        if record is None:
+            return None
+        if record.status != record.Status.FINISHED:
+            if RuleSetReevaluationPart.objects.filter(reevaluation=run).exclude(
+                    status=RuleSetReevaluationPart.Status.FINISHED).exists():
+                return None
+            record.status, record.finished_at, record.error = record.Status.FINISHED, timezone.now(), ""
+            record.save(update_fields=["status", "finished_at", "error"])
+    return record
 
 
 @contextmanager
@@ -317,11 +437,12 @@ def _states_query(ruleset: RuleSet, pks: list[int]) -> tuple[str, tuple]:
 
 def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
                       outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None,
-                      states_query: tuple[str, tuple] | None = None) -> None:
+                      states_query: tuple[str, tuple] | None = None, *, inserted: bool = False) -> None:
     """One batch, in the caller's transaction (which the row locks taken here last). ``plans``:
     made beforehand by :func:`_plans`, used for each row whose state is still the one planned for;
     a row saved (or signed) since is planned again here, under the lock. ``states_query``: the
-    batch's :func:`_states_query`, compiled beforehand."""
+    batch's :func:`_states_query`, compiled beforehand. ``inserted``: the plans' new evaluations
+    were inserted by the caller in this transaction (those not used here are discarded)."""
     states_query = states_query or _states_query(ruleset, pks)
     lifecycle.assessments_lock(pks)
     # Read again under the lock: what was committed meanwhile is what is written. Only the state
@@ -333,11 +454,14 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
     outcome.changed_meanwhile += len(pks) - len(states)
     changed = [pk for pk, *state in states if (pk, *state) not in plans]
     unplanned = {row.state: row for row in _rows(ruleset, changed)} if changed else {}
-    replacements, requests = [], []
+    replacements, requests, new = [], [], []
     for state in states:
-        plan = plans.get(state) or _plan(unplanned[state], engine, engines, ruleset, by)
+        planned = plans.get(state)
+        plan = planned or _plan(unplanned[state], engine, engines, ruleset, by)
         if plan.replacement is not None:
             replacements.append(plan.replacement)
+            if planned is None or not inserted:
+                new.append(plan.replacement)
         elif plan.request is not None:
             requests.append(plan.request)
             if plan.unevaluable:
@@ -346,7 +470,12 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
                 outcome.review_requested += 1
         else:
             outcome.unchanged_signed += 1
-    lifecycle.evaluations_install(replacements, by=by)
+    if inserted:  # those of rows saved (or signed) since they were planned: never current, never seen
+        used = {id(replacement) for replacement in replacements}
+        lifecycle.evaluations_discard([plan.replacement.evaluation.pk for plan in plans.values()
+                                       if plan.replacement is not None and id(plan.replacement) not in used])
+    lifecycle.evaluations_insert(new)
+    lifecycle.evaluations_install(replacements, by=by, inserted=True)
     # A new version's request replaces an earlier version's open one.
     ReviewRequest.objects.open().filter(assessment_id__in=[request.assessment_id for request in requests]).update(
         resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,

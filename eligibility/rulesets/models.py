@@ -242,6 +242,28 @@ class RuleSetReevaluation(BackgroundRun):
         return f"Re-evaluation under version {self.ruleset.version}: {self.get_status_display()}"
 
 
+class RuleSetReevaluationPart(BackgroundRun):
+    """One share of a re-evaluation after a publish, so that several task workers (on one machine
+    or several) re-evaluate at once: the open assessments to do whose key is above the part's
+    starting ``cursor`` up to ``last``, planned when the first worker starts the re-evaluation.
+
+    Each part is held by one worker at a time under its own lease (:class:`BackgroundRun`: a
+    worker that died leaves a part that stops being renewed, and another takes it over, from its
+    ``cursor``); each batch commits the part's cursor and the re-evaluation's counts with its writes.
+    The re-evaluation's record keeps the whole's progress (done / total, counts), which its page shows."""
+
+    reevaluation = models.ForeignKey(RuleSetReevaluation, on_delete=models.CASCADE, related_name="parts")
+    number = models.PositiveSmallIntegerField(help_text="from 1, in the order of the assessments' keys")
+    last = models.BigIntegerField(help_text="the last assessment of its share (primary key)")
+
+    class Meta:
+        ordering = ["reevaluation", "number"]
+        constraints = [models.UniqueConstraint(fields=["reevaluation", "number"], name="one_part_per_number")]
+
+    def __str__(self):
+        return f"Part {self.number} of the re-evaluation under version {self.reevaluation.ruleset.version}"
+
+
 class RuleSetPreview(BackgroundRun):
     """The impact preview of a draft: every open assessment evaluated under the active version and
     under the draft at one revision, compared, as background work (:mod:`.preview`). Its rows are

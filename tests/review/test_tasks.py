@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from eligibility.models import Assessment, Evaluation, RuleSet, RuleSetReevaluation
+from eligibility.models import Assessment, Evaluation, RuleSet, RuleSetReevaluation, RuleSetReevaluationPart
 from eligibility.patients.signals import evaluations_replaced
 from eligibility.review import reevaluation
 from eligibility.rulesets import services as rulesets
@@ -152,6 +152,7 @@ def test_a_worker_killed_without_a_word_shows_as_stalled_and_is_resumed(client, 
 
     stale = timezone.now() - timedelta(seconds=121)  # REEVALUATION_STALLED_AFTER is 120 s
     RuleSetReevaluation.objects.filter(pk=record.pk).update(heartbeat_at=stale)
+    assert RuleSetReevaluationPart.objects.filter(reevaluation=record).update(heartbeat_at=stale) == 1  # its one part
     state = client.get(reverse("ruleset_reevaluation", args=[2])).json()
     assert state["resumable"] and state["label"] == "Stalled"
     assert client.post(resume).status_code == 302
@@ -216,3 +217,63 @@ def test_the_run_sizes_its_batches_by_how_long_they_hold_the_locks(
         evaluations_replaced.disconnect(batch_written)
     assert seen[:2] == sizes and sum(seen) == 50
     assert Evaluation.objects.filter(ruleset__version=2).count() == 50
+
+
+@override_settings(REEVALUATION_PART_SIZE=2)
+def test_the_first_worker_plans_the_parts_and_enqueues_a_task_for_each_other_part(administrator, coordinator):
+    """Five assessments in parts of two: parts 1-3 (the last one short), a task for parts 2 and 3
+    enqueued once the planning committed. One worker process runs the three tasks in turn: the
+    first does every part, the other two find nothing left."""
+    for n in range(5):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    record = RuleSetReevaluation.objects.get()
+    assert not RuleSetReevaluationPart.objects.exists()  # planned by the first worker, not by the publish
+    assert DBTaskResult.objects.count() == 1
+    run_worker()
+    record.refresh_from_db()
+    assert (record.status, record.done, record.total, record.reevaluated, record.attempts) == ("finished", 5, 5, 5, 1)
+    keys = sorted(Assessment.objects.values_list("pk", flat=True))
+    parts = list(RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number"))
+    assert [(part.number, part.total, part.done, part.last, part.status) for part in parts] == [
+        (1, 2, 2, keys[1], "finished"), (2, 2, 2, keys[3], "finished"), (3, 1, 1, keys[4], "finished")]
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["SUCCESSFUL"] * 3
+    assert sorted(DBTaskResult.objects.values_list("return_value", flat=True)) == [
+        "Finished", "nothing to do", "nothing to do"]
+    assert Evaluation.objects.filter(ruleset__version=2).count() == 5
+
+
+@override_settings(REEVALUATION_PART_SIZE=2)
+def test_a_part_that_fails_stops_the_whole_and_resume_does_what_is_left(client, administrator, coordinator):
+    for n in range(6):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    record = RuleSetReevaluation.objects.get()
+    batches = []
+
+    def crash_in_the_second_part(sender, replacements, by, **kwargs):
+        batches.append(len(replacements))
+        if len(batches) == 3:  # part 2's first batch of one
+            raise RuntimeError("the machine went down")
+
+    evaluations_replaced.connect(crash_in_the_second_part, weak=False)
+    try:
+        with pytest.raises(RuntimeError):
+            reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=1)
+    finally:
+        evaluations_replaced.disconnect(crash_in_the_second_part)
+    record.refresh_from_db()
+    parts = RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number")
+    assert [(part.status, part.done) for part in parts] == [("finished", 2), ("failed", 0), ("queued", 0)]
+    assert (record.status, record.done, record.total, record.error) == ("failed", 2, 6, "RuntimeError")
+    client.force_login(administrator)
+    state = client.get(reverse("ruleset_reevaluation", args=[2])).json()
+    assert state["resumable"] and "after 2 of 6" in state["text"]
+    assert client.post(reverse("ruleset_reevaluation_resume", args=[2])).status_code == 302
+    run_worker()
+    record.refresh_from_db()
+    assert (record.status, record.done, record.total, record.reevaluated, record.attempts, record.error) == (
+        "finished", 6, 6, 6, 2, "")
+    assert [(part.status, part.done, part.attempts) for part in parts.all()] == [
+        ("finished", 2, 1), ("finished", 2, 2), ("finished", 2, 1)]
+    assert Evaluation.objects.filter(ruleset__version=2).count() == 6
