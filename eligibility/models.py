@@ -1,7 +1,7 @@
 """The models of the ``eligibility`` app, defined in its capability packages (one app, so the tables
 and migrations stay as they were; see README, project layout)."""
 
-from .patients.models import Assessment, Evaluation, Patient, PatientQuerySet
+from .patients.models import Assessment, Evaluation, Patient, PatientQuerySet, WorklistCount
 from .review.handoffs.models import Note, Question, QuestionEntry, ReadyMark, ReadyMarkQuerySet
 from .review.models import Disposition, ReviewRequest, ReviewRequestQuerySet, SignOff, SignOffQuerySet
 from .rulesets.models import (
@@ -20,4 +20,4 @@ __all__ = ["DIAGNOSIS_CHOICES", "Assessment", "Disposition", "Evaluation", "Note
            "Product", "Question", "QuestionEntry", "ReadyMark", "ReadyMarkQuerySet", "ReviewRequest",
            "ReviewRequestQuerySet", "RuleSet", "RuleSetEvent", "RuleSetPreview", "RuleSetPreviewRow",
            "RuleSetReevaluation", "RuleSetReevaluationPart", "SignOff", "SignOffQuerySet",
-           "Threshold"]
+           "Threshold", "WorklistCount"]

@@ -121,6 +121,24 @@ def worklist_indexes() -> list[models.Index]:
     return indexes
 
 
+class WorklistCount(models.Model):
+    """PostgreSQL: how many episodes the worklist lists, by whether evaluated, result rank and stage
+    rank (``Assessment.list_*``), as signed deltas that statement triggers on the episodes' table
+    append (migration 0032): a change moving 1,000 rows adds a row per group it changes, never an
+    update of a shared row (so writers never wait for each other on a counter). The worklist's
+    caption sums the groups its filters select: a few rows, whatever the number of patients, where
+    counting the listed rows read 100,000 index entries. :func:`worklist_counts_compact` sums them
+    into one row per group now and then. SQLite counts the listed rows (its index count is fast)."""
+
+    evaluated = models.SmallIntegerField()
+    result = models.SmallIntegerField()
+    stage = models.SmallIntegerField()
+    delta = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.delta:+d} (evaluated {self.evaluated}, result {self.result}, stage {self.stage})"
+
+
 class Assessment(models.Model):
     """A treatment episode of a patient (first work-up, re-collection, re-treatment) and its case:
     the values of criteria.md section 3, saved as they are recorded.

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
+from django.db import connection
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
@@ -16,6 +17,7 @@ from ..patients.models import (
     Assessment,
     Evaluation,
     Patient,
+    WorklistCount,
     worklist_order,
 )
 from .handoffs.models import ReadyMark
@@ -96,14 +98,44 @@ def _worklist_filter(*, result: str, stage: str, search: str, prefix: str) -> Q:
     return condition
 
 
+#: Rows of ``WorklistCount`` past which the caption's read sums them into one per group first.
+COUNT_ROWS_KEPT = 500
+
+
 def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_sort) -> int:
-    """How many patients ``worklist_patients`` gives for these filters, counted on the episodes'
-    partial indexes of the listed rows alone (index-only: the result's or stage's index gives the
-    filtered count, with no join to the patients or evaluations)."""
+    """How many patients ``worklist_patients`` gives for these filters. PostgreSQL, without a
+    search: the sum of the kept counts of the groups the filters select (``WorklistCount``: a few
+    rows at any number of patients). Otherwise counted on the episodes' partial indexes of the
+    listed rows alone (index-only: the result's or stage's index gives the filtered count, with no
+    join to the patients or evaluations)."""
+    if connection.vendor == "postgresql" and not search:
+        if (result and result not in _RESULT_RANKS) or (stage and stage not in _STAGE_RANKS):
+            return 0
+        groups = Q()
+        if result:
+            groups &= Q(evaluated=1, result=_RESULT_RANKS[result])
+        if stage:
+            groups &= Q(stage=_STAGE_RANKS[stage])
+        kept = WorklistCount.objects.aggregate(total=Coalesce(Sum("delta", filter=groups), 0), rows=Count("pk"))
+        if kept["rows"] > COUNT_ROWS_KEPT:
+            worklist_counts_compact()
+        return kept["total"]
     # "list_study >= ''" holds for every row: it names the column of the indexes' tie-break, without
     # which SQLite counted the listed rows by reading the whole table (0.9 s at 100,000, not 35 ms).
     return Assessment.objects.filter(list_shown=True, list_study__gte="").filter(
         _worklist_filter(result=result, stage=stage, search=search, prefix="")).count()
+
+
+def worklist_counts_compact() -> None:
+    """PostgreSQL: sum ``WorklistCount``'s rows into one per group (dropping groups at zero), in one
+    statement: the rows it deletes are those it read, so deltas appended meanwhile by writers (never
+    blocked by it) stay, and two of these at once sum each row once (the second skips what the first
+    deleted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH gone AS (DELETE FROM eligibility_worklistcount RETURNING evaluated, result, stage, delta) "
+            "INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
+            "SELECT evaluated, result, stage, sum(delta) FROM gone GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
 
 
 class _CountedPaginator(Paginator):

@@ -94,3 +94,27 @@ def test_a_withdrawal_and_a_save_at_once_leave_the_row_right(coordinator):
     assert_rows_right()
     assert not Assessment.objects.get(patient_id=patient.pk).list_shown
     assert list(Assessment.objects.filter(list_shown=True).values_list("list_study", flat=True)) == ["RACE-X"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the kept counts are PostgreSQL's (runs in CI)")
+def test_the_counts_compacted_while_two_saves_move_patients_stay_exact(coordinator):
+    """The kept counts summed into one row per group while two coordinators' saves append their
+    deltas, all three released together: no delta lost or counted twice, and no one waits on a counter."""
+    from eligibility.review.selectors import worklist_count, worklist_counts_compact
+
+    for number in range(PATIENTS):
+        PatientFactory(by=coordinator, study_id=f"COUNT-{number}")
+    first, second = (Assessment.objects.get(patient__study_id=f"COUNT-{number}").pk for number in (0, 1))
+
+    def save(pk):
+        def run():
+            assessment = Assessment.objects.get(pk=pk)
+            return services.assessment_update(assessment=assessment, changes=SCREENING_TO_REVIEW,
+                                              stage="pre_apheresis", revision=assessment.revision, by=coordinator)
+        return run
+
+    results = _at_once(save(first), worklist_counts_compact, save(second), worklist_counts_compact)
+    assert not [result for result in results if isinstance(result, Exception)], results
+    assert_rows_right()
+    assert (worklist_count(), worklist_count(stage="pre_apheresis"), worklist_count(stage="screening")) == (
+        PATIENTS, 2, PATIENTS - 2)

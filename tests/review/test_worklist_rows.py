@@ -46,10 +46,25 @@ def expected_row(assessment: Assessment) -> dict:
 
 
 def assert_rows_right() -> None:
-    """Every episode's worklist columns are what its patient and current evaluation say."""
+    """Every episode's worklist columns are what its patient and current evaluation say, and the
+    kept counts (PostgreSQL) what the listed rows number by group."""
     for assessment in Assessment.objects.all():
         stored = {field: getattr(assessment, field) for field in expected_row(assessment)}
         assert stored == expected_row(assessment), f"episode {assessment.pk}"
+    assert_counts_right()
+
+
+def assert_counts_right() -> None:
+    """PostgreSQL: the sums of ``WorklistCount`` by group are the listed rows' numbers; SQLite keeps
+    none (no triggers there: the worklist counts its rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT evaluated, result, stage, sum(delta) FROM eligibility_worklistcount "
+                       "GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
+        kept = {tuple(row[:3]): row[3] for row in cursor.fetchall()}
+        cursor.execute("SELECT list_evaluated, list_result, list_stage, count(*) FROM eligibility_assessment "
+                       "WHERE list_shown GROUP BY 1, 2, 3")
+        listed = {tuple(row[:3]): row[3] for row in cursor.fetchall()}
+    assert kept == (listed if connection.vendor == "postgresql" else {})
 
 
 def test_the_row_follows_every_write_path(coordinator):
@@ -204,8 +219,52 @@ def test_the_triggers_are_there_after_every_migration():
         else:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         names = {row[0] for row in cursor.fetchall() if row[0].startswith("eligibility_worklist")}
-    expected = ({"eligibility_worklist_row", "eligibility_worklist_patient", "eligibility_worklist_evaluation"}
+    expected = ({"eligibility_worklist_row", "eligibility_worklist_patient", "eligibility_worklist_evaluation",
+                 "eligibility_worklist_count_insert", "eligibility_worklist_count_update",
+                 "eligibility_worklist_count_delete"}
                 if connection.vendor == "postgresql" else
                 {"eligibility_worklist_row_insert", "eligibility_worklist_row_update", "eligibility_worklist_patient",
                  "eligibility_worklist_evaluation"})
     assert names == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the kept counts are PostgreSQL's (runs in CI)")
+def test_the_caption_count_reads_the_kept_counts_and_is_compacted_past_its_limit(coordinator, monkeypatch):
+    """Flat in N: the count is one query on the kept counts (never the episodes' table); once they
+    hold more rows than COUNT_ROWS_KEPT the read sums them into one row per group, same totals."""
+    from eligibility.models import WorklistCount
+    from eligibility.review import selectors
+
+    patients = [PatientFactory(by=coordinator, study_id=f"C-{n}") for n in range(4)]
+    for n, patient in enumerate(patients[:3]):  # each save moves a patient to another stage: deltas appended
+        assessment = Assessment.objects.get(patient=patient)
+        services.assessment_update(assessment=assessment, changes=SCREENING_TO_REVIEW if n else {},
+                                   stage="pre_apheresis", revision=assessment.revision, by=coordinator)
+    assert_rows_right()
+    rows = WorklistCount.objects.count()
+    assert rows > 3
+    with CaptureQueriesContext(connection) as queries:
+        assert worklist_count() == 4
+        assert worklist_count(stage="pre_apheresis") == 3
+        assert worklist_count(stage="screening") == 1
+    assert all("eligibility_assessment" not in query["sql"] for query in queries.captured_queries)
+    assert WorklistCount.objects.count() == rows  # within the limit: left as they are
+    monkeypatch.setattr(selectors, "COUNT_ROWS_KEPT", rows - 1)  # the boundary's neighbour: past it
+    assert worklist_count() == 4
+    assert WorklistCount.objects.count() == len({(c.evaluated, c.result, c.stage) for c in WorklistCount.objects.all()})
+    assert WorklistCount.objects.count() < rows
+    assert worklist_count(stage="pre_apheresis") == 3 and worklist_count(stage="screening") == 1
+    assert_rows_right()
+    compacted = WorklistCount.objects.count()
+    monkeypatch.setattr(selectors, "COUNT_ROWS_KEPT", compacted + 2)
+    assessment = Assessment.objects.get(patient=patients[3])  # leaves screening for pre-apheresis: two deltas
+    services.assessment_update(assessment=assessment, changes={}, stage="pre_apheresis",
+                               revision=assessment.revision, by=coordinator)
+    assert worklist_count(stage="pre_apheresis") == 4
+    assert WorklistCount.objects.count() == compacted + 2  # at the limit itself: kept as they are
+    assessment = Assessment.objects.get(patient=patients[3])  # and back: two more, past the limit
+    services.assessment_update(assessment=assessment, changes={}, stage="screening",
+                               revision=assessment.revision, by=coordinator)
+    assert worklist_count(stage="screening") == 1
+    assert WorklistCount.objects.count() <= compacted
+    assert_rows_right()
