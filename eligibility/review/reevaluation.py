@@ -93,7 +93,7 @@ def reevaluate_open_assessments(*, ruleset: RuleSet, by, batch_size: int = BATCH
     pks = list(_to_reevaluate(ruleset).values_list("pk", flat=True))
     for start in range(0, len(pks), batch_size):
         batch = pks[start:start + batch_size]
-        plans = _plans(ruleset, batch, engine, engines, by)
+        plans = batch_plans(ruleset, batch, engine, engines, by)
         with transaction.atomic():
             _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans)
     return outcome
@@ -240,7 +240,7 @@ def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: E
         while start < len(pks):
             batch, outcome = pks[start:start + size], Reevaluation()
             start += len(batch)
-            plans = _plans(ruleset, batch, engine, engines, by)
+            plans = batch_plans(ruleset, batch, engine, engines, by)
             states_query = _states_query(ruleset, batch)
             began = time.perf_counter()
             with transaction.atomic():
@@ -377,9 +377,11 @@ def _rows(ruleset: RuleSet, pks: list[int]) -> list[_Open]:
         "current_evaluation__overall", "signed")]
 
 
-def _plans(ruleset: RuleSet, pks: list[int], engine: Engine, engines: dict[int, Engine], by) -> dict[tuple, _Plan]:
+def batch_plans(ruleset: RuleSet, pks: list[int], engine: Engine, engines: dict[int, Engine], by) -> dict[tuple, _Plan]:
     """The plan of every row of ``pks``, computed WITHOUT the rows' locks (so that saves never wait
-    for the evaluating, only for the writing), keyed by the row's state it depends on."""
+    for the evaluating, only for the writing), keyed by the row's state it depends on. Public: the
+    runs call it through the module, so a test can put a save between a batch's planning and its
+    transaction."""
     return {row.state: _plan(row, engine, engines, ruleset, by) for row in _rows(ruleset, pks)}
 
 
@@ -439,7 +441,7 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
                       outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None,
                       states_query: tuple[str, tuple] | None = None, *, inserted: bool = False) -> None:
     """One batch, in the caller's transaction (which the row locks taken here last). ``plans``:
-    made beforehand by :func:`_plans`, used for each row whose state is still the one planned for;
+    made beforehand by :func:`batch_plans`, used for each row whose state is still the one planned for;
     a row saved (or signed) since is planned again here, under the lock. ``states_query``: the
     batch's :func:`_states_query`, compiled beforehand. ``inserted``: the plans' new evaluations
     were inserted by the caller in this transaction (those not used here are discarded)."""

@@ -269,7 +269,8 @@ def test_none_of_these_with_a_class_is_refused_beside_the_boxes(signed_in, patie
 
 
 def test_a_temperature_with_its_date_and_time(signed_in, patient):
-    taken = f"{timezone.localdate().isoformat()}T07:45"
+    # An hour ago, to the minute: never later than now, whatever the time the suite runs at.
+    taken = (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     response = _post(signed_in, patient, "pre_infusion", temperature__value="37.2", temperature__unit="C",
                      temperature__measured_at=taken)
     assert response.status_code == 302, response.context["form"].errors

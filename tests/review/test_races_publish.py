@@ -205,7 +205,7 @@ def test_a_save_after_a_batch_was_planned_discards_the_evaluation_inserted_for_i
     planning and the batch's transaction, through the run's own planning step."""
     record = RuleSetReevaluation.objects.get(ruleset=published)
     target = Assessment.objects.order_by("pk").first()
-    plan_batch = reevaluation._plans
+    plan_batch = reevaluation.batch_plans
     saved = []
 
     def plans_then_a_save(ruleset, pks, *args):
@@ -217,7 +217,7 @@ def test_a_save_after_a_batch_was_planned_discards_the_evaluation_inserted_for_i
                                                     by=coordinator))
         return plans
 
-    monkeypatch.setattr(reevaluation, "_plans", plans_then_a_save)
+    monkeypatch.setattr(reevaluation, "batch_plans", plans_then_a_save)
     finished = reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="w", batch_size=3)
     assert saved[0].ruleset == published  # the save evaluated it under the new version
     assert (finished.status, finished.done, finished.reevaluated, finished.changed_meanwhile) == (
