@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 
+from ...patients.models import Assessment
 from .models import Note, Question, QuestionEntry, ReadyMark
 
 
@@ -24,10 +25,16 @@ def with_handoff_state(patients):
 def open_questions(limit: int = 50):
     """Questions not closed, of patients not withdrawn: open ones (awaiting the coordinator's answer)
     first, then answered ones (awaiting the physician), oldest step first; with their entries."""
-    return (Question.objects.exclude(state=Question.State.CLOSED)
-            .filter(assessment__patient__withdrawn_at__isnull=True, assessment__closed_at__isnull=True)
-            .select_related("assessment__patient")
-            .prefetch_related(Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
+    # The episode's conditions as EXISTS, its rows and patients prefetched (two look-ups by key, for
+    # the questions shown only): with them joined, SQLite's planner, knowing the episodes' table
+    # large and the questions' empty, read every episode to find none (7 ms at 10,000, growing
+    # with the programme); this way both databases read the not-closed questions' partial index in
+    # the page's order and stop at ``limit``.
+    current = Assessment.objects.filter(pk=OuterRef("assessment_id"), patient__withdrawn_at__isnull=True,
+                                        closed_at__isnull=True)
+    return (Question.objects.exclude(state=Question.State.CLOSED).filter(Exists(current))
+            .prefetch_related("assessment__patient",
+                              Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
             .order_by("-state", "updated_at")[:limit])  # "open" sorts after "answered": descending puts it first
 
 
