@@ -111,8 +111,9 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                      batch_size: int | None = None) -> RuleSetReevaluation | None:
     """Run (or resume, or help with) the re-evaluation after a publish as ``worker`` (a unique
     token: the task's id); ``by`` is recorded on the new evaluations (default: the administrator who
-    published). Returns the record once every part is finished, or ``None`` when there was nothing
-    for this worker to do (finished, or every part left is held by a live worker).
+    published). Returns the record as this worker leaves it (finished once every part is, or still
+    running while another worker's part is left), or ``None`` when there was nothing for this
+    worker to do (finished, or every part left is held by a live worker).
 
     The first worker to start it plans its parts (:func:`_reevaluation_start`: shares of
     ``REEVALUATION_PART_SIZE`` open assessments) and enqueues a task for each part but its own, so
@@ -145,7 +146,9 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
             logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
             raise
     finished = _reevaluation_finish(run)
-    return finished if did_a_part and finished is not None else None
+    if not did_a_part:
+        return None
+    return finished or RuleSetReevaluation.objects.get(pk=run.pk)  # running still: another worker's part is left
 
 
 def part_error(exc: BaseException) -> str:

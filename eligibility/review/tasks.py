@@ -14,7 +14,12 @@ from .reevaluation import reevaluation_run
 
 @task(takes_context=True)
 def reevaluate_after_publish(context: TaskContext, reevaluation_id: int) -> str:
-    """The re-evaluation after a publish (or its resumption): the task's id is the worker's token
-    for the lease, so a second task for the same version does nothing while this one runs."""
+    """The re-evaluation after a publish (or its resumption, or a part of it: the first worker
+    enqueues one of these for each other part): the task's id is the worker's token for the lease
+    of each part it takes."""
     run = reevaluation_run(reevaluation_id=reevaluation_id, worker=context.task_result.id)
-    return "nothing to do" if run is None else run.get_status_display()
+    if run is None:
+        return "nothing to do"
+    if run.status == run.Status.RUNNING:
+        return "its parts done; other workers hold the parts left"
+    return run.get_status_display()
