@@ -41,6 +41,10 @@ logger = logging.getLogger(__name__)
 #: of the batch's patients waits, queued for the lock and granted as soon as the batch commits.
 BATCH_SIZE = 50
 BATCH_SIZES = (10, 1000)
+#: At most this many parts of a re-evaluation (their size grows past ``REEVALUATION_PART_SIZE`` if
+#: needed), and the last part's upper bound: every key.
+MAX_PARTS = 1000
+LAST_KEY = 2**63 - 1
 LOCK_TARGET_SECONDS = 0.04
 
 #: The last stage: an assessment approved at it is no longer open.
@@ -107,8 +111,8 @@ def reevaluation_claim(*, reevaluation_id: int, worker: str) -> RuleSetReevaluat
     return None if run is None else _part_claim(run, worker)
 
 
-def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
-                     batch_size: int | None = None) -> RuleSetReevaluation | None:
+def reevaluation_run(*, reevaluation_id: int, worker: str, by=None, batch_size: int | None = None,
+                     helper: bool = False) -> RuleSetReevaluation | None:
     """Run (or resume, or help with) the re-evaluation after a publish as ``worker`` (a unique
     token: the task's id); ``by`` is recorded on the new evaluations (default: the administrator who
     published). Returns the record as this worker leaves it (finished once every part is, or still
@@ -123,13 +127,20 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
     only while the batch commits: workers do not wait for each other): a batch either commits
     with its progress or not at all, and a worker that lost its part commits nothing more. An error
     (or the worker stopped mid-task) marks the part and the record failed, which the page offers to
-    resume, and is raised again for the task queue to record. ``batch_size``: fixed batches
-    (default: sized by their lock time, see :data:`LOCK_TARGET_SECONDS`)."""
-    run = _reevaluation_start(reevaluation_id=reevaluation_id, worker=worker)
+    resume, and is raised again for the task queue to record; the other workers take no part of a
+    failed re-evaluation until it is resumed. ``helper``: a task the first worker enqueued for a
+    part, which helps a running re-evaluation and never starts (or restarts) one: only the
+    publish's task, Resume and the command do. ``batch_size``: fixed batches (default: sized by
+    their lock time, see :data:`LOCK_TARGET_SECONDS`)."""
+    run = _reevaluation_start(reevaluation_id=reevaluation_id, worker=worker, helper=helper)
     if run is None:
         return None
     ruleset, by = run.ruleset, by or run.requested_by
-    engine, engines = engine_for(ruleset), _published_engines()
+    try:
+        engine, engines = engine_for(ruleset), _published_engines()
+    except BaseException as exc:
+        _record_failed(run, exc)
+        raise
     did_a_part = False
     while (part := _part_claim(run, worker)) is not None:
         did_a_part = True
@@ -140,15 +151,21 @@ def reevaluation_run(*, reevaluation_id: int, worker: str, by=None,
                            ruleset.version, part.number)
             return None
         except BaseException as exc:
-            lease_stopped(part, exc)
-            RuleSetReevaluation.objects.filter(pk=run.pk).exclude(status=RuleSetReevaluation.Status.FINISHED).update(
-                status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=part_error(exc))
-            logger.exception("Re-evaluation under rule-set version %s stopped", ruleset.version)
+            if lease_stopped(part, exc):  # not if the part had been taken over: the others go on
+                _record_failed(run, exc)
             raise
     finished = _reevaluation_finish(run)
     if not did_a_part:
         return None
     return finished or RuleSetReevaluation.objects.get(pk=run.pk)  # running still: another worker's part is left
+
+
+def _record_failed(run: RuleSetReevaluation, exc: BaseException) -> None:
+    """The re-evaluation stopped by ``exc``: its record failed (the page offers Resume). Logged by
+    the error's class only, as recorded: a database error's message can quote a row's values."""
+    RuleSetReevaluation.objects.filter(pk=run.pk).exclude(status=RuleSetReevaluation.Status.FINISHED).update(
+        status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=part_error(exc))
+    logger.error("Re-evaluation under rule-set version %s stopped: %s", run.ruleset.version, part_error(exc))
 
 
 def part_error(exc: BaseException) -> str:
@@ -158,32 +175,36 @@ def part_error(exc: BaseException) -> str:
             else type(exc).__name__)
 
 
-def _reevaluation_start(*, reevaluation_id: int, worker: str) -> RuleSetReevaluation | None:
+def _reevaluation_start(*, reevaluation_id: int, worker: str, helper: bool = False) -> RuleSetReevaluation | None:
     """Under the record's row lock: ``None`` once it is finished (or gone). Queued, failed or
     stalled: (re)started by ``worker`` (running, one attempt more), its parts planned if it has none
     yet (the open assessments to do, in shares of ``REEVALUATION_PART_SIZE`` by key) and its failed
-    parts queued again; then, once committed, a task enqueued for each part left but one (this
-    worker's). Running with a live worker: returned as it is, for ``worker`` to help."""
+    parts queued again; then, once committed, a task enqueued for each part left to take but one
+    (this worker's). Running with a live worker: returned as it is, for ``worker`` to help (``None``
+    if it has no parts: a worker from before parts holds it whole). A ``helper`` only ever joins a
+    running one: a failed re-evaluation waits for Resume, however many helpers are queued."""
     with transaction.atomic():
         run = (RuleSetReevaluation.objects.select_for_update().select_related("ruleset", "requested_by")
                .filter(pk=reevaluation_id).first())
         if run is None or run.status == run.Status.FINISHED:
             return None
         now = timezone.now()
+        parts = RuleSetReevaluationPart.objects.filter(reevaluation=run)
+        if helper:
+            return run if run.status == run.Status.RUNNING and parts.exists() else None
         if run.status == run.Status.RUNNING and not run.stalled(now, settings.REEVALUATION_STALLED_AFTER):
-            return run
+            return run if parts.exists() else None
         run.status, run.worker, run.error, run.finished_at = run.Status.RUNNING, worker, "", None
         run.attempts += 1
         run.started_at = run.started_at or now
         run.heartbeat_at = now
-        parts = RuleSetReevaluationPart.objects.filter(reevaluation=run)
         if not parts.exists():
             run.total = run.done + _parts_plan(run)  # done: by a run from before parts, if any
         parts.filter(status=RuleSetReevaluationPart.Status.FAILED).update(
             status=RuleSetReevaluationPart.Status.QUEUED, enqueued_at=now, error="")
         run.save(update_fields=["status", "worker", "error", "finished_at", "attempts", "started_at", "heartbeat_at",
                                 "total"])
-        helpers = parts.exclude(status=RuleSetReevaluationPart.Status.FINISHED).count() - 1
+        helpers = _claimable(parts, now).count() - 1
         if helpers > 0:
             transaction.on_commit(lambda: _helpers_enqueue(run.pk, helpers), robust=True)
     return run
@@ -191,10 +212,14 @@ def _reevaluation_start(*, reevaluation_id: int, worker: str) -> RuleSetReevalua
 
 def _parts_plan(run: RuleSetReevaluation) -> int:
     """Create ``run``'s parts: the open assessments it has to do, in order of their keys, in shares
-    of ``REEVALUATION_PART_SIZE`` (the last one up to the largest key); returns how many there are."""
+    of ``REEVALUATION_PART_SIZE`` (at most :data:`MAX_PARTS` of them; the last one open-ended);
+    returns how many there are."""
     pks = list(_to_reevaluate(run.ruleset).values_list("pk", flat=True))
-    size = settings.REEVALUATION_PART_SIZE
-    bounds = [(index + 1, pks[start - 1] if start else 0, pks[min(start + size, len(pks)) - 1],
+    size = max(settings.REEVALUATION_PART_SIZE, -(-len(pks) // MAX_PARTS), 1)
+    bounds = [(index + 1, pks[start - 1] if start else 0,
+               # The last part is open-ended: an episode that needs it later (a save begun before the
+               # publish, committed after this planning) is done by it or by a resume.
+               pks[start + size - 1] if start + size < len(pks) else LAST_KEY,
                min(size, len(pks) - start)) for index, start in enumerate(range(0, len(pks), size))]
     RuleSetReevaluationPart.objects.bulk_create([
         RuleSetReevaluationPart(reevaluation=run, number=number, cursor=after, last=last, total=total,
@@ -207,23 +232,30 @@ def _helpers_enqueue(reevaluation_id: int, count: int) -> None:
     from .tasks import reevaluate_after_publish  # the task module imports this one
 
     for _ in range(count):
-        reevaluate_after_publish.enqueue(reevaluation_id=reevaluation_id)
+        reevaluate_after_publish.enqueue(reevaluation_id=reevaluation_id, helper=True)
+
+
+def _claimable(parts, now):
+    """Of ``parts``, those no live worker holds: queued, or running without a batch reported within
+    ``REEVALUATION_STALLED_AFTER``."""
+    Status = RuleSetReevaluationPart.Status  # noqa: N806 (a class)
+    stalled_before = now - settings.REEVALUATION_STALLED_AFTER
+    return parts.filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=stalled_before)
+                        | Q(status=Status.RUNNING, heartbeat_at__isnull=True))
 
 
 def _part_claim(run: RuleSetReevaluation, worker: str) -> RuleSetReevaluationPart | None:
-    """Take ``run``'s first part that no live worker holds (queued, or running without a batch
-    reported within ``REEVALUATION_STALLED_AFTER``), under its row lock; one locked by another
-    worker's claim at this moment is skipped, not waited for."""
-    stalled_before = timezone.now() - settings.REEVALUATION_STALLED_AFTER
+    """Take ``run``'s first part that no live worker holds (:func:`_claimable`), under its row lock,
+    while the re-evaluation is running (none of a failed one); a part locked by another worker's
+    claim at this moment is skipped, not waited for. The claim counts as the record's heartbeat."""
     Status = RuleSetReevaluationPart.Status  # noqa: N806 (a class)
     with transaction.atomic():
-        part = (RuleSetReevaluationPart.objects.select_for_update(skip_locked=True)
-                .filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, heartbeat_at__lt=stalled_before)
-                        | Q(status=Status.RUNNING, heartbeat_at__isnull=True), reevaluation=run)
-                .order_by("number").first())
-        if part is None:
-            return None
         now = timezone.now()
+        record = RuleSetReevaluation.objects.filter(pk=run.pk, status=RuleSetReevaluation.Status.RUNNING)
+        part = (_claimable(RuleSetReevaluationPart.objects.select_for_update(skip_locked=True)
+                           .filter(reevaluation=run), now).order_by("number").first())
+        if part is None or not record.update(heartbeat_at=now):
+            return None
         part.status, part.worker, part.error = Status.RUNNING, worker, ""
         part.attempts += 1
         part.started_at = part.started_at or now
@@ -238,6 +270,15 @@ def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: E
     ruleset, held = run.ruleset, lease_held(part)
     record = RuleSetReevaluation.objects.filter(pk=run.pk)
     pks = list(_to_reevaluate(ruleset).filter(pk__gt=part.cursor, pk__lte=part.last).values_list("pk", flat=True))
+    # Planned but no longer to do (saved, under the new version, since the parts were planned):
+    # done, and counted as saved meanwhile, so that done reaches the total.
+    gone = max(0, (part.total or 0) - part.done - len(pks))
+    if gone:
+        with transaction.atomic():
+            lease_renew(held)
+            held.update(done=F("done") + gone)
+            record.update(done=F("done") + gone, changed_meanwhile=F("changed_meanwhile") + gone,
+                          heartbeat_at=timezone.now())
     start, size = 0, batch_size or BATCH_SIZE
     with _commits_without_waiting_for_the_disk():
         while start < len(pks):
@@ -275,8 +316,9 @@ def _reevaluation_finish(run: RuleSetReevaluation) -> RuleSetReevaluation | None
         if record is None:
             return None
         if record.status != record.Status.FINISHED:
-            if RuleSetReevaluationPart.objects.filter(reevaluation=run).exclude(
-                    status=RuleSetReevaluationPart.Status.FINISHED).exists():
+            parts = RuleSetReevaluationPart.objects.filter(reevaluation=run)
+            if parts.exclude(status=RuleSetReevaluationPart.Status.FINISHED).exists() or (
+                    not parts.exists() and record.done != record.total):  # no parts: only an empty run
                 return None
             record.status, record.finished_at, record.error = record.Status.FINISHED, timezone.now(), ""
             record.save(update_fields=["status", "finished_at", "error"])

@@ -221,7 +221,7 @@ def test_the_run_sizes_its_batches_by_how_long_they_hold_the_locks(
 
 @override_settings(REEVALUATION_PART_SIZE=2)
 def test_the_first_worker_plans_the_parts_and_enqueues_a_task_for_each_other_part(administrator, coordinator):
-    """Five assessments in parts of two: parts 1-3 (the last one short), a task for parts 2 and 3
+    """Five assessments in parts of two: parts 1-3 (the last one short and open-ended), a task for parts 2 and 3
     enqueued once the planning committed. One worker process runs the three tasks in turn: the
     first does every part, the other two find nothing left."""
     for n in range(5):
@@ -236,7 +236,7 @@ def test_the_first_worker_plans_the_parts_and_enqueues_a_task_for_each_other_par
     keys = sorted(Assessment.objects.values_list("pk", flat=True))
     parts = list(RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number"))
     assert [(part.number, part.total, part.done, part.last, part.status) for part in parts] == [
-        (1, 2, 2, keys[1], "finished"), (2, 2, 2, keys[3], "finished"), (3, 1, 1, keys[4], "finished")]
+        (1, 2, 2, keys[1], "finished"), (2, 2, 2, keys[3], "finished"), (3, 1, 1, 2**63 - 1, "finished")]
     assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["SUCCESSFUL"] * 3
     assert sorted(DBTaskResult.objects.values_list("return_value", flat=True)) == [
         "Finished", "nothing to do", "nothing to do"]
@@ -277,3 +277,80 @@ def test_a_part_that_fails_stops_the_whole_and_resume_does_what_is_left(client, 
     assert [(part.status, part.done, part.attempts) for part in parts.all()] == [
         ("finished", 2, 1), ("finished", 2, 2), ("finished", 2, 1)]
     assert Evaluation.objects.filter(ruleset__version=2).count() == 6
+
+
+@override_settings(REEVALUATION_PART_SIZE=2)
+def test_a_helper_task_never_restarts_a_failed_reevaluation(administrator, coordinator):
+    """A failed re-evaluation waits for Resume: the helper tasks queued for its parts find it failed
+    and do nothing (no attempt more, the failing part not tried again, no more helpers queued)."""
+    for n in range(6):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    record = RuleSetReevaluation.objects.get()
+    batches = []
+
+    def crash_in_the_second_part(sender, replacements, by, **kwargs):
+        batches.append(len(replacements))
+        if len(batches) == 3:
+            raise RuntimeError("the machine went down")
+
+    evaluations_replaced.connect(crash_in_the_second_part, weak=False)
+    try:
+        with pytest.raises(RuntimeError):
+            reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=1)
+        tasks = DBTaskResult.objects.count()  # the publish's, and a helper for each other part
+        assert reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="helper", helper=True) is None
+    finally:
+        evaluations_replaced.disconnect(crash_in_the_second_part)
+    record.refresh_from_db()
+    assert (record.status, record.attempts, record.done) == ("failed", 1, 2)
+    assert batches == [1, 1, 1] and DBTaskResult.objects.count() == tasks == 3
+    parts = RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number")
+    assert [(part.status, part.attempts) for part in parts] == [("finished", 1), ("failed", 1), ("queued", 0)]
+
+
+def test_a_reevaluation_held_whole_by_a_worker_from_before_parts_is_left_to_it(administrator, coordinator):
+    """A record running under a worker from before parts (no parts, a live heartbeat): a new worker
+    neither plans parts over it nor records it finished; once stalled, it is resumed in parts."""
+    for n in range(4):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    record = RuleSetReevaluation.objects.get()
+    RuleSetReevaluation.objects.filter(pk=record.pk).update(status="running", worker="old", done=0, total=4,
+                                                            heartbeat_at=timezone.now(), started_at=timezone.now())
+    assert reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="new") is None
+    record.refresh_from_db()
+    assert (record.status, record.worker, record.done) == ("running", "old", 0)
+    assert not RuleSetReevaluationPart.objects.exists() and under(2) == 0
+    RuleSetReevaluation.objects.filter(pk=record.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=121))
+    finished = reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="new")
+    assert (finished.status, finished.done, finished.total, finished.reevaluated) == ("finished", 4, 4, 4)
+    assert under(2) == 4
+
+
+@override_settings(REEVALUATION_PART_SIZE=2)
+def test_rows_saved_after_the_parts_were_planned_count_as_done_meanwhile(administrator, coordinator):
+    """A row of part 2 saved (under the new version) while part 1 runs: part 2 no longer lists it,
+    and counts it done and saved meanwhile, so the record ends at done = total."""
+    from eligibility.patients import services
+    from tests.review.batches import after_the_first_batch
+
+    for n in range(4):
+        PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
+    rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
+    record = RuleSetReevaluation.objects.get()
+    last = Assessment.objects.order_by("-pk").first()  # in part 2
+
+    def a_save():
+        assessment = Assessment.objects.get(pk=last.pk)
+        return services.assessment_update(assessment=assessment, changes={"weight_kg": 70}, stage=assessment.stage,
+                                          revision=assessment.revision, by=coordinator)
+
+    with after_the_first_batch(administrator, a_save) as saves:
+        finished = reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="w", batch_size=1)
+    assert saves[0].ruleset.version == 2
+    assert (finished.status, finished.done, finished.total, finished.reevaluated, finished.changed_meanwhile) == (
+        "finished", 4, 4, 3, 1)
+    parts = RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number")
+    assert [(part.done, part.total) for part in parts] == [(2, 2), (2, 2)]
+    assert Evaluation.objects.filter(ruleset__version=2).count() == 4
