@@ -50,10 +50,9 @@ def assert_each_assessment_evaluated_once(published) -> RuleSetReevaluation:
     return record
 
 
-def test_two_workers_started_at_once_on_one_version_evaluate_each_assessment_once(published):
-    """Two workers (threads, each with its own connection) released together by a barrier: the
-    lease, taken under the record's row lock, lets exactly one of them run."""
-    record = RuleSetReevaluation.objects.get(ruleset=published)
+def two_workers_at_once(record) -> tuple[dict, list]:
+    """Workers "first" and "second" (threads, each with its own connection) run the re-evaluation
+    of ``record`` in batches of one, released together by a barrier: what each returned, and errors."""
     barrier = threading.Barrier(2)
     results, errors = {}, []
 
@@ -71,6 +70,14 @@ def test_two_workers_started_at_once_on_one_version_evaluate_each_assessment_onc
         thread.start()
     for thread in threads:
         thread.join(60)
+    return results, errors
+
+
+def test_two_workers_started_at_once_on_one_version_evaluate_each_assessment_once(published):
+    """Two workers (threads, each with its own connection) released together by a barrier: the
+    lease, taken under the record's row lock, lets exactly one of them run."""
+    record = RuleSetReevaluation.objects.get(ruleset=published)
+    results, errors = two_workers_at_once(record)
     assert not errors
     ran = [name for name, result in results.items() if result is not None]
     assert len(results) == 2 and len(ran) == 1  # one ran it; the other found it held or finished
@@ -84,23 +91,7 @@ def test_two_workers_at_once_share_the_parts_and_evaluate_each_assessment_once(p
     """Three parts of two assessments; two workers released together by a barrier: each part is
     run by one worker once, every assessment evaluated once, the counts added up exactly."""
     record = RuleSetReevaluation.objects.get(ruleset=published)
-    barrier = threading.Barrier(2)
-    results, errors = {}, []
-
-    def worker(name):
-        try:
-            barrier.wait(5)
-            results[name] = reevaluation.reevaluation_run(reevaluation_id=record.pk, worker=name, batch_size=1)
-        except Exception as exc:  # noqa: BLE001 (the test inspects it)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(name,)) for name in ("first", "second")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results, errors = two_workers_at_once(record)
     assert not errors and len(results) == 2
     record = assert_each_assessment_evaluated_once(published)
     assert record.attempts == 1  # started once; the other worker joined it

@@ -8,6 +8,7 @@ Transactional: the publish's on-commit enqueue and the worker's own transactions
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -47,6 +48,24 @@ def draft_lowering_alc(administrator) -> RuleSet:
     rulesets.ruleset_describe(draft=draft, name="Lower ALC", change_note="ALC 0.1", by=administrator)
     rulesets.ruleset_thresholds_update(draft=draft, values={"alc_min_1e9_per_l": Decimal("0.1")}, by=administrator)
     return draft
+
+
+@contextmanager
+def down_in_batch(number: int):
+    """The machine goes down while the ``number``-th batch writes (an announced, public hook): yields
+    the list of the batches' sizes seen."""
+    batches = []
+
+    def crash(sender, replacements, by, **kwargs):
+        batches.append(len(replacements))
+        if len(batches) == number:
+            raise RuntimeError("the machine went down")
+
+    evaluations_replaced.connect(crash, weak=False)
+    try:
+        yield batches
+    finally:
+        evaluations_replaced.disconnect(crash)
 
 
 def under(version: int) -> int:
@@ -97,20 +116,8 @@ def test_a_worker_that_dies_halfway_is_resumed_after_the_last_batch_without_dupl
         PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
     rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
     record = RuleSetReevaluation.objects.get()
-    batches = []
-
-    def crash_in_the_third_batch(sender, replacements, by, **kwargs):
-        """The machine goes down while the third batch writes (an announced, public hook)."""
-        batches.append(len(replacements))
-        if len(batches) == 3:
-            raise RuntimeError("the machine went down")
-
-    evaluations_replaced.connect(crash_in_the_third_batch, weak=False)
-    try:
-        with pytest.raises(RuntimeError):
-            reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=2)
-    finally:
-        evaluations_replaced.disconnect(crash_in_the_third_batch)
+    with down_in_batch(3) as batches, pytest.raises(RuntimeError):
+        reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=2)
     assert batches == [2, 2, 1]  # the third batch's writes were rolled back with its progress
     record.refresh_from_db()
     assert (record.status, record.done, record.total, record.error) == ("failed", 4, 5, "RuntimeError")
@@ -249,19 +256,8 @@ def test_a_part_that_fails_stops_the_whole_and_resume_does_what_is_left(client, 
         PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
     rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
     record = RuleSetReevaluation.objects.get()
-    batches = []
-
-    def crash_in_the_second_part(sender, replacements, by, **kwargs):
-        batches.append(len(replacements))
-        if len(batches) == 3:  # part 2's first batch of one
-            raise RuntimeError("the machine went down")
-
-    evaluations_replaced.connect(crash_in_the_second_part, weak=False)
-    try:
-        with pytest.raises(RuntimeError):
-            reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=1)
-    finally:
-        evaluations_replaced.disconnect(crash_in_the_second_part)
+    with down_in_batch(3), pytest.raises(RuntimeError):  # part 2's first batch of one
+        reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=1)
     record.refresh_from_db()
     parts = RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number")
     assert [(part.status, part.done) for part in parts] == [("finished", 2), ("failed", 0), ("queued", 0)]
@@ -287,21 +283,11 @@ def test_a_helper_task_never_restarts_a_failed_reevaluation(administrator, coord
         PatientFactory(by=coordinator, study_id=f"OPEN-{n}")
     rulesets.ruleset_publish(draft=draft_lowering_alc(administrator), by=administrator)
     record = RuleSetReevaluation.objects.get()
-    batches = []
-
-    def crash_in_the_second_part(sender, replacements, by, **kwargs):
-        batches.append(len(replacements))
-        if len(batches) == 3:
-            raise RuntimeError("the machine went down")
-
-    evaluations_replaced.connect(crash_in_the_second_part, weak=False)
-    try:
+    with down_in_batch(3) as batches:
         with pytest.raises(RuntimeError):
             reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="first", batch_size=1)
         tasks = DBTaskResult.objects.count()  # the publish's, and a helper for each other part
         assert reevaluation.reevaluation_run(reevaluation_id=record.pk, worker="helper", helper=True) is None
-    finally:
-        evaluations_replaced.disconnect(crash_in_the_second_part)
     record.refresh_from_db()
     assert (record.status, record.attempts, record.done) == ("failed", 1, 2)
     assert batches == [1, 1, 1] and DBTaskResult.objects.count() == tasks == 3
