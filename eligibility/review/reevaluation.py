@@ -24,7 +24,7 @@ from ..patients import lifecycle
 from ..patients.models import Assessment
 from ..patients.services import checklist_changes, evaluation_build_encoded
 from ..rules import OVERALL_LABELS, CaseValidationError, Engine, dumps
-from ..rulesets.leases import LeaseLost, lease_finish, lease_held, lease_renew, lease_stopped
+from ..rulesets.leases import LeaseLost, lease_finish, lease_held, lease_renew, lease_stopped, stopped_by
 from ..rulesets.models import RuleSet, RuleSetReevaluation, RuleSetReevaluationPart
 from ..rulesets.selectors import engine_for, ruleset_get
 from .models import ReviewRequest, SignOff
@@ -164,15 +164,8 @@ def _record_failed(run: RuleSetReevaluation, exc: BaseException) -> None:
     """The re-evaluation stopped by ``exc``: its record failed (the page offers Resume). Logged by
     the error's class only, as recorded: a database error's message can quote a row's values."""
     RuleSetReevaluation.objects.filter(pk=run.pk).exclude(status=RuleSetReevaluation.Status.FINISHED).update(
-        status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=part_error(exc))
-    logger.error("Re-evaluation under rule-set version %s stopped: %s", run.ruleset.version, part_error(exc))
-
-
-def part_error(exc: BaseException) -> str:
-    """What a failed run records of ``exc``: as :func:`~eligibility.rulesets.leases.lease_stopped`
-    (the error's class only: a database error's message can quote row values)."""
-    return ("the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt)
-            else type(exc).__name__)
+        status=RuleSetReevaluation.Status.FAILED, finished_at=timezone.now(), error=stopped_by(exc))
+    logger.error("Re-evaluation under rule-set version %s stopped: %s", run.ruleset.version, stopped_by(exc))
 
 
 def _reevaluation_start(*, reevaluation_id: int, worker: str, helper: bool = False) -> RuleSetReevaluation | None:

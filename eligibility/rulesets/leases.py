@@ -63,7 +63,11 @@ def lease_stopped(run: BackgroundRun, exc: BaseException) -> int:
     """Record ``run`` failed by ``exc`` (also a worker told to stop within the task: what it did
     stands, the rest is resumable at once). The error's class only: a database error's message can
     quote row values. Returns 1, or 0 if ``run``'s worker no longer held it (taken over)."""
-    error = ("the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt)
-             else type(exc).__name__)
     return type(run).objects.filter(pk=run.pk, worker=run.worker).update(
-        status=BackgroundRun.Status.FAILED, finished_at=timezone.now(), error=error)
+        status=BackgroundRun.Status.FAILED, finished_at=timezone.now(), error=stopped_by(exc))
+
+
+def stopped_by(exc: BaseException) -> str:
+    """What a stopped run records (and logs) of ``exc``: its class only (a database error's message
+    can quote row values), or that the worker was told to stop."""
+    return "the task worker was stopped" if isinstance(exc, SystemExit | KeyboardInterrupt) else type(exc).__name__

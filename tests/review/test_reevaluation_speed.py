@@ -148,17 +148,20 @@ def test_only_the_runs_own_transactions_commit_without_waiting_for_the_disk(admi
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's column compression (runs in CI)")
 def test_the_checklists_a_publish_writes_are_compressed_with_lz4(administrator, coordinator):
     """Migration 0030: the large JSON columns compress with LZ4 (where the server has it, as
-    Debian's does), and a re-evaluated checklist is stored so (pglz took half of each insert)."""
+    Debian's does), and a re-evaluated checklist is stored so (pglz took half of each insert); a
+    server built without LZ4 keeps its default (the migration did nothing there)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
-        if not cursor.fetchone()[0]:
-            pytest.skip("this PostgreSQL server was built without LZ4")
+        lz4 = cursor.fetchone()[0]
         cursor.execute("SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute "
                        "WHERE attrelid IN ('eligibility_evaluation'::regclass, 'eligibility_assessment'::regclass) "
                        "AND attname IN ('checklist', 'inputs', 'changes', 'data')")
         methods = {(table, column): method for table, column, method in cursor.fetchall()}
-    assert methods == {("eligibility_evaluation", "checklist"): "l", ("eligibility_evaluation", "inputs"): "l",
-                       ("eligibility_evaluation", "changes"): "l", ("eligibility_assessment", "data"): "l"}
+    columns = [("eligibility_evaluation", "checklist"), ("eligibility_evaluation", "inputs"),
+               ("eligibility_evaluation", "changes"), ("eligibility_assessment", "data")]
+    assert methods == dict.fromkeys(columns, "l" if lz4 else "")
+    if not lz4:
+        return
     patient = PatientFactory(by=coordinator, study_id="OPEN-1")
     before = patient.assessment.current_evaluation_id
     assert run(publish(administrator, "0.1"), administrator).reevaluated == 1
