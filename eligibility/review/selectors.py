@@ -4,12 +4,14 @@ physician's queue."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from ..common import compiled
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..patients.models import (
     LIST_SORT_COLUMNS,
@@ -172,13 +174,18 @@ def physician_queue():
     The membership is semi-joins only (no join to the dispositions, no grouping: with one, the
     database had to count the decisions of every candidate before it could sort and keep 50, and
     misjudged the join to the patients into nested loops discarding millions of rows); the decided
-    count is a subquery per row shown. Use :func:`queue_page` to take the first rows.
+    count is a subquery per row shown. The worklist shows its first rows by :func:`queue_page`.
     """
+    return (_queue_members().annotate(**_queue_annotations())
+            .select_related("assessment__patient")
+            .defer("assessment__data", *UNSHOWN_EVALUATION_FIELDS)  # not the recorded case: the queue shows none of it
+            .order_by("created_at", "pk"))
+
+
+def _queue_members():
     signed = SignOff.objects.standing().filter(evaluation=OuterRef("pk"))
     requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
     mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment"))
-    decided = (Disposition.objects.filter(_DECIDING, evaluation=OuterRef("pk")).order_by()
-               .values("evaluation").annotate(count=Count("pk")).values("count"))
     # "Current" as a lookup of the assessment by its unique current_evaluation: joined both ways
     # (evaluation to assessment and back) the database estimated one row and nested its loops.
     current = Assessment.objects.filter(current_evaluation=OuterRef("pk"), patient__withdrawn_at__isnull=True,
@@ -196,20 +203,66 @@ def physician_queue():
         # coordinator's to resolve: it stays on the worklist, not in the physicians' queue.
         .filter(Q(open_mark__isnull=False, standing_signoff__isnull=True)
                 | Q(standing_signoff__isnull=False, open_request__isnull=False))
-        .annotate(review_requested=Exists(requested),
-                  ready_marked_by=Subquery(mark.values("marked_by_name")[:1]),
-                  ready_marked_at=Subquery(mark.values("marked_at")[:1]),
-                  undecided=F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
-                  - Coalesce(Subquery(decided, output_field=IntegerField()), 0))
-        .select_related("assessment__patient")
-        .defer("assessment__data", *UNSHOWN_EVALUATION_FIELDS)  # not the recorded case: the queue shows none of it
         .order_by("created_at", "pk")
     )
 
 
-def queue_page(queue, *, size: int) -> list:
-    """The first ``size`` rows of a :func:`physician_queue` queryset: their keys in order first (the
-    per-row subqueries are computed for the rows shown only), then those rows."""
-    keys = list(queue.values_list("pk", flat=True)[:size])
-    rows = {evaluation.pk: evaluation for evaluation in queue.filter(pk__in=keys).order_by()}
-    return [rows[key] for key in keys if key in rows]
+def _queue_annotations() -> dict:
+    """What a queue row shows besides the checklist's own columns: a review request, who marked the
+    stage ready and when, the items still needing a disposition."""
+    requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment"))
+    decided = (Disposition.objects.filter(_DECIDING, evaluation=OuterRef("pk")).order_by()
+               .values("evaluation").annotate(count=Count("pk")).values("count"))
+    return {"review_requested": Exists(requested),
+            "ready_marked_by": Subquery(mark.values("marked_by_name")[:1]),
+            "ready_marked_at": Subquery(mark.values("marked_at")[:1]),
+            "undecided": F("flag_count") + F("missing_count") + F("defer_count") + F("exclude_count")
+            - Coalesce(Subquery(decided, output_field=IntegerField()), 0)}
+
+
+class QueueEpisode:
+    """A queue row's episode: what its name shows (``patients/_episode_name.jinja``) and its patient."""
+
+    __slots__ = ("number", "kind", "patient")
+
+    def __init__(self, number: int, kind: str, patient: SimpleNamespace):
+        self.number, self.kind, self.patient = number, kind, patient
+
+    def get_kind_display(self) -> str:
+        return Assessment.Kind(self.kind).label
+
+
+class QueueRow(SimpleNamespace):
+    """One row of the physicians' queue as the worklist shows it (``pk``, ``stage``, ``overall``,
+    ``created_at``, the annotations of :func:`physician_queue`, ``assessment``: a
+    :class:`QueueEpisode` with its ``patient``'s ``public_id``, ``study_id`` and ``initials``)."""
+
+
+_QUEUE_OWN = ("pk", "stage", "overall", "created_at")
+_QUEUE_EPISODE = ("assessment__number", "assessment__kind")
+_QUEUE_PATIENT = ("assessment__patient__public_id", "assessment__patient__study_id",
+                  "assessment__patient__initials")
+
+
+def _queue_page_query(size: int):
+    """The first ``size`` rows of the queue in one query: their keys in the queue's order as a
+    subquery (the membership's semi-joins, read in the order of the created_at index until ``size``
+    are found), then what those rows show (the per-row subqueries for those rows only)."""
+    keys = _queue_members().values("pk")[:size]
+    return (Evaluation.objects.filter(pk__in=Subquery(keys)).annotate(**_queue_annotations())
+            .order_by("created_at", "pk")
+            .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *_queue_annotations()))
+
+
+def queue_page(*, size: int) -> list[QueueRow]:
+    """The first ``size`` rows of :func:`physician_queue`, oldest first, as the worklist shows them:
+    one query, its SQL built once per connection (``common.compiled``), its rows plain objects."""
+    names, found = compiled.rows(("physician queue page", size), lambda: _queue_page_query(size))
+    shown = []
+    for row in found:
+        values = dict(zip(names, row, strict=True))
+        patient = SimpleNamespace(**{name.rsplit("__", 1)[1]: values.pop(name) for name in _QUEUE_PATIENT})
+        episode = QueueEpisode(values.pop("assessment__number"), values.pop("assessment__kind"), patient)
+        shown.append(QueueRow(assessment=episode, **values))
+    return shown

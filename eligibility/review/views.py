@@ -45,7 +45,7 @@ from .handoffs.selectors import open_questions, with_handoff_state
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model
-from .selectors import physician_queue, queue_page, worklist_count, worklist_page, worklist_patients
+from .selectors import queue_page, worklist_count, worklist_page, worklist_patients
 from .week import with_expiries
 
 PAGE_SIZE = 25
@@ -77,7 +77,7 @@ def worklist(request):
     page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE,
                          count=worklist_count(result=criteria["result"], stage=criteria["stage"], search=search))
     with_expiries(page.object_list, today=timezone.localdate())
-    queue = (queue_page(physician_queue(), size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
+    queue = (queue_page(size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
     return render(request, "review/worklist.jinja", {
         "page": page, "query": worklist_query(criteria), "columns": worklist_html.columns(criteria),

@@ -1,0 +1,77 @@
+"""Queries compiled once per connection (``eligibility.common.compiled``)."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from eligibility.common import compiled
+
+pytestmark = pytest.mark.django_db
+
+
+def _groups(calls: list):
+    def build():
+        calls.append(1)
+        return Group.objects.filter(name__startswith="Compiled").order_by("name").values("name", "id")
+    return build
+
+
+def test_built_once_then_run_again_with_the_rows_of_the_moment():
+    calls = []
+    Group.objects.create(name="Compiled A")
+    names, first = compiled.rows("test groups", _groups(calls))
+    Group.objects.create(name="Compiled B")
+    with CaptureQueriesContext(connection) as queries:
+        _, second = compiled.rows("test groups", _groups(calls))
+
+    assert names == ("name", "id")
+    assert [row[0] for row in first] == ["Compiled A"]
+    assert [row[0] for row in second] == ["Compiled A", "Compiled B"]
+    assert len(calls) == 1  # the second call only ran the SQL
+    assert len(queries) == 1  # through Django's cursor: counted, logged as any query
+
+
+def test_rows_come_through_the_orms_converters(coordinator):
+    """SQLite returns a date and time as text; the row has the datetime the ORM would give."""
+    from django.contrib.auth.models import User
+
+    names, found = compiled.rows("test joined", lambda: User.objects.filter(pk=coordinator.pk).values("date_joined"))
+    assert names == ("date_joined",)
+    assert isinstance(found[0][0], datetime.datetime)
+    assert found[0][0] == User.objects.get(pk=coordinator.pk).date_joined
+
+
+def test_a_setting_changed_forgets_them(settings):
+    calls = []
+    compiled.rows("test forget", _groups(calls))
+    settings.USE_THOUSAND_SEPARATOR = not settings.USE_THOUSAND_SEPARATOR
+    compiled.rows("test forget", _groups(calls))
+    assert len(calls) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_compiles_on_its_own_connection():
+    """A compiled query belongs to one connection object: another thread (its own connection)
+    builds its own, never runs the first thread's."""
+    calls = []
+    compiled.rows("test threads", _groups(calls))
+    held = []
+
+    def other():
+        try:
+            compiled.rows("test threads", _groups(calls))
+            held.append(connections["default"].__dict__.get("_compiled_queries", {}).keys())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert len(calls) == 2
+    assert list(held[0]) == ["test threads"]
