@@ -134,7 +134,7 @@ LOGOUT_REDIRECT_URL = "login"
 # watches. After LOCKOUT_FAILURE_LIMIT failures within LOCKOUT_COOLOFF_MINUTES, the user name is
 # locked (from any address) and so is the address (for any user name), until the cool-off has
 # passed since the last failure or an administrator lifts the lock (page "Sign-in locks").
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.RoleBackend"]
 AXES_FAILURE_LIMIT = env.int("LOCKOUT_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOCKOUT_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django import template
 from django.conf import settings
 
+from accounts.backends import group_names
+
 from ..rules import measure, plain
 from .display import diagnoses_text, generic_name
 from .people import display_name
@@ -23,6 +25,7 @@ register.filter("diagnoses", diagnoses_text)
 register.filter("number", plain)
 register.filter("generic_name", generic_name)
 register.filter("measure", measure)
+register.filter("group_names", group_names)
 
 
 @register.simple_tag
@@ -40,4 +43,4 @@ def plans_the_week(user) -> bool:
     """Whether ``user`` holds a role the "this week" page is for (coordinators and physicians)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return any(group.name in WEEK_ROLES for group in user.groups.all())
+    return any(name in WEEK_ROLES for name in group_names(user))

@@ -1,0 +1,65 @@
+"""The permissions of a signed-in user and the names of their groups (their roles), in one query.
+
+Every page asks both: the views check permissions, the menu shows the roles and the pages they open.
+Django's ``ModelBackend`` reads them in three queries a request (the user's own permissions, their
+groups' permissions, the groups); this backend reads the three sets in one, on the first permission
+check or role read of the request, and keeps them on the user object for that request only, as
+``ModelBackend`` keeps its own (a change of role takes effect on the user's next request).
+Superusers, inactive and anonymous users are ``ModelBackend``'s.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+
+_GROUPS_ATTRIBUTE = "_group_names_cache"
+
+
+def _sql() -> str:
+    permission, content_type, group = Permission._meta.db_table, ContentType._meta.db_table, Group._meta.db_table
+    own = User.user_permissions.through._meta.db_table
+    member = User.groups.through._meta.db_table
+    granted = Group.permissions.through._meta.db_table
+    # Names from the models' meta, the user's key bound as a parameter.
+    return (f"SELECT 'p', ct.app_label, p.codename FROM {permission} p "  # noqa: S608
+            f"INNER JOIN {content_type} ct ON ct.id = p.content_type_id "
+            f"WHERE p.id IN (SELECT permission_id FROM {own} WHERE user_id = %s "
+            f"UNION SELECT gp.permission_id FROM {granted} gp INNER JOIN {member} ug ON ug.group_id = gp.group_id "
+            f"WHERE ug.user_id = %s) "
+            f"UNION ALL SELECT 'g', g.name, '' FROM {group} g INNER JOIN {member} ug ON ug.group_id = g.id "
+            f"WHERE ug.user_id = %s")
+
+
+def _load(user) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(), [user.pk] * 3)
+        found = cursor.fetchall()
+    user._perm_cache = {f"{app_label}.{codename}" for kind, app_label, codename in found if kind == "p"}
+    setattr(user, _GROUPS_ATTRIBUTE, tuple(sorted(name for kind, name, _ in found if kind == "g")))
+
+
+class RoleBackend(ModelBackend):
+    """``ModelBackend`` with the user's permissions and groups read in one query (see the module)."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if (not user_obj.is_active or user_obj.is_anonymous or obj is not None or user_obj.is_superuser
+                or hasattr(user_obj, "_perm_cache")):
+            return super().get_all_permissions(user_obj, obj)
+        _load(user_obj)
+        return user_obj._perm_cache
+
+
+def group_names(user) -> tuple[str, ...]:
+    """The names of ``user``'s groups, sorted (none for an anonymous user): read with their
+    permissions (:class:`RoleBackend`) once a request."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ()
+    if not hasattr(user, _GROUPS_ATTRIBUTE):
+        if user.is_active and not user.is_superuser and not hasattr(user, "_perm_cache"):
+            _load(user)
+        else:
+            setattr(user, _GROUPS_ATTRIBUTE, tuple(sorted(user.groups.values_list("name", flat=True))))
+    return getattr(user, _GROUPS_ATTRIBUTE)
