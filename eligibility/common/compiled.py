@@ -1,12 +1,15 @@
-"""Hot read queries compiled once: their SQL kept on the database connection, their rows as tuples.
+"""Hot read queries compiled once: their SQL kept on the database connection.
 
 The worklist's queries are the same on every request (the physicians' queue, a user's permissions):
 the ORM building their SQL again each time (five subqueries for the queue) and making model
 instances of their rows (three a queue row) was a third of the physician's worklist (cProfile). A
 query given here is built by the ORM once per database connection object (``connections[alias]``
 is one per thread, kept for the thread's life, so a compiled query is never shared between
-threads), then run with its parameters; its rows come through the ORM's own converters (SQLite
-gives dates as text, the ORM parses them), as ``values()`` would give them, as tuples.
+threads), then run with its parameters. :func:`rows` gives its rows as tuples, through the ORM's
+own converters (SQLite gives dates as text, the ORM parses them), as ``values()`` would give them;
+:func:`objects` gives model instances, read by the ORM's own iteration with the compiler kept (its
+``as_sql`` answering the SQL built the first time): ``select_related``, annotations and
+``prefetch_related`` as usual. A query the ORM knows matches nothing is not kept.
 
 Only for a query whose SQL and parameters depend on nothing but its ``key`` (constants: no user, no
 time, no value typed). Settings changed by a test forget them all.
@@ -17,12 +20,15 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 
+from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import connections
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
 _CACHE_ATTRIBUTE = "_compiled_queries"
+#: Queries kept per connection; past it, the one compiled first is dropped.
+KEPT = 256
 _wrappers: weakref.WeakSet = weakref.WeakSet()  # the connection objects holding compiled queries
 
 
@@ -31,8 +37,10 @@ class _Compiled:
 
     def __init__(self, queryset: QuerySet, alias: str):
         compiler = queryset.query.get_compiler(using=alias)
-        self.sql, params = compiler.as_sql()
+        self.sql, params = compiler.as_sql()  # also sets up what reading its rows needs (select, klass_info)
         self.params = tuple(params)
+        sql, kept = self.sql, self.params
+        compiler.as_sql = lambda *args, **kwargs: (sql, kept)  # this compiler's SQL, built once
         query = queryset.query
         self.names = (*query.extra_select, *query.values_select, *query.annotation_select)
         fields = [column[0] for column in compiler.select[:compiler.col_count]]
@@ -40,24 +48,57 @@ class _Compiled:
         self.compiler = compiler
 
 
-def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> tuple[Sequence[str], list]:
-    """The rows of ``build()`` (a ``values()`` queryset whose SQL and parameters depend on ``key``
-    alone) as tuples, with the names of their columns: the queryset is built and compiled the first
-    time ``key`` is asked for on this connection, then its SQL is only run."""
-    connection = connections[using]
+def _cache(connection) -> dict:
     cache = connection.__dict__.get(_CACHE_ATTRIBUTE)
     if cache is None:
         cache = connection.__dict__[_CACHE_ATTRIBUTE] = {}
         _wrappers.add(connection)
-    compiled = cache.get(key)
+    return cache
+
+
+def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str) -> tuple[QuerySet, _Compiled | None]:
+    """The queryset of ``key`` and its compiled SQL (``None``: the query matches nothing, as the ORM
+    knows before asking the database: not kept)."""
+    cache = _cache(connections[using])
+    found = cache.get(key)
+    if found is None:
+        queryset = build()
+        try:
+            compiled = _Compiled(queryset, using)
+        except EmptyResultSet:
+            return queryset, None
+        if len(cache) >= KEPT:
+            cache.pop(next(iter(cache)))
+        found = cache[key] = (queryset, compiled)
+    return found
+
+
+def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> tuple[Sequence[str], list]:
+    """The rows of ``build()`` (a ``values()`` queryset whose SQL and parameters depend on ``key``
+    alone) as tuples, with the names of their columns: the queryset is built and compiled the first
+    time ``key`` is asked for on this connection, then its SQL is only run."""
+    queryset, compiled = _compiled(key, build, using)
     if compiled is None:
-        compiled = cache[key] = _Compiled(build(), using)
-    with connection.cursor() as cursor:
+        return tuple(queryset.query.values_select), []
+    with connections[using].cursor() as cursor:
         cursor.execute(compiled.sql, compiled.params)
         found = cursor.fetchall()
     if compiled.converters:
         found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
     return compiled.names, found
+
+
+def objects(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> list:
+    """The model instances of ``build()`` (a queryset of models, ``select_related``, annotations and
+    ``prefetch_related`` as the ORM does them, its SQL and parameters depending on ``key`` alone): the
+    queryset is built and compiled the first time ``key`` is asked for on this connection; then a copy
+    of it runs through the ORM's own iteration with that compiler, its SQL not built again."""
+    queryset, compiled = _compiled(key, build, using)
+    if compiled is None:
+        return list(queryset)
+    run = queryset._chain()  # no results kept from an earlier run
+    run.query.get_compiler = lambda *args, **kwargs: compiled.compiler
+    return list(run)
 
 
 @receiver(setting_changed)

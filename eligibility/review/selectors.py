@@ -23,6 +23,7 @@ from ..patients.models import (
     worklist_order,
 )
 from .handoffs.models import ReadyMark
+from .handoffs.selectors import with_handoff_state
 from .models import Disposition, ReviewRequest, SignOff
 
 #: The worklist's sort keys (a whitelist: the query string names a key, never a column). Each orders
@@ -75,8 +76,9 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
     # the database read the episodes in the order of an index and look their patients up).
     patients = (Patient.objects.active().filter(assessment__list_shown=True)
                 .select_related("assessment", "assessment__current_evaluation", "assessment__updated_by")
-                # Only the columns a row shows: not the recorded case nor the stored checklist.
-                .defer("assessment__data", *(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS))
+                # Only the columns a row shows: not the stored checklist. The recorded case is read
+                # (the expiries and the dates due of the page's rows, ``week.with_expiries``).
+                .defer(*(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS))
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
                 .order_by(*order))
@@ -140,21 +142,27 @@ def worklist_counts_compact() -> None:
             "SELECT evaluated, result, stage, sum(delta) FROM gone GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
 
 
-class _CountedPaginator(Paginator):
-    def __init__(self, object_list, per_page, *, count: int):
-        super().__init__(object_list, per_page)
-        self.count = count  # known: the paginator does not count the (joined, sorted) list again
+def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT,
+                  direction: str = DEFAULT_DIRECTION, number, per_page: int, count: int | None = None):
+    """Page ``number`` (as the user asked it: out of range gives the last) of
+    :func:`worklist_patients` for these criteria, with their hand-off state: one query, the page's
+    keys as a subquery (LIMIT and OFFSET of the sorted keys, read without the per-row review and
+    sign-off lookups, which the database would otherwise compute for every patient before sorting
+    them), then those patients with everything the rows show, in the same order. ``count``: their
+    number if known (:func:`worklist_count`). Without a search the query's SQL is built once per
+    connection for each filter, sort and page (``common.compiled``): the same on every request."""
+    paginator = Paginator(range(worklist_count(result=result, stage=stage, search=search) if count is None else count),
+                          per_page)
+    page = paginator.get_page(number)  # which page, and its place: the rows are read below
+    offset = (page.number - 1) * per_page
 
+    def build():
+        patients = with_handoff_state(worklist_patients(result=result, stage=stage, search=search, sort=sort,
+                                                        direction=direction))
+        return patients.filter(pk__in=patients.values_list("pk", flat=True)[offset:offset + per_page])
 
-def worklist_page(patients, *, number, per_page: int, count: int | None = None):
-    """One page of ``patients`` (a ``worklist_patients`` queryset): the page's primary keys first, in
-    order (a query without the per-row review and sign-off lookups, which the database would
-    otherwise compute for every patient before sorting them), then those patients with everything
-    the rows show, in the same order. ``count``: their number if known (``worklist_count``)."""
-    keys = patients.values_list("pk", flat=True)
-    paginator = Paginator(keys, per_page) if count is None else _CountedPaginator(keys, per_page, count=count)
-    page = paginator.get_page(number)
-    page.object_list = list(patients.filter(pk__in=list(page.object_list)))
+    page.object_list = (list(build()) if search else
+                        compiled.objects(("worklist page", result, stage, sort, direction, offset, per_page), build))
     return page
 
 

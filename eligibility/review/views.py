@@ -41,11 +41,11 @@ from .forms import (
     worklist_query,
 )
 from .handoffs.presenters import checklist_handoff_context
-from .handoffs.selectors import open_questions, with_handoff_state
+from .handoffs.selectors import open_questions
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model
-from .selectors import queue_page, worklist_count, worklist_page, worklist_patients
+from .selectors import queue_page, worklist_page
 from .week import with_expiries
 
 PAGE_SIZE = 25
@@ -71,11 +71,8 @@ def worklist(request):
         return redirect(f"{reverse('worklist')}?{query}" if query else reverse("worklist"))
     criteria = FilterForm(request.GET).criteria
     search = request.session.get(SEARCH_SESSION_KEY, "")
-    patients = worklist_patients(result=criteria["result"], stage=criteria["stage"], search=search,
-                                 sort=criteria["sort"], direction=criteria["dir"])
-    patients = with_handoff_state(patients)
-    page = worklist_page(patients, number=request.GET.get("page"), per_page=PAGE_SIZE,
-                         count=worklist_count(result=criteria["result"], stage=criteria["stage"], search=search))
+    page = worklist_page(result=criteria["result"], stage=criteria["stage"], search=search, sort=criteria["sort"],
+                         direction=criteria["dir"], number=request.GET.get("page"), per_page=PAGE_SIZE)
     with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)

@@ -14,22 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..patients.episodes import KEY_DATES, day0, day_text, key_dates
-from ..patients.models import Assessment, Patient
+from ..patients.models import Patient
 from ..rules import Expiry, RuleSetData, after_infusion, expiries
-from ..rulesets.models import RuleSet
-from ..rulesets.selectors import engine_for
+from ..rulesets.selectors import engines_by_id
 
 #: Days the "this week" page covers: today and the 6 after.
 WEEK_DAYS = 7
 
 
 def rulesets_by_id(ids: Iterable[int]) -> dict[int, RuleSetData]:
-    """The rule-set versions of ``ids`` as plain data: one query for the rows (published versions'
-    values come from the engines built once per process; a draft's are read again)."""
-    wanted = {pk for pk in ids if pk is not None}
-    if not wanted:
-        return {}
-    return {ruleset.pk: engine_for(ruleset).ruleset for ruleset in RuleSet.objects.filter(pk__in=wanted)}
+    """The rule-set versions of ``ids`` as plain data: published versions' from the engines built
+    once per process (no query once built), a draft's read again."""
+    return {pk: engine.ruleset for pk, engine in engines_by_id(ids).items()}
 
 
 @dataclass(frozen=True)
@@ -49,30 +45,30 @@ class DueDate:
 def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Patient]:
     """Sets ``patient.expiries`` (what expires before the next planned date of the current episode,
     criteria.md 17) and ``patient.due`` (its key dates planned for today and the 6 days after, as
-    the "this week" page lists them) on each of ``patients``, the rows of one worklist page: two
-    queries whatever the number of rows (the rows' cases, key-date fields and rule-set ids, then the
-    versions they name). A closed episode has neither; one not evaluated yet has no expiries."""
-    ids = [patient.assessment_id for patient in patients if patient.assessment_id is not None]
-    rows = (Assessment.objects.filter(pk__in=ids, closed_at__isnull=True)
-            .values_list("pk", "data", "current_evaluation__ruleset_id", *_DATE_FIELDS)) if ids else []
-    cases = {row[0]: (row[1], row[2], dict(zip(_DATE_FIELDS, row[3:], strict=True))) for row in rows}
-    rulesets = rulesets_by_id(ruleset_id for _, ruleset_id, _ in cases.values())
+    the "this week" page lists them) on each of ``patients``, the rows of one worklist page as
+    ``worklist_patients`` reads them (each with its episode's case, key-date fields and current
+    evaluation's rule-set id): no query once the rule-set versions' engines are built. A closed
+    episode has neither; one not evaluated yet has no expiries."""
+    rulesets = rulesets_by_id(patient.assessment.current_evaluation.ruleset_id for patient in patients
+                              if patient.assessment.current_evaluation_id is not None)
     end = today + datetime.timedelta(days=WEEK_DAYS - 1)
     for patient in patients:
-        data, ruleset_id, fields = cases.get(patient.assessment_id, (None, None, None))
-        ruleset = rulesets.get(ruleset_id)
+        patient.expiries, patient.due = [], []
+        episode = patient.assessment
+        if episode.closed_at is not None:
+            continue
+        data = episode.data
+        evaluation = episode.current_evaluation if episode.current_evaluation_id is not None else None
+        ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
         found = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
         # "Out of date" once its last day current has passed, else "Expires"; a value of a window of
         # 0 days (the temperature: taken on the infusion day) only in the week of its treatment date.
         patient.expiries = [("Out of date" if expiry.valid_until < today else "Expires", expiry) for expiry in found
                             if expiry.window_days > 0 or expiry.anchor_on <= end]
-        patient.due = []
-        if fields is not None:
-            episode = Assessment(data=data or {}, **fields)
-            zero = day0(episode)
-            patient.due = [DueDate(date.label, date.on, "" if date.key == "infusion" else day_text(date.on, zero),
-                                   (date.on - today).days)
-                           for date in key_dates(episode, today=today) if date.planned and today <= date.on <= end]
+        zero = day0(episode)
+        patient.due = [DueDate(date.label, date.on, "" if date.key == "infusion" else day_text(date.on, zero),
+                               (date.on - today).days)
+                       for date in key_dates(episode, today=today) if date.planned and today <= date.on <= end]
     return patients
 
 

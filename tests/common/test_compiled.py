@@ -75,3 +75,44 @@ def test_each_thread_compiles_on_its_own_connection():
     thread.join()
     assert len(calls) == 2
     assert list(held[0]) == ["test threads"]
+
+
+def test_objects_are_the_orms_with_their_related_rows_and_annotations():
+    from django.contrib.auth.models import Permission
+    from django.db.models import Count, Q
+
+    group = Group.objects.create(name="Compiled readers")
+    group.permissions.add(*Permission.objects.filter(codename__in=["view_patient", "view_question"]))
+
+    def build():
+        calls.append(1)
+        return (Permission.objects.select_related("content_type").filter(group__name="Compiled readers")
+                .annotate(groups=Count("group")).order_by("codename"))
+
+    calls = []
+    first = compiled.objects("test permissions", build)
+    group.permissions.remove(Permission.objects.get(codename="view_question"))
+    with CaptureQueriesContext(connection) as queries:
+        second = compiled.objects("test permissions", build)
+        shown = [(permission.content_type.app_label, permission.codename, permission.groups) for permission in second]
+
+    assert [permission.codename for permission in first] == ["view_patient", "view_question"]
+    assert shown == [("eligibility", "view_patient", 1)]
+    assert len(calls) == 1 and len(queries) == 1  # the content type joined, not looked up again
+
+    # A query the ORM knows matches nothing: no SQL, nothing kept, asked again each time.
+    nothing = []
+    assert compiled.objects("test nothing", lambda: nothing.append(1) or Group.objects.filter(Q(pk__in=[]))) == []
+    assert compiled.objects("test nothing", lambda: nothing.append(1) or Group.objects.filter(Q(pk__in=[]))) == []
+    assert len(nothing) == 2
+
+
+def test_at_most_kept_queries_a_connection(monkeypatch):
+    monkeypatch.setattr(compiled, "KEPT", 2)
+    calls = []
+    for key in ("one", "two", "three"):
+        compiled.rows(key, _groups(calls))
+    compiled.rows("three", _groups(calls))
+    compiled.rows("one", _groups(calls))  # the first compiled: dropped for "three"
+    assert len(calls) == 4
+    assert len(connections["default"].__dict__["_compiled_queries"]) == 2
