@@ -207,7 +207,7 @@ def test_the_physicians_queue_on_the_worklist_lists_marked_patients_only(client,
     assert [e.assessment.patient for e in client.get(reverse("worklist")).context["queue"]] == []
     handoffs.ready_mark(assessment=other.assessment, by=coordinator)
     page = client.get(reverse("worklist"))
-    assert [e.assessment.patient for e in page.context["queue"]] == [other]
+    assert [e.assessment.patient.public_id for e in page.context["queue"]] == [other.public_id]
     assert "ready for review: marked by Casey Jones" in page.content.decode()
 
 
