@@ -53,7 +53,7 @@ def test_500_handler_answers_with_the_styled_page(client, coordinator, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(views, "worklist_patients", broken)
+    monkeypatch.setattr(views, "worklist_page", broken)
     client.force_login(coordinator)
     client.raise_request_exception = False
     response = client.get(reverse("worklist"))

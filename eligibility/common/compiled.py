@@ -27,8 +27,8 @@ from django.db.models import QuerySet
 from django.dispatch import receiver
 
 _CACHE_ATTRIBUTE = "_compiled_queries"
-#: Queries kept per connection; past it, the one compiled first is dropped.
-KEPT = 256
+#: Queries kept per connection (a few tens of KB each); past it, the least recently used is dropped.
+KEPT = 128
 _wrappers: weakref.WeakSet = weakref.WeakSet()  # the connection objects holding compiled queries
 
 
@@ -60,8 +60,10 @@ def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str) -> tuple
     """The queryset of ``key`` and its compiled SQL (``None``: the query matches nothing, as the ORM
     knows before asking the database: not kept)."""
     cache = _cache(connections[using])
-    found = cache.get(key)
-    if found is None:
+    found = cache.pop(key, None)
+    if found is not None:
+        cache[key] = found  # the most recently used last: the least recently used goes first
+    else:
         queryset = build()
         try:
             compiled = _Compiled(queryset, using)

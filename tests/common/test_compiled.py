@@ -113,6 +113,8 @@ def test_at_most_kept_queries_a_connection(monkeypatch):
     for key in ("one", "two", "three"):
         compiled.rows(key, _groups(calls))
     compiled.rows("three", _groups(calls))
-    compiled.rows("one", _groups(calls))  # the first compiled: dropped for "three"
+    compiled.rows("one", _groups(calls))  # the least recently used: dropped for "three"
+    assert len(calls) == 4
+    compiled.rows("three", _groups(calls))  # used since: kept when "one" came back, "two" went
     assert len(calls) == 4
     assert len(connections["default"].__dict__["_compiled_queries"]) == 2
