@@ -47,6 +47,11 @@ def database(default_path: Path) -> dict:
         # Behind PgBouncer in transaction mode a server-side cursor (a streamed read) may meet another
         # client's connection: Django's advice is to turn them off there.
         config["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DJANGO_DISABLE_SERVER_SIDE_CURSORS", default=False)
+        # The hot pages' queries compiled once (eligibility.common.compiled) run as statements the server
+        # prepares on their fifth run on a connection (planned once, not on every request). A pooler in
+        # transaction mode may not keep them on the connection a client next gets: off there too.
+        config.setdefault("OPTIONS", {}).setdefault(
+            "prepare_threshold", None if config["DISABLE_SERVER_SIDE_CURSORS"] else 5)
     return config
 
 

@@ -118,3 +118,31 @@ def test_at_most_kept_queries_a_connection(monkeypatch):
     compiled.rows("three", _groups(calls))  # used since: kept when "one" came back, "two" went
     assert len(calls) == 4
     assert len(connections["default"].__dict__["_compiled_queries"]) == 2
+
+
+def test_constants_with_quotes_and_percent_signs_read_back_as_the_orm_reads_them():
+    """PostgreSQL: the constants are written into the SQL (psycopg's quoting); SQLite: bound."""
+    name = "Compiled O'Brien 100% %s"
+    Group.objects.create(name=name)
+    Group.objects.create(name="Compiled other")
+    _, found = compiled.rows("test quoting", lambda: Group.objects.filter(name=name).values("name"))
+    assert found == [(name,)]
+    _, found = compiled.rows("test quoting", lambda: Group.objects.filter(name=name).values("name"))
+    assert found == [(name,)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
+def test_postgresql_prepares_a_compiled_query_run_five_times_on_the_connection():
+    from django.contrib.auth.models import Permission
+
+    def build():
+        return Permission.objects.filter(codename="view_patient").values("codename")
+
+    for _ in range(6):
+        _, found = compiled.rows("test prepared", build)
+        assert found == [("view_patient",)]
+    _, compiled_query = connections["default"].__dict__["_compiled_queries"]["test prepared"]
+    assert compiled_query.params == ()  # the constant in the SQL: a plan for that value
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [compiled_query.sql])
+        assert cursor.fetchone()[0] == 1
