@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Sequence
 
 from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
-from django.db import connections
+from django.db import NotSupportedError, connections
 from django.db.models import QuerySet
 from django.dispatch import receiver
 
@@ -44,8 +44,10 @@ class _Compiled:
             # The constants written into the SQL, as Django's cursor (binding them in Python) sends them
             # anyway: a statement without parameters, prepared with the plan for these very values (a
             # prepared statement with parameters gets a generic plan, slower here for rare filter values).
-            with connection.cursor() as cursor:
-                self.sql, self.params = cursor.cursor.mogrify(self.sql, self.params), ()
+            from psycopg import ClientCursor
+
+            connection.ensure_connection()
+            self.sql, self.params = ClientCursor(connection.connection).mogrify(self.sql, self.params), ()
         sql, kept = self.sql, self.params
         compiler.as_sql = lambda *args, **kwargs: (sql, kept)  # this compiler's SQL, built once
         query = queryset.query
@@ -86,25 +88,45 @@ def _fetch(compiled: _Compiled, using: str) -> list:
     """Run ``compiled``'s SQL and fetch its rows (as the database driver gives them).
 
     PostgreSQL: through a psycopg cursor of the kind that can prepare statements (Django's own bind
-    parameters in Python and cannot), wrapped as Django wraps every cursor (the queries are counted,
-    logged and wrapped as any other), so that psycopg prepares a statement run five times on the
-    connection (``prepare_threshold``): the server plans it once, not on every request (2 ms of each
-    page query's 3 ms at 100,000 open assessments, ``EXPLAIN ANALYZE``'s planning time). Behind a
-    pooler that cannot keep prepared statements, ``prepare_threshold`` None (settings) turns that off."""
+    parameters in Python and cannot), made and wrapped as Django makes and wraps its cursors (the
+    connection's time zone; the queries counted, logged and wrapped as any other), so that psycopg
+    prepares a statement run five times on the connection (``prepare_threshold``): the server plans
+    it once, not on every request (2 ms of each page query's 3 ms at 100,000 open assessments,
+    ``EXPLAIN ANALYZE``'s planning time). psycopg forgets them on a rollback (they are prepared
+    again five runs later). A statement prepared before a migration changed a column it reads fails
+    ("cached plan must not change result type"): outside a transaction, the connection's prepared
+    statements are dropped and it runs once more. Behind a pooler that cannot keep prepared
+    statements, ``prepare_threshold`` None (settings) turns them off."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params)
             return cursor.fetchall()
-    from django.db.backends.postgresql.base import ServerBindingCursor
+    try:
+        return _fetch_prepared(connection, compiled.sql)
+    except NotSupportedError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
+            raise
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")  # psycopg forgets what it had prepared too
+        return _fetch_prepared(connection, compiled.sql)
 
+
+def _fetch_prepared(connection, sql: str) -> list:
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    connection.validate_thread_sharing()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = ServerBindingCursor(connection.connection)
+        if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(connection.timezone, raw)  # as Django's create_cursor does
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     with cursor:
-        cursor.execute(compiled.sql)  # the parameters are in the SQL (_Compiled)
+        cursor.execute(sql)  # the parameters are in the SQL (_Compiled)
         return cursor.fetchall()
 
 

@@ -59,6 +59,16 @@ def test_roles_read_first_bring_the_permissions_with_them():
     assert len(queries) == 1
 
 
+def test_a_superuser_holds_every_permission_and_their_roles_as_groups():
+    user = UserFactory(role="Coordinator")
+    user.is_superuser = True
+    user.save()
+    fresh = _fresh(user)
+    assert fresh.has_perm("accounts.manage_users") and fresh.has_perm("eligibility.add_signoff")
+    assert RoleBackend().get_all_permissions(_fresh(user)) == ModelBackend().get_all_permissions(_fresh(user))
+    assert group_names(fresh) == ("Coordinator",)
+
+
 def test_an_inactive_user_holds_no_permission_and_anonymous_no_role():
     user = UserFactory(role="Administrator")
     user.is_active = False

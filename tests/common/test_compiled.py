@@ -146,3 +146,30 @@ def test_postgresql_prepares_a_compiled_query_run_five_times_on_the_connection()
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [compiled_query.sql])
         assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_prepared_before_a_migration_changed_its_column_runs_again():
+    """Servers keep serving while a migration runs: a prepared statement whose columns changed type
+    fails once ("cached plan must not change result type"); the connection's prepared statements
+    are dropped and it runs again, instead of failing until the connection is replaced."""
+    Group.objects.create(name="Compiled migrated")
+
+    def build():
+        return Group.objects.filter(name__startswith="Compiled").values("name")
+
+    for _ in range(6):
+        compiled.rows("test migrated", build)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE auth_group ALTER COLUMN name TYPE varchar(200)")
+        _, found = compiled.rows("test migrated", build)
+        assert found == [("Compiled migrated",)]
+        _, found = compiled.rows("test migrated", build)  # and on
+        assert found == [("Compiled migrated",)]
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE auth_group ALTER COLUMN name TYPE varchar(150)")
+        other.close()
