@@ -122,13 +122,14 @@ def worklist_indexes() -> list[models.Index]:
 
 
 class WorklistCount(models.Model):
-    """PostgreSQL: how many episodes the worklist lists, by whether evaluated, result rank and stage
-    rank (``Assessment.list_*``), as signed deltas that statement triggers on the episodes' table
-    append (migration 0032): a change moving 1,000 rows adds a row per group it changes, never an
-    update of a shared row (so writers never wait for each other on a counter). The worklist's
-    caption sums the groups its filters select: a few rows, whatever the number of patients, where
-    counting the listed rows read 100,000 index entries. :func:`worklist_counts_compact` sums them
-    into one row per group now and then. SQLite counts the listed rows (its index count is fast)."""
+    """How many episodes the worklist lists, by whether evaluated, result rank and stage rank
+    (``Assessment.list_*``), as signed deltas that triggers on the episodes' table append.
+    PostgreSQL (migration 0032): statement triggers; a change moving 1,000 rows adds a row per group
+    it changes, never an update of a shared row (so writers never wait for each other on a counter).
+    SQLite (migration 0033, one writer at a time anyway): row triggers, two deltas a row moved. The
+    worklist's caption sums the groups its filters select: a few rows, whatever the number of
+    patients, where counting the listed rows read 100,000 index entries.
+    :func:`worklist_counts_compact` sums them into one row per group now and then."""
 
     evaluated = models.SmallIntegerField()
     result = models.SmallIntegerField()

@@ -7,7 +7,7 @@ import re
 from types import SimpleNamespace
 
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -107,12 +107,11 @@ COUNT_ROWS_KEPT = 500
 
 
 def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_sort) -> int:
-    """How many patients ``worklist_patients`` gives for these filters. PostgreSQL, without a
-    search: the sum of the kept counts of the groups the filters select (``WorklistCount``: a few
-    rows at any number of patients). Otherwise counted on the episodes' partial indexes of the
-    listed rows alone (index-only: the result's or stage's index gives the filtered count, with no
-    join to the patients or evaluations)."""
-    if connection.vendor == "postgresql" and not search:
+    """How many patients ``worklist_patients`` gives for these filters. Without a search: the sum of
+    the kept counts of the groups the filters select (``WorklistCount``, kept by the database's
+    triggers: a few rows at any number of patients). With one: counted on the episodes' partial
+    indexes of the listed rows alone (index-only, with no join to the evaluations)."""
+    if not search:
         if (result and result not in _RESULT_RANKS) or (stage and stage not in _STAGE_RANKS):
             return 0
         groups = Q()
@@ -131,15 +130,26 @@ def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_so
 
 
 def worklist_counts_compact() -> None:
-    """PostgreSQL: sum ``WorklistCount``'s rows into one per group (dropping groups at zero), in one
-    statement: the rows it deletes are those it read, so deltas appended meanwhile by writers (never
+    """Sum ``WorklistCount``'s rows into one per group (dropping groups at zero). PostgreSQL: one
+    statement, whose deleted rows are those it read, so deltas appended meanwhile by writers (never
     blocked by it) stay, and two of these at once sum each row once (the second skips what the first
-    deleted)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH gone AS (DELETE FROM eligibility_worklistcount RETURNING evaluated, result, stage, delta) "
-            "INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
-            "SELECT evaluated, result, stage, sum(delta) FROM gone GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
+    deleted). SQLite: one write transaction (writers take the database's write lock when theirs
+    begins: none appends between the read and the delete)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH gone AS (DELETE FROM eligibility_worklistcount RETURNING evaluated, result, stage, delta) "
+                "INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
+                "SELECT evaluated, result, stage, sum(delta) FROM gone GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT evaluated, result, stage, sum(delta) FROM eligibility_worklistcount "
+                       "GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
+        sums = cursor.fetchall()
+        cursor.execute("DELETE FROM eligibility_worklistcount")
+        if sums:
+            cursor.executemany("INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
+                               "VALUES (%s, %s, %s, %s)", sums)
 
 
 def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT,

@@ -96,7 +96,6 @@ def test_a_withdrawal_and_a_save_at_once_leave_the_row_right(coordinator):
     assert list(Assessment.objects.filter(list_shown=True).values_list("list_study", flat=True)) == ["RACE-X"]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the kept counts are PostgreSQL's (runs in CI)")
 def test_the_counts_compacted_while_two_saves_move_patients_stay_exact(coordinator):
     """The kept counts summed into one row per group while two coordinators' saves append their
     deltas, all three released together: no delta lost or counted twice, and no one waits on a counter."""

@@ -55,8 +55,7 @@ def assert_rows_right() -> None:
 
 
 def assert_counts_right() -> None:
-    """PostgreSQL: the sums of ``WorklistCount`` by group are the listed rows' numbers; SQLite keeps
-    none (no triggers there: the worklist counts its rows)."""
+    """The sums of ``WorklistCount`` by group are the listed rows' numbers (both databases' triggers)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT evaluated, result, stage, sum(delta) FROM eligibility_worklistcount "
                        "GROUP BY 1, 2, 3 HAVING sum(delta) <> 0")
@@ -64,7 +63,7 @@ def assert_counts_right() -> None:
         cursor.execute("SELECT list_evaluated, list_result, list_stage, count(*) FROM eligibility_assessment "
                        "WHERE list_shown GROUP BY 1, 2, 3")
         listed = {tuple(row[:3]): row[3] for row in cursor.fetchall()}
-    assert kept == (listed if connection.vendor == "postgresql" else {})
+    assert kept == listed
 
 
 def test_the_row_follows_every_write_path(coordinator):
@@ -222,11 +221,11 @@ def test_the_triggers_are_there_after_every_migration():
                  "eligibility_worklist_count_delete"}
                 if connection.vendor == "postgresql" else
                 {"eligibility_worklist_row_insert", "eligibility_worklist_row_update", "eligibility_worklist_patient",
-                 "eligibility_worklist_evaluation"})
+                 "eligibility_worklist_evaluation", "eligibility_worklist_count_insert",
+                 "eligibility_worklist_count_update", "eligibility_worklist_count_delete"})
     assert names == expected
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the kept counts are PostgreSQL's (runs in CI)")
 def test_the_caption_count_reads_the_kept_counts_and_is_compacted_past_its_limit(coordinator, monkeypatch):
     """Flat in N: the count is one query on the kept counts (never the episodes' table); once they
     hold more rows than COUNT_ROWS_KEPT the read sums them into one row per group, same totals."""

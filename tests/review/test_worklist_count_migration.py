@@ -1,0 +1,48 @@
+"""Migration 0033: SQLite keeps the worklist's caption counts from the migration on, starting from
+the patients already listed (PostgreSQL's are 0032's: the migration leaves them as they are).
+
+Run on the real schema: migrated back to 0032, patients written, migrated forward again."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from eligibility.models import Assessment, Patient, WorklistCount
+from eligibility.patients import services
+from eligibility.review.selectors import worklist_count
+from tests.conftest import migrate_to_latest, replay_data_migrations
+from tests.factories import SCREENING_TO_REVIEW, PatientFactory, UserFactory
+from tests.review.test_worklist_rows import assert_counts_right
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(transactional_db):
+    replay_data_migrations()
+    yield
+    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
+
+
+def test_the_patients_listed_before_the_migration_are_counted_from_it_on():
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate([("eligibility", "0032_worklist_counts")])
+    coordinator = UserFactory(role="Coordinator")
+    patients = [PatientFactory(by=coordinator, study_id=f"MIGC-{number}") for number in range(3)]
+    services.patient_withdraw(patient=Patient.objects.get(pk=patients[2].pk), reason="Entered by mistake",
+                              by=coordinator)
+    if connection.vendor == "sqlite":
+        assert not WorklistCount.objects.exists()  # nothing kept before 0033 there
+
+    migrate_to_latest()
+    assert_counts_right()
+    assert worklist_count() == 2 and worklist_count(stage="screening") == 2
+
+    assessment = Assessment.objects.get(patient=patients[0])  # and kept from then on
+    services.assessment_update(assessment=assessment, changes=SCREENING_TO_REVIEW, stage="pre_apheresis",
+                               revision=assessment.revision, by=coordinator)
+    assert_counts_right()
+    assert (worklist_count(), worklist_count(stage="screening"), worklist_count(stage="pre_apheresis")) == (2, 1, 1)
