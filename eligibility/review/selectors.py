@@ -194,26 +194,28 @@ def physician_queue():
     misjudged the join to the patients into nested loops discarding millions of rows); the decided
     count is a subquery per row shown. The worklist shows its first rows by :func:`queue_page`.
     """
-    return (_queue_members().annotate(**_queue_annotations())
+    return (Evaluation.objects.filter(pk__in=Subquery(_queue_keys())).annotate(**_queue_annotations())
             .select_related("assessment__patient")
             .defer("assessment__data", *UNSHOWN_EVALUATION_FIELDS)  # not the recorded case: the queue shows none of it
             .order_by("created_at", "pk"))
 
 
-def _queue_members():
-    signed = SignOff.objects.standing().filter(evaluation=OuterRef("pk"))
-    requested = ReviewRequest.objects.open().filter(assessment=OuterRef("assessment"))
-    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment"))
-    # "Current" as a lookup of the assessment by its unique current_evaluation: joined both ways
-    # (evaluation to assessment and back) the database estimated one row and nested its loops.
-    current = Assessment.objects.filter(current_evaluation=OuterRef("pk"), patient__withdrawn_at__isnull=True,
-                                         closed_at__isnull=True)
+def _queue_keys():
+    """The keys of the queue's checklists, oldest first: read from the episodes, in the order of
+    their unique index on the current evaluation (an evaluation's key grows with the time it was
+    made), so that only current checklists are read. Read from the evaluations in the order they
+    were made, every past checklist of an episode marked ready came first: after a publish had
+    re-evaluated 10,000 of 100,000 episodes, 10,000 evaluations read to find 50 (45 ms)."""
+    signed = SignOff.objects.standing().filter(evaluation=OuterRef("current_evaluation"))
+    requested = ReviewRequest.objects.open().filter(assessment=OuterRef("pk"))
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("pk"))
     # The conditions under the OR as scalar subqueries (the first matching row's key, or none), not
     # EXISTS: PostgreSQL may answer an EXISTS under an OR by hashing every open ready mark first (33,000 at
     # 100,000 assessments: most of the query's time), where a scalar subquery is one index look-up
-    # for each evaluation read until the page is full.
+    # for each episode read until the page is full.
     return (
-        Evaluation.objects.filter(Exists(current))
+        Assessment.objects.filter(current_evaluation__isnull=False, closed_at__isnull=True,
+                                  patient__withdrawn_at__isnull=True)
         .alias(open_mark=Subquery(mark.order_by().values("pk")[:1]),
                standing_signoff=Subquery(signed.order_by().values("pk")[:1]),
                open_request=Subquery(requested.order_by().values("pk")[:1]))
@@ -221,7 +223,8 @@ def _queue_members():
         # coordinator's to resolve: it stays on the worklist, not in the physicians' queue.
         .filter(Q(open_mark__isnull=False, standing_signoff__isnull=True)
                 | Q(standing_signoff__isnull=False, open_request__isnull=False))
-        .order_by("created_at", "pk")
+        .order_by("current_evaluation_id")
+        .values("current_evaluation_id")
     )
 
 
@@ -265,9 +268,9 @@ _QUEUE_PATIENT = ("assessment__patient__public_id", "assessment__patient__study_
 
 def _queue_page_query(size: int):
     """The first ``size`` rows of the queue in one query: their keys in the queue's order as a
-    subquery (the membership's semi-joins, read in the order of the created_at index until ``size``
-    are found), then what those rows show (the per-row subqueries for those rows only)."""
-    keys = _queue_members().values("pk")[:size]
+    subquery (:func:`_queue_keys`, read until ``size`` are found), then what those rows show (the
+    per-row subqueries for those rows only)."""
+    keys = _queue_keys()[:size]
     return (Evaluation.objects.filter(pk__in=Subquery(keys)).annotate(**_queue_annotations())
             .order_by("created_at", "pk")
             .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *_queue_annotations()))

@@ -5,6 +5,8 @@ and the forms rendered once for every item of the checklist are the HTML each wo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from crispy_forms.utils import render_crispy_form
 from django.db import connection
@@ -90,6 +92,33 @@ def test_queue_page_keeps_the_queue_order_and_counts(coordinator, physician):
             == [(row.pk, row.stage, row.overall, row.created_at, row.undecided, row.ready_marked_at,
                  row.assessment.number, row.assessment.get_kind_display(), row.assessment.patient.public_id)
                 for row in everything])
+
+
+def test_the_queue_reads_current_checklists_only_whatever_the_history(coordinator, physician):
+    """The queue's keys come from the episodes in the order of their unique index on the current
+    evaluation: an episode's past checklists (older than every current one after a publish) are never
+    read. Read from the evaluations by age, 10,000 past checklists came before the first current one."""
+    _queued_patients(4, coordinator, physician)
+    first = Assessment.objects.get(patient__study_id="SPEED-000")  # saved again: its checklist is the newest
+    newest = services.assessment_update(assessment=first, changes={"weight_kg": 73}, stage="screening",
+                                        revision=first.revision, by=coordinator)
+    assert [row.assessment.patient.study_id for row in queue_page(size=10)] == [
+        "SPEED-001", "SPEED-002", "SPEED-003", "SPEED-000"]
+    assert queue_page(size=10)[-1].pk == newest.pk  # the current checklist, not its past one
+
+    from eligibility.review.selectors import _queue_page_query
+
+    sql, params = _queue_page_query(50).query.sql_with_params()
+    keys = sql[sql.upper().index("IN (SELECT"):]  # the page's keys: the subquery up to its LIMIT, the last one
+    # Ordered by the one column it selects: the current evaluation's key ("ORDER BY 1").
+    assert re.match(r'IN \(SELECT \S*"current_evaluation_id" AS "current_evaluation_id" FROM "eligibility_assessment"'
+                    r'.* ORDER BY (1|\S*"current_evaluation_id") ASC LIMIT 50\)', keys, re.DOTALL), keys
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "USING INDEX sqlite_autoindex_eligibility_assessment" in plan, plan
 
 
 @pytest.mark.parametrize("make_form", [
