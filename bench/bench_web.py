@@ -104,6 +104,13 @@ def child_setup(count: int, seed: int, extra: int, password: str) -> None:
                                            missing_count=current.missing_count, defer_count=current.defer_count,
                                            exclude_count=current.exclude_count, created_by_id=current.created_by_id))
             Evaluation.objects.bulk_create(past)
+            # The newest of them becomes the current checklist, as when a patient's data were saved
+            # again: the past checklists are older than the current one (by key and by time), as in
+            # a programme, not newer (which had hidden a queue reading every past checklist first).
+            newest = {evaluation.assessment_id: evaluation.pk for evaluation in past}
+            for assessment in assessments:
+                assessment.current_evaluation_id = newest.get(assessment.pk, assessment.current_evaluation_id)
+            Assessment.objects.bulk_update(assessments, ["current_evaluation"])
             now = timezone.now()
             ReadyMark.objects.bulk_create([
                 ReadyMark(assessment_id=assessment.pk, stage=assessment.stage,
