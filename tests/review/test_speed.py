@@ -106,9 +106,9 @@ def test_the_queue_reads_current_checklists_only_whatever_the_history(coordinato
         "SPEED-001", "SPEED-002", "SPEED-003", "SPEED-000"]
     assert queue_page(size=10)[-1].pk == newest.pk  # the current checklist, not its past one
 
-    from eligibility.review.selectors import _queue_page_query
-
-    sql, params = _queue_page_query(50).query.sql_with_params()
+    with CaptureQueriesContext(connection) as queries:
+        queue_page(size=50)
+    (sql,) = [query["sql"] for query in queries.captured_queries]  # one query, as run (parameters in it)
     keys = sql[sql.upper().index("IN (SELECT"):]  # the page's keys: the subquery up to its LIMIT, the last one
     # Ordered by the one column it selects: the current evaluation's key ("ORDER BY 1").
     assert re.match(r'IN \(SELECT \S*"current_evaluation_id" AS "current_evaluation_id" FROM "eligibility_assessment"'
@@ -116,7 +116,7 @@ def test_the_queue_reads_current_checklists_only_whatever_the_history(coordinato
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
             plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
         assert "USING INDEX sqlite_autoindex_eligibility_assessment" in plan, plan
 
