@@ -10,6 +10,7 @@
 - A treatment episode closed: its open review requests are superseded, its ready mark cleared.
 - A withdrawn patient restored: evaluated under the active version if versions came meanwhile.
 - The impact preview lists the open checklists (the cases and whether they are signed).
+- After ``migrate`` or ``flush`` (SQLite): the worklist's kept counts counted again from its rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db.models import Exists
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -145,3 +147,11 @@ def _open_cases_batch(*, after: int, limit: int) -> list[OpenCase]:
 
 
 open_cases_provider(OpenCasesSource(count=_open_cases_count, batch=_open_cases_batch))
+
+
+@receiver(post_migrate, dispatch_uid="review.worklist_counts_rebuild")
+def worklist_counts_after_migrate(sender, using="default", **kwargs) -> None:
+    if sender.name == "eligibility":
+        from .selectors import worklist_counts_rebuild
+
+        worklist_counts_rebuild(using)

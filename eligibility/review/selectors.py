@@ -7,7 +7,7 @@ import re
 from types import SimpleNamespace
 
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -150,6 +150,22 @@ def worklist_counts_compact() -> None:
         if sums:
             cursor.executemany("INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
                                "VALUES (%s, %s, %s, %s)", sums)
+
+
+def worklist_counts_rebuild(using: str = "default") -> None:
+    """SQLite: the kept counts counted again from the listed rows, in one write transaction (no
+    writer appends meanwhile). Run after ``migrate`` and ``flush`` (``post_migrate``): a flush empties
+    the tables one by one in no set order, so the episodes' deletion may append its deltas after the
+    counts' table was emptied. PostgreSQL: nothing (a flush truncates, which fires no row trigger; and
+    writers may be appending deltas while a migration runs)."""
+    connection = connections[using]
+    if connection.vendor != "sqlite" or "eligibility_worklistcount" not in connection.introspection.table_names():
+        return
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM eligibility_worklistcount")
+        cursor.execute("INSERT INTO eligibility_worklistcount (evaluated, result, stage, delta) "
+                       "SELECT list_evaluated, list_result, list_stage, count(*) FROM eligibility_assessment "
+                       "WHERE list_shown GROUP BY 1, 2, 3")
 
 
 def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT,

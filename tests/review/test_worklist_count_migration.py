@@ -46,3 +46,22 @@ def test_the_patients_listed_before_the_migration_are_counted_from_it_on():
                                revision=assessment.revision, by=coordinator)
     assert_counts_right()
     assert (worklist_count(), worklist_count(stage="screening"), worklist_count(stage="pre_apheresis")) == (2, 1, 1)
+
+
+def test_a_flush_leaves_no_count_behind():
+    """``manage.py flush`` (and every transactional test's end) empties the tables one by one; on
+    SQLite the episodes' deletion appends its deltas, maybe after the counts' table was emptied:
+    the counts are counted again after it (``post_migrate``), so none is left for no patient."""
+    from django.core.management import call_command
+
+    coordinator = UserFactory(role="Coordinator")
+    for number in range(3):
+        PatientFactory(by=coordinator, study_id=f"FLUSH-{number}")
+    assert worklist_count() == 3
+    call_command("flush", interactive=False, verbosity=0)
+    assert not WorklistCount.objects.exists()
+    assert not Assessment.objects.exists()
+    replay_data_migrations()
+    PatientFactory(by=UserFactory(role="Coordinator"), study_id="FLUSH-AFTER")
+    assert_counts_right()
+    assert worklist_count() == 1
