@@ -50,11 +50,16 @@ class _Compiled:
             self.sql, self.params = ClientCursor(connection.connection).mogrify(self.sql, self.params), ()
         sql, kept = self.sql, self.params
         compiler.as_sql = lambda *args, **kwargs: (sql, kept)  # this compiler's SQL, built once
-        query = queryset.query
-        self.names = (*query.extra_select, *query.values_select, *query.annotation_select)
+        self.names = _names(queryset)
         fields = [column[0] for column in compiler.select[:compiler.col_count]]
         self.converters = compiler.get_converters(fields)
         self.compiler = compiler
+
+
+def _names(queryset: QuerySet) -> tuple[str, ...]:
+    """The column names of a ``values()`` queryset's rows, in the order the ORM selects them."""
+    query = queryset.query
+    return (*query.extra_select, *query.values_select, *query.annotation_select)
 
 
 def _cache(connection) -> dict:
@@ -136,7 +141,7 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
     time ``key`` is asked for on this connection, then its SQL is only run."""
     queryset, compiled = _compiled(key, build, using)
     if compiled is None:
-        return tuple(queryset.query.values_select), []
+        return _names(queryset), []
     found = _fetch(compiled, using)
     if compiled.converters:
         found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]

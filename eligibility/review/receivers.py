@@ -36,6 +36,7 @@ from .reevaluation import (
     reevaluate_assessment,
     standing_on_current_checklist,
 )
+from .selectors import worklist_counts_rebuild
 from .services import closing_signoff
 from .tasks import reevaluate_after_publish as reevaluate_after_publish_task
 
@@ -152,6 +153,4 @@ open_cases_provider(OpenCasesSource(count=_open_cases_count, batch=_open_cases_b
 @receiver(post_migrate, dispatch_uid="review.worklist_counts_rebuild")
 def worklist_counts_after_migrate(sender, using="default", **kwargs) -> None:
     if sender.name == "eligibility":
-        from .selectors import worklist_counts_rebuild
-
         worklist_counts_rebuild(using)

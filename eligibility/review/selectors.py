@@ -286,10 +286,10 @@ def _queue_page_query(size: int):
     """The first ``size`` rows of the queue in one query: their keys in the queue's order as a
     subquery (:func:`_queue_keys`, read until ``size`` are found), then what those rows show (the
     per-row subqueries for those rows only)."""
-    keys = _queue_keys()[:size]
-    return (Evaluation.objects.filter(pk__in=Subquery(keys)).annotate(**_queue_annotations())
+    keys, annotations = _queue_keys()[:size], _queue_annotations()
+    return (Evaluation.objects.filter(pk__in=Subquery(keys)).annotate(**annotations)
             .order_by("created_at", "pk")
-            .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *_queue_annotations()))
+            .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *annotations))
 
 
 def queue_page(*, size: int) -> list[QueueRow]:

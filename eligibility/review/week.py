@@ -57,8 +57,7 @@ def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Pati
         episode = patient.assessment
         if episode.closed_at is not None:
             continue
-        data = episode.data
-        evaluation = episode.current_evaluation if episode.current_evaluation_id is not None else None
+        data, evaluation = episode.data, episode.current_evaluation  # selected with the row (None if none)
         ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
         found = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
         # "Out of date" once its last day current has passed, else "Expires"; a value of a window of

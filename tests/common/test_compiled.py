@@ -105,6 +105,10 @@ def test_objects_are_the_orms_with_their_related_rows_and_annotations():
     assert compiled.objects("test nothing", lambda: nothing.append(1) or Group.objects.filter(Q(pk__in=[]))) == []
     assert compiled.objects("test nothing", lambda: nothing.append(1) or Group.objects.filter(Q(pk__in=[]))) == []
     assert len(nothing) == 2
+    # Its rows: none, under the names a run with rows gives (annotations included).
+
+    assert compiled.rows("test nothing named", lambda: Group.objects.filter(Q(pk__in=[])).values("name").annotate(
+        members=Count("user"))) == (("name", "members"), [])
 
 
 def test_at_most_kept_queries_a_connection(monkeypatch):
