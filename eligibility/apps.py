@@ -14,6 +14,7 @@ class EligibilityConfig(AppConfig):
         # The audit export (accounts) says an assessment's values in the screens' words.
         from accounts.audit import describer_register
 
+        from .common import lookups  # noqa: F401 (registers ``__among``)
         from .patients.exports import assessment_field_words
         from .review import receivers  # noqa: F401
         from .review.handoffs import receivers as handoff_receivers  # noqa: F401

@@ -18,13 +18,15 @@ time, no value typed). Settings changed by a test forget them all.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 
 from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import NotSupportedError, connections
 from django.db.models import QuerySet
 from django.dispatch import receiver
+
+from .lookups import Keys
 
 _CACHE_ATTRIBUTE = "_compiled_queries"
 #: Queries kept per connection (a few tens of KB each); past it, the least recently used is dropped.
@@ -33,14 +35,21 @@ _wrappers: weakref.WeakSet = weakref.WeakSet()  # the connection objects holding
 
 
 class _Compiled:
-    __slots__ = ("sql", "params", "names", "converters", "compiler")
+    __slots__ = ("sql", "params", "names", "converters", "compiler", "keys_at")
 
-    def __init__(self, queryset: QuerySet, alias: str):
+    def __init__(self, queryset: QuerySet, alias: str, keys: Keys | None = None):
         compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()  # also sets up what reading its rows needs (select, klass_info)
         self.params = tuple(params)
         connection = connections[alias]
-        if connection.vendor == "postgresql":
+        #: Where the ``among`` lookup's keys are in the parameters (:func:`rows_among`), or None.
+        self.keys_at = None
+        if keys is not None:
+            found = [index for index, param in enumerate(self.params) if isinstance(param, Keys)]
+            if len(found) != 1:
+                raise ValueError(f"rows_among: a query with one __among lookup, not {len(found)}")
+            self.keys_at = found[0]
+        if connection.vendor == "postgresql" and keys is None:
             # The constants written into the SQL, as Django's cursor (binding them in Python) sends them
             # anyway: a statement without parameters, prepared with the plan for these very values (a
             # prepared statement with parameters gets a generic plan, slower here for rare filter values).
@@ -70,17 +79,18 @@ def _cache(connection) -> dict:
     return cache
 
 
-def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str) -> tuple[QuerySet, _Compiled | None]:
+def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str,
+              keys: Keys | None = None) -> tuple[QuerySet, _Compiled | None]:
     """The queryset of ``key`` and its compiled SQL (``None``: the query matches nothing, as the ORM
-    knows before asking the database: not kept)."""
+    knows before asking the database: not kept). ``keys``: :func:`rows_among`'s."""
     cache = _cache(connections[using])
     found = cache.pop(key, None)
     if found is not None:
         cache[key] = found  # the most recently used last: the least recently used goes first
     else:
-        queryset = build()
+        queryset = build() if keys is None else build(keys)
         try:
-            compiled = _Compiled(queryset, using)
+            compiled = _Compiled(queryset, using, keys)
         except EmptyResultSet:
             return queryset, None
         if len(cache) >= KEPT:
@@ -143,6 +153,28 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
     if compiled is None:
         return _names(queryset), []
     found = _fetch(compiled, using)
+    if compiled.converters:
+        found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
+    return compiled.names, found
+
+
+def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[int], *,
+               using: str = "default") -> tuple[Sequence[str], list]:
+    """:func:`rows` of a query filtered by ``__among=`` keys that change from run to run (a batch's
+    rows): ``build(keys)`` makes the ``values()`` queryset for the keys it is given, its SQL and its
+    other parameters depending on ``key`` alone. Built and compiled the first time ``key`` is asked
+    for on this connection; then only run, with these ``keys`` in the place of the first ones (the
+    ``among`` lookup's one parameter: the statement's text is the same whatever the keys). Run as
+    Django runs any statement (not prepared: a plan for each batch's keys)."""
+    keys = keys if isinstance(keys, Keys) else Keys(keys)
+    queryset, compiled = _compiled(key, build, using, keys)
+    if compiled is None:  # never kept: the ORM knew these keys matched nothing
+        return _names(queryset), []
+    params = list(compiled.params)
+    params[compiled.keys_at] = keys
+    with connections[using].cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        found = cursor.fetchall()
     if compiled.converters:
         found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
     return compiled.names, found

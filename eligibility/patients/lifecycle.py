@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import AutoField
 from django.utils import timezone
 
+from ..common.jsoncodec import EncodedJSON
 from .models import Assessment, Evaluation
 from .signals import evaluations_replaced
 
@@ -35,7 +36,7 @@ def assessments_lock(pks) -> None:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("assessments_lock needs a transaction (transaction.atomic).")
-    list(Assessment.objects.select_for_update().filter(pk__in=list(pks)).order_by("pk").values_list("pk", flat=True))
+    list(Assessment.objects.select_for_update().filter(pk__among=list(pks)).order_by("pk").values_list("pk", flat=True))
 
 
 def assessment_locked(pk: int) -> Assessment:
@@ -68,10 +69,20 @@ def _insert_fields() -> tuple:
 
 def evaluation_params(evaluation: Evaluation) -> list[Any]:
     """The INSERT parameters of an unsaved ``evaluation``, as Django's own insert prepares them
-    (``get_db_prep_save`` of each field), ``created_at`` left to :func:`evaluations_install`."""
+    (``get_db_prep_save`` of each field), ``created_at`` left to :func:`evaluations_install`. A JSON
+    value held encoded (:class:`~eligibility.common.jsoncodec.EncodedJSON`) is its JSON text, as the
+    field's encoder writes it: not wrapped for the driver to call the encoder again at the insert."""
     database = connections[DEFAULT_DB_ALIAS]  # once, not through the proxy for every field
-    return [None if field.name == "created_at" else field.get_db_prep_save(getattr(evaluation, field.attname), database)
-            for field in _insert_fields()]
+    params = []
+    for field in _insert_fields():
+        value = getattr(evaluation, field.attname)
+        if field.name == "created_at":
+            params.append(None)
+        elif isinstance(value, EncodedJSON):
+            params.append(value.encoded.decode())
+        else:
+            params.append(field.get_db_prep_save(value, database))
+    return params
 
 
 def evaluations_insert(replacements: list[Replacement]) -> None:
@@ -147,7 +158,7 @@ def evaluations_discard(pks: list[int]) -> None:
     """Delete evaluations inserted in this transaction by :func:`evaluations_insert` and never made
     current (their assessment was saved meanwhile): nothing refers to them, and no one saw them."""
     if pks:
-        Evaluation.objects.filter(pk__in=pks).delete()
+        Evaluation.objects.filter(pk__among=pks).delete()
 
 
 def evaluations_install(replacements: list[Replacement], *, by, inserted: bool = False) -> list[Evaluation]:

@@ -50,14 +50,14 @@ def checklists_replaced(sender, replacements, by, **kwargs):
         by_void_reason[replacement.void_reason].append(replacement.assessment_id)
         by_request_note[replacement.request_note].append(replacement.assessment_id)
     for reason, assessment_ids in by_void_reason.items():
-        SignOff.objects.standing().filter(assessment_id__in=assessment_ids).update(
+        SignOff.objects.standing().filter(assessment_id__among=assessment_ids).update(
             voided_at=now, voided_by=by, void_reason=reason)
     for note, assessment_ids in by_request_note.items():
         review_requests_supersede(assessment_ids, note=note, by=by, now=now)
     replaced = {replacement.previous_id: replacement.evaluation for replacement in replacements
                 if replacement.previous_id is not None}
     previous_decisions = defaultdict(list)
-    for disposition in Disposition.objects.filter(evaluation_id__in=replaced):
+    for disposition in Disposition.objects.filter(evaluation_id__among=list(replaced)):
         previous_decisions[disposition.evaluation_id].append(disposition)
     Disposition.objects.bulk_create([
         carried
@@ -69,7 +69,7 @@ def checklists_replaced(sender, replacements, by, **kwargs):
 def review_requests_supersede(assessment_ids, *, note: str, by, now=None) -> int:
     """Resolve the open review requests of these assessments as superseded, saying why (a new
     checklist replaced the one they asked about, or the episode was closed)."""
-    return ReviewRequest.objects.open().filter(assessment_id__in=assessment_ids).update(
+    return ReviewRequest.objects.open().filter(assessment_id__among=list(assessment_ids)).update(
         resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_by=by, resolved_by_name=display_name(by),
         resolved_at=now or timezone.now(), justification=note)
 

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from ..common import compiled
 from ..common.display import input_error_text, item_status_text
 from ..common.people import display_name
 from ..patients import lifecycle
@@ -278,7 +279,6 @@ def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: E
             batch, outcome = pks[start:start + size], Reevaluation()
             start += len(batch)
             plans = batch_plans(ruleset, batch, engine, engines, by)
-            states_query = _states_query(ruleset, batch)
             began = time.perf_counter()
             with transaction.atomic():
                 lease_renew(held)  # locks the part: it is this worker's
@@ -286,7 +286,7 @@ def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: E
                 # the whole transaction anyway: its lock time counts from the start).
                 lifecycle.evaluations_insert([plan.replacement for plan in plans.values() if plan.replacement])
                 locked_at = began if connection.vendor == "sqlite" else time.perf_counter()
-                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, states_query, inserted=True)
+                _reevaluate_batch(batch, engine, engines, ruleset, by, outcome, plans, inserted=True)
                 held.update(cursor=batch[-1], done=F("done") + len(batch))
                 # Last, so that the record's row is locked only while the batch commits.
                 record.update(done=F("done") + len(batch), heartbeat_at=timezone.now(),
@@ -408,11 +408,17 @@ class _Plan(NamedTuple):
 
 def _rows(ruleset: RuleSet, pks: list[int]) -> list[_Open]:
     """The rows of ``pks`` still to re-evaluate under ``ruleset``, as plain tuples (three model
-    instances a row cost more than evaluating)."""
-    return [_Open(*row) for row in _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
-        signed=Exists(standing_on_current_checklist())).values_list(
-        "pk", "stage", "data", "patient__public_id", "current_evaluation_id", "current_evaluation__ruleset_id",
-        "current_evaluation__overall", "signed")]
+    instances a row cost more than evaluating); the query built once per connection and version."""
+    names, found = compiled.rows_among(("reevaluation.rows", ruleset.pk), lambda keys: _to_reevaluate(ruleset).filter(
+        pk__among=keys).annotate(signed=Exists(standing_on_current_checklist())).values_list(*_OPEN_COLUMNS), pks)
+    if tuple(names) != _OPEN_COLUMNS:
+        raise RuntimeError(f"re-evaluation rows: columns {names}")
+    return [_Open(*row) for row in found]
+
+
+#: The columns of :class:`_Open`, as the ORM names them.
+_OPEN_COLUMNS = ("pk", "stage", "data", "patient__public_id", "current_evaluation_id",
+                 "current_evaluation__ruleset_id", "current_evaluation__overall", "signed")
 
 
 def batch_plans(ruleset: RuleSet, pks: list[int], engine: Engine, engines: dict[int, Engine], by) -> dict[tuple, _Plan]:
@@ -467,30 +473,30 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
         params=lifecycle.evaluation_params(evaluation)))
 
 
-def _states_query(ruleset: RuleSet, pks: list[int]) -> tuple[str, tuple]:
-    """The SQL reading the state plans depend on (:attr:`_Open.state`) of the rows of ``pks`` still
-    to re-evaluate: compiled before the batch takes its locks (compiling costs milliseconds)."""
-    return _to_reevaluate(ruleset).filter(pk__in=pks).annotate(
-        signed=Exists(standing_on_current_checklist())).values_list(
-        "pk", "current_evaluation_id", "signed").query.sql_with_params()
+def _states(ruleset: RuleSet, pks: list[int]) -> list[tuple[int, int, bool]]:
+    """The state plans depend on (:attr:`_Open.state`) of the rows of ``pks`` still to re-evaluate
+    (the query built once per connection and version: compiling it costs milliseconds, and a batch
+    reads it under its locks)."""
+    names, found = compiled.rows_among(("reevaluation.states", ruleset.pk), lambda keys: _to_reevaluate(ruleset).filter(
+        pk__among=keys).annotate(signed=Exists(standing_on_current_checklist())).values_list(
+        "pk", "current_evaluation_id", "signed"), pks)
+    if tuple(names) != ("pk", "current_evaluation_id", "signed"):
+        raise RuntimeError(f"re-evaluation states: columns {names}")
+    return [(pk, evaluation_id, bool(signed)) for pk, evaluation_id, signed in found]
 
 
 def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
-                      outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None,
-                      states_query: tuple[str, tuple] | None = None, *, inserted: bool = False) -> None:
+                      outcome: Reevaluation, plans: dict[tuple, _Plan] | None = None, *,
+                      inserted: bool = False) -> None:
     """One batch, in the caller's transaction (which the row locks taken here last). ``plans``:
     made beforehand by :func:`batch_plans`, used for each row whose state is still the one planned for;
-    a row saved (or signed) since is planned again here, under the lock. ``states_query``: the
-    batch's :func:`_states_query`, compiled beforehand. ``inserted``: the plans' new evaluations
+    a row saved (or signed) since is planned again here, under the lock. ``inserted``: the plans' new evaluations
     were inserted by the caller in this transaction (those not used here are discarded)."""
-    states_query = states_query or _states_query(ruleset, pks)
     lifecycle.assessments_lock(pks)
     # Read again under the lock: what was committed meanwhile is what is written. Only the state
     # that plans depend on, and the whole row of those that changed since they were planned.
     plans = plans or {}
-    with connection.cursor() as cursor:
-        cursor.execute(*states_query)
-        states = [(pk, evaluation_id, bool(signed)) for pk, evaluation_id, signed in cursor.fetchall()]
+    states = _states(ruleset, pks)
     outcome.changed_meanwhile += len(pks) - len(states)
     changed = [pk for pk, *state in states if (pk, *state) not in plans]
     unplanned = {row.state: row for row in _rows(ruleset, changed)} if changed else {}
@@ -517,8 +523,10 @@ def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine]
     lifecycle.evaluations_insert(new)
     lifecycle.evaluations_install(replacements, by=by, inserted=True)
     # A new version's request replaces an earlier version's open one.
-    ReviewRequest.objects.open().filter(assessment_id__in=[request.assessment_id for request in requests]).update(
-        resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
-        resolved_by_name=display_name(by), justification=f"Rule set version {ruleset.version} published.")
-    ReviewRequest.objects.bulk_create(requests)
+    if requests:
+        asked = [request.assessment_id for request in requests]
+        ReviewRequest.objects.open().filter(assessment_id__among=asked).update(
+            resolution=ReviewRequest.Resolution.SUPERSEDED, resolved_at=timezone.now(), resolved_by=by,
+            resolved_by_name=display_name(by), justification=f"Rule set version {ruleset.version} published.")
+        ReviewRequest.objects.bulk_create(requests)
     outcome.reevaluated += len(replacements)

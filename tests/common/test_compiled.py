@@ -177,3 +177,36 @@ def test_a_statement_prepared_before_a_migration_changed_its_column_runs_again()
         with other.cursor() as cursor:
             cursor.execute("ALTER TABLE auth_group ALTER COLUMN name TYPE varchar(150)")
         other.close()
+
+
+def _groups_among(calls: list):
+    def build(keys):
+        calls.append(list(keys))
+        return Group.objects.filter(pk__among=keys).order_by("name").values_list("name", "id")
+    return build
+
+
+def test_rows_among_built_once_then_run_with_each_runs_keys():
+    """A batch's keys change from run to run: the statement is built for the first keys, then run
+    with each run's own (its neighbour's row not read)."""
+    calls = []
+    a, b, c = (Group.objects.create(name=f"Among {letter}") for letter in "ABC")
+    names, first = compiled.rows_among("test among", _groups_among(calls), [a.pk, b.pk])
+    with CaptureQueriesContext(connection) as queries:
+        _, second = compiled.rows_among("test among", _groups_among(calls), [c.pk])
+        _, none = compiled.rows_among("test among", _groups_among(calls), [])
+
+    assert names == ("name", "id")
+    assert first == [("Among A", a.pk), ("Among B", b.pk)]
+    assert second == [("Among C", c.pk)]
+    assert none == []
+    assert calls == [[a.pk, b.pk]]  # built once, for the first keys
+    assert len(queries) == 2  # through Django's cursor: counted and logged
+
+
+def test_rows_among_refuses_a_query_without_one_among_lookup():
+    with pytest.raises(ValueError, match="one __among lookup, not 0"):
+        compiled.rows_among("test among none", lambda keys: Group.objects.values_list("id"), [1])
+    with pytest.raises(ValueError, match="one __among lookup, not 2"):
+        compiled.rows_among("test among two", lambda keys: Group.objects.filter(
+            pk__among=keys, permissions__among=keys).values_list("id"), [1])

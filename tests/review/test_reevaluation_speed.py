@@ -89,6 +89,8 @@ def test_a_reevaluated_checklist_is_stored_as_the_former_path_stored_it(administ
             assert inputs.encode() == orjson.dumps(expected.inputs)
             assert items.encode() == orjson.dumps(expected.checklist)
         assert stored.created_at >= before.created_at and stored.public_id != before.public_id
+        # Stored as JSON objects the database reads into (not as JSON strings holding them).
+        assert Evaluation.objects.filter(pk=stored.pk, checklist__has_key="items", inputs__has_key="alc").exists()
 
 
 def test_the_receivers_read_the_new_checklist_held_as_json(administrator, coordinator):

@@ -114,7 +114,7 @@ def ready_marks_clear_episode_closed(*, assessment_id: int, by) -> None:
 def ready_marks_clear_stage_changed(*, stages: dict[int, str], by) -> None:
     """Saves moved assessments to another stage (``{assessment id: its new stage}``): marks of another
     stage are cleared (the new stage is marked when its data are complete)."""
-    for mark in ReadyMark.objects.open().filter(assessment_id__in=stages).only("pk", "assessment_id", "stage"):
+    for mark in ReadyMark.objects.open().filter(assessment_id__among=list(stages)).only("pk", "assessment_id", "stage"):
         if mark.stage != stages[mark.assessment_id]:
             _clear(ReadyMark.objects.filter(pk=mark.pk), ReadyMark.Clearance.STAGE_CHANGED, by)
 

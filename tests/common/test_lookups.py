@@ -1,0 +1,73 @@
+"""``__among``: a key in a list of integer keys passed as one parameter (``eligibility.common.lookups``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Concat
+from django.test.utils import CaptureQueriesContext
+
+from eligibility.common.lookups import Keys
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def groups():
+    return [Group.objects.create(name=f"Among {index}") for index in range(4)]
+
+
+def test_exactly_the_keys_given(groups):
+    """The keys given, and not their neighbours."""
+    wanted = [groups[1].pk, groups[2].pk]
+    assert sorted(Group.objects.filter(pk__among=wanted).values_list("pk", flat=True)) == wanted
+    assert list(Group.objects.filter(pk__among=[groups[3].pk]).values_list("name", flat=True)) == ["Among 3"]
+    assert list(Group.objects.filter(pk__among=[]).values_list("pk", flat=True)) == []
+    assert sorted(Group.objects.exclude(pk__among=wanted).filter(name__startswith="Among ").values_list(
+        "name", flat=True)) == ["Among 0", "Among 3"]
+
+
+def test_keys_beyond_32_bits_and_many_of_them(groups):
+    keys = [groups[0].pk, *range(10**6, 10**6 + 2000), 2**62]
+    assert list(Group.objects.filter(pk__among=keys).values_list("pk", flat=True)) == [groups[0].pk]
+
+
+def test_on_a_foreign_key_by_its_column_or_its_name(coordinator, physician):
+    group = Group.objects.create(name="Among members")
+    coordinator.groups.add(group)
+    through = User.groups.through
+    assert list(through.objects.filter(user_id__among=[coordinator.pk], group=group).values_list(
+        "user_id", flat=True)) == [coordinator.pk]
+    assert list(through.objects.filter(user__among=[physician.pk], group=group)) == []
+
+
+def test_in_an_update_and_a_locking_select(groups):
+    first_two = [groups[0].pk, groups[1].pk]
+    updated = Group.objects.filter(pk__among=first_two).update(name=Concat("name", Value(" updated")))
+    assert updated == 2
+    with transaction.atomic():
+        locked = list(Group.objects.select_for_update().filter(pk__among=[groups[2].pk]).values_list(
+            "pk", flat=True))
+    assert locked == [groups[2].pk]
+    assert sorted(Group.objects.filter(name__endswith=" updated").values_list("name", flat=True)) == [
+        "Among 0 updated", "Among 1 updated"]
+
+
+def test_one_parameter_and_one_statement_text_whatever_the_number_of_keys(groups):
+    one = Group.objects.filter(pk__among=[1]).query.sql_with_params()
+    many = Group.objects.filter(pk__among=list(range(1, 1001))).query.sql_with_params()
+    assert one[0] == many[0]
+    assert len(one[1]) == len(many[1]) == 1
+    with CaptureQueriesContext(connection) as queries:
+        list(Group.objects.filter(pk__among=[groups[0].pk]))
+    assert len(queries) == 1
+
+
+@pytest.mark.parametrize("key", ["1", 1.0, True, None])
+def test_integer_keys_only(key):
+    with pytest.raises(TypeError, match="integer keys only"):
+        Group.objects.filter(pk__among=[1, key])
+    with pytest.raises(TypeError, match="integer keys only"):
+        Keys([key])
