@@ -17,7 +17,8 @@ changes every open assessment's checklist (travel time, driving restriction and 
 Targets (issue 15): under 60 s for 100,000 open assessments, no save over 100 ms. A save's own
 cost, measured the same way before the publish, is reported beside it. The workers' CPU time is
 reported too: on a machine shared with other work the wall time measures the sharing as much as
-the re-evaluation, its CPU time much less (on PostgreSQL the server's own CPU time is not in it).
+the re-evaluation, its CPU time much less; so is a PostgreSQL server's on this machine (Linux),
+which the workers' does not include.
 
 Usage: ``python bench/bench_publish.py [--assessments 100000] [--workers 2] [--database-url URL] [--seeded]``
 """
@@ -46,6 +47,24 @@ sys.path.insert(0, str(ROOT))
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def server_cpu_seconds() -> float | None:
+    """CPU seconds used so far by a PostgreSQL server on this machine (Linux, readable /proc): its
+    processes' own and that of the ones that ended (connections closed, autovacuum workers), which
+    the postmaster counts as its children's. None where it cannot be read (another machine)."""
+    ticks, found = os.sysconf("SC_CLK_TCK"), False
+    total = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks if found else None
 
 
 def main() -> None:
@@ -152,6 +171,7 @@ def main() -> None:
     published = rulesets.ruleset_publish(draft=draft, note="benchmark", by=admin)
     publish_seconds = time.perf_counter() - started
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = server_cpu_seconds() if "postgres" in database_url else None
     # The task workers, as deployed: processes of their own (on one machine here; on several in a
     # deployment), each taking parts of the re-evaluation (REEVALUATION_PART_SIZE open assessments).
     # Not --batch: a worker that started before the first one enqueued the parts' tasks would find
@@ -169,6 +189,7 @@ def main() -> None:
         worker.send_signal(signal.SIGTERM)  # stops between tasks: every task has ended (the record is finished)
         worker.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_after = server_cpu_seconds() if server_before is not None else None
     worker_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     run = record.get()
     if run.status != "finished" or errors:
@@ -180,6 +201,9 @@ def main() -> None:
           f"(target < 60 s at 100,000); {run.reevaluated:,} re-evaluated, {run.review_requested:,} review "
           f"requests, {run.unevaluable:,} not evaluable, {run.changed_meanwhile:,} saved meanwhile; the worker "
           f"processes used {worker_cpu:.1f} s of CPU; load average at the end {os.getloadavg()[0]:.1f}")
+    if server_after is not None:
+        print(f"The database server's processes (this machine's PostgreSQL, for the workers and the saves): "
+              f"{server_after - server_before:.1f} s of CPU")
     print(f"Saves during it: {len(saves)}; whole save median {statistics.median(saves) * 1000:.0f} ms, "
           f"p99 {percentile(saves, 0.99) * 1000:.0f} ms, longest {max(saves) * 1000:.0f} ms; its longest statement "
           f"(the wait for the lock) p99 {percentile(waits, 0.99) * 1000:.0f} ms, longest {max(waits) * 1000:.0f} ms "
