@@ -49,22 +49,41 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def server_cpu_seconds() -> float | None:
-    """CPU seconds used so far by a PostgreSQL server on this machine (Linux, readable /proc): its
-    processes' own and that of the ones that ended (connections closed, autovacuum workers), which
-    the postmaster counts as its children's. None where it cannot be read (another machine)."""
-    ticks, found = os.sysconf("SC_CLK_TCK"), False
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat's fields after the command's name (state, ppid, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def postmaster() -> int | None:
+    """The process of the PostgreSQL server in use, where it runs on this machine (the parent of
+    this connection's backend); None otherwise (another machine, or /proc unreadable)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    try:
+        parent = int(_stat(backend)[1])
+        return parent if Path(f"/proc/{parent}/comm").read_text().strip() == "postgres" else None
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def server_cpu_seconds(server: int) -> float:
+    """CPU seconds used so far by the PostgreSQL server whose postmaster is ``server``: its own, its
+    live processes' and those of the ones that ended (connections closed, autovacuum workers), which
+    the postmaster counts as its children's."""
     total = 0
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            if not entry.name.isdigit() or (entry / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry.name)
         except OSError:
             continue
-        found = True
-        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
-    return total / ticks if found else None
+        if int(entry.name) == server or int(fields[1]) == server:
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -171,7 +190,8 @@ def main() -> None:
     published = rulesets.ruleset_publish(draft=draft, note="benchmark", by=admin)
     publish_seconds = time.perf_counter() - started
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_before = server_cpu_seconds() if "postgres" in database_url else None
+    server = postmaster() if "postgres" in database_url else None
+    server_before = server_cpu_seconds(server) if server is not None else None
     # The task workers, as deployed: processes of their own (on one machine here; on several in a
     # deployment), each taking parts of the re-evaluation (REEVALUATION_PART_SIZE open assessments).
     # Not --batch: a worker that started before the first one enqueued the parts' tasks would find
@@ -189,7 +209,7 @@ def main() -> None:
         worker.send_signal(signal.SIGTERM)  # stops between tasks: every task has ended (the record is finished)
         worker.wait()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    server_after = server_cpu_seconds() if server_before is not None else None
+    server_after = server_cpu_seconds(server) if server is not None else None
     worker_cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     run = record.get()
     if run.status != "finished" or errors:

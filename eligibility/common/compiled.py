@@ -167,8 +167,8 @@ def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[
     ``among`` lookup's one parameter: the statement's text is the same whatever the keys). Run as
     Django runs any statement (not prepared: a plan for each batch's keys)."""
     keys = keys if isinstance(keys, Keys) else Keys(keys)
-    queryset, compiled = _compiled(key, build, using, keys)
-    if compiled is None:  # never kept: the ORM knew these keys matched nothing
+    queryset, compiled = _compiled(("among", key), build, using, keys)  # never mistaken for a rows() key
+    if compiled is None:  # never kept: the ORM knew the query matched nothing, whatever the keys
         return _names(queryset), []
     params = list(compiled.params)
     params[compiled.keys_at] = keys

@@ -11,8 +11,10 @@ to 1,000 keys, a dozen statements a batch): a tenth of a worker's time (py-spy, 
 up by the index, as for ``IN (...)``). One parameter, so the statement's text is the same whatever the
 keys: :func:`eligibility.common.compiled.rows_among` builds it once and runs it with each batch's keys.
 
-Integer keys only (primary keys and foreign keys): anything else is refused with ``TypeError``. An
-empty list matches nothing.
+Integer keys of integer columns only (primary keys and foreign keys to them): another value, a key
+beyond 64 bits, or a column of another type is refused with ``TypeError`` before any SQL runs (on
+SQLite a text column would silently match nothing, on PostgreSQL fail). An empty list matches
+nothing. PostgreSQL and SQLite only (``NotSupportedError`` elsewhere).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from django.db.models import Field, ForeignObject, Lookup
+from django.db import NotSupportedError
+from django.db.models import ForeignObject, IntegerField, Lookup
 
 
 class Keys(list):
@@ -32,6 +35,8 @@ class Keys(list):
         for key in self:
             if not isinstance(key, int) or isinstance(key, bool):
                 raise TypeError(f"among: integer keys only, not {type(key).__name__}")
+            if not -(2**63) <= key < 2**63:
+                raise TypeError("among: a key beyond 64 bits")
 
 
 sqlite3.register_adapter(Keys, lambda keys: json.dumps(keys))
@@ -42,15 +47,22 @@ class Among(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self) -> Keys:
-        # The same object when it is one already: a compiled statement finds its parameter by identity.
+        field = getattr(self.lhs, "output_field", None)
+        if not isinstance(getattr(field, "target_field", field), IntegerField):
+            raise TypeError(f"among: integer columns only, not {type(field).__name__}")
         return self.rhs if isinstance(self.rhs, Keys) else Keys(self.rhs)
 
     def as_sql(self, compiler, connection):
+        raise NotSupportedError(f"among: PostgreSQL and SQLite only, not {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, self.rhs)
+        return f"{lhs} = ANY(%s::bigint[])", (*lhs_params, self.rhs)
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
         return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, self.rhs)  # noqa: S608 (a column)
 
 
-Field.register_lookup(Among)
+IntegerField.register_lookup(Among)  # AutoField, BigAutoField, BigIntegerField, ... too
 ForeignObject.register_lookup(Among)  # a relation's lookups are its own: the foreign key's column

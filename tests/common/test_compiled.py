@@ -204,6 +204,15 @@ def test_rows_among_built_once_then_run_with_each_runs_keys():
     assert len(queries) == 2  # through Django's cursor: counted and logged
 
 
+def test_rows_among_and_rows_keep_their_queries_apart_under_one_key():
+    group = Group.objects.create(name="Compiled among")
+    compiled.rows("test shared key", _groups([]))
+    _, found = compiled.rows_among("test shared key", _groups_among([]), [group.pk])
+    names, again = compiled.rows("test shared key", _groups([]))
+    assert found == [("Compiled among", group.pk)]
+    assert names == ("name", "id") and ("Compiled among", group.pk) in again
+
+
 def test_rows_among_refuses_a_query_without_one_among_lookup():
     with pytest.raises(ValueError, match="one __among lookup, not 0"):
         compiled.rows_among("test among none", lambda keys: Group.objects.values_list("id"), [1])

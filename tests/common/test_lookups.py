@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from types import SimpleNamespace
+
 import pytest
 from django.contrib.auth.models import Group, User
-from django.db import connection, transaction
-from django.db.models import Value
+from django.core.exceptions import FieldError
+from django.db import NotSupportedError, connection, transaction
+from django.db.models import BigIntegerField, CharField, Value
 from django.db.models.functions import Concat
 from django.test.utils import CaptureQueriesContext
 
-from eligibility.common.lookups import Keys
+from eligibility.common.lookups import Among, Keys
+from eligibility.patients.models import Assessment
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +46,20 @@ def test_on_a_foreign_key_by_its_column_or_its_name(coordinator, physician):
     through = User.groups.through
     assert list(through.objects.filter(user_id__among=[coordinator.pk], group=group).values_list(
         "user_id", flat=True)) == [coordinator.pk]
+    assert list(through.objects.filter(user__among=[coordinator.pk], group=group).values_list(
+        "user_id", flat=True)) == [coordinator.pk]
     assert list(through.objects.filter(user__among=[physician.pk], group=group)) == []
+
+
+def test_excluding_keeps_the_rows_without_a_key_as_in_does(coordinator):
+    """A nullable foreign key: rows whose key is NULL are not among the keys (as with ``__in``)."""
+    first = PatientFactory(by=coordinator, study_id="AMONG-1").assessment
+    PatientFactory(by=coordinator, study_id="AMONG-2")
+    Assessment.objects.filter(pk=first.pk).update(started_from=first)  # one row with a key, one without
+    among = set(Assessment.objects.exclude(started_from__among=[first.pk]).values_list("pk", flat=True))
+    within = set(Assessment.objects.exclude(started_from__in=[first.pk]).values_list("pk", flat=True))
+    assert among == within and len(among) == Assessment.objects.count() - 1
+    assert list(Assessment.objects.filter(started_from__among=[first.pk]).values_list("pk", flat=True)) == [first.pk]
 
 
 def test_in_an_update_and_a_locking_select(groups):
@@ -65,9 +84,34 @@ def test_one_parameter_and_one_statement_text_whatever_the_number_of_keys(groups
     assert len(queries) == 1
 
 
-@pytest.mark.parametrize("key", ["1", 1.0, True, None])
+@pytest.mark.parametrize("key", ["1", 1.0, True, None, uuid.uuid4()])
 def test_integer_keys_only(key):
     with pytest.raises(TypeError, match="integer keys only"):
         Group.objects.filter(pk__among=[1, key])
     with pytest.raises(TypeError, match="integer keys only"):
         Keys([key])
+
+
+def test_keys_within_64_bits():
+    """The largest and smallest bigint, and their neighbours beyond."""
+    assert Keys([2**63 - 1, -(2**63)]) == [2**63 - 1, -(2**63)]
+    for beyond in (2**63, -(2**63) - 1):
+        with pytest.raises(TypeError, match="beyond 64 bits"):
+            Keys([beyond])
+    with pytest.raises(TypeError, match="beyond 64 bits"):
+        Group.objects.filter(pk__among=[2**63])
+
+
+def test_integer_columns_only():
+    """Not a text column (SQLite would match nothing, PostgreSQL fail), nor a key to one."""
+    with pytest.raises(FieldError, match="among"):
+        Group.objects.filter(name__among=[1])
+    with pytest.raises(TypeError, match="integer columns only"):
+        Among(Value("1", output_field=CharField()), [1])
+    assert Among(Value(1, output_field=BigIntegerField()), [1]).rhs == [1]
+
+
+def test_postgresql_and_sqlite_only():
+    lookup = Among(Value(1, output_field=BigIntegerField()), [1])
+    with pytest.raises(NotSupportedError, match="PostgreSQL and SQLite only"):
+        lookup.as_sql(None, SimpleNamespace(vendor="mysql"))
