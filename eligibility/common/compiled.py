@@ -152,10 +152,14 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
     queryset, compiled = _compiled(key, build, using)
     if compiled is None:
         return _names(queryset), []
-    found = _fetch(compiled, using)
+    return compiled.names, _converted(compiled, _fetch(compiled, using))
+
+
+def _converted(compiled: _Compiled, found: list) -> list:
+    """The rows as the ORM gives them (its converters: SQLite's dates, JSON decoded)."""
     if compiled.converters:
-        found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
-    return compiled.names, found
+        return [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
+    return found
 
 
 def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[int], *,
@@ -174,10 +178,7 @@ def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[
     params[compiled.keys_at] = keys
     with connections[using].cursor() as cursor:
         cursor.execute(compiled.sql, params)
-        found = cursor.fetchall()
-    if compiled.converters:
-        found = [tuple(row) for row in compiled.compiler.apply_converters(found, compiled.converters)]
-    return compiled.names, found
+        return compiled.names, _converted(compiled, cursor.fetchall())
 
 
 def objects(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> list:

@@ -407,14 +407,22 @@ class _Plan(NamedTuple):
     unevaluable: bool = False
 
 
+def _to_reevaluate_columns(ruleset: RuleSet, pks: list[int], columns: tuple[str, ...]) -> list[tuple]:
+    """``columns`` of the rows of ``pks`` still to re-evaluate under ``ruleset`` (``signed``: a
+    standing signature on the current checklist), as plain tuples in that order; the query built
+    once per connection, version and columns (:func:`~eligibility.common.compiled.rows_among`)."""
+    names, found = compiled.rows_among(
+        ("reevaluation", ruleset.pk, columns), lambda keys: _to_reevaluate(ruleset).filter(pk__among=keys).annotate(
+            signed=Exists(standing_on_current_checklist())).values_list(*columns), pks)
+    if tuple(names) != columns:
+        raise RuntimeError(f"re-evaluation rows: columns {names}, not {columns}")
+    return found
+
+
 def _rows(ruleset: RuleSet, pks: list[int]) -> list[_Open]:
     """The rows of ``pks`` still to re-evaluate under ``ruleset``, as plain tuples (three model
-    instances a row cost more than evaluating); the query built once per connection and version."""
-    names, found = compiled.rows_among(("reevaluation.rows", ruleset.pk), lambda keys: _to_reevaluate(ruleset).filter(
-        pk__among=keys).annotate(signed=Exists(standing_on_current_checklist())).values_list(*_OPEN_COLUMNS), pks)
-    if tuple(names) != _OPEN_COLUMNS:
-        raise RuntimeError(f"re-evaluation rows: columns {names}")
-    return [_Open(*row) for row in found]
+    instances a row cost more than evaluating)."""
+    return [_Open(*row) for row in _to_reevaluate_columns(ruleset, pks, _OPEN_COLUMNS)]
 
 
 #: The columns of :class:`_Open`, as the ORM names them.
@@ -478,14 +486,9 @@ def _plan(assessment: _Open, engine: Engine, engines: dict[int, Engine], ruleset
 
 def _states(ruleset: RuleSet, pks: list[int]) -> list[tuple[int, int, bool]]:
     """The state plans depend on (:attr:`_Open.state`) of the rows of ``pks`` still to re-evaluate
-    (the query built once per connection and version: compiling it costs milliseconds, and a batch
-    reads it under its locks)."""
-    names, found = compiled.rows_among(("reevaluation.states", ruleset.pk), lambda keys: _to_reevaluate(ruleset).filter(
-        pk__among=keys).annotate(signed=Exists(standing_on_current_checklist())).values_list(
-        "pk", "current_evaluation_id", "signed"), pks)
-    if tuple(names) != ("pk", "current_evaluation_id", "signed"):
-        raise RuntimeError(f"re-evaluation states: columns {names}")
-    return [(pk, evaluation_id, bool(signed)) for pk, evaluation_id, signed in found]
+    (read under the batch's locks: the query is built once, compiling it costs milliseconds)."""
+    return [(pk, evaluation_id, bool(signed)) for pk, evaluation_id, signed in
+            _to_reevaluate_columns(ruleset, pks, ("pk", "current_evaluation_id", "signed"))]
 
 
 def _reevaluate_batch(pks: list[int], engine: Engine, engines: dict[int, Engine], ruleset: RuleSet, by,
