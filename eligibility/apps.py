@@ -14,8 +14,12 @@ class EligibilityConfig(AppConfig):
         # The audit export (accounts) says an assessment's values in the screens' words.
         from accounts.audit import describer_register
 
+        from django.db.backends.signals import connection_created
+
         from .common import lookups  # noqa: F401 (registers ``__among``)
+        from .common.jsoncodec import json_columns_as_text
         from .patients.exports import assessment_field_words
         from .review import receivers  # noqa: F401
         from .review.handoffs import receivers as handoff_receivers  # noqa: F401
         describer_register("eligibility.assessment", assessment_field_words)
+        connection_created.connect(json_columns_as_text, dispatch_uid="eligibility.json_columns_as_text")

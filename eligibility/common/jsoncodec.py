@@ -6,6 +6,10 @@ Django's ``JSONField`` calls ``json.dumps(value, cls=encoder)`` and ``json.loads
 cls=decoder)``; these classes put orjson behind those calls. The values stored are validated
 cases and the engine's checklists: they hold no NaN or infinity (the validation refuses them),
 which is the one place the two encoders would write different JSON.
+
+``JSONDocumentField`` is for the documents kept whole and never queried inside (an evaluation's
+inputs and checklist): on PostgreSQL a ``json`` column, which keeps the text as written, rather than
+``jsonb``, which parses every document into its binary form on write and prints it back on read.
 """
 
 from __future__ import annotations
@@ -89,3 +93,38 @@ class CompactJSONField(models.JSONField):
 
     def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
         return "%s"
+
+
+class JSONDocumentField(CompactJSONField):
+    """A JSON document written and read whole, never queried inside: the checklist an evaluation
+    produced and the inputs it read (kept exactly as they were: see ``Evaluation``).
+
+    On PostgreSQL a ``json`` column: the text as the encoder wrote it, checked as JSON on write, and
+    read back as that text (:func:`json_columns_as_text` has the driver hand it over undecoded, as
+    Django does for ``jsonb``), for the field's decoder. A ``jsonb`` column converted every 9 KB
+    checklist to its binary form when inserted and back to text when read: half of the database's
+    time for inserting an evaluation once the value's compression was LZ4 (migration 0034's note
+    has the figures). ``json`` has no operators: key lookups (``__has_key``, ``__contains``, a key's
+    value) and equality are not available on PostgreSQL, and nothing here uses them. SQLite stores
+    JSON as text either way: there it is ``CompactJSONField``'s column.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "postgresql":
+            return "json"
+        return super().db_type(connection)
+
+
+def json_columns_as_text(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created``: on PostgreSQL (psycopg 3), values of ``json`` columns are handed over
+    as their text, not decoded by the driver with the standard library (which the field would then
+    receive as a dict it cannot read): the field's decoder reads them, as Django sets up for
+    ``jsonb``."""
+    if connection.vendor != "postgresql":
+        return
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    if is_psycopg3:
+        from psycopg.types.string import TextLoader
+
+        connection.connection.adapters.register_loader("json", TextLoader)

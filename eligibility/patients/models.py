@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models.functions import Upper
 from simple_history.models import HistoricalRecords
 
-from ..common.jsoncodec import CompactJSONField
+from ..common.jsoncodec import CompactJSONField, JSONDocumentField
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..rulesets.models import RuleSet
 
@@ -254,8 +254,8 @@ class Evaluation(models.Model):
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="evaluations")
     ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="evaluations")
     stage = models.CharField(max_length=24, choices=list(STAGE_LABELS.items()))
-    inputs = CompactJSONField(help_text="The case as evaluated (snapshot).")
-    checklist = CompactJSONField(help_text="The checklist of criteria.md section 4.")
+    inputs = JSONDocumentField(help_text="The case as evaluated (snapshot).")
+    checklist = JSONDocumentField(help_text="The checklist of criteria.md section 4.")
     overall = models.CharField(max_length=24, choices=list(OVERALL_LABELS.items()))
     flag_count = models.PositiveSmallIntegerField(default=0)
     missing_count = models.PositiveSmallIntegerField(default=0)

@@ -7,10 +7,10 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from eligibility.common.jsoncodec import CompactJSONDecoder, CompactJSONEncoder
+from eligibility.common.jsoncodec import CompactJSONDecoder, CompactJSONEncoder, JSONDocumentField
 from eligibility.models import Assessment, Evaluation
 from tests.factories import PatientFactory
 
@@ -65,3 +65,51 @@ def test_evaluations_are_bulk_inserted_as_values_rows_not_unnest_arrays():
     [insert] = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("INSERT")]
     assert "UNNEST" not in insert.upper() and "VALUES" in insert.upper()
     assert Evaluation.objects.get(pk=copies[2].pk).checklist == first.checklist
+
+
+@pytest.mark.django_db
+def test_an_evaluations_documents_are_kept_as_the_text_written():
+    patient = PatientFactory()
+    evaluation = Evaluation.objects.get(pk=patient.assessment.current_evaluation_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT checklist, inputs FROM eligibility_evaluation WHERE id = %s", [evaluation.pk])
+        checklist, inputs = cursor.fetchone()
+    # Handed over as text (not decoded by the driver), exactly as the encoder wrote it.
+    assert checklist == json.dumps(evaluation.checklist, cls=CompactJSONEncoder)
+    assert inputs == json.dumps(evaluation.inputs, cls=CompactJSONEncoder)
+    # What no 64-bit number holds comes back as it was written.
+    Evaluation.objects.filter(pk=evaluation.pk).update(inputs={"dose": BEYOND_64_BITS, "ratio": 0.1})
+    assert Evaluation.objects.get(pk=evaluation.pk).inputs == {"dose": BEYOND_64_BITS, "ratio": 0.1}
+
+
+@pytest.mark.django_db
+def test_the_document_columns_are_json_on_postgresql_and_text_on_sqlite():
+    field = Evaluation._meta.get_field("checklist")
+    assert isinstance(field, JSONDocumentField) and isinstance(Evaluation._meta.get_field("inputs"), JSONDocumentField)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT attname, format_type(atttypid, atttypmod), attcompression FROM pg_attribute "
+                           "WHERE attrelid = 'eligibility_evaluation'::regclass AND attname IN ('checklist', 'inputs')")
+            columns = {name: (kind, method) for name, kind, method in cursor.fetchall()}
+            cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+            lz4 = cursor.fetchone()[0]
+            # migration 0034's rewrite resets a column's compression: set to LZ4 again where the server has it
+            assert columns == {name: ("json", "l" if lz4 else "") for name in ("checklist", "inputs")}
+            assert field.db_type(connection) == "json"
+        else:
+            assert field.db_type(connection) == "text"
+            cursor.execute("SELECT type FROM pragma_table_info('eligibility_evaluation') WHERE name = 'checklist'")
+            assert cursor.fetchone()[0].lower() == "text"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the json type is PostgreSQL's (runs in CI)")
+def test_every_new_connection_hands_json_values_over_as_text():
+    # Without it psycopg decodes json values itself, and the field cannot read what it is given.
+    other = connections.create_connection(DEFAULT_DB_ALIAS)  # connects (and is set up) on first use
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("""SELECT '{"a": [1, 2]}'::json""")
+            assert cursor.fetchone() == ('{"a": [1, 2]}',)
+    finally:
+        other.close()
