@@ -12,9 +12,9 @@ class EligibilityConfig(AppConfig):
     def ready(self):
         # Review follows what happens below it (signals and registrations; dependencies point one way).
         # The audit export (accounts) says an assessment's values in the screens' words.
-        from accounts.audit import describer_register
-
         from django.db.backends.signals import connection_created
+
+        from accounts.audit import describer_register
 
         from .common import lookups  # noqa: F401 (registers ``__among``)
         from .common.jsoncodec import json_columns_as_text
