@@ -102,7 +102,8 @@ class JSONDocumentField(CompactJSONField):
     On PostgreSQL a ``json`` column: the text as the encoder wrote it, checked as JSON on write, and
     read back as that text (:func:`json_columns_as_text` has the driver hand it over undecoded, as
     Django does for ``jsonb``), for the field's decoder. A ``jsonb`` column converted every 9 KB
-    checklist to its binary form when inserted and back to text when read: half of the database's
+    checklist to its binary form when inserted and back to text when read (the values are written
+    as the encoder's text, by an ORM save or ``bulk_create`` as by the evaluations' ``COPY``): half of the database's
     time for inserting an evaluation once the value's compression was LZ4 (migration 0034's note
     has the figures). ``json`` has no operators: key lookups (``__has_key``, ``__contains``, a key's
     value) and equality are not available on PostgreSQL, and nothing here uses them. SQLite stores
@@ -113,6 +114,16 @@ class JSONDocumentField(CompactJSONField):
         if connection.vendor == "postgresql":
             return "json"
         return super().db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        """On PostgreSQL the encoder's text itself, an untyped literal the column takes as ``json``
+        (``JSONField`` sends ``jsonb``, which the server would parse and print back: reformatted,
+        and the parsing this column is for saving)."""
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        if not prepared:
+            value = self.get_prep_value(value)
+        return None if value is None else json.dumps(value, cls=self.encoder)
 
 
 def json_columns_as_text(sender: Any, connection: Any, **kwargs: Any) -> None:

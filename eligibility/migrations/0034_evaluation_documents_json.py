@@ -8,8 +8,13 @@ checklists read back as text 0.49 s and 0.23 s. A publish inserts one evaluation
 assessment; the checklist and patient pages read them.
 
 ``ALTER COLUMN ... TYPE`` rewrites the table (35 s for 100,000 evaluations here, the table locked
-meanwhile) and resets the columns' compression, which is set to LZ4 again as migration 0030 did
-(where the server has it). SQLite: the columns are text either way, nothing is rewritten.
+meanwhile) and would reset the columns' compression: the same statement sets LZ4 again, as
+migration 0030 did (where the server has it), so every rewritten value is compressed with it.
+SQLite: the columns are text either way, nothing is rewritten.
+
+Stop the application servers and task workers running the previous code before applying it (the
+README's Upgrading): without this version's ``json_columns_as_text`` the driver hands them these
+columns decoded, which the previous field cannot read.
 """
 
 from django.db import migrations
@@ -25,14 +30,16 @@ def _alter(schema_editor, to_type: str, compression: str) -> None:
         return
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        types = ", ".join(f"ALTER COLUMN {quote(c)} TYPE {to_type} USING {quote(c)}::{to_type}" for c in COLUMNS)
-        cursor.execute(f"ALTER TABLE {quote('eligibility_evaluation')} {types}")
         cursor.execute("SELECT %s = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
                        [compression])
         row = cursor.fetchone()
+        alterations = [f"ALTER COLUMN {quote(c)} TYPE {to_type} USING {quote(c)}::{to_type}" for c in COLUMNS]
         if row and row[0]:
-            methods = ", ".join(f"ALTER COLUMN {quote(c)} SET COMPRESSION {compression}" for c in COLUMNS)
-            cursor.execute(f"ALTER TABLE {quote('eligibility_evaluation')} {methods}")
+            # In the same statement: the rewrite, which runs after its clauses, writes every value
+            # with it (a change of type alone resets the column's compression to the default).
+            alterations += [f"ALTER COLUMN {quote(c)} SET COMPRESSION {compression}" for c in COLUMNS]
+        table = quote("eligibility_evaluation")
+        cursor.execute(f"ALTER TABLE {table} " + ", ".join(alterations))
 
 
 def to_json(apps, schema_editor):

@@ -78,8 +78,24 @@ def test_an_evaluations_documents_are_kept_as_the_text_written():
     assert checklist == json.dumps(evaluation.checklist, cls=CompactJSONEncoder)
     assert inputs == json.dumps(evaluation.inputs, cls=CompactJSONEncoder)
     # What no 64-bit number holds comes back as it was written.
-    Evaluation.objects.filter(pk=evaluation.pk).update(inputs={"dose": BEYOND_64_BITS, "ratio": 0.1})
-    assert Evaluation.objects.get(pk=evaluation.pk).inputs == {"dose": BEYOND_64_BITS, "ratio": 0.1}
+    # Written by the ORM (an update, a save, a bulk insert): the encoder's text too, not
+    # reformatted by the database (on PostgreSQL, not sent as jsonb for the server to parse).
+    written = {"dose": BEYOND_64_BITS, "ratio": 0.1, "b": [1, {"a": None}]}
+    Evaluation.objects.filter(pk=evaluation.pk).update(inputs=written)
+    evaluation.checklist = {"z": 1, "a": 2}
+    evaluation.save(update_fields=["checklist"])
+    copy = Evaluation.objects.bulk_create([Evaluation(
+        assessment_id=evaluation.assessment_id, ruleset_id=evaluation.ruleset_id, stage=evaluation.stage,
+        inputs={"y": "é"}, checklist={"items": []}, overall=evaluation.overall,
+        created_by_id=evaluation.created_by_id)])[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT inputs, checklist FROM eligibility_evaluation WHERE id = %s", [evaluation.pk])
+        # (beyond 64 bits the standard library writes it, with its spaces; jsonb would sort the keys)
+        assert cursor.fetchone() == ('{"dose": 1208925819614629174706176, "ratio": 0.1, "b": [1, {"a": null}]}',
+                                     '{"z":1,"a":2}')
+        cursor.execute("SELECT inputs, checklist FROM eligibility_evaluation WHERE id = %s", [copy.pk])
+        assert cursor.fetchone() == ('{"y":"é"}', '{"items":[]}')
+    assert Evaluation.objects.get(pk=evaluation.pk).inputs == written
 
 
 @pytest.mark.django_db
