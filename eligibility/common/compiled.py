@@ -17,6 +17,7 @@ time, no value typed). Settings changed by a test forget them all.
 
 from __future__ import annotations
 
+import uuid
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
 
@@ -35,9 +36,10 @@ _wrappers: weakref.WeakSet = weakref.WeakSet()  # the connection objects holding
 
 
 class _Compiled:
-    __slots__ = ("sql", "params", "names", "converters", "compiler", "keys_at")
+    __slots__ = ("sql", "params", "names", "converters", "compiler", "keys_at", "values_at")
 
-    def __init__(self, queryset: QuerySet, alias: str, keys: Keys | None = None):
+    def __init__(self, queryset: QuerySet, alias: str, keys: Keys | None = None,
+                 sentinels: Sequence[object] | None = None):
         compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()  # also sets up what reading its rows needs (select, klass_info)
         self.params = tuple(params)
@@ -49,7 +51,10 @@ class _Compiled:
             if len(found) != 1:
                 raise ValueError(f"rows_among: a query with one __among lookup, not {len(found)}")
             self.keys_at = found[0]
-        if connection.vendor == "postgresql" and keys is None:
+        #: Where each value of :func:`objects_for` and :func:`rows_for` goes in the parameters:
+        #: (parameter index, value index, as the database takes it), or None.
+        self.values_at = None if sentinels is None else _values_at(self.params, sentinels, connection)
+        if connection.vendor == "postgresql" and keys is None and sentinels is None:
             # The constants written into the SQL, as Django's cursor (binding them in Python) sends them
             # anyway: a statement without parameters, prepared with the plan for these very values (a
             # prepared statement with parameters gets a generic plan, slower here for rare filter values).
@@ -127,7 +132,7 @@ def _fetch(compiled: _Compiled, using: str) -> list:
         return _fetch_prepared(connection, compiled.sql)
 
 
-def _fetch_prepared(connection, sql: str) -> list:
+def _fetch_prepared(connection, sql: str, params: Sequence[object] | None = None) -> list:
     from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
@@ -141,7 +146,7 @@ def _fetch_prepared(connection, sql: str) -> list:
             register_tzloader(connection.timezone, raw)  # as Django's create_cursor does
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     with cursor:
-        cursor.execute(sql)  # the parameters are in the SQL (_Compiled)
+        cursor.execute(sql, params)  # constants: in the SQL (_Compiled); values: bound on the server
         return cursor.fetchall()
 
 
@@ -181,6 +186,136 @@ def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[
         return compiled.names, _converted(compiled, cursor.fetchall())
 
 
+def _sentinel(value: object, index: int) -> object:
+    """A stand-in for the ``index``-th value of a parameterised query, of the value's type, that no
+    real value is: the query is built with it, and its place in the compiled parameters found."""
+    if isinstance(value, bool) or not isinstance(value, (int, uuid.UUID, str)):
+        raise TypeError(f"compiled: a query's values are integers, UUIDs or strings, not {type(value).__name__}")
+    if isinstance(value, int):
+        # No key, no count is this; within 32 bits, as an integer column's range (the ORM knows a
+        # value out of a column's range matches nothing and would not build the query's SQL).
+        return -(2**31) + 7919 * (index + 1)
+    if isinstance(value, uuid.UUID):
+        return uuid.UUID(int=(0xC0DE_D0C5 << 96) + index)
+    return f"\x1fcompiled value {index}\x1f"  # control characters no form lets through
+
+
+def _values_at(params: Sequence[object], sentinels: Sequence[object], connection) -> tuple:
+    """Where each sentinel is in a compiled query's parameters, and in what form the database takes
+    it (a UUID as itself where the database has the type, else as its hex, as ``UUIDField`` sends
+    it). Every sentinel must be found, as a parameter of its own: one written into the SQL, changed
+    by a lookup (``__icontains``' wildcards) or never used is refused."""
+    places, found = [], set()
+    for position, param in enumerate(params):
+        for index, sentinel in enumerate(sentinels):
+            if param == sentinel and type(param) is type(sentinel):
+                places.append((position, index, None))
+            elif isinstance(sentinel, uuid.UUID) and param == sentinel.hex:
+                places.append((position, index, "hex"))
+            else:
+                continue
+            found.add(index)
+    if len(found) != len(sentinels):
+        missing = sorted(set(range(len(sentinels))) - found)
+        raise ValueError(f"compiled: value(s) {missing} of the query are not parameters of its SQL as given")
+    return tuple(places)
+
+
+def _bound(compiled: _Compiled, values: Sequence[object]) -> list:
+    """The compiled query's parameters with ``values`` in their places (each of the type the query was
+    first built with: a value of another type would be compared otherwise by the database)."""
+    params = list(compiled.params)
+    for position, index, form in compiled.values_at:
+        value = values[index]
+        sentinel = params[position] if form is None else None
+        if form == "hex":
+            if not isinstance(value, uuid.UUID):
+                raise TypeError(f"compiled: value {index} was a UUID when the query was built")
+            value = value.hex
+        elif type(value) is not type(sentinel):
+            raise TypeError(f"compiled: value {index} was a {type(sentinel).__name__} when the query was built")
+        params[position] = value
+    return params
+
+
+def _run(compiled: _Compiled, params: list, using: str) -> list:
+    """Run a parameterised query. PostgreSQL: bound on the server (:func:`_fetch_prepared`), so
+    that psycopg prepares it after five runs on the connection; others: as Django runs any."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return cursor.fetchall()
+    try:
+        return _fetch_prepared(connection, compiled.sql, params)
+    except NotSupportedError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
+            raise
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        return _fetch_prepared(connection, compiled.sql, params)
+
+
+def _compiled_for(key: Hashable, build: Callable[..., QuerySet], values: Sequence[object],
+                  using: str) -> tuple[QuerySet, _Compiled | None, list | None]:
+    """The queryset and compiled SQL of a parameterised query (built once per connection with
+    stand-ins for its values), and the parameters for these ``values`` (None: not kept)."""
+    cache = _cache(connections[using])
+    found = cache.pop(("for", key), None)
+    if found is not None:
+        cache[("for", key)] = found
+    else:
+        sentinels = [_sentinel(value, index) for index, value in enumerate(values)]
+        queryset = build(*sentinels)
+        try:
+            compiled = _Compiled(queryset, using, sentinels=sentinels)
+        except EmptyResultSet:  # the ORM knew, from the stand-ins, that nothing matches: kept as such
+            compiled = None
+        if len(cache) >= KEPT:
+            cache.pop(next(iter(cache)))
+        found = cache[("for", key)] = (queryset, compiled)
+    queryset, compiled = found
+    if compiled is None:  # built for these values each time, the ORM deciding what they match
+        return build(*values), None, None
+    return queryset, compiled, _bound(compiled, values)
+
+
+def rows_for(key: Hashable, build: Callable[..., QuerySet], *values: object,
+             using: str = "default") -> tuple[Sequence[str], list]:
+    """:func:`rows` of a query of some values that change from request to request (a patient's
+    key): ``build(*values)`` makes the ``values()`` queryset, its SQL otherwise depending on ``key``
+    alone, each value used as a parameter as given (an equality, ``__in``; not a ``__contains``).
+    Built and compiled the first time ``key`` is asked for on this connection, with stand-ins of
+    the values' types; then run with the values in their places. The values are integers, UUIDs
+    or strings, of the same type at every call of a key."""
+    queryset, compiled, params = _compiled_for(key, build, values, using)
+    if compiled is None:
+        names = _names(queryset)
+        return names, [tuple(row[name] for name in names) for row in queryset]
+    return compiled.names, _converted(compiled, _run(compiled, params, using))
+
+
+def objects_for(key: Hashable, build: Callable[..., QuerySet], *values: object, using: str = "default") -> list:
+    """:func:`objects` of a query of some values that change from request to request, as
+    :func:`rows_for` builds and runs it (``select_related`` and ``prefetch_related`` as usual)."""
+    queryset, compiled, params = _compiled_for(key, build, values, using)
+    if compiled is None:
+        return list(queryset)
+    return _instances(queryset, compiled, _run(compiled, params, using))
+
+
+def _instances(queryset: QuerySet, compiled: _Compiled, found: list) -> list:
+    """The ORM's own iteration of a copy of ``queryset``, given its kept compiler and these rows."""
+    compiler = compiled.compiler
+    compiler.execute_sql = lambda *args, **kwargs: iter([found])  # this run's rows (one thread per connection)
+    try:
+        run = queryset._chain()  # no results kept from an earlier run
+        run.query.get_compiler = lambda *args, **kwargs: compiler
+        return list(run)
+    finally:
+        del compiler.execute_sql
+
+
 def objects(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> list:
     """The model instances of ``build()`` (a queryset of models, ``select_related``, annotations and
     ``prefetch_related`` as the ORM does them, its SQL and parameters depending on ``key`` alone): the
@@ -190,15 +325,7 @@ def objects(key: Hashable, build: Callable[[], QuerySet], *, using: str = "defau
     queryset, compiled = _compiled(key, build, using)
     if compiled is None:
         return list(queryset)
-    found = _fetch(compiled, using)
-    compiler = compiled.compiler
-    compiler.execute_sql = lambda *args, **kwargs: iter([found])  # this run's rows (one thread per connection)
-    try:
-        run = queryset._chain()  # no results kept from an earlier run
-        run.query.get_compiler = lambda *args, **kwargs: compiler
-        return list(run)
-    finally:
-        del compiler.execute_sql
+    return _instances(queryset, compiled, _fetch(compiled, using))
 
 
 @receiver(setting_changed)

@@ -219,3 +219,87 @@ def test_rows_among_refuses_a_query_without_one_among_lookup():
     with pytest.raises(ValueError, match="one __among lookup, not 2"):
         compiled.rows_among("test among two", lambda keys: Group.objects.filter(
             pk__among=keys, permissions__among=keys).values_list("id"), [1])
+
+
+def test_objects_for_built_once_then_run_with_each_calls_values():
+    from django.contrib.auth.models import User
+
+    first, second = Group.objects.create(name="Compiled for 1"), Group.objects.create(name="Compiled for 2")
+    user = User.objects.create(username="compiled-for")
+    user.groups.add(second)
+    calls = []
+
+    def build(pk, name):
+        calls.append((pk, name))
+        return Group.objects.filter(pk=pk).exclude(name=name).prefetch_related("user_set")
+
+    assert compiled.objects_for("test for", build, first.pk, "x") == [first]
+    with CaptureQueriesContext(connection) as queries:
+        [found] = compiled.objects_for("test for", build, second.pk, "y")
+        assert [member.username for member in found.user_set.all()] == ["compiled-for"]  # prefetched as usual
+    assert found == second and len(queries) == 2
+    assert compiled.objects_for("test for", build, second.pk, "Compiled for 2") == []  # the second value too
+    # Built once, with stand-ins: never with a caller's values.
+    assert len(calls) == 1 and calls[0][0] not in (first.pk, second.pk) and calls[0][1] not in ("x", "y")
+
+
+def test_rows_for_with_a_uuid_and_converters():
+    """A UUID is a parameter as the database takes it (SQLite: its hex, as ``UUIDField`` sends it)."""
+    from tests.factories import PatientFactory
+
+    one, two = PatientFactory(study_id="FOR-1"), PatientFactory(study_id="FOR-2")
+    from eligibility.models import Patient
+
+    def build(public_id):
+        return Patient.objects.filter(public_id=public_id).values("study_id", "created_at")
+
+    for patient in (one, two, one):
+        names, found = compiled.rows_for("test for uuid", build, patient.public_id)
+        assert names == ("study_id", "created_at")
+        assert found == [(patient.study_id, Patient.objects.get(pk=patient.pk).created_at)]
+    import uuid
+
+    assert compiled.rows_for("test for uuid", build, uuid.uuid4())[1] == []
+    with pytest.raises(TypeError, match="UUID"):
+        compiled.rows_for("test for uuid", build, str(one.public_id))  # the type it was built with, or refused
+
+
+@pytest.mark.parametrize("build, refused", [
+    (lambda name: Group.objects.filter(name__icontains=name).values("name"), ValueError),  # wildcards added
+    (lambda name: Group.objects.filter(name="constant").values("name"), ValueError),  # not used
+    (lambda on: Group.objects.filter(name=on).values("name"), TypeError),  # not an integer, UUID or string
+])
+def test_rows_for_refuses_a_value_that_is_not_a_parameter_as_given(build, refused):
+    value = datetime.date(2026, 1, 1) if refused is TypeError else "x"
+    with pytest.raises(refused):
+        compiled.rows_for(("test for refused", refused), build, value)
+
+
+def test_rows_for_a_query_the_orm_knows_matches_nothing_is_built_for_each_call():
+    calls = []
+
+    def build(pk):
+        calls.append(pk)
+        return Group.objects.filter(pk=pk, name__in=[]).values("name")
+
+    assert compiled.rows_for("test for nothing", build, 1) == (("name",), [])
+    assert compiled.rows_for("test for nothing", build, 2) == (("name",), [])
+    assert calls[1:] == [1, 2]  # the stand-ins once, then each call's own values
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
+def test_postgresql_prepares_a_parameterised_query_with_its_values_bound():
+    Group.objects.create(name="Compiled bound")
+
+    def build(name):
+        return Group.objects.filter(name=name).values("name")
+
+    for name in ("a", "b", "c", "d", "Compiled bound", "e"):
+        _, found = compiled.rows_for("test for prepared", build, name)
+        assert found == ([("Compiled bound",)] if name == "Compiled bound" else [])
+    _, compiled_query = connections["default"].__dict__["_compiled_queries"][("for", "test for prepared")]
+    assert compiled_query.values_at == ((0, 0, None),)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ['%"auth_group"."name" = $1%'])
+        assert cursor.fetchone()[0] == 1
