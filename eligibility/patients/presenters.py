@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..common import compiled
 from ..common.display import CASE_GROUPS, input_label, input_text
 from ..common.display import history_who as _who
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import product_names
+from .models import Assessment, Patient
 from .signals import HISTORY_SOURCES
 
 
@@ -24,7 +26,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
     """Every recorded change of the assessment: who, when, which value, old and new."""
-    records = list(assessment.history.select_related("history_user").order_by("history_date", "history_id"))
+    records = compiled.objects_for("episode history", lambda key: Assessment.history.filter(id=key).select_related(
+        "history_user").order_by("history_date", "history_id"), assessment.pk)
     rows: list[dict[str, Any]] = []
     previous_data: dict[str, Any] = {}
     previous_stage = previous_record = None
@@ -96,7 +99,8 @@ PATIENT_FIELDS = {"study_id": "Study identifier", "initials": "Initials"}
 def _patient_rows(patient) -> list[dict[str, Any]]:
     """Corrections of the identifier and initials, withdrawals and restorations."""
     rows, previous = [], None
-    for record in patient.history.select_related("history_user").order_by("history_date", "history_id"):
+    for record in compiled.objects_for("patient history", lambda key: Patient.history.filter(id=key).select_related(
+            "history_user").order_by("history_date", "history_id"), patient.pk):
         if previous is not None:
             who = _who(record)
             for name, label in PATIENT_FIELDS.items():

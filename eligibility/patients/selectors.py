@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404
+import uuid
 
+from django.http import Http404
+
+from ..common import compiled
 from .models import Patient
 
 
+def patient_key(public_id) -> uuid.UUID:
+    """A patient's opaque identifier as a UUID (404 for anything that is not one)."""
+    if isinstance(public_id, uuid.UUID):
+        return public_id
+    try:
+        return uuid.UUID(str(public_id))
+    except ValueError:
+        raise Http404("No such patient.") from None
+
+
 def patient_or_404(public_id) -> Patient:
-    return get_object_or_404(Patient.objects.select_related("assessment"), public_id=public_id)
+    """The patient with its current episode (its query built once per connection: every patient
+    page asks for it)."""
+    found = compiled.objects_for("patient with episode", lambda key: Patient.objects.select_related("assessment")
+                                 .filter(public_id=key), patient_key(public_id))
+    if not found:
+        raise Http404("No such patient.")
+    return found[0]
 
 
 def active_patient(public_id) -> Patient:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common import compiled
 from ..common.people import display_name
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
@@ -32,9 +33,9 @@ from .forms import (
     WithdrawForm,
 )
 from .keydates import KeyDatesForm
-from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Patient
+from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Evaluation, Patient
 from .presenters import assessment_changed_since, history_rows
-from .selectors import active_patient, patient_or_404
+from .selectors import active_patient, patient_key, patient_or_404
 from .signals import save_notices, write_refusal
 
 
@@ -112,18 +113,34 @@ def withdrawn_patients(request):
     return render(request, "patients/withdrawn_patients.html", {"patients": patients})
 
 
+def _episodes(patient) -> list:
+    episodes = compiled.objects_for("patient page episodes", lambda key: Assessment.objects.filter(
+        patient_id=key).select_related("opened_by", "closed_by").order_by("-number"), patient.pk)
+    for episode in episodes:
+        episode.patient = patient  # as the related manager would have set it
+    return episodes
+
+
 @permission_required("eligibility.view_patient", raise_exception=True)
 @require_safe
 def patient_detail(request, public_id):
     # The episode with who last updated it (the page names them), and the episode's patient this
     # one (the history reads it): no query for either.
-    patient = get_object_or_404(Patient.objects.select_related("assessment__updated_by"), public_id=public_id)
+    # Its queries built once per connection (compiled), run with this patient's keys.
+    found = compiled.objects_for("patient page", lambda key: Patient.objects.select_related(
+        "assessment__updated_by").filter(public_id=key), patient_key(public_id))
+    if not found:
+        raise Http404("No such patient.")
+    patient = found[0]
     assessment = patient.assessment
     assessment.patient = patient
     # The page lists checklists by time, result, stage and rule set: not their stored items and inputs
     # (about 7 KB of JSON each, decoded for nothing, up to 50 times).
-    evaluations = list(assessment.evaluations.select_related("ruleset", "created_by")
-                       .defer(*UNSHOWN_EVALUATION_FIELDS)[:50])
+    evaluations = compiled.objects_for("patient page checklists", lambda episode: Evaluation.objects.filter(
+        assessment_id=episode).select_related("ruleset", "created_by").defer(*UNSHOWN_EVALUATION_FIELDS)[:50],
+        assessment.pk)
+    for evaluation in evaluations:
+        evaluation.assessment = assessment  # as the related manager would have set it
     current = next((e for e in evaluations if e.pk == assessment.current_evaluation_id), None)
     if current is not None:
         assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
@@ -131,7 +148,7 @@ def patient_detail(request, public_id):
     return render(request, "patients/patient_detail.jinja", {
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
-        "episodes": list(patient.episodes.select_related("opened_by", "closed_by").order_by("-number")),
+        "episodes": _episodes(patient),
         "key_dates": dates, "any_key_date": any(item.on for item in dates), "day0": day0(assessment),
     })
 

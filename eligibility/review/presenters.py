@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from ..common import compiled
 from ..common.display import STATUS_ICONS, checklist_inputs_text, derived_text, item_status_text
 from ..patients.episodes import day_text
 from ..rules import (
@@ -29,13 +30,27 @@ from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
 from .services import NEEDS_DISPOSITION, is_decided
 
 
+def evaluation_dispositions(evaluation) -> list:
+    """``evaluation.dispositions.all()``, its query built once per connection (compiled)."""
+    prefetched = getattr(evaluation, "_prefetched_objects_cache", {}).get("dispositions")
+    if prefetched is not None:
+        return list(prefetched)
+    from .models import Disposition
+
+    found = compiled.objects_for("evaluation dispositions", lambda pk: Disposition.objects.filter(evaluation_id=pk),
+                                 evaluation.pk)
+    for disposition in found:
+        disposition.evaluation = evaluation  # as the related manager would have set it
+    return found
+
+
 def checklist_view_model(evaluation) -> dict[str, Any]:
     """The stored checklist grouped by phase, each item with the thresholds it was judged by (as the
     item's rule in the evaluation's own rule-set version says) and the physician's dispositions
     beside the engine's statuses."""
     checklist = evaluation.checklist
     engine = engine_for(evaluation.ruleset)  # built once per process for a published version
-    dispositions = {disposition.code: disposition for disposition in evaluation.dispositions.all()}
+    dispositions = {disposition.code: disposition for disposition in evaluation_dispositions(evaluation)}
     items = checklist_items(checklist)
     products = product_names(engine)
     case = evaluation.inputs or {}

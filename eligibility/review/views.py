@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
+from ..common import compiled
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation
@@ -94,9 +95,14 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     same for a decision on several items), and the meaning the signature will have. An empty decision
     form's HTML is ``form_html`` (rendered once per process); its ``form`` is built only if read."""
     view = checklist_view_model(evaluation)
-    signoffs = list(evaluation.signoffs.all())
+    # Queries built once per connection (compiled): each checklist page asks them.
+    signoffs = compiled.objects_for("checklist signatures", lambda pk: SignOff.objects.filter(evaluation_id=pk),
+                                    evaluation.pk)
+    for signoff in signoffs:
+        signoff.evaluation = evaluation  # as the related manager would have set it
     standing = next((s for s in signoffs if not s.is_void), None)
-    requests = list(ReviewRequest.objects.filter(evaluation=evaluation).select_related("ruleset")[:20])
+    requests = compiled.objects_for("checklist review requests", lambda pk: ReviewRequest.objects.filter(
+        evaluation_id=pk).select_related("ruleset")[:20], evaluation.pk)
     episode = evaluation.assessment
     closed = episode.is_closed  # a closed episode's checklists are read-only: no decision, sign or review forms
     context = {"patient": patient, "evaluation": evaluation, "view": view, "current": current,
@@ -106,8 +112,10 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                "past_requests": [r for r in requests if not r.is_open]}
     # The checklist this one replaced, and the signature its replacement voided (that signature
     # belongs to the previous checklist, and is shown as such).
-    previous = (Evaluation.objects.filter(assessment_id=evaluation.assessment_id, pk__lt=evaluation.pk)
-                .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk").first())
+    previous = next(iter(compiled.objects_for(
+        "previous checklist", lambda episode, pk: Evaluation.objects.filter(assessment_id=episode, pk__lt=pk)
+        .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk")[:1],
+        evaluation.assessment_id, evaluation.pk)), None)
     if previous is not None:
         context["previous"] = previous
         context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
@@ -162,8 +170,12 @@ def _current_evaluation(patient) -> Evaluation:
     # By its key: the assessment's own reference would read the row (and its JSON) once more.
     if patient.assessment.current_evaluation_id is None:
         raise Http404("Not evaluated yet.")
-    return Evaluation.objects.select_related("ruleset", "created_by", "assessment", "reevaluated_from").get(
-        pk=patient.assessment.current_evaluation_id)
+    found = compiled.objects_for("current evaluation", lambda pk: Evaluation.objects.select_related(
+        "ruleset", "created_by", "assessment", "reevaluated_from").filter(pk=pk),
+        patient.assessment.current_evaluation_id)
+    if not found:
+        raise Http404("Not evaluated yet.")
+    return found[0]
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..common import compiled
 from ..common.display import diagnoses_text
 from ..rules import (
     CATALOGUE,
@@ -140,7 +141,9 @@ def ruleset_events(ruleset: RuleSet) -> list[RuleSetEvent]:
 def product_names() -> dict[str, str]:
     """Every product code any rule-set version has named, with its name in the latest version that
     has it (one query): for pages that show a recorded product outside one checklist's version."""
-    return dict(Product.objects.order_by("ruleset__version").values_list("code", "name"))
+    _, found = compiled.rows("product names",
+                             lambda: Product.objects.order_by("ruleset__version").values("code", "name"))
+    return dict(found)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ forms the user's role may use, and the summary near the top."""
 
 from __future__ import annotations
 
+from ...common import compiled
 from ...common.rendering import empty_form_html, per_item
 from ..models import SignOff
 from .forms import NoteForm, QuestionForm
@@ -41,6 +42,18 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
 
 
 
+def _standing_signature(evaluation_id: int | None):
+    """The standing signature on the episode's current checklist, or None (compiled: every patient
+    page asks it)."""
+    if evaluation_id is None:
+        return None
+    def build(key):
+        found = SignOff.objects.standing().filter(evaluation_id=key)
+        return (found if found.ordered else found.order_by("pk"))[:1]  # as .first()
+
+    return next(iter(compiled.objects_for("standing signature", build, evaluation_id)), None)
+
+
 def patient_handoffs(patient, user) -> dict:
     """The patient page's hand-off (review/_patient_handoffs.jinja): the ready mark with its
     buttons, the standing signature, the notes on the patient and the form to add one (its empty
@@ -50,7 +63,7 @@ def patient_handoffs(patient, user) -> dict:
     return {
         "assessment": assessment,
         "ready_mark": open_ready_mark(assessment),
-        "signed": SignOff.objects.standing().filter(evaluation_id=assessment.current_evaluation_id).first(),
+        "signed": _standing_signature(assessment.current_evaluation_id),
         "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
         "notes": patient_notes(patient),
         "note_form": (empty_form_html(lambda: NoteForm(prefix="note"), key="patient note")

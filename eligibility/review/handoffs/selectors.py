@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 
+from ...common import compiled
 from ...patients.models import Assessment
 from .models import Note, Question, QuestionEntry, ReadyMark
 
@@ -45,43 +46,61 @@ def checklist_handoffs(evaluation, *, current: bool) -> dict:
     open across re-evaluations until a physician closes it); a past checklist only those written on it.
     """
     # With the episode and patient each question's steps read (whether the patient is withdrawn).
-    questions = Question.objects.filter(assessment_id=evaluation.assessment_id).select_related(
-        "assessment__patient").prefetch_related(
-        Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
-    notes = Note.objects.filter(patient__episodes=evaluation.assessment_id).exclude(code="")
-    if not current:
-        questions, notes = questions.filter(evaluation=evaluation), notes.filter(evaluation=evaluation)
+    # Both queries built once per connection (compiled): every checklist page asks them.
+    def questions(episode, evaluation_id=None):
+        found = Question.objects.filter(assessment_id=episode).select_related("assessment__patient").prefetch_related(
+            Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
+        found = found if evaluation_id is None else found.filter(evaluation_id=evaluation_id)
+        return found.order_by("asked_at", "id")
+
+    def notes(episode, evaluation_id=None):
+        found = Note.objects.filter(patient__episodes=episode).exclude(code="")
+        found = found if evaluation_id is None else found.filter(evaluation_id=evaluation_id)
+        return found.order_by("created_at", "id")
+
+    values = (evaluation.assessment_id,) if current else (evaluation.assessment_id, evaluation.pk)
     by_code: dict[str, dict[str, list]] = defaultdict(lambda: {"questions": [], "notes": []})
-    for question in questions.order_by("asked_at", "id"):
+    for question in compiled.objects_for(("checklist questions", current), questions, *values):
         by_code[question.code]["questions"].append(question)
-    for note in notes.order_by("created_at", "id"):
+    for note in compiled.objects_for(("checklist notes", current), notes, *values):
         by_code[note.code]["notes"].append(note)
     return by_code
 
 
-def patient_notes(patient):
-    return Note.objects.filter(patient=patient, code="").order_by("created_at", "id")
+def patient_notes(patient) -> list:
+    """The patient's notes not on an item, oldest first (compiled: the patient page asks them)."""
+    return compiled.objects_for("patient notes", lambda key: Note.objects.filter(patient_id=key, code="").order_by(
+        "created_at", "id"), patient.pk)
 
 
 def open_ready_mark(assessment):
-    return assessment.ready_marks.open().first()
+    """The episode's open ready mark, or None (its query built once per connection: compiled)."""
+    def build(episode):
+        found = ReadyMark.objects.filter(assessment_id=episode).open()
+        return (found if found.ordered else found.order_by("pk"))[:1]  # as .first()
+
+    return next(iter(compiled.objects_for("open ready mark", build, assessment.pk)), None)
 
 
 def handoff_history(assessment) -> list[dict]:
     """The hand-offs of an assessment as rows of the patient's history: marks made and cleared,
     notes written, every step of every question (who, when, what)."""
     rows = []
-    for mark in ReadyMark.objects.filter(assessment=assessment):
+    # Compiled: the patient page asks them for its history.
+    for mark in compiled.objects_for("history ready marks", lambda key: ReadyMark.objects.filter(assessment_id=key),
+                                     assessment.pk):
         rows.append({"when": mark.marked_at, "who": mark.marked_by_name, "field": "Ready for review",
                      "old": "", "new": f"{mark.get_stage_display()} marked ready for review"})
         if mark.cleared_at:
             rows.append({"when": mark.cleared_at, "who": mark.cleared_by_name, "field": "Ready for review",
                          "old": f"{mark.get_stage_display()} marked ready for review",
                          "new": f"cleared: {mark.get_clearance_display().lower()}"})
-    for note in Note.objects.filter(patient_id=assessment.patient_id):
+    for note in compiled.objects_for("history notes", lambda key: Note.objects.filter(patient_id=key),
+                                     assessment.patient_id):
         rows.append({"when": note.created_at, "who": note.author_name,
                      "field": f"Note on {note.item_title}" if note.code else "Note", "old": "", "new": note.text})
-    for entry in QuestionEntry.objects.filter(question__assessment=assessment).select_related("question"):
+    for entry in compiled.objects_for("history question steps", lambda key: QuestionEntry.objects.filter(
+            question__assessment=key).select_related("question"), assessment.pk):
         rows.append({"when": entry.at, "who": entry.by_name,
                      "field": f"Question on {entry.question.item_title}: {entry.get_kind_display().lower()}",
                      "old": "", "new": entry.text})
