@@ -210,6 +210,8 @@ def _values_at(params: Sequence[object], sentinels: Sequence[object], connection
         for index, sentinel in enumerate(sentinels):
             if param == sentinel and type(param) is type(sentinel):
                 places.append((position, index, None))
+            elif isinstance(sentinel, int) and isinstance(param, int) and param == sentinel:
+                places.append((position, index, type(param)))  # e.g. psycopg's Int8, as Django wraps a big integer
             elif isinstance(sentinel, uuid.UUID) and param == sentinel.hex:
                 places.append((position, index, "hex"))
             else:
@@ -227,13 +229,16 @@ def _bound(compiled: _Compiled, values: Sequence[object]) -> list:
     params = list(compiled.params)
     for position, index, form in compiled.values_at:
         value = values[index]
-        sentinel = params[position] if form is None else None
         if form == "hex":
             if not isinstance(value, uuid.UUID):
                 raise TypeError(f"compiled: value {index} was a UUID when the query was built")
             value = value.hex
-        elif type(value) is not type(sentinel):
-            raise TypeError(f"compiled: value {index} was a {type(sentinel).__name__} when the query was built")
+        elif form is not None:  # an integer, wrapped as the ORM wrapped the stand-in
+            if type(value) is not int:
+                raise TypeError(f"compiled: value {index} was an int when the query was built")
+            value = form(value)
+        elif type(value) is not type(params[position]):
+            raise TypeError(f"compiled: value {index} was a {type(params[position]).__name__} when the query was built")
         params[position] = value
     return params
 

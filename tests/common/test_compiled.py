@@ -263,6 +263,14 @@ def test_rows_for_with_a_uuid_and_converters():
     with pytest.raises(TypeError, match="UUID"):
         compiled.rows_for("test for uuid", build, str(one.public_id))  # the type it was built with, or refused
 
+    # A big integer key (PostgreSQL: Django wraps it in psycopg's Int8; the value is wrapped alike).
+    for patient in (one, two):
+        _, found = compiled.rows_for("test for bigint", lambda pk: Patient.objects.filter(pk=pk).values("study_id"),
+                                     patient.pk)
+        assert found == [(patient.study_id,)]
+    with pytest.raises(TypeError, match="int"):
+        compiled.rows_for("test for bigint", lambda pk: Patient.objects.filter(pk=pk).values("study_id"), str(one.pk))
+
 
 @pytest.mark.parametrize("build, refused", [
     (lambda name: Group.objects.filter(name__icontains=name).values("name"), ValueError),  # wildcards added
