@@ -271,11 +271,11 @@ def test_the_open_questions_are_read_from_their_index_even_when_there_are_none(c
     """The worklist's open-questions section: the planner, told (ANALYZE) that the episodes are
     many and the questions none, still reads the not-closed questions' partial index, never the
     episodes' table (SQLite read every episode to find no question: 7 ms at 10,000 and growing)."""
-    from eligibility.review.handoffs.selectors import open_questions
+    from eligibility.review.handoffs.selectors import open_questions, open_questions_query
 
     for n in range(30):
         PatientFactory(by=coordinator, study_id=f"Q-{n}")
-    sql, params = open_questions().query.sql_with_params()
+    sql, params = open_questions_query().query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
         if connection.vendor == "sqlite":

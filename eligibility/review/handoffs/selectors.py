@@ -23,7 +23,7 @@ def with_handoff_state(patients):
                              open_questions=Subquery(waiting[:1]))
 
 
-def open_questions(limit: int = 50):
+def open_questions_query(limit: int = 50):
     """Questions not closed, of patients not withdrawn: open ones (awaiting the coordinator's answer)
     first, then answered ones (awaiting the physician), oldest step first; with their entries."""
     # The episode's conditions as EXISTS, its rows and patients prefetched (two look-ups by key, for
@@ -33,10 +33,16 @@ def open_questions(limit: int = 50):
     # the page's order and stop at ``limit``.
     current = Assessment.objects.filter(pk=OuterRef("assessment_id"), patient__withdrawn_at__isnull=True,
                                         closed_at__isnull=True)
+    entries = Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id"))
     return (Question.objects.exclude(state=Question.State.CLOSED).filter(Exists(current))
-            .prefetch_related("assessment__patient",
-                              Prefetch("entries", queryset=QuestionEntry.objects.order_by("at", "id")))
+            .prefetch_related("assessment__patient", entries)
             .order_by("-state", "updated_at")[:limit])  # "open" sorts after "answered": descending puts it first
+
+
+def open_questions(limit: int = 50) -> list:
+    """:func:`open_questions_query`'s questions: the same query for every worklist, built once per
+    connection (compiled); the prefetches run only for the questions found."""
+    return compiled.objects(("open questions", limit), lambda: open_questions_query(limit))
 
 
 def checklist_handoffs(evaluation, *, current: bool) -> dict:
