@@ -11,8 +11,12 @@ own converters (SQLite gives dates as text, the ORM parses them), as ``values()`
 ``as_sql`` answering the SQL built the first time): ``select_related``, annotations and
 ``prefetch_related`` as usual. A query the ORM knows matches nothing is not kept.
 
-Only for a query whose SQL and parameters depend on nothing but its ``key`` (constants: no user, no
-time, no value typed). Settings changed by a test forget them all.
+:func:`rows` and :func:`objects` are for a query whose SQL and parameters depend on nothing but its
+``key`` (constants: no user, no time, no value typed). :func:`rows_for` and :func:`objects_for` are
+for one of values that change per request (a patient's key, an episode's): built once with
+stand-ins of the values' types, run with each call's values in their places (nothing of one
+request's values is kept for the next). :func:`rows_among` is for a batch's keys. Settings changed
+by a test forget them all.
 """
 
 from __future__ import annotations
