@@ -21,6 +21,7 @@ by a test forget them all.
 
 from __future__ import annotations
 
+import copy
 import uuid
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -28,7 +29,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import NotSupportedError, connections
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.dispatch import receiver
 
 from .lookups import Keys
@@ -43,7 +44,7 @@ class _Compiled:
     __slots__ = ("sql", "params", "names", "converters", "compiler", "keys_at", "values_at")
 
     def __init__(self, queryset: QuerySet, alias: str, keys: Keys | None = None,
-                 sentinels: Sequence[object] | None = None):
+                 sentinels: Sequence[object] | None = None, twin: tuple | None = None):
         compiler = queryset.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()  # also sets up what reading its rows needs (select, klass_info)
         self.params = tuple(params)
@@ -57,7 +58,7 @@ class _Compiled:
             self.keys_at = found[0]
         #: Where each value of :func:`objects_for` and :func:`rows_for` goes in the parameters:
         #: (parameter index, value index, as the database takes it), or None.
-        self.values_at = None if sentinels is None else _values_at(self.params, sentinels, connection)
+        self.values_at = None if sentinels is None else _values_at(self.sql, self.params, sentinels, twin)
         if connection.vendor == "postgresql" and keys is None and sentinels is None:
             # The constants written into the SQL, as Django's cursor (binding them in Python) sends them
             # anyway: a statement without parameters, prepared with the plan for these very values (a
@@ -190,37 +191,56 @@ def rows_among(key: Hashable, build: Callable[[Keys], QuerySet], keys: Iterable[
         return compiled.names, _converted(compiled, cursor.fetchall())
 
 
-def _sentinel(value: object, index: int) -> object:
-    """A stand-in for the ``index``-th value of a parameterised query, of the value's type, that no
-    real value is: the query is built with it, and its place in the compiled parameters found."""
+def _sentinel(value: object, index: int, variant: int) -> object:
+    """A stand-in for the ``index``-th value of a parameterised query, of the value's type: the query
+    is built twice, with two variants of each, and the places where the two builds differ are the
+    values' (:func:`_values_at`)."""
     if isinstance(value, bool) or not isinstance(value, (int, uuid.UUID, str)):
         raise TypeError(f"compiled: a query's values are integers, UUIDs or strings, not {type(value).__name__}")
     if isinstance(value, int):
-        # No key, no count is this; within 32 bits, as an integer column's range (the ORM knows a
-        # value out of a column's range matches nothing and would not build the query's SQL).
-        return -(2**31) + 7919 * (index + 1)
+        # Within every integer column's range, small and positive ones included (the ORM knows a
+        # value out of a column's range matches nothing, or drops a comparison with it).
+        return 30011 + 2 * index + variant
     if isinstance(value, uuid.UUID):
-        return uuid.UUID(int=(0xC0DE_D0C5 << 96) + index)
-    return f"\x1fcompiled value {index}\x1f"  # control characters no form lets through
+        return uuid.UUID(int=(0xC0DE_D0C5 << 96) + 2 * index + variant)
+    # With the characters a pattern lookup escapes or adds (``__iexact``, ``__contains``): changed,
+    # so refused, rather than a value put in unescaped.
+    return f"\x1f%_compiled value {index}.{variant}\x1f"
 
 
-def _values_at(params: Sequence[object], sentinels: Sequence[object], connection) -> tuple:
-    """Where each sentinel is in a compiled query's parameters, and in what form the database takes
-    it (a UUID as itself where the database has the type, else as its hex, as ``UUIDField`` sends
-    it). Every sentinel must be found, as a parameter of its own: one written into the SQL, changed
-    by a lookup (``__icontains``' wildcards) or never used is refused."""
+def _form(param: object, sentinel: object) -> object:
+    """How ``param`` holds ``sentinel``: ``None`` as itself, ``"hex"`` a UUID as its hex (as
+    ``UUIDField`` sends it where the database has no such type), the class wrapping an integer
+    (psycopg's ``Int8``, as Django wraps a big integer); ``False`` if it does not hold it."""
+    if type(param) is type(sentinel) and param == sentinel:
+        return None
+    if isinstance(sentinel, int) and isinstance(param, int) and not isinstance(param, bool) and param == sentinel:
+        return type(param)
+    if isinstance(sentinel, uuid.UUID) and param == sentinel.hex:
+        return "hex"
+    return False
+
+
+def _values_at(sql: str, params: Sequence[object], sentinels: Sequence[object], twin: tuple) -> tuple:
+    """Where each value is in a compiled query's parameters, and in what form the database takes it:
+    (parameter index, value index, form). ``twin``: the SQL and parameters of the same query built
+    with the other stand-ins. A place is a value's where the two builds hold their own stand-in in
+    the same form; every other parameter and the SQL must be the same in both. Refused: a value
+    never used, changed by a lookup, written into the SQL (a slice's LIMIT), or deciding its text."""
+    twin_sql, twin_params, twin_sentinels = twin
+    if twin_sql != sql or len(twin_params) != len(params):
+        raise ValueError("compiled: the query's SQL depends on its values (written into it, not parameters)")
     places, found = [], set()
-    for position, param in enumerate(params):
-        for index, sentinel in enumerate(sentinels):
-            if param == sentinel and type(param) is type(sentinel):
-                places.append((position, index, None))
-            elif isinstance(sentinel, int) and isinstance(param, int) and param == sentinel:
-                places.append((position, index, type(param)))  # e.g. psycopg's Int8, as Django wraps a big integer
-            elif isinstance(sentinel, uuid.UUID) and param == sentinel.hex:
-                places.append((position, index, "hex"))
-            else:
-                continue
-            found.add(index)
+    for position, (param, other) in enumerate(zip(params, twin_params, strict=True)):
+        for index, (sentinel, other_sentinel) in enumerate(zip(sentinels, twin_sentinels, strict=True)):
+            form = _form(param, sentinel)
+            if form is not False and _form(other, other_sentinel) == form:
+                places.append((position, index, form))
+                found.add(index)
+                break
+        else:
+            if param != other:
+                raise ValueError(f"compiled: parameter {position} of the query depends on its values, changed")
     if len(found) != len(sentinels):
         missing = sorted(set(range(len(sentinels))) - found)
         raise ValueError(f"compiled: value(s) {missing} of the query are not parameters of its SQL as given")
@@ -274,10 +294,12 @@ def _compiled_for(key: Hashable, build: Callable[..., QuerySet], values: Sequenc
     if found is not None:
         cache[("for", key)] = found
     else:
-        sentinels = [_sentinel(value, index) for index, value in enumerate(values)]
+        sentinels = [_sentinel(value, index, 0) for index, value in enumerate(values)]
+        twins = [_sentinel(value, index, 1) for index, value in enumerate(values)]
         queryset = build(*sentinels)
         try:
-            compiled = _Compiled(queryset, using, sentinels=sentinels)
+            twin_sql, twin_params = build(*twins).query.get_compiler(using=using).as_sql()
+            compiled = _Compiled(queryset, using, sentinels=sentinels, twin=(twin_sql, tuple(twin_params), twins))
         except EmptyResultSet:  # the ORM knew, from the stand-ins, that nothing matches: kept as such
             compiled = None
         if len(cache) >= KEPT:
@@ -314,15 +336,34 @@ def objects_for(key: Hashable, build: Callable[..., QuerySet], *values: object, 
 
 
 def _instances(queryset: QuerySet, compiled: _Compiled, found: list) -> list:
-    """The ORM's own iteration of a copy of ``queryset``, given its kept compiler and these rows."""
+    """The ORM's own iteration of a copy of ``queryset``, given its kept compiler and these rows.
+
+    The copy has its own hints and its own ``Prefetch`` objects and their querysets: prefetching
+    writes the first row it reads into the hints of the queryset it uses, which would otherwise keep
+    one request's row (a patient's data) on the connection until the next run."""
     compiler = compiled.compiler
     compiler.execute_sql = lambda *args, **kwargs: iter([found])  # this run's rows (one thread per connection)
     try:
         run = queryset._chain()  # no results kept from an earlier run
+        run._hints = dict(queryset._hints)
+        run._prefetch_related_lookups = tuple(_own(lookup) for lookup in run._prefetch_related_lookups)
         run.query.get_compiler = lambda *args, **kwargs: compiler
         return list(run)
     finally:
         del compiler.execute_sql
+
+
+def _own(lookup):
+    """A ``Prefetch`` of a kept query, copied with a copy of its queryset for one run."""
+    if not isinstance(lookup, Prefetch):
+        return lookup
+    lookup = copy.copy(lookup)
+    if lookup.queryset is not None:
+        lookup.queryset = lookup.queryset._chain()
+        lookup.queryset._hints = {}
+        lookup.queryset._prefetch_related_lookups = tuple(
+            _own(inner) for inner in lookup.queryset._prefetch_related_lookups)
+    return lookup
 
 
 def objects(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default") -> list:

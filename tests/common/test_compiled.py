@@ -239,8 +239,29 @@ def test_objects_for_built_once_then_run_with_each_calls_values():
         assert [member.username for member in found.user_set.all()] == ["compiled-for"]  # prefetched as usual
     assert found == second and len(queries) == 2
     assert compiled.objects_for("test for", build, second.pk, "Compiled for 2") == []  # the second value too
-    # Built once, with stand-ins: never with a caller's values.
-    assert len(calls) == 1 and calls[0][0] not in (first.pk, second.pk) and calls[0][1] not in ("x", "y")
+    # Built once (twice over, with two sets of stand-ins): never with a caller's values.
+    assert len(calls) == 2 and not {pk for pk, _ in calls} & {first.pk, second.pk}
+    assert not {name for _, name in calls} & {"x", "y"}
+
+
+def test_a_kept_query_keeps_nothing_of_the_rows_it_read():
+    """Prefetching writes the first row it reads into its queryset's hints: each run has its own
+    ``Prefetch`` and queryset, so the kept query holds no row (no patient's data) between runs."""
+    from django.contrib.auth.models import User
+    from django.db.models import Prefetch
+
+    group = Group.objects.create(name="Compiled kept")
+    group.user_set.add(User.objects.create(username="compiled-kept"))
+
+    def build(pk):
+        return Group.objects.filter(pk=pk).prefetch_related(Prefetch("user_set", queryset=User.objects.order_by("pk")))
+
+    for _ in range(2):
+        [found] = compiled.objects_for("test for kept", build, group.pk)
+        assert [user.username for user in found.user_set.all()] == ["compiled-kept"]
+    kept, _ = connections["default"].__dict__["_compiled_queries"][("for", "test for kept")]
+    [prefetch] = kept._prefetch_related_lookups
+    assert prefetch.queryset._hints == {} and kept._hints == {}
 
 
 def test_rows_for_with_a_uuid_and_converters():
@@ -274,13 +295,33 @@ def test_rows_for_with_a_uuid_and_converters():
 
 @pytest.mark.parametrize("build, refused", [
     (lambda name: Group.objects.filter(name__icontains=name).values("name"), ValueError),  # wildcards added
+    (lambda n: Group.objects.order_by("name").values("name")[:n], ValueError),  # a LIMIT, written into the SQL
     (lambda name: Group.objects.filter(name="constant").values("name"), ValueError),  # not used
     (lambda on: Group.objects.filter(name=on).values("name"), TypeError),  # not an integer, UUID or string
 ])
 def test_rows_for_refuses_a_value_that_is_not_a_parameter_as_given(build, refused):
     value = datetime.date(2026, 1, 1) if refused is TypeError else "x"
+    if build.__code__.co_varnames[:1] == ("n",):
+        value = 3
     with pytest.raises(refused):
-        compiled.rows_for(("test for refused", refused), build, value)
+        compiled.rows_for(("test for refused", build), build, value)
+
+
+def test_rows_for_a_small_positive_integer_column_compared():
+    """A stand-in within every integer column's range: a comparison with a small positive column is
+    kept, not dropped by the ORM as out of the column's range."""
+    from eligibility.models import Evaluation
+    from tests.factories import PatientFactory
+
+    evaluation = PatientFactory().assessment.current_evaluation
+    flags = evaluation.flag_count
+
+    def build(least):
+        return Evaluation.objects.filter(pk=evaluation.pk, flag_count__gte=least).values("flag_count")
+
+    assert compiled.rows_for("test for small", build, flags)[1] == [(flags,)]  # the boundary itself
+    assert compiled.rows_for("test for small", build, flags + 1)[1] == []  # and its neighbour
+    assert compiled.rows_for("test for small", build, 0)[1] == [(flags,)]
 
 
 def test_rows_for_a_query_the_orm_knows_matches_nothing_is_built_for_each_call():
@@ -292,7 +333,7 @@ def test_rows_for_a_query_the_orm_knows_matches_nothing_is_built_for_each_call()
 
     assert compiled.rows_for("test for nothing", build, 1) == (("name",), [])
     assert compiled.rows_for("test for nothing", build, 2) == (("name",), [])
-    assert calls[1:] == [1, 2]  # the stand-ins once, then each call's own values
+    assert calls[2:] == [1, 2]  # the stand-ins once (two sets), then each call's own values
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
@@ -311,3 +352,19 @@ def test_postgresql_prepares_a_parameterised_query_with_its_values_bound():
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
                        ['%"auth_group"."name" = $1%'])
         assert cursor.fetchone()[0] == 1
+
+
+def test_rows_for_a_case_insensitive_name_is_never_a_pattern():
+    """``__iexact``: SQLite compares with LIKE, the value escaped (so refused: substituted as given,
+    a ``%`` would match anything); PostgreSQL compares UPPER() = UPPER(), the value as given."""
+    Group.objects.create(name="Compiled 100%_x")
+
+    def build(name):
+        return Group.objects.filter(name__iexact=name).values("name")
+
+    if connection.vendor == "sqlite":
+        with pytest.raises(ValueError, match="depends on its values"):  # the escaped stand-ins differ
+            compiled.rows_for("test for iexact", build, "compiled 100%_X")
+        return
+    assert compiled.rows_for("test for iexact", build, "compiled 100%_X")[1] == [("Compiled 100%_x",)]
+    assert compiled.rows_for("test for iexact", build, "compiled 1%")[1] == []  # no wildcard
