@@ -199,7 +199,7 @@ def test_the_command_runs_a_recorded_reevaluation_by_hand(administrator, coordin
 
 
 @pytest.mark.parametrize(("target", "slow", "sizes"), [
-    # The first batch held its locks longer than the target (twice the setting on PostgreSQL): halved.
+    # The first batch held its locks longer than the target (1.5 times the setting on PostgreSQL): halved.
     (0.05, 0.11, [20, 10]),
     (10.0, 0.0, [20, 30]),  # far shorter than the target: the next is a half larger
 ])
@@ -340,3 +340,19 @@ def test_rows_saved_after_the_parts_were_planned_count_as_done_meanwhile(adminis
     parts = RuleSetReevaluationPart.objects.filter(reevaluation=record).order_by("number")
     assert [(part.done, part.total) for part in parts] == [(2, 2), (2, 2)]
     assert Evaluation.objects.filter(ruleset__version=2).count() == 4
+
+
+@pytest.mark.parametrize(("locked", "expected"), [
+    (1.0, 100),  # the target itself: kept
+    (1.001, 50),  # just over it: halved
+    (0.5, 100),  # half of it: kept
+    (0.499, 150),  # just under half: a half larger
+])
+def test_the_next_batch_size_at_the_targets_boundaries(locked, expected):
+    """The target is the setting on SQLite and 1.5 times it on PostgreSQL (``locked`` is a fraction of it)."""
+    from django.db import connection
+
+    target = reevaluation.LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
+    assert reevaluation._next_size(100, locked * target) == expected
+    assert reevaluation._next_size(reevaluation.BATCH_SIZES[0], 10 * target) == reevaluation.BATCH_SIZES[0]
+    assert reevaluation._next_size(reevaluation.BATCH_SIZES[1], 0.0) == reevaluation.BATCH_SIZES[1]
