@@ -300,7 +300,7 @@ def _part_run(run: RuleSetReevaluation, part: RuleSetReevaluationPart, engine: E
                               unchanged_signed=F("unchanged_signed") + outcome.unchanged_signed,
                               changed_meanwhile=F("changed_meanwhile") + outcome.changed_meanwhile)
             if batch_size is None:
-                size = _next_size(size, time.perf_counter() - locked_at)
+                size = next_batch_size(size, time.perf_counter() - locked_at)
     lease_finish(held)
 
 
@@ -347,7 +347,7 @@ def _commits_without_waiting_for_the_disk():
             pass
 
 
-def _next_size(size: int, locked_seconds: float) -> int:
+def next_batch_size(size: int, locked_seconds: float) -> int:
     """The next batch's size: halved when this one held its locks longer than the target, a half
     larger when it held them less than half of it (within :data:`BATCH_SIZES`)."""
     smallest, largest = BATCH_SIZES

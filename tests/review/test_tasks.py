@@ -353,6 +353,6 @@ def test_the_next_batch_size_at_the_targets_boundaries(locked, expected):
     from django.db import connection
 
     target = reevaluation.LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
-    assert reevaluation._next_size(100, locked * target) == expected
-    assert reevaluation._next_size(reevaluation.BATCH_SIZES[0], 10 * target) == reevaluation.BATCH_SIZES[0]
-    assert reevaluation._next_size(reevaluation.BATCH_SIZES[1], 0.0) == reevaluation.BATCH_SIZES[1]
+    assert reevaluation.next_batch_size(100, locked * target) == expected
+    assert reevaluation.next_batch_size(reevaluation.BATCH_SIZES[0], 10 * target) == reevaluation.BATCH_SIZES[0]
+    assert reevaluation.next_batch_size(reevaluation.BATCH_SIZES[1], 0.0) == reevaluation.BATCH_SIZES[1]
