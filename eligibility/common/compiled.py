@@ -109,8 +109,10 @@ def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str,
     return found
 
 
-def _fetch(compiled: _Compiled, using: str) -> list:
-    """Run ``compiled``'s SQL and fetch its rows (as the database driver gives them).
+def _fetch(compiled: _Compiled, using: str, params: Sequence[object] | None = None) -> list:
+    """Run ``compiled``'s SQL and fetch its rows (as the database driver gives them); ``params``:
+    those of :func:`rows_for` and :func:`objects_for` (with their values in place), bound on the
+    server on PostgreSQL (a constant query's are in its SQL there).
 
     PostgreSQL: through a psycopg cursor of the kind that can prepare statements (Django's own bind
     parameters in Python and cannot), made and wrapped as Django makes and wraps its cursors (the
@@ -125,16 +127,16 @@ def _fetch(compiled: _Compiled, using: str) -> list:
     connection = connections[using]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params)
+            cursor.execute(compiled.sql, compiled.params if params is None else params)
             return cursor.fetchall()
     try:
-        return _fetch_prepared(connection, compiled.sql)
+        return _fetch_prepared(connection, compiled.sql, params)
     except NotSupportedError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
             raise
         with connection.cursor() as cursor:
             cursor.execute("DEALLOCATE ALL")  # psycopg forgets what it had prepared too
-        return _fetch_prepared(connection, compiled.sql)
+        return _fetch_prepared(connection, compiled.sql, params)
 
 
 def _fetch_prepared(connection, sql: str, params: Sequence[object] | None = None) -> list:
@@ -267,24 +269,6 @@ def _bound(compiled: _Compiled, values: Sequence[object]) -> list:
     return params
 
 
-def _run(compiled: _Compiled, params: list, using: str) -> list:
-    """Run a parameterised query. PostgreSQL: bound on the server (:func:`_fetch_prepared`), so
-    that psycopg prepares it after five runs on the connection; others: as Django runs any."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            return cursor.fetchall()
-    try:
-        return _fetch_prepared(connection, compiled.sql, params)
-    except NotSupportedError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
-            raise
-        with connection.cursor() as cursor:
-            cursor.execute("DEALLOCATE ALL")
-        return _fetch_prepared(connection, compiled.sql, params)
-
-
 def _compiled_for(key: Hashable, build: Callable[..., QuerySet], values: Sequence[object],
                   using: str) -> tuple[QuerySet, _Compiled | None, list | None]:
     """The queryset and compiled SQL of a parameterised query (built once per connection with
@@ -323,7 +307,7 @@ def rows_for(key: Hashable, build: Callable[..., QuerySet], *values: object,
     if compiled is None:
         names = _names(queryset)
         return names, [tuple(row[name] for name in names) for row in queryset]
-    return compiled.names, _converted(compiled, _run(compiled, params, using))
+    return compiled.names, _converted(compiled, _fetch(compiled, using, params))
 
 
 def objects_for(key: Hashable, build: Callable[..., QuerySet], *values: object, using: str = "default") -> list:
@@ -332,7 +316,18 @@ def objects_for(key: Hashable, build: Callable[..., QuerySet], *values: object, 
     queryset, compiled, params = _compiled_for(key, build, values, using)
     if compiled is None:
         return list(queryset)
-    return _instances(queryset, compiled, _run(compiled, params, using))
+    return _instances(queryset, compiled, _fetch(compiled, using, params))
+
+
+def first_for(key: Hashable, build: Callable[..., QuerySet], *values: object, using: str = "default"):
+    """The first instance of :func:`objects_for`'s query, or None, as ``QuerySet.first()`` gives it
+    (by the primary key when the queryset has no order)."""
+    def first(*stand_ins: object) -> QuerySet:
+        found = build(*stand_ins)
+        return (found if found.ordered else found.order_by("pk"))[:1]
+
+    found = objects_for(key, first, *values, using=using)
+    return found[0] if found else None
 
 
 def _instances(queryset: QuerySet, compiled: _Compiled, found: list) -> list:

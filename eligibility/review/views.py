@@ -112,10 +112,10 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                "past_requests": [r for r in requests if not r.is_open]}
     # The checklist this one replaced, and the signature its replacement voided (that signature
     # belongs to the previous checklist, and is shown as such).
-    previous = next(iter(compiled.objects_for(
+    previous = compiled.first_for(
         "previous checklist", lambda episode, pk: Evaluation.objects.filter(assessment_id=episode, pk__lt=pk)
-        .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk")[:1],
-        evaluation.assessment_id, evaluation.pk)), None)
+        .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk"),
+        evaluation.assessment_id, evaluation.pk)
     if previous is not None:
         context["previous"] = previous
         context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))

@@ -368,3 +368,15 @@ def test_rows_for_a_case_insensitive_name_is_never_a_pattern():
         return
     assert compiled.rows_for("test for iexact", build, "compiled 100%_X")[1] == [("Compiled 100%_x",)]
     assert compiled.rows_for("test for iexact", build, "compiled 1%")[1] == []  # no wildcard
+
+
+def test_first_for_is_the_querysets_first():
+    """By the primary key when the queryset has no order, else by its order; None when nothing matches."""
+    first, second = Group.objects.create(name="Compiled first a"), Group.objects.create(name="Compiled first b")
+    unordered = lambda least: Group.objects.filter(pk__gte=least).order_by()  # noqa: E731
+    assert compiled.first_for("test first", unordered, first.pk) == first
+    assert compiled.first_for("test first", unordered, second.pk) == second
+    assert compiled.first_for("test first", unordered, second.pk + 1) is None
+    latest = lambda least: Group.objects.filter(pk__gte=least).order_by("-name")  # noqa: E731
+    assert compiled.first_for("test first latest", latest, first.pk) == second
+    assert Group.objects.filter(pk__gte=first.pk).order_by().first() == first  # as Django's

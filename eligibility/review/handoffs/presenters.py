@@ -47,11 +47,8 @@ def _standing_signature(evaluation_id: int | None):
     page asks it)."""
     if evaluation_id is None:
         return None
-    def build(key):
-        found = SignOff.objects.standing().filter(evaluation_id=key)
-        return (found if found.ordered else found.order_by("pk"))[:1]  # as .first()
-
-    return next(iter(compiled.objects_for("standing signature", build, evaluation_id)), None)
+    return compiled.first_for("standing signature", lambda key: SignOff.objects.standing().filter(evaluation_id=key),
+                              evaluation_id)
 
 
 def patient_handoffs(patient, user) -> dict:

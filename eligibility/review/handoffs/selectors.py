@@ -81,11 +81,8 @@ def patient_notes(patient) -> list:
 
 def open_ready_mark(assessment):
     """The episode's open ready mark, or None (its query built once per connection: compiled)."""
-    def build(episode):
-        found = ReadyMark.objects.filter(assessment_id=episode).open()
-        return (found if found.ordered else found.order_by("pk"))[:1]  # as .first()
-
-    return next(iter(compiled.objects_for("open ready mark", build, assessment.pk)), None)
+    return compiled.first_for("open ready mark", lambda episode: ReadyMark.objects.filter(assessment_id=episode).open(),
+                              assessment.pk)
 
 
 def handoff_history(assessment) -> list[dict]:
