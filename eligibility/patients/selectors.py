@@ -20,10 +20,10 @@ def patient_key(public_id) -> uuid.UUID:
         raise Http404("No such patient.") from None
 
 
-def patient_or_404(public_id) -> Patient:
-    """The patient with its current episode (its query built once per connection: every patient
-    page asks for it)."""
-    found = compiled.objects_for("patient with episode", lambda key: Patient.objects.select_related("assessment")
+def patient_or_404(public_id, related: str = "assessment") -> Patient:
+    """The patient with its current episode (``related``: what ``select_related`` reads with it;
+    the query built once per connection and ``related``: every patient page asks for it)."""
+    found = compiled.objects_for(("patient", related), lambda key: Patient.objects.select_related(related)
                                  .filter(public_id=key), patient_key(public_id))
     if not found:
         raise Http404("No such patient.")
