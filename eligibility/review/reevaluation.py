@@ -347,11 +347,16 @@ def _commits_without_waiting_for_the_disk():
             pass
 
 
+def lock_target_seconds() -> float:
+    """How long a batch should hold its locks on this database (see :data:`BATCH_SIZE`)."""
+    return LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
+
+
 def next_batch_size(size: int, locked_seconds: float) -> int:
     """The next batch's size: halved when this one held its locks longer than the target, a half
     larger when it held them less than half of it (within :data:`BATCH_SIZES`)."""
     smallest, largest = BATCH_SIZES
-    target = LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
+    target = lock_target_seconds()
     if locked_seconds > target:
         return max(smallest, size // 2)
     if locked_seconds < target / 2:

@@ -352,7 +352,8 @@ def test_the_next_batch_size_at_the_targets_boundaries(locked, expected):
     """The target is the setting on SQLite and 1.5 times it on PostgreSQL (``locked`` is a fraction of it)."""
     from django.db import connection
 
-    target = reevaluation.LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
+    target = reevaluation.lock_target_seconds()
+    assert target == reevaluation.LOCK_TARGET_SECONDS * (1 if connection.vendor == "sqlite" else 1.5)
     assert reevaluation.next_batch_size(100, locked * target) == expected
     assert reevaluation.next_batch_size(reevaluation.BATCH_SIZES[0], 10 * target) == reevaluation.BATCH_SIZES[0]
     assert reevaluation.next_batch_size(reevaluation.BATCH_SIZES[1], 0.0) == reevaluation.BATCH_SIZES[1]
