@@ -89,6 +89,27 @@ def migrate_to_latest() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+def migrate_to(target: list[tuple[str, str]]):
+    """The database migrated to ``target`` (``[(app, migration)]``, back or forward), and the
+    models as they were there (their historical versions, for writing rows as that release did)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()  # what is applied now, after the migrations run since it was made
+    executor.migrate(target)
+    return MigrationExecutor(connection).loader.project_state(target[0]).apps
+
+
+@pytest.fixture
+def migration_data_then_latest_schema(transactional_db):
+    """A migration test's database: the roles and default rule set as the migrations make them
+    (a transactional test's flush emptied them), and every migration applied again after it."""
+    replay_data_migrations()
+    yield
+    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
+
+
 def replay_data_migrations() -> None:
     """Roles and the default rule set as the migrations create them, when a transactional test's
     flush emptied the tables (a no-op when they are there)."""

@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from eligibility.models import Evaluation
-from tests.conftest import migrate_to_latest, replay_data_migrations
+from tests.conftest import migrate_to, migrate_to_latest
 from tests.factories import PatientFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _migration_data(transactional_db):
-    replay_data_migrations()
-    yield
-    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
-
-
-def _migrate(target: str) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([("eligibility", target)])
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("migration_data_then_latest_schema")]
 
 
 def _columns() -> dict:
@@ -47,7 +33,7 @@ def _stored() -> dict:
 
 
 def test_the_stored_evaluations_read_back_the_same_through_the_migration_and_back():
-    _migrate("0033_worklist_counts_sqlite")
+    migrate_to([("eligibility", "0033_worklist_counts_sqlite")])
     jsonb, text = {"checklist": "jsonb", "inputs": "jsonb"}, {"checklist": "text", "inputs": "text"}
     assert _columns() == (jsonb if connection.vendor == "postgresql" else text)
     coordinator = UserFactory(role="Coordinator")
@@ -67,6 +53,6 @@ def test_the_stored_evaluations_read_back_the_same_through_the_migration_and_bac
             # the rows the migration rewrote, not only those written after it
             assert cursor.fetchall() == [("lz4" if lz4 else "pglz",)]
 
-    _migrate("0033_worklist_counts_sqlite")
+    migrate_to([("eligibility", "0033_worklist_counts_sqlite")])
     assert _columns() == (jsonb if connection.vendor == "postgresql" else text)
     assert _stored() == before

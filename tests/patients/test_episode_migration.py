@@ -10,30 +10,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from tests.conftest import migrate_to_latest, replay_data_migrations
+from tests.conftest import migrate_to
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("migration_data_then_latest_schema")]
 
 BEFORE = [("eligibility", "0023_retire_product_age_fields")]
 AFTER = [("eligibility", "0027_episode_permissions")]
-
-
-@pytest.fixture(autouse=True)
-def _migration_data(transactional_db):
-    replay_data_migrations()
-    yield
-    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return MigrationExecutor(connection).loader.project_state(target[0]).apps
 
 
 def _rows(apps, user, number: int):
@@ -79,11 +63,11 @@ def _rows(apps, user, number: int):
 
 
 def test_every_assessment_becomes_episode_1_with_everything_still_linked_and_back_again():
-    old = migrate(BEFORE)
+    old = migrate_to(BEFORE)
     user = old.get_model("auth", "User").objects.create(username="migration-user")
     made = [_rows(old, user, number) for number in (1, 2)]
 
-    new = migrate(AFTER)
+    new = migrate_to(AFTER)
     get = lambda name: new.get_model("eligibility", name)  # noqa: E731
     assert get("Assessment").objects.count() == 2
     for rows in made:
@@ -113,7 +97,7 @@ def test_every_assessment_becomes_episode_1_with_everything_still_linked_and_bac
     assert not new.get_model("auth", "Group").objects.get(name="Administrator").permissions.filter(
         codename="manage_episode").exists()
 
-    old = migrate(BEFORE)  # back: one assessment a patient again, nothing lost
+    old = migrate_to(BEFORE)  # back: one assessment a patient again, nothing lost
     get = lambda name: old.get_model("eligibility", name)  # noqa: E731
     for rows in made:
         assessment = get("Assessment").objects.get(patient_id=rows["patient"])
@@ -131,4 +115,4 @@ def test_migrating_back_is_refused_while_a_patient_has_two_episodes(coordinator)
     episodes_services.episode_start(patient=patient, kind="recollection", start_from_previous=False,
                                     expected_current_id=patient.assessment_id, by=coordinator)
     with pytest.raises(RuntimeError, match="more than one treatment episode"):
-        migrate(BEFORE)
+        migrate_to(BEFORE)

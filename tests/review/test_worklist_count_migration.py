@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from eligibility.models import Assessment, Patient, WorklistCount
 from eligibility.patients import services
 from eligibility.review.selectors import worklist_count
-from tests.conftest import migrate_to_latest, replay_data_migrations
+from tests.conftest import migrate_to, migrate_to_latest, replay_data_migrations
 from tests.factories import SCREENING_TO_REVIEW, PatientFactory, UserFactory
 from tests.review.test_worklist_rows import assert_counts_right
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _migration_data(transactional_db):
-    replay_data_migrations()
-    yield
-    migrate_to_latest()  # leave the schema as the other tests expect it, whatever happened
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("migration_data_then_latest_schema")]
 
 
 def test_the_patients_listed_before_the_migration_are_counted_from_it_on():
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate([("eligibility", "0032_worklist_counts")])
+    migrate_to([("eligibility", "0032_worklist_counts")])
     coordinator = UserFactory(role="Coordinator")
     patients = [PatientFactory(by=coordinator, study_id=f"MIGC-{number}") for number in range(3)]
     services.patient_withdraw(patient=Patient.objects.get(pk=patients[2].pk), reason="Entered by mistake",

@@ -10,11 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from tests.conftest import migrate_to_latest
+from tests.conftest import migrate_to, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,12 +28,6 @@ MINIMUMS = {"min_prior_lines_lbcl": "3", "min_prior_lines_fl": "2", "min_prior_l
             "min_prior_lines_cll": "1", "min_prior_lines_mm": "1"}
 
 
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate(target)
-    return MigrationExecutor(connection).loader.project_state(target[0]).apps
-
-
 def pathway(minimum):
     return {"label": "", "min_prior_lines": minimum, "required_drug_classes": [], "first_line_response_in": None,
             "disease_status_in": None, "min_relapse_number": None, "transplant_ineligible": False,
@@ -48,7 +40,7 @@ def entry(diagnosis, minimum=None, *, min_age=None, max_age=None):
 
 
 def test_products_of_every_version_get_their_entries_and_the_minimums_move_into_them():
-    old = migrate(BEFORE)
+    old = migrate_to(BEFORE)
     RuleSet, Threshold = old.get_model("eligibility", "RuleSet"), old.get_model("eligibility", "Threshold")
     Product, History = old.get_model("eligibility", "Product"), old.get_model("eligibility", "HistoricalProduct")
     versions = {}
@@ -64,7 +56,7 @@ def test_products_of_every_version_get_their_entries_and_the_minimums_move_into_
     History.objects.create(id=999, ruleset_id=versions[50].pk, code="tisagenlecleucel", name="Kymriah",
                            target="CD19", diagnoses=["lbcl"], history_date=timezone.now(), history_type="~")
 
-    new = migrate(AFTER)
+    new = migrate_to(AFTER)
     RuleSet, Product = new.get_model("eligibility", "RuleSet"), new.get_model("eligibility", "Product")
     for version, lbcl in ((50, 3), (51, 1)):
         ruleset = RuleSet.objects.get(version=version)
