@@ -244,6 +244,29 @@ def test_objects_for_built_once_then_run_with_each_calls_values():
     assert not {name for _, name in calls} & {"x", "y"}
 
 
+def test_objects_for_asks_for_the_columns_converters_once(coordinator, monkeypatch):
+    """The ORM's iteration asks every column for its converters on each run; a kept query's columns
+    are the same on every run: asked when it is built, then every run's rows converted with them."""
+    from django.contrib.auth.models import User
+
+    other = User.objects.create(username="compiled-converted")
+    joined = {user.pk: user.date_joined for user in User.objects.filter(pk__in=[coordinator.pk, other.pk])}
+    build = lambda pk: User.objects.filter(pk=pk)  # noqa: E731
+    asked = []
+    ask = type(connection.ops).get_db_converters
+    monkeypatch.setattr(type(connection.ops), "get_db_converters",
+                        lambda ops, expression: asked.append(expression) or ask(ops, expression))
+    assert compiled.objects_for("test for converters", build, coordinator.pk) == [coordinator]
+    assert len(asked) >= len(User._meta.concrete_fields)  # built: each column asked
+    asked.clear()
+    for user in (other, coordinator):
+        [found] = compiled.objects_for("test for converters", build, user.pk)
+        assert found == user
+        assert isinstance(found.date_joined, datetime.datetime)  # SQLite's text, converted on every run
+        assert found.date_joined == joined[user.pk]
+    assert asked == []
+
+
 def test_a_kept_query_keeps_nothing_of_the_rows_it_read():
     """Prefetching writes the first row it reads into its queryset's hints: each run has its own
     ``Prefetch`` and queryset, so the kept query holds no row (no patient's data) between runs."""
