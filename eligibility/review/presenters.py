@@ -37,8 +37,10 @@ def evaluation_dispositions(evaluation) -> list:
         return list(prefetched)
     from .models import Disposition
 
-    found = compiled.objects_for("evaluation dispositions", lambda pk: Disposition.objects.filter(evaluation_id=pk),
-                                 evaluation.pk)
+    # By code: the model's order (its evaluation's date first) is the same for one evaluation's, and
+    # would join the evaluations to sort by it.
+    found = compiled.objects_for("evaluation dispositions", lambda pk: Disposition.objects.filter(evaluation_id=pk)
+                                 .order_by("code"), evaluation.pk)
     for disposition in found:
         disposition.evaluation = evaluation  # as the related manager would have set it
     return found
@@ -120,7 +122,8 @@ def _iso_day(value) -> datetime.date | None:
 
 def _row(item: ChecklistItem, engine, products, disposition, case=None, day_label=None) -> dict[str, Any]:
     """One item as the page shows it: its fields, their words (the values it was judged by as
-    ``(label, value)``: never a case key or a code), the thresholds used, its decision."""
+    ``(label, value)``: never a case key or a code), the thresholds used, its decision; the
+    decision form, questions, notes and their forms empty (the page sets those it shows)."""
     return {
         **item.as_dict(),
         "item": item,
@@ -132,6 +135,9 @@ def _row(item: ChecklistItem, engine, products, disposition, case=None, day_labe
                           "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
                        *_indication_used(item, engine)],
         "disposition": disposition,
+        # What the page adds (review/views.py, review/handoffs/presenters.py), present on every row:
+        # the page's template reads each as a key (review/_checklist_item.jinja).
+        "form_html": None, "form": None, "questions": [], "notes": [], "note_form": None, "question_form": None,
     }
 
 

@@ -26,8 +26,8 @@ from session_guard.restore import restored_entries, restores_entries
 from ..common import compiled
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
-from ..patients.models import Evaluation
-from ..patients.selectors import active_patient, patient_or_404
+from ..patients.models import Evaluation, Patient
+from ..patients.selectors import active_patient, patient_key, patient_or_404
 from ..rules import checklist_items
 from . import services as review
 from . import worklist_html
@@ -178,12 +178,35 @@ def _current_evaluation(patient) -> Evaluation:
     return found[0]
 
 
+#: What the checklist page reads with the patient, in one query: its episode and that episode's current
+#: checklist with its rule-set version and author, and of the checklist it re-evaluated (if any) only
+#: what the page links to (not its documents).
+_WITH_CHECKLIST = ("assessment__current_evaluation__ruleset", "assessment__current_evaluation__created_by",
+                   "assessment__current_evaluation__reevaluated_from")
+_NOT_READ = tuple(f"assessment__current_evaluation__reevaluated_from__{name}"
+                  for name in ("inputs", "checklist", "changes"))
+
+
+def _patient_with_checklist(public_id):
+    """The patient and the current checklist of its episode (404 if there is none yet), one query."""
+    found = compiled.objects_for("patient with checklist", lambda key: Patient.objects.select_related(
+        *_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key), patient_key(public_id))
+    if not found:
+        raise Http404("No such patient.")
+    patient = found[0]
+    evaluation = patient.assessment.current_evaluation
+    if evaluation is None:
+        raise Http404("Not evaluated yet.")
+    if evaluation.assessment_id == patient.assessment.pk:
+        evaluation.assessment = patient.assessment  # the episode it belongs to, read above
+    return patient, evaluation
+
+
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 @require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
-    patient = patient_or_404(public_id)
-    evaluation = _current_evaluation(patient)
+    patient, evaluation = _patient_with_checklist(public_id)
     return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True))
 
 

@@ -101,6 +101,29 @@ def test_a_physician_reevaluates_under_the_new_version_and_signs_again(administr
     assert Evaluation.objects.get(pk=evaluation.pk).checklist == evaluation.checklist and review.signoff_verify(signoff)
 
 
+def test_a_reevaluated_checklist_page_reads_the_patient_and_its_checklist_in_one_query(
+        client, administrator, coordinator, physician):
+    """The page reads the patient, its episode and the current checklist together; of the checklist
+    it re-evaluated only what it links to (not that checklist's documents)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient, evaluation, _ = signed_before_apheresis(coordinator, physician)
+    lower_alc(administrator)
+    new = review.review_request_reevaluate(request=patient.assessment.review_requests.get(), by=physician)
+    client.force_login(physician)
+    url = reverse("checklist", args=[patient.public_id])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    assert f"Re-evaluated under rule-set version {new.ruleset.version}" in page
+    assert reverse("evaluation_detail", args=[evaluation.public_id]) in page  # the previous one, linked
+    documents = [query["sql"] for query in queries if '"checklist"' in query["sql"]]
+    assert len(documents) == 1  # one checklist read: the current one, with its patient
+    assert '"eligibility_patient"."study_id"' in documents[0] and documents[0].count('"checklist"') == 1
+    assert not [query for query in queries if query["sql"].startswith('SELECT "eligibility_assessment"')]
+
+
 def test_a_data_change_or_a_later_version_supersedes_an_open_request(administrator, coordinator, physician):
     patient, _, _ = signed_before_apheresis(coordinator, physician)
     lower_alc(administrator)
