@@ -27,7 +27,7 @@ from ..common import compiled
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import Evaluation, Patient
-from ..patients.selectors import active_patient, patient_key, patient_or_404
+from ..patients.selectors import active_patient, patient_key
 from ..rules import checklist_items
 from . import services as review
 from . import worklist_html
