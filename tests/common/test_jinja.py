@@ -34,6 +34,15 @@ def test_date_of_an_aware_time_is_in_the_programme_time_zone_as_in_django_templa
     assert date(before, "Y-m-d H:i") == "2026-07-31 23:59"
 
 
+@pytest.mark.parametrize("zone, shown", [("America/New_York", "2026-07-31 19:30"), ("Asia/Tokyo", "2026-08-01 08:30")])
+def test_date_follows_the_programme_time_zone_setting(zone, shown):
+    moment = datetime.datetime(2026, 7, 31, 23, 30, tzinfo=datetime.UTC)
+    with override_settings(TIME_ZONE=zone):
+        assert date(moment, "Y-m-d H:i") == shown
+        assert Template('{{ moment|date:"Y-m-d H:i" }}').render(Context({"moment": moment})) == shown
+    assert date(datetime.datetime(2026, 7, 31, 23, 30), "Y-m-d H:i") == "2026-07-31 23:30"  # naive: as it is
+
+
 def test_date_of_a_plain_date_and_of_nothing():
     assert render('{{ on|date("Y-m-d") }}', on=datetime.date(2026, 3, 9)) == "2026-03-09"
     assert date(None) == "" and date("") == ""

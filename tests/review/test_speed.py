@@ -162,3 +162,27 @@ def test_the_worklist_count_is_the_number_of_rows(coordinator, physician, criter
     services.patient_withdraw(patient=withdrawn, by=coordinator, reason="Entered by mistake")
 
     assert worklist_count(**criteria) == len(list(worklist_patients(**criteria)))
+
+
+def test_the_worklist_reads_only_what_its_rows_show_and_nothing_row_by_row(client, coordinator, physician):
+    """The page's query reads no column its rows never show (not a password hash, not the kept sort
+    columns), and a row showing more (a closed episode, a stage marked ready) reads nothing more."""
+    from eligibility.patients import episodes_services
+
+    _queued_patients(2, coordinator, physician)
+    client.force_login(physician)
+    url = reverse("worklist")
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    [page_query] = [query["sql"] for query in queries if '"eligibility_patient"."study_id"' in query["sql"]
+                    and '"eligibility_assessment"."stage"' in query["sql"]]
+    assert '"password"' not in page_query and '"list_flag"' not in page_query and '"checklist"' not in page_query
+    before = len(queries)
+
+    closed = PatientFactory(by=coordinator, study_id="SPEED-CLOSED")
+    episodes_services.episode_close(assessment=Assessment.objects.get(patient=closed), reason="stopped",
+                                    note="Moved abroad", by=coordinator)
+    page = client.get(url).content.decode()
+    assert "SPEED-CLOSED" in page and "closed (" in page and "Ready for review: marked by" in page
+    assert _queries(client, url) == before
