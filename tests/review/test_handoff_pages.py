@@ -226,6 +226,32 @@ def test_the_patient_page_shows_the_mark_the_notes_and_the_history(client, patie
     assert "Screening marked ready for review" in page.decode()  # a row of the history
 
 
+def test_the_patient_pages_hand_off_is_what_its_history_read(client, patient, coordinator):
+    """A withdrawn mark, then an open one; a note on the patient and one on an item: the hand-off
+    shows the open mark and the patient's note only, from the rows the history read (no query of
+    its own for either)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    handoffs.ready_mark(assessment=patient.assessment, by=coordinator)
+    handoffs.ready_mark_withdraw(assessment=Assessment.objects.get(pk=patient.assessment.pk), by=coordinator)
+    handoffs.note_add(patient=patient, text="Prefers mornings", by=coordinator)
+    handoffs.note_add(patient=patient, evaluation=current(patient), code="hbv", text="HBV DNA sent", by=coordinator)
+    later = UserFactory(role="Coordinator", first_name="Dana", last_name="Wu")
+    handoffs.ready_mark(assessment=Assessment.objects.get(pk=patient.assessment.pk), by=later)
+    client.force_login(coordinator)
+    url = reverse("patient_detail", args=[patient.public_id])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content
+    assert "Screening marked by Dana Wu" in element(page, cls="ready-state").text
+    notes = element(page, tag="ul", cls="patient-notes").text
+    assert "Prefers mornings" in notes and "HBV DNA sent" not in notes
+    assert "HBV DNA sent" in page.decode()  # in the history
+    assert len([query for query in queries if 'FROM "eligibility_readymark"' in query["sql"]]) == 1
+    assert len([query for query in queries if 'FROM "eligibility_note"' in query["sql"]]) == 1
+
+
 def test_an_empty_note_is_refused_beside_the_field(client, patient, physician):
     client.force_login(physician)
     response = client.post(reverse("item_note", args=[current(patient).public_id, "hbv"]), {"note-hbv-text": "  "})

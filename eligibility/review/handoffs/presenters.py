@@ -54,15 +54,24 @@ def _standing_signature(evaluation_id: int | None):
 def patient_handoffs(patient, user) -> dict:
     """The patient page's hand-off (review/_patient_handoffs.jinja): the ready mark with its
     buttons, the standing signature, the notes on the patient and the form to add one (its empty
-    HTML, rendered once per process)."""
+    HTML, rendered once per process). The open mark and the notes are taken from what the page's
+    history read (``handoff_history``), if it did."""
     assessment = patient.assessment
     writable = not patient.is_withdrawn
+    read = getattr(assessment, "handoffs_read", None)  # the page's history read every mark and note
+    if read is not None:
+        marks, notes = read
+        # At most one open mark an episode (a constraint); the notes in their order, oldest first.
+        mark = next((mark for mark in marks if mark.cleared_at is None), None)
+        notes = [note for note in notes if not note.code]
+    else:
+        mark, notes = open_ready_mark(assessment), patient_notes(patient)
     return {
         "assessment": assessment,
-        "ready_mark": open_ready_mark(assessment),
+        "ready_mark": mark,
         "signed": _standing_signature(assessment.current_evaluation_id),
         "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
-        "notes": patient_notes(patient),
+        "notes": notes,
         "note_form": (empty_form_html(lambda: NoteForm(prefix="note"), key="patient note")
                       if writable and user.has_perm("eligibility.add_note") else None),
     }

@@ -90,16 +90,21 @@ def handoff_history(assessment) -> list[dict]:
     notes written, every step of every question (who, when, what)."""
     rows = []
     # Compiled: the patient page asks them for its history.
-    for mark in compiled.objects_for("history ready marks", lambda key: ReadyMark.objects.filter(assessment_id=key),
-                                     assessment.pk):
+    marks = compiled.objects_for("history ready marks", lambda key: ReadyMark.objects.filter(assessment_id=key),
+                                 assessment.pk)
+    notes = compiled.objects_for("history notes", lambda key: Note.objects.filter(patient_id=key),
+                                 assessment.patient_id)
+    # The page's hand-off shows the open mark and the notes on the patient: among these rows, read
+    # for the same page (patient_handoffs), not read again.
+    assessment.handoffs_read = (marks, notes)
+    for mark in marks:
         rows.append({"when": mark.marked_at, "who": mark.marked_by_name, "field": "Ready for review",
                      "old": "", "new": f"{mark.get_stage_display()} marked ready for review"})
         if mark.cleared_at:
             rows.append({"when": mark.cleared_at, "who": mark.cleared_by_name, "field": "Ready for review",
                          "old": f"{mark.get_stage_display()} marked ready for review",
                          "new": f"cleared: {mark.get_clearance_display().lower()}"})
-    for note in compiled.objects_for("history notes", lambda key: Note.objects.filter(patient_id=key),
-                                     assessment.patient_id):
+    for note in notes:
         rows.append({"when": note.created_at, "who": note.author_name,
                      "field": f"Note on {note.item_title}" if note.code else "Note", "old": "", "new": note.text})
     for entry in compiled.objects_for("history question steps", lambda key: QuestionEntry.objects.filter(
