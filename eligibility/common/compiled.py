@@ -79,8 +79,12 @@ class _Compiled:
 
 
 def _names(queryset: QuerySet) -> tuple[str, ...]:
-    """The column names of a ``values()`` queryset's rows, in the order the ORM selects them."""
+    """The column names of a ``values()`` queryset's rows, in the order the ORM selects them: as
+    ``values()`` named them (Django 5.2 keeps that order in ``Query.selected``, annotations among
+    the fields), else its extra columns, fields, then annotations."""
     query = queryset.query
+    if query.selected is not None:
+        return tuple(query.selected)
     return (*query.extra_select, *query.values_select, *query.annotation_select)
 
 

@@ -211,12 +211,16 @@ def expiries(case: Mapping[str, Any], ruleset: RuleSetData, *, as_of: datetime.d
     found: dict[tuple, list[DatedItem]] = {}
     facts: dict[tuple, tuple] = {}
     for item in DATED_ITEMS:
+        # The case's dates first (most items of a case have none to look ahead to), then the rule set.
+        anchor = _date(case.get(item.anchor))
+        if anchor is None or anchor < as_of:
+            continue  # nothing to look ahead to
+        measured_on = _date(_at(case, item.path))
+        if measured_on is None or measured_on > as_of:
+            continue  # not recorded, or a date the engine counts as not recorded (9.1)
         mode = _mode(item, ruleset)
         if mode is None:
             continue
-        measured_on, anchor = _date(_at(case, item.path)), _date(case.get(item.anchor))
-        if measured_on is None or anchor is None or anchor < as_of or measured_on > as_of:
-            continue  # nothing to look ahead to, or a date the engine counts as not recorded (9.1)
         window = int(ruleset.thresholds[item.window])
         # Version 1's rule 17 ("within"): W days of the collection, before or after.
         after = window if mode == "within" else int(ruleset.thresholds.get(item.after) or 0) if item.after else 0

@@ -47,6 +47,17 @@ def test_rows_come_through_the_orms_converters(coordinator):
     assert found[0][0] == User.objects.get(pk=coordinator.pk).date_joined
 
 
+def test_rows_names_follow_the_values_order_with_annotations_among_the_fields():
+    """``values()`` selects in the order it names its columns, an annotation between two fields."""
+    from django.db.models import Count, Value
+
+    Group.objects.create(name="Compiled order")
+    names, found = compiled.rows("test order", lambda: Group.objects.filter(name="Compiled order").annotate(
+        members=Count("user"), word=Value("w")).values("name", "members", "id", "word"))
+    assert names == ("name", "members", "id", "word")
+    assert found == [("Compiled order", 0, Group.objects.get(name="Compiled order").pk, "w")]
+
+
 def test_a_setting_changed_forgets_them(settings):
     calls = []
     compiled.rows("test forget", _groups(calls))

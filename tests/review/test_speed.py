@@ -186,3 +186,21 @@ def test_the_worklist_reads_only_what_its_rows_show_and_nothing_row_by_row(clien
     page = client.get(url).content.decode()
     assert "SPEED-CLOSED" in page and "closed (" in page and "Ready for review: marked by" in page
     assert _queries(client, url) == before
+
+
+def test_a_worklist_row_says_what_the_models_say(coordinator):
+    """The rows are plain objects: the names and labels they give are the models' own."""
+    from django.contrib.auth.models import User
+
+    from eligibility.common.people import display_name
+    from eligibility.review.selectors import WorklistEpisode, WorklistUser
+
+    for first, last in (("Casey", "Jones"), ("", ""), ("Casey", ""), ("", "Jones")):
+        user = User(username="cj", first_name=first, last_name=last)
+        assert display_name(WorklistUser("cj", first, last)) == display_name(user)
+    for reason in (*Assessment.CloseReason.values, ""):
+        for kind in Assessment.Kind.values:
+            episode = Assessment(close_reason=reason, kind=kind)
+            row = WorklistEpisode(close_reason=reason, kind=kind)
+            assert row.get_close_reason_display() == episode.get_close_reason_display()
+            assert row.get_kind_display() == episode.get_kind_display()
