@@ -375,16 +375,28 @@ def pages_run(database: Database, args, workdir: Path) -> dict:
             ("physician worklist (with the queue)", "/", physician, b"Awaiting your sign-off"),
             ("patient page (coordinator)", f"/patients/{patient}/", coordinator, b"History"),
         ]
-        results = {}
         for name, path, cookies, expected in pages:
             status, _, content = request(port, "GET", path, cookies=dict(cookies))
             if status != 200 or expected not in content:
                 raise SystemExit(f"bench_web: {name} gave {status} without the expected text")
             wrk(port, path, cookies, connections=args.connections, duration=1)  # warm the workers
-            results[name] = wrk(port, path, cookies, connections=args.connections, duration=args.duration)
-        floor = results["/hello/ (coordinator)"]["requests_per_s"]
-        for row in results.values():
-            row["share_of_hello"] = round(row["requests_per_s"] / floor, 3)
+        # Rounds: /hello/ then each page, each page's share against the /hello/ of its own round; the
+        # median of the rounds (a shared machine's speed drifts by tens of per cent within minutes).
+        rounds = {name: [] for name, *_ in pages}
+        for _ in range(args.rounds):
+            for name, path, cookies, _ in pages:
+                rounds[name].append(wrk(port, path, cookies, connections=args.connections, duration=args.duration))
+            floor = rounds["/hello/ (coordinator)"][-1]["requests_per_s"]
+            for runs in rounds.values():
+                runs[-1]["share_of_hello"] = round(runs[-1]["requests_per_s"] / floor, 3)
+        results = {name: {
+            "requests_per_s": statistics.median(run["requests_per_s"] for run in runs),
+            "median_ms": statistics.median(run["median_ms"] for run in runs),
+            "share_of_hello": statistics.median(run["share_of_hello"] for run in runs),
+            "shares": [run["share_of_hello"] for run in runs],
+            "non_2xx": sum(run["non_2xx"] for run in runs),
+            "socket_errors": "; ".join(run["socket_errors"] for run in runs if run["socket_errors"]),
+        } for name, runs in rounds.items()}
         load = None
         if args.load_duration:
             mix = [(path, cookies) for _, path, cookies, _ in pages]
@@ -433,7 +445,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000, help="open assessments for the page run (default 3000)")
     parser.add_argument("--extra", type=int, default=2, help="past checklists per assessment (default 2)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per page")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of wrk per page and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of /hello/ and the pages (default 3): the median share of the rounds")
     parser.add_argument("--scaling", default="1000,10000",
                         help="numbers of open assessments for the list pages, comma-separated ('' to skip)")
     parser.add_argument("--repeat", type=int, default=15, help="requests per list page and N (median)")
@@ -454,16 +468,17 @@ def main() -> None:
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
             report = {"database": kind, "n": args.n, "extra": args.extra, "connections": args.connections,
-                      "duration_s": args.duration, "cores": os.cpu_count()}
+                      "duration_s": args.duration, "rounds": args.rounds, "cores": os.cpu_count()}
             database = Database(kind, base_url, Path(tmp))
             try:
                 if not args.skip_pages:
                     print(f"{kind}: pages, {args.n:,} open assessments, wrk -c{args.connections} "
-                          f"-d{args.duration}s, 2 gunicorn workers", flush=True)
+                          f"-d{args.duration}s, 2 gunicorn workers, median of {args.rounds} rounds", flush=True)
                     report["pages"], load = pages_run(database, args, Path(tmp))
                     for name, row in report["pages"].items():
                         print(f"  {name:<40} {row['requests_per_s']:>8.1f} req/s  median {row['median_ms']:>8.2f} ms"
                               f"  {row['share_of_hello']:>6.1%} of /hello/"
+                              f" ({', '.join(f'{share:.0%}' for share in row['shares'])})"
                               + (f"  non-2xx {row['non_2xx']}" if row["non_2xx"] else ""), flush=True)
                     if load:
                         report["load"] = load
