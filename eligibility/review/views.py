@@ -10,6 +10,7 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db.models import Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -26,7 +27,7 @@ from session_guard.restore import restored_entries, restores_entries
 from ..common import compiled
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
-from ..patients.models import Evaluation, Patient
+from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Evaluation, Patient
 from ..patients.selectors import active_patient, patient_key
 from ..rules import checklist_items
 from . import services as review
@@ -110,15 +111,13 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
                "sections": SECTIONS, "signoffs": signoffs, "standing_signoff": standing,
                "open_request": next((r for r in requests if r.is_open), None),
                "past_requests": [r for r in requests if not r.is_open]}
-    # The checklist this one replaced, and the signature its replacement voided (that signature
-    # belongs to the previous checklist, and is shown as such).
-    previous = compiled.first_for(
-        "previous checklist", lambda episode, pk: Evaluation.objects.filter(assessment_id=episode, pk__lt=pk)
-        .only("pk", "public_id", "created_at", "assessment_id").order_by("-pk"),
-        evaluation.assessment_id, evaluation.pk)
-    if previous is not None:
-        context["previous"] = previous
-        context["replaced_signoffs"] = list(previous.signoffs.filter(voided_at__gte=evaluation.created_at))
+    # The signatures of the checklist this one replaced that its replacement voided (they belong to
+    # the previous checklist, and are shown as such), with that checklist: one query.
+    replaced = compiled.objects_for("replaced signatures", _replaced_signatures, evaluation.assessment_id,
+                                    evaluation.pk)
+    if replaced:
+        context["previous"] = replaced[0].evaluation
+        context["replaced_signoffs"] = replaced
     physician = request.user.has_perm("eligibility.add_signoff") and not closed
     if current and standing and context["open_request"] and physician:
         context["keep_form"] = ReviewKeepForm()
@@ -164,6 +163,15 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
             for action, status in (("acknowledge-flags", "flag"), ("accept-missing", "missing"))
             if (count := sum(1 for row in view["undecided"] if row["status"] == status))]
     return context
+
+
+def _replaced_signatures(episode: int, pk: int):
+    """The signatures on the checklist before checklist ``pk`` of its episode voided when ``pk``
+    was made or later (its replacement voided them), with that checklist (not its documents)."""
+    previous = Evaluation.objects.filter(assessment_id=episode, pk__lt=pk).order_by("-pk").values("pk")[:1]
+    made = Evaluation.objects.filter(pk=pk).values("created_at")[:1]
+    return (SignOff.objects.filter(evaluation_id=Subquery(previous), voided_at__gte=Subquery(made))
+            .select_related("evaluation").defer(*(f"evaluation__{name}" for name in UNSHOWN_EVALUATION_FIELDS)))
 
 
 def _current_evaluation(patient) -> Evaluation:

@@ -124,6 +124,37 @@ def test_a_reevaluated_checklist_page_reads_the_patient_and_its_checklist_in_one
     assert not [query for query in queries if query["sql"].startswith('SELECT "eligibility_assessment"')]
 
 
+def test_a_checklist_shows_the_signature_its_own_making_voided_and_no_older_one(client, coordinator, physician):
+    """A save voids the signature on the checklist it replaces: the new checklist shows that signature
+    as the previous checklist's, voided (voided when it was made: the boundary); the checklist after
+    it (another save) does not, its previous checklist had no signature to void."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patient, signed, signoff = signed_before_apheresis(coordinator, physician)
+    second = services.assessment_update(assessment=Assessment.objects.get(pk=patient.assessment.pk),
+                                        changes={"ecog": 0}, stage="pre_apheresis",
+                                        revision=Assessment.objects.get(pk=patient.assessment.pk).revision,
+                                        by=coordinator)
+    signoff.refresh_from_db()
+    assert signoff.voided_at is not None and signoff.voided_at >= second.created_at
+    client.force_login(physician)
+    url = reverse("checklist", args=[patient.public_id])
+    client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    assert "Voided sign-off of the previous checklist" in page
+    assert reverse("evaluation_detail", args=[signed.public_id]) in page and signoff.signer_name in page
+    assert len([query for query in queries if 'FROM "eligibility_signoff"' in query["sql"]]) == 2  # its own, replaced
+    # The checklist they were on is read with them, not by a query of its own.
+    assert not [query for query in queries if query["sql"].startswith('SELECT "eligibility_evaluation"')]
+
+    third = Assessment.objects.get(pk=patient.assessment.pk)
+    services.assessment_update(assessment=third, changes={"ecog": 2}, stage="pre_apheresis", revision=third.revision,
+                               by=coordinator)
+    assert "Voided sign-off of the previous checklist" not in client.get(url).content.decode()
+
+
 def test_a_data_change_or_a_later_version_supersedes_an_open_request(administrator, coordinator, physician):
     patient, _, _ = signed_before_apheresis(coordinator, physician)
     lower_alc(administrator)
