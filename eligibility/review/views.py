@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -42,7 +42,8 @@ from .forms import (
     SignOffForm,
     worklist_query,
 )
-from .handoffs.presenters import checklist_handoff_context
+from .handoffs.models import ReadyMark
+from .handoffs.presenters import LOOK_UP, checklist_handoff_context
 from .handoffs.selectors import open_questions
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
@@ -89,12 +90,13 @@ def worklist(request):
 
 
 def _checklist_context(request, patient, evaluation, current: bool, *, item_forms=None, signoff_form=None,
-                       reopen_form=None, bulk_forms=None) -> dict:
+                       reopen_form=None, bulk_forms=None, open_mark=LOOK_UP) -> dict:
     """What the checklist page shows: only the signatures, decisions and review requests that belong
     to this checklist; for a physician on the current one, a decision form per item that needs one
     (``item_forms`` holds a refused form, bound, to show again with its errors; ``bulk_forms`` the
     same for a decision on several items), and the meaning the signature will have. An empty decision
-    form's HTML is ``form_html`` (rendered once per process); its ``form`` is built only if read."""
+    form's HTML is ``form_html`` (rendered once per process); its ``form`` is built only if read.
+    ``open_mark``: the episode's open ready mark if read with the patient (else looked up)."""
     view = checklist_view_model(evaluation)
     # Queries built once per connection (compiled): each checklist page asks them.
     signoffs = compiled.objects_for("checklist signatures", lambda pk: SignOff.objects.filter(evaluation_id=pk),
@@ -128,7 +130,7 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
             context["reopen_form_html"] = empty_form_html(ReopenForm, key="reopen")
     context["signoff_valid"] = review.signoff_verify(standing) if standing else None
     context.update(checklist_handoff_context(request.user, patient=patient, evaluation=evaluation, view=view,
-                                             current=current))
+                                             current=current, open_mark=open_mark))
     if current and physician and standing is None and not patient.is_withdrawn:
         dispositions = [row["disposition"] for row in view["all_items"] if row["disposition"]]
         context["signature"] = review.signature_meaning(evaluation, dispositions)
@@ -195,10 +197,20 @@ _NOT_READ = tuple(f"assessment__current_evaluation__reevaluated_from__{name}"
                   for name in ("inputs", "checklist", "changes"))
 
 
+#: What the checklist page shows of the episode's open ready mark (at most one: a constraint).
+_OPEN_MARK = ("id", "stage", "marked_by_name", "marked_at")
+
+
+def _with_checklist(key):
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment")).order_by()
+    return (Patient.objects.select_related(*_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key)
+            .annotate(**{f"open_mark_{name}": Subquery(mark.values(name)[:1]) for name in _OPEN_MARK}))
+
+
 def _patient_with_checklist(public_id):
-    """The patient and the current checklist of its episode (404 if there is none yet), one query."""
-    found = compiled.objects_for("patient with checklist", lambda key: Patient.objects.select_related(
-        *_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key), patient_key(public_id))
+    """The patient and the current checklist of its episode (404 if there is none yet), and the
+    episode's open ready mark (or None), one query."""
+    found = compiled.objects_for("patient with checklist", _with_checklist, patient_key(public_id))
     if not found:
         raise Http404("No such patient.")
     patient = found[0]
@@ -207,15 +219,23 @@ def _patient_with_checklist(public_id):
         raise Http404("Not evaluated yet.")
     if evaluation.assessment_id == patient.assessment.pk:
         evaluation.assessment = patient.assessment  # the episode it belongs to, read above
-    return patient, evaluation
+    mark = None
+    if patient.open_mark_id is not None:
+        # The mark as the ORM makes it from a row, its other columns deferred (read if asked for).
+        read = {"assessment_id": patient.assessment.pk,
+                **{name: getattr(patient, f"open_mark_{name}") for name in _OPEN_MARK}}
+        names = [field.attname for field in ReadyMark._meta.concrete_fields if field.attname in read]
+        mark = ReadyMark.from_db(patient._state.db, names, [read[name] for name in names])  # in the fields' order
+    return patient, evaluation, mark
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 @require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
-    patient, evaluation = _patient_with_checklist(public_id)
-    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True))
+    patient, evaluation, mark = _patient_with_checklist(public_id)
+    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True,
+                                                                        open_mark=mark))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)

@@ -10,11 +10,15 @@ from .forms import NoteForm, QuestionForm
 from .models import Question
 from .selectors import checklist_handoffs, open_ready_mark, patient_notes
 
+#: ``checklist_handoff_context``'s ``open_mark`` when the caller did not read it: looked up.
+LOOK_UP = object()
 
-def checklist_handoff_context(user, *, patient, evaluation, view, current: bool) -> dict:
+
+def checklist_handoff_context(user, *, patient, evaluation, view, current: bool, open_mark=LOOK_UP) -> dict:
     """Adds to each item row of ``view`` its questions and notes (and, on the current checklist of a
     patient not withdrawn in an open episode, the note and question forms the user may use); returns the page's summary:
-    how many questions are open or answered, the ready mark and whether the user may mark it."""
+    how many questions are open or answered, the ready mark and whether the user may mark it
+    (``open_mark``: the episode's open ready mark or None, if the caller read it)."""
     by_code = checklist_handoffs(evaluation, current=current)
     writable = current and not patient.is_withdrawn and not evaluation.assessment.is_closed
     may_note, may_ask = user.has_perm("eligibility.add_note"), user.has_perm("eligibility.ask_question")
@@ -34,7 +38,7 @@ def checklist_handoff_context(user, *, patient, evaluation, view, current: bool)
         if writable:
             row["note_form"] = note_form(code) if may_note else None
             row["question_form"] = question_form(code) if may_ask else None
-    mark = open_ready_mark(patient.assessment) if current else None
+    mark = (open_ready_mark(patient.assessment) if open_mark is LOOK_UP else open_mark) if current else None
     return {"handoff": {
         "open_questions": open_count, "answered_questions": answered_count, "ready_mark": mark,
         "may_mark": writable and user.has_perm("eligibility.mark_ready"),
