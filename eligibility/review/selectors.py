@@ -234,7 +234,8 @@ class WorklistUser:
 class WorklistEpisode(SimpleNamespace):
     """A worklist row's episode: what the row shows of it (its name, stage, closing, last change),
     its recorded case and key-date fields (``week.with_expiries``) and its ``current_evaluation``
-    (a :class:`SimpleNamespace` of the checklist's result, counts and ``ruleset_id``, or None)."""
+    (a :class:`SimpleNamespace` of the checklist's result, its ``overall_label``, counts and ``ruleset_id``,
+    or None); ``stage_label``: its stage in words."""
 
     def get_kind_display(self) -> str:
         return _KINDS.get(self.kind, self.kind)
@@ -266,8 +267,10 @@ _ROW_VALUES = (*_ROW_PATIENT, *_ROW_HANDOFF, *(f"assessment__{name}" for name in
 def _worklist_row(values: dict) -> WorklistRow:
     evaluation = SimpleNamespace(**{name: values[f"{_EVALUATION}{name}"] for name in _ROW_EVALUATION})
     evaluation.pk = evaluation.id
+    evaluation.overall_label = OVERALL_LABELS.get(evaluation.overall, evaluation.overall)
     episode = WorklistEpisode(**{name: values[f"assessment__{name}"] for name in _ROW_EPISODE})
     episode.pk = episode.id
+    episode.stage_label = STAGE_LABELS.get(episode.stage, episode.stage)
     episode.current_evaluation = evaluation if evaluation.id is not None else None
     episode.current_evaluation_id = evaluation.id
     episode.updated_by = WorklistUser(*(values[f"assessment__updated_by__{name}"] for name in _ROW_USER))
@@ -354,7 +357,7 @@ class QueueEpisode:
 
 class QueueRow(SimpleNamespace):
     """One row of the physicians' queue as the worklist shows it (``pk``, ``stage``, ``overall``,
-    ``created_at``, the annotations of :func:`physician_queue`, ``assessment``: a
+    ``created_at``, ``stage_label``, ``overall_label``, the annotations of :func:`physician_queue`, ``assessment``: a
     :class:`QueueEpisode` with its ``patient``'s ``public_id``, ``study_id`` and ``initials``)."""
 
 
@@ -383,5 +386,6 @@ def queue_page(*, size: int) -> list[QueueRow]:
         values = dict(zip(names, row, strict=True))
         patient = SimpleNamespace(**{name.rsplit("__", 1)[1]: values.pop(name) for name in _QUEUE_PATIENT})
         episode = QueueEpisode(values.pop("assessment__number"), values.pop("assessment__kind"), patient)
-        shown.append(QueueRow(assessment=episode, **values))
+        shown.append(QueueRow(assessment=episode, stage_label=STAGE_LABELS.get(values["stage"], values["stage"]),
+                              overall_label=OVERALL_LABELS.get(values["overall"], values["overall"]), **values))
     return shown

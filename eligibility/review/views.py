@@ -85,7 +85,6 @@ def worklist(request):
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
         "criteria": criteria, "search": search, "queue": queue,
         "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
-        **worklist_html.LABELS,
     })
 
 

@@ -20,16 +20,12 @@ from django.middleware.csrf import get_token
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from .forms import FilterForm, SearchForm
 from .presenters import worklist_columns
 
 #: Stands for the request's CSRF token in a form rendered once (letters only: escaping keeps it).
 CSRF_PLACEHOLDER = "csrftokenplaceholderoftheworklist"
 
-#: The stage and result labels the rows show (the models' choices: as ``get_stage_display()``, without
-#: building the choices' dictionary for each row), for the page's context.
-LABELS = {"stages": STAGE_LABELS, "results": OVERALL_LABELS}
 
 #: Filters and sort combinations kept (540 exist; each is a few kilobytes of HTML).
 _KEPT = 600
