@@ -458,6 +458,8 @@ def main() -> None:
                         help="seconds of the load run over the signed-in pages (0 to skip; default 20)")
     args = parser.parse_args()
     args.scaling = [int(n) for n in args.scaling.split(",") if n]
+    if args.rounds < 1:
+        parser.error("--rounds: at least 1")
     if shutil.which("wrk") is None and not args.skip_pages:
         raise SystemExit("bench_web: wrk is missing (apt-get install wrk; `make bench-web` installs it)")
     base_url = os.environ.get("DATABASE_URL", "")

@@ -72,9 +72,15 @@ class _Compiled:
         self.names = _names(queryset)
         fields = [column[0] for column in compiler.select[:compiler.col_count]]
         self.converters = converters = compiler.get_converters(fields)
-        # The ORM's iteration asks for them on every run (each column's field and backend asked
-        # again: a sixth of a checklist page's ORM time, cProfile): the same columns every run.
-        compiler.get_converters = lambda expressions: converters
+
+        def kept_converters(expressions):
+            # The ORM's iteration asks for them on every run (each column's field and backend asked
+            # again: a sixth of a checklist page's ORM time, cProfile): the same columns every run.
+            if len(expressions) != len(fields):
+                raise RuntimeError("compiled: a kept query asked for the converters of other columns")
+            return converters
+
+        compiler.get_converters = kept_converters
         self.compiler = compiler
 
 

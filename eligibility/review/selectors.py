@@ -53,22 +53,6 @@ def search_filter(search: str) -> Q:
     return condition
 
 
-#: What a worklist row shows nothing of (nor its expiries and dates due, nor its hand-off state): not
-#: read. Who made and withdrew the patient, who opened and closed the episode and its note, its
-#: kept sort columns, and of the user who changed it last all but the name (a row's columns each
-#: converted into Python, a date and time parsed on SQLite: a third of the page's conversions).
-_UNSHOWN_ON_ROWS = (
-    "created_by", "created_at", "withdrawn_at", "withdrawn_by", "withdrawal_reason",
-    *(f"assessment__{name}" for name in (
-        "public_id", "started_from", "opened_at", "opened_by", "closed_by", "close_note", "revision", "list_shown",
-        "list_study", "list_initials", "list_stage", "list_evaluated", "list_result", "list_flag", "list_defer",
-        "list_exclude", "list_missing")),
-    *(f"assessment__updated_by__{name}" for name in (
-        "password", "last_login", "is_superuser", "email", "is_staff", "is_active", "date_joined")),
-    *(f"{_EVALUATION}{name}" for name in ("public_id", "created_by", "created_at", "reevaluated_from", "as_of")),
-)
-
-
 def worklist_patients(*, result: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT,
                       direction: str = DEFAULT_DIRECTION):
     """Patients for the worklist with their assessment and current evaluation, filtered, searched
@@ -95,7 +79,7 @@ def worklist_patients(*, result: str = "", stage: str = "", search: str = "", so
                 .select_related("assessment", "assessment__current_evaluation", "assessment__updated_by")
                 # Only the columns a row shows: not the stored checklist. The recorded case is read
                 # (the expiries and the dates due of the page's rows, ``week.with_expiries``).
-                .defer(*(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS), *_UNSHOWN_ON_ROWS)
+                .defer(*(f"{_EVALUATION}{name}" for name in UNSHOWN_EVALUATION_FIELDS))
                 .annotate(review_requested=Exists(requested),
                           signoff_decision=Subquery(standing.values("decision")[:1]))
                 .order_by(*order))

@@ -43,6 +43,19 @@ def test_date_follows_the_programme_time_zone_setting(zone, shown):
     assert date(datetime.datetime(2026, 7, 31, 23, 30), "Y-m-d H:i") == "2026-07-31 23:30"  # naive: as it is
 
 
+@override_settings(TIME_ZONE="Europe/London")
+def test_date_is_in_the_programme_time_zone_the_footer_names_whatever_zone_is_active():
+    """Every page says "Times are shown in <the programme's zone>": its dates are, even under an
+    activated zone (the application activates none; a library or a later change might)."""
+    from django.utils import timezone
+
+    moment = datetime.datetime(2026, 7, 31, 23, 30, tzinfo=datetime.UTC)
+    with timezone.override("Asia/Tokyo"):
+        assert date(moment, "Y-m-d H:i") == "2026-08-01 00:30"
+        assert "Times are shown in Europe/London." in render('{% include "layout/end.jinja" %}', user=None,
+                                                             messages=[])
+
+
 def test_date_of_a_plain_date_and_of_nothing():
     assert render('{{ on|date("Y-m-d") }}', on=datetime.date(2026, 3, 9)) == "2026-03-09"
     assert date(None) == "" and date("") == ""
