@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.http import Http404
 
 from ..common import compiled
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
@@ -23,6 +24,7 @@ from ..patients.models import (
     WorklistCount,
     worklist_order,
 )
+from ..patients.selectors import patient_key
 from .handoffs.models import ReadyMark
 from .handoffs.selectors import with_handoff_state
 from .models import Disposition, ReviewRequest, SignOff
@@ -373,3 +375,45 @@ def queue_page(*, size: int) -> list[QueueRow]:
         shown.append(QueueRow(assessment=episode, stage_label=STAGE_LABELS.get(values["stage"], values["stage"]),
                               overall_label=OVERALL_LABELS.get(values["overall"], values["overall"]), **values))
     return shown
+
+
+#: What the checklist page reads with the patient, in one query: its episode and that episode's current
+#: checklist with its rule-set version and author, and of the checklist it re-evaluated (if any) only
+#: what the page links to (not its documents).
+_WITH_CHECKLIST = ("assessment__current_evaluation__ruleset", "assessment__current_evaluation__created_by",
+                   "assessment__current_evaluation__reevaluated_from")
+_NOT_READ = tuple(f"assessment__current_evaluation__reevaluated_from__{name}"
+                  for name in ("inputs", "checklist", "changes"))
+
+
+#: What the checklist page shows of the episode's open ready mark (at most one: a constraint).
+_OPEN_MARK = ("id", "stage", "marked_by_name", "marked_at")
+
+
+def _with_checklist(key):
+    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment")).order_by()
+    return (Patient.objects.select_related(*_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key)
+            .annotate(**{f"open_mark_{name}": Subquery(mark.values(name)[:1]) for name in _OPEN_MARK}))
+
+
+def patient_with_checklist(public_id):
+    """The checklist page's read: the patient (by its opaque identifier), the current checklist of its
+    episode (404 for an unknown patient or one not evaluated yet) and the episode's open ready mark
+    (or None), in one query built once per connection (compiled)."""
+    found = compiled.objects_for("patient with checklist", _with_checklist, patient_key(public_id))
+    if not found:
+        raise Http404("No such patient.")
+    patient = found[0]
+    evaluation = patient.assessment.current_evaluation
+    if evaluation is None:
+        raise Http404("Not evaluated yet.")
+    if evaluation.assessment_id == patient.assessment.pk:
+        evaluation.assessment = patient.assessment  # the episode it belongs to, read above
+    mark = None
+    if patient.open_mark_id is not None:
+        # The mark as the ORM makes it from a row, its other columns deferred (read if asked for).
+        read = {"assessment_id": patient.assessment.pk,
+                **{name: getattr(patient, f"open_mark_{name}") for name in _OPEN_MARK}}
+        names = [field.attname for field in ReadyMark._meta.concrete_fields if field.attname in read]
+        mark = ReadyMark.from_db(patient._state.db, names, [read[name] for name in names])  # in the fields' order
+    return patient, evaluation, mark

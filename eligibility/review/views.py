@@ -10,7 +10,7 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -27,8 +27,8 @@ from session_guard.restore import restored_entries, restores_entries
 from ..common import compiled
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
-from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Evaluation, Patient
-from ..patients.selectors import active_patient, patient_key
+from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Evaluation
+from ..patients.selectors import active_patient
 from ..rules import checklist_items
 from . import services as review
 from . import worklist_html
@@ -42,13 +42,12 @@ from .forms import (
     SignOffForm,
     worklist_query,
 )
-from .handoffs.models import ReadyMark
 from .handoffs.presenters import LOOK_UP, checklist_handoff_context
 from .handoffs.selectors import open_questions
 from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model
-from .selectors import queue_page, worklist_page
+from .selectors import patient_with_checklist, queue_page, worklist_page
 from .week import with_expiries
 
 PAGE_SIZE = 25
@@ -187,52 +186,11 @@ def _current_evaluation(patient) -> Evaluation:
     return found[0]
 
 
-#: What the checklist page reads with the patient, in one query: its episode and that episode's current
-#: checklist with its rule-set version and author, and of the checklist it re-evaluated (if any) only
-#: what the page links to (not its documents).
-_WITH_CHECKLIST = ("assessment__current_evaluation__ruleset", "assessment__current_evaluation__created_by",
-                   "assessment__current_evaluation__reevaluated_from")
-_NOT_READ = tuple(f"assessment__current_evaluation__reevaluated_from__{name}"
-                  for name in ("inputs", "checklist", "changes"))
-
-
-#: What the checklist page shows of the episode's open ready mark (at most one: a constraint).
-_OPEN_MARK = ("id", "stage", "marked_by_name", "marked_at")
-
-
-def _with_checklist(key):
-    mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment")).order_by()
-    return (Patient.objects.select_related(*_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key)
-            .annotate(**{f"open_mark_{name}": Subquery(mark.values(name)[:1]) for name in _OPEN_MARK}))
-
-
-def _patient_with_checklist(public_id):
-    """The patient and the current checklist of its episode (404 if there is none yet), and the
-    episode's open ready mark (or None), one query."""
-    found = compiled.objects_for("patient with checklist", _with_checklist, patient_key(public_id))
-    if not found:
-        raise Http404("No such patient.")
-    patient = found[0]
-    evaluation = patient.assessment.current_evaluation
-    if evaluation is None:
-        raise Http404("Not evaluated yet.")
-    if evaluation.assessment_id == patient.assessment.pk:
-        evaluation.assessment = patient.assessment  # the episode it belongs to, read above
-    mark = None
-    if patient.open_mark_id is not None:
-        # The mark as the ORM makes it from a row, its other columns deferred (read if asked for).
-        read = {"assessment_id": patient.assessment.pk,
-                **{name: getattr(patient, f"open_mark_{name}") for name in _OPEN_MARK}}
-        names = [field.attname for field in ReadyMark._meta.concrete_fields if field.attname in read]
-        mark = ReadyMark.from_db(patient._state.db, names, [read[name] for name in names])  # in the fields' order
-    return patient, evaluation, mark
-
-
 @permission_required("eligibility.view_evaluation", raise_exception=True)
 @require_safe
 def checklist(request, public_id):
     """The current checklist of a patient."""
-    patient, evaluation, mark = _patient_with_checklist(public_id)
+    patient, evaluation, mark = patient_with_checklist(public_id)
     return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True,
                                                                         open_mark=mark))
 

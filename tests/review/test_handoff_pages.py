@@ -207,14 +207,14 @@ def test_the_checklist_reads_the_open_mark_with_the_patient(client, patient, coo
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from eligibility.review.views import _patient_with_checklist
+    from eligibility.review.selectors import patient_with_checklist
 
     handoffs.ready_mark(assessment=patient.assessment, by=coordinator)
     handoffs.ready_mark_withdraw(assessment=Assessment.objects.get(pk=patient.assessment.pk), by=coordinator)
     client.force_login(coordinator)
     url = reverse("checklist", args=[patient.public_id])
     assert "Not marked ready for review" in element(client.get(url).content, cls="ready-state").text
-    assert _patient_with_checklist(patient.public_id)[2] is None
+    assert patient_with_checklist(patient.public_id)[2] is None
 
     later = UserFactory(role="Coordinator", first_name="Dana", last_name="Wu")
     handoffs.ready_mark(assessment=Assessment.objects.get(pk=patient.assessment.pk), by=later)
@@ -222,7 +222,7 @@ def test_the_checklist_reads_the_open_mark_with_the_patient(client, patient, coo
         page = client.get(url).content
     assert "Screening marked by Dana Wu on" in element(page, cls="ready-state").text
     assert not [query for query in queries if query["sql"].startswith('SELECT "eligibility_readymark"')]
-    mark, stored = _patient_with_checklist(patient.public_id)[2], ReadyMark.objects.get(cleared_at__isnull=True)
+    mark, stored = patient_with_checklist(patient.public_id)[2], ReadyMark.objects.get(cleared_at__isnull=True)
     assert (mark.pk, mark.assessment_id, mark.stage, mark.marked_by_name, mark.marked_at) == (
         stored.pk, stored.assessment_id, stored.stage, stored.marked_by_name, stored.marked_at)
     assert mark.public_id == stored.public_id and mark.marked_by == later  # deferred: read when asked for
