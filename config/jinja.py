@@ -6,7 +6,7 @@ not import one above it).
 
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
 ``day_number``, ``with_day`` (as the Django libraries), ``date(format)``,
-``pluralize``, ``or_zero``, ``linebreaksbr``, ``group_names`` (a user's roles, read with their
+``pluralize``, ``linebreaksbr``, ``group_names`` (a user's roles, read with their
 permissions: ``accounts.backends``). Globals: ``url``, ``static``,
 ``programme_time_zone``, ``week_roles`` (the roles the "this week" page is for), ``crispy``,
 ``patient_handoffs(patient, user)`` (the patient page's hand-off, from the review package),
@@ -19,7 +19,7 @@ from django.template.defaultfilters import linebreaksbr, pluralize
 
 from accounts.backends import group_names
 from eligibility.common.display import diagnoses_text, generic_name
-from eligibility.common.jinja import crispy, date, or_zero, programme_time_zone, static, url
+from eligibility.common.jinja import crispy, date, programme_time_zone, static, url
 from eligibility.common.people import display_name
 from eligibility.common.templatetags import WEEK_ROLES
 from eligibility.common.text import FREE_TEXT_MAX
@@ -37,7 +37,7 @@ def environment(**options) -> Environment:
         "display_name": display_name, "unit": unit_text, "diagnoses": diagnoses_text, "number": plain,
         "generic_name": generic_name, "measure": measure,
         "day_number": day_number, "with_day": with_day, "date": date, "pluralize": pluralize,
-        "or_zero": or_zero, "linebreaksbr": linebreaksbr, "group_names": group_names,
+        "linebreaksbr": linebreaksbr, "group_names": group_names,
     })
     env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
                         "week_roles": WEEK_ROLES,

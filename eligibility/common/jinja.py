@@ -6,7 +6,7 @@ and globals, so that a page reads the same in either engine. The environment its
 Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``, ``measure``,
 ``day_number``, ``with_day`` (as the Django libraries), ``date(format)`` (as
 Django's ``date`` filter: an aware date-time in the programme's time zone first; ``""`` for
-``None``), ``pluralize`` (Django's), ``or_zero`` (``0`` for ``None``/empty, as ``|default:"0"``),
+``None``), ``pluralize`` (Django's),
 ``linebreaksbr`` (Django's: escaped, line breaks as ``<br>``).
 Globals: ``url(name, *args)`` (``reverse``), ``static(path)`` (the static file's URL, hashed in
 production), ``programme_time_zone()``, ``crispy(form)`` (``{% crispy form %}`` of a form whose
@@ -50,11 +50,6 @@ def date(value, format_string: str = "Y-m-d") -> str:
     if format_string == "Y-m-d" and isinstance(value, datetime.date):
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     return dateformat.format(value, format_string)
-
-
-def or_zero(value):
-    """``0`` for a missing count (``|default:"0"`` of the Django templates)."""
-    return value if value not in (None, "") else 0
 
 
 @lru_cache(maxsize=4096)

@@ -337,8 +337,7 @@ class QueueEpisode:
     def __init__(self, number: int, kind: str, patient: SimpleNamespace):
         self.number, self.kind, self.patient = number, kind, patient
 
-    def get_kind_display(self) -> str:
-        return Assessment.Kind(self.kind).label
+    get_kind_display = WorklistEpisode.get_kind_display  # the kind in words, as the worklist's rows
 
 
 class QueueRow(SimpleNamespace):

@@ -10,7 +10,7 @@ import pytest
 from django.template import Context, Template, engines
 from django.test import RequestFactory, override_settings
 
-from eligibility.common.jinja import date, or_zero, url
+from eligibility.common.jinja import date, url
 from tests.factories import UserFactory
 
 
@@ -60,10 +60,6 @@ def test_date_of_a_plain_date_and_of_nothing():
     assert render('{{ on|date("Y-m-d") }}', on=datetime.date(2026, 3, 9)) == "2026-03-09"
     assert date(None) == "" and date("") == ""
     assert date(datetime.datetime(2026, 3, 9, 8, 5, tzinfo=ZoneInfo("Europe/London")), "H:i") == "08:05"
-
-
-def test_or_zero_only_for_missing_counts():
-    assert [or_zero(value) for value in (None, "", 0, 3)] == [0, 0, 0, 3]
 
 
 def test_url_with_arguments_and_without():
