@@ -10,14 +10,16 @@ Superusers, inactive and anonymous users are ``ModelBackend``'s.
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 
 _GROUPS_ATTRIBUTE = "_group_names_cache"
 
 
+@cache
 def _sql() -> str:
     permission, content_type, group = Permission._meta.db_table, ContentType._meta.db_table, Group._meta.db_table
     own = User.user_permissions.through._meta.db_table
@@ -34,9 +36,11 @@ def _sql() -> str:
 
 
 def _load(user) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(), [user.pk] * 3)
-        found = cursor.fetchall()
+    # Every page but the sign-in ones asks it: run as a statement PostgreSQL prepares (planned once a
+    # connection, not on every request: 0.6 ms of its 0.8, EXPLAIN ANALYZE) with the hot pages' own.
+    from eligibility.common.compiled import fetch
+
+    found = fetch(_sql(), [user.pk] * 3)
     user._perm_cache = {f"{app_label}.{codename}" for kind, app_label, codename in found if kind == "p"}
     setattr(user, _GROUPS_ATTRIBUTE, tuple(sorted(name for kind, name, _ in found if kind == "g")))
 

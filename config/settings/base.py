@@ -202,6 +202,7 @@ TEMPLATES = [
             "environment": "config.jinja.environment",
             "context_processors": [
                 "eligibility.common.jinja.csrf_once",
+                "eligibility.common.jinja.url_once",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "session_guard.context_processors.session_idle",

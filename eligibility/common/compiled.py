@@ -125,7 +125,15 @@ def _compiled(key: Hashable, build: Callable[[], QuerySet], using: str,
 def _fetch(compiled: _Compiled, using: str, params: Sequence[object] | None = None) -> list:
     """Run ``compiled``'s SQL and fetch its rows (as the database driver gives them); ``params``:
     those of :func:`rows_for` and :func:`objects_for` (with their values in place), bound on the
-    server on PostgreSQL (a constant query's are in its SQL there).
+    server on PostgreSQL (a constant query's are in its SQL there): see :func:`fetch`."""
+    return fetch(compiled.sql, compiled.params if params is None else params, using=using)
+
+
+def fetch(sql: str, params: Sequence[object] = (), *, using: str = "default") -> list:
+    """The rows (tuples, as the database driver gives them) of a read statement: ``sql`` with ``%s``
+    placeholders, whose text is the same on every run (names from the models' meta, never a value),
+    ``params`` its values. For the compiled queries above and for hand-written hot ones (a user's
+    permissions, on every page).
 
     PostgreSQL: through a psycopg cursor of the kind that can prepare statements (Django's own bind
     parameters in Python and cannot), made and wrapped as Django makes and wraps its cursors (the
@@ -136,20 +144,23 @@ def _fetch(compiled: _Compiled, using: str, params: Sequence[object] | None = No
     again five runs later). A statement prepared before a migration changed a column it reads fails
     ("cached plan must not change result type"): outside a transaction, the connection's prepared
     statements are dropped and it runs once more. Behind a pooler that cannot keep prepared
-    statements, ``prepare_threshold`` None (settings) turns them off."""
+    statements, ``prepare_threshold`` None (settings) turns them off. Other databases: Django's cursor."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params if params is None else params)
+            cursor.execute(sql, params)
             return cursor.fetchall()
+    # No values: the SQL run as written (a compiled constant query's, its constants in it, may hold a
+    # "%" of a pattern), not read for placeholders.
+    params = params or None
     try:
-        return _fetch_prepared(connection, compiled.sql, params)
+        return _fetch_prepared(connection, sql, params)
     except NotSupportedError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "0A000" or connection.in_atomic_block:
             raise
         with connection.cursor() as cursor:
             cursor.execute("DEALLOCATE ALL")  # psycopg forgets what it had prepared too
-        return _fetch_prepared(connection, compiled.sql, params)
+        return _fetch_prepared(connection, sql, params)
 
 
 def _fetch_prepared(connection, sql: str, params: Sequence[object] | None = None) -> list:

@@ -51,6 +51,19 @@ def test_permissions_and_roles_in_one_query_a_request():
     assert len(queries) == 1
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
+def test_postgresql_prepares_the_permissions_query_asked_on_every_page():
+    """Planned once a connection, not on every page: the server prepares it on its fifth run."""
+    user = UserFactory(role="Physician")
+    for _ in range(6):
+        assert _fresh(user).has_perm("eligibility.add_signoff")
+        assert not _fresh(user).has_perm("accounts.manage_users")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%FROM auth_permission p INNER JOIN django_content_type ct%"])
+        assert cursor.fetchone()[0] == 1
+
+
 def test_roles_read_first_bring_the_permissions_with_them():
     user = _fresh(UserFactory(role="Coordinator"))
     with CaptureQueriesContext(connection) as queries:

@@ -163,6 +163,34 @@ def test_postgresql_prepares_a_compiled_query_run_five_times_on_the_connection()
         assert cursor.fetchone()[0] == 1
 
 
+def test_fetch_runs_a_hand_written_statement_with_its_values_as_any_query():
+    Group.objects.create(name="Compiled fetched")
+    Group.objects.create(name="Compiled other")
+    sql = f"SELECT name FROM {Group._meta.db_table} WHERE name = %s"  # noqa: S608
+    with CaptureQueriesContext(connection) as queries:
+        assert compiled.fetch(sql, ["Compiled fetched"]) == [("Compiled fetched",)]
+        assert compiled.fetch(sql, ["Compiled other"]) == [("Compiled other",)]
+        assert compiled.fetch(sql, ["Compiled none"]) == []
+    assert len(queries) == 3  # counted and logged as any query
+
+
+def test_fetch_without_values_runs_the_sql_as_written_a_percent_sign_included():
+    Group.objects.create(name="Compiled 100%")
+    table = Group._meta.db_table
+    assert compiled.fetch(f"SELECT name FROM {table} WHERE name LIKE 'Compiled 100%'") == [("Compiled 100%",)]  # noqa: S608
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
+def test_postgresql_prepares_a_fetched_statement_run_five_times_on_the_connection():
+    sql = f"SELECT name FROM {Group._meta.db_table} WHERE name = %s ORDER BY id"  # noqa: S608
+    for run in range(6):
+        compiled.fetch(sql, [f"Compiled {run}"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       [f"SELECT name FROM {Group._meta.db_table} WHERE name = $1 ORDER BY id"])  # noqa: S608
+        assert cursor.fetchone()[0] == 1
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's (runs in CI)")
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_prepared_before_a_migration_changed_its_column_runs_again():

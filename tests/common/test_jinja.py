@@ -4,11 +4,13 @@ both engines share is one page."""
 from __future__ import annotations
 
 import datetime
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.template import Context, Template, engines
 from django.test import RequestFactory, override_settings
+from django.test.utils import override_script_prefix
 
 from eligibility.common.jinja import date, url
 from tests.factories import UserFactory
@@ -67,6 +69,30 @@ def test_url_with_arguments_and_without():
     first = url("checklist", "2b6c1c1e-0000-4000-8000-000000000001")
     assert first == "/patients/2b6c1c1e-0000-4000-8000-000000000001/checklist/"
     assert url("checklist", "2b6c1c1e-0000-4000-8000-000000000002") != first
+
+
+def test_url_of_a_key_and_of_its_text_is_the_same_link():
+    key = uuid.UUID("2b6c1c1e-0000-4000-8000-000000000003")
+    assert url("checklist", key) == url("checklist", str(key)) == f"/patients/{key}/checklist/"
+
+
+@pytest.mark.django_db
+def test_a_jinja_pages_links_follow_the_script_prefix_it_is_served_under(client):
+    """Served under a path (a proxy's SCRIPT_NAME), a page's links and its layout's carry it; the
+    same page served at the root right after does not (the prefix is part of what is kept)."""
+    from tests.factories import PatientFactory
+
+    coordinator = UserFactory(role="Coordinator")
+    patient = PatientFactory(by=coordinator)
+    client.force_login(coordinator)
+    link = f"/patients/{patient.public_id}/"
+    with override_script_prefix("/cart/"):  # as the WSGI handler sets it from SCRIPT_NAME
+        under = client.get("/").content.decode()
+    at_root = client.get("/").content.decode()
+    assert f'href="/cart{link}"' in under and f'href="{link}"' not in under
+    assert 'href="/cart/this-week/"' in under  # the layout's menu (a template of its own)
+    assert f'href="{link}"' in at_root and f'href="/cart{link}"' not in at_root
+    assert 'href="/this-week/"' in at_root
 
 
 @pytest.mark.django_db

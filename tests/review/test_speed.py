@@ -164,6 +164,17 @@ def test_the_worklist_count_is_the_number_of_rows(coordinator, physician, criter
     assert worklist_count(**criteria) == len(list(worklist_patients(**criteria)))
 
 
+def test_the_worklist_count_of_an_empty_programme_is_zero_then_counts_the_first_patient(coordinator):
+    """The kept counts' sum: one row even of an empty table (0, not no answer); the same statement,
+    built once, then counts the patient added."""
+    assert (worklist_count(), worklist_count(stage="screening"), worklist_count(result="deferred")) == (0, 0, 0)
+    PatientFactory(by=coordinator, study_id="SPEED-ONE")
+    with CaptureQueriesContext(connection) as queries:
+        assert worklist_count() == 1
+    assert len(queries) == 1
+    assert worklist_count(stage="screening") == 1 and worklist_count(stage="pre_infusion") == 0
+
+
 def test_the_worklist_reads_only_what_its_rows_show_and_nothing_row_by_row(client, coordinator, physician):
     """The page's query reads no column its rows never show (not a password hash, not the kept sort
     columns), and a row showing more (a closed episode, a stage marked ready) reads nothing more."""
