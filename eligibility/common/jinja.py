@@ -15,8 +15,9 @@ hand-off), ``free_text_max``, ``free_text_help`` (the free-text limit as a numbe
 as ``{% free_text_max %}`` and ``{% free_text_help %}``). Django's backend adds ``request``,
 ``csrf_input`` and ``csrf_token``; the context processors of settings.TEMPLATES add ``user``,
 ``perms``, ``messages`` and ``session_idle`` (and ``csrf_once``: ``csrf_input`` worked out once a
-page; ``url_once``: ``url`` with the page's script prefix). Auto-escaping is on (as in Django templates): mark pre-rendered HTML with ``markupsafe.Markup``
-(or Django's ``mark_safe``, which Jinja2 honours through ``__html__``)."""
+page; ``url_once``: ``url`` with the page's script prefix looked up once). Auto-escaping is on (as
+in Django templates): mark pre-rendered HTML with ``markupsafe.Markup`` (or Django's ``mark_safe``,
+which Jinja2 honours through ``__html__``)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from ..rules import (
 )
 from ..rulesets.selectors import engine_for
 from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
+from .found import may_have
 from .services import NEEDS_DISPOSITION, is_decided
 
 
@@ -35,6 +36,8 @@ def evaluation_dispositions(evaluation) -> list:
     prefetched = getattr(evaluation, "_prefetched_objects_cache", {}).get("dispositions")
     if prefetched is not None:
         return list(prefetched)
+    if not may_have(evaluation, "dispositions"):
+        return []  # the page's first query found none
     from .models import Disposition
 
     # By code: the model's order (its evaluation's date first) is the same for one evaluation's, and

@@ -25,7 +25,8 @@ from ..patients.models import (
     worklist_order,
 )
 from ..patients.selectors import patient_key
-from .handoffs.models import ReadyMark
+from .found import PARTS, note_found
+from .handoffs.models import Note, Question, ReadyMark
 from .handoffs.selectors import with_handoff_state
 from .models import Disposition, ReviewRequest, SignOff
 
@@ -187,19 +188,32 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
     sign-off lookups, which the database would otherwise compute for every patient before sorting
     them), then those patients with everything the rows show, in the same order. ``count``: their
     number if known (:func:`worklist_count`). Without a search the query's SQL is built once per
-    connection for each filter, sort and page (``common.compiled``): the same on every request."""
+    connection for each filter, sort and page (``common.compiled``): the same on every request, and
+    a page that exists (the first, or one with rows) brings their number with it (the kept counts
+    summed in the same statement, so as of the same instant as its rows): one statement, not two."""
+    asked = _page_number(number)
+    if count is None and not search and asked is not None and _valid_filters(result, stage):
+        # The page asked for, its rows with their number; past the last page (no row), as below.
+        offset = (asked - 1) * per_page
+        names, rows = compiled.rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
+                                    lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
+                                    .annotate(**_kept_count_columns(result, stage))
+                                    .values(*_ROW_VALUES, "listed_total", "listed_count_rows"))
+        if rows or asked == 1:
+            found = [dict(zip(names, row, strict=True)) for row in rows]
+            total = found[0]["listed_total"] if found else 0
+            if found and found[0]["listed_count_rows"] > COUNT_ROWS_KEPT:
+                worklist_counts_compact()
+            page = Paginator(range(total), per_page).page(asked)
+            page.object_list = [_worklist_row(row) for row in found]
+            return page
     paginator = Paginator(range(worklist_count(result=result, stage=stage, search=search) if count is None else count),
                           per_page)
     page = paginator.get_page(number)  # which page, and its place: the rows are read below
     offset = (page.number - 1) * per_page
 
-    def build():
-        patients = with_handoff_state(worklist_patients(result=result, stage=stage, search=search, sort=sort,
-                                                        direction=direction))
-        return patients.filter(pk__in=patients.values_list("pk", flat=True)[offset:offset + per_page])
-
     def values():
-        return build().values(*_ROW_VALUES)
+        return _page_query(result, stage, search, sort, direction, offset, per_page).values(*_ROW_VALUES)
 
     if search:
         found = [_worklist_row(row) for row in values()]
@@ -208,6 +222,32 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
         found = [_worklist_row(dict(zip(names, row, strict=True))) for row in rows]
     page.object_list = found
     return page
+
+
+def _page_number(number) -> int | None:
+    """The page asked for as ``Paginator.get_page`` reads it: none or not a whole number, the first;
+    below 1, None (the last: the paginator needs the count first)."""
+    try:
+        asked = int(number)
+    except (TypeError, ValueError):
+        return 1
+    return asked if asked >= 1 else None
+
+
+def _valid_filters(result: str, stage: str) -> bool:
+    return (not result or result in _RESULT_RANKS) and (not stage or stage in _STAGE_RANKS)
+
+
+def _page_query(result, stage, search, sort, direction, offset, per_page):
+    patients = with_handoff_state(worklist_patients(result=result, stage=stage, search=search, sort=sort,
+                                                    direction=direction))
+    return patients.filter(pk__in=patients.values_list("pk", flat=True)[offset:offset + per_page])
+
+
+def _kept_count_columns(result: str, stage: str) -> dict:
+    """:func:`_kept_count` as two columns of another query (subqueries run once a statement)."""
+    kept = _kept_count(result, stage)
+    return {"listed_total": Subquery(kept.values("total")), "listed_count_rows": Subquery(kept.values("rows"))}
 
 
 class WorklistUser:
@@ -397,16 +437,40 @@ _NOT_READ = tuple(f"assessment__current_evaluation__reevaluated_from__{name}"
 _OPEN_MARK = ("id", "stage", "marked_by_name", "marked_at")
 
 
+def _parts_found():
+    """For each part of the checklist page (``found.PARTS``), whether the current checklist has rows
+    of it: the conditions of the page's own reads, or looser ones (a part is skipped only if these
+    find nothing)."""
+    checklist = OuterRef("assessment__current_evaluation_id")
+    episode = OuterRef("assessment__current_evaluation__assessment_id")  # the checklist's own episode
+    parts = {
+        "dispositions": Disposition.objects.filter(evaluation_id=checklist),
+        "signoffs": SignOff.objects.filter(evaluation_id=checklist),
+        "review_requests": ReviewRequest.objects.filter(evaluation_id=checklist),
+        # Looser than the page's (the checklist just before, voided since this one was made): any
+        # voided signature on an earlier checklist of the episode.
+        "replaced_signoffs": SignOff.objects.filter(evaluation__assessment_id=episode, evaluation_id__lt=checklist,
+                                                    voided_at__isnull=False),
+        "questions": Question.objects.filter(assessment_id=episode),
+        "item_notes": Note.objects.filter(patient__episodes=episode).exclude(code=""),
+    }
+    if tuple(parts) != PARTS:
+        raise RuntimeError("review.found.PARTS and the checklist page's parts differ")
+    return {f"found_{name}": Exists(rows) for name, rows in parts.items()}
+
+
 def _with_checklist(key):
     mark = ReadyMark.objects.open().filter(assessment=OuterRef("assessment")).order_by()
     return (Patient.objects.select_related(*_WITH_CHECKLIST).defer(*_NOT_READ).filter(public_id=key)
-            .annotate(**{f"open_mark_{name}": Subquery(mark.values(name)[:1]) for name in _OPEN_MARK}))
+            .annotate(**{f"open_mark_{name}": Subquery(mark.values(name)[:1]) for name in _OPEN_MARK},
+                      **_parts_found()))
 
 
 def patient_with_checklist(public_id):
     """The checklist page's read: the patient (by its opaque identifier), the current checklist of its
     episode (404 for an unknown patient or one not evaluated yet) and the episode's open ready mark
-    (or None), in one query built once per connection (compiled)."""
+    (or None), in one query built once per connection (compiled); with it, which of the page's other
+    parts the checklist has rows of (``found``: the others are not read)."""
     found = compiled.objects_for("patient with checklist", _with_checklist, patient_key(public_id))
     if not found:
         raise Http404("No such patient.")
@@ -416,6 +480,7 @@ def patient_with_checklist(public_id):
         raise Http404("Not evaluated yet.")
     if evaluation.assessment_id == patient.assessment.pk:
         evaluation.assessment = patient.assessment  # the episode it belongs to, read above
+    note_found(evaluation, (name for name in PARTS if getattr(patient, f"found_{name}")))
     mark = None
     if patient.open_mark_id is not None:
         # The mark as the ORM makes it from a row, its other columns deferred (read if asked for).

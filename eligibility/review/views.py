@@ -42,6 +42,7 @@ from .forms import (
     SignOffForm,
     worklist_query,
 )
+from .found import may_have
 from .handoffs.presenters import LOOK_UP, checklist_handoff_context
 from .handoffs.selectors import open_questions
 from .models import ReviewRequest, SignOff
@@ -97,13 +98,15 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     ``open_mark``: the episode's open ready mark if read with the patient (else looked up)."""
     view = checklist_view_model(evaluation)
     # Queries built once per connection (compiled): each checklist page asks them.
+    # Each skipped if the page's first query found none of it (``found``).
     signoffs = compiled.objects_for("checklist signatures", lambda pk: SignOff.objects.filter(evaluation_id=pk),
-                                    evaluation.pk)
+                                    evaluation.pk) if may_have(evaluation, "signoffs") else []
     for signoff in signoffs:
         signoff.evaluation = evaluation  # as the related manager would have set it
     standing = next((s for s in signoffs if not s.is_void), None)
     requests = compiled.objects_for("checklist review requests", lambda pk: ReviewRequest.objects.filter(
-        evaluation_id=pk).select_related("ruleset")[:20], evaluation.pk)
+        evaluation_id=pk).select_related("ruleset")[:20], evaluation.pk) if may_have(
+        evaluation, "review_requests") else []
     episode = evaluation.assessment
     closed = episode.is_closed  # a closed episode's checklists are read-only: no decision, sign or review forms
     context = {"patient": patient, "evaluation": evaluation, "view": view, "current": current,
@@ -114,7 +117,7 @@ def _checklist_context(request, patient, evaluation, current: bool, *, item_form
     # The signatures of the checklist this one replaced that its replacement voided (they belong to
     # the previous checklist, and are shown as such), with that checklist: one query.
     replaced = compiled.objects_for("replaced signatures", _replaced_signatures, evaluation.assessment_id,
-                                    evaluation.pk)
+                                    evaluation.pk) if may_have(evaluation, "replaced_signoffs") else []
     if replaced:
         context["previous"] = replaced[0].evaluation
         context["replaced_signoffs"] = replaced

@@ -130,6 +130,34 @@ def test_the_checklist_makes_the_same_queries_with_more_decisions_questions_and_
     assert _queries(client, url) == with_one
 
 
+def test_a_checklist_with_nothing_beside_it_reads_only_what_it_has_then_each_part_it_gains(
+        client, gaps, physician, coordinator):
+    """Its first query finds no decision, question or item note (``review.found``): none is read.
+    Each one added is read (one more statement) and shown, the first of its kind included."""
+    patient, evaluation = gaps
+    code = _item_codes(evaluation)[0]
+    client.force_login(physician)
+    url = reverse("checklist", args=[patient.public_id])
+    client.get(url)
+    bare = _queries(client, url)
+
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    page = client.get(url).content.decode()
+    assert "Acknowledged" in page
+    assert _queries(client, url) == bare + 1
+
+    handoffs.question_ask(evaluation=evaluation, code=code, text="About the first item?", by=physician)
+    assert "About the first item?" in client.get(url).content.decode()
+    assert _queries(client, url) == bare + 3  # the questions, and their steps
+
+    handoffs.note_add(patient=patient, evaluation=evaluation, code=code, text="A note on the item", by=coordinator)
+    assert "A note on the item" in client.get(url).content.decode()
+    assert _queries(client, url) == bare + 4
+
+    handoffs.note_add(patient=patient, text="A note on the patient", by=coordinator)  # not on an item: not read here
+    assert _queries(client, url) == bare + 4
+
+
 def test_the_patient_page_makes_the_same_queries_with_more_notes_and_history(client, gaps, coordinator):
     patient, evaluation = gaps
     client.force_login(coordinator)

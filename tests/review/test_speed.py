@@ -175,6 +175,37 @@ def test_the_worklist_count_of_an_empty_programme_is_zero_then_counts_the_first_
     assert worklist_count(stage="screening") == 1 and worklist_count(stage="pre_infusion") == 0
 
 
+@pytest.mark.parametrize("criteria", [{}, {"result": "deferred"}, {"stage": "screening"}, {"stage": "pre_infusion"}])
+def test_a_worklist_page_brings_its_number_of_patients_in_its_one_statement(coordinator, physician, criteria):
+    """The page's rows and the number the caption and the pages show, in one statement, the same
+    number as counted apart; past the last page (no row) and below the first, the last page, as
+    the paginator gives it."""
+    from eligibility.review.selectors import worklist_page
+
+    _queued_patients(3, coordinator, physician)
+    counted = worklist_count(**criteria)
+    with CaptureQueriesContext(connection) as queries:
+        first = worklist_page(number="1", per_page=2, **criteria)
+    assert len(queries) == 1
+    assert first.paginator.count == counted and len(first.object_list) == min(counted, 2)
+    for asked in ("9", "0", "-1"):
+        page = worklist_page(number=asked, per_page=2, **criteria)
+        assert page.number == max(first.paginator.num_pages, 1)
+        assert page.paginator.count == counted
+    if counted > 2:
+        with CaptureQueriesContext(connection) as queries:
+            second = worklist_page(number="2", per_page=2, **criteria)
+        assert len(queries) == 1 and second.number == 2 and len(second.object_list) == counted - 2
+
+
+def test_the_first_worklist_page_of_an_empty_programme_says_none_in_one_statement():
+    from eligibility.review.selectors import worklist_page
+
+    with CaptureQueriesContext(connection) as queries:
+        page = worklist_page(number=None, per_page=25)
+    assert len(queries) == 1 and page.number == 1 and page.paginator.count == 0 and page.object_list == []
+
+
 def test_the_worklist_reads_only_what_its_rows_show_and_nothing_row_by_row(client, coordinator, physician):
     """The page's query reads no column its rows never show (not a password hash, not the kept sort
     columns), and a row showing more (a closed episode, a stage marked ready) reads nothing more."""

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 
 from ...common import compiled
 from ...patients.models import Assessment
+from ..found import may_have
 from .models import Note, Question, QuestionEntry, ReadyMark
 
 
@@ -66,10 +67,13 @@ def checklist_handoffs(evaluation, *, current: bool) -> dict:
 
     values = (evaluation.assessment_id,) if current else (evaluation.assessment_id, evaluation.pk)
     by_code: dict[str, dict[str, list]] = defaultdict(lambda: {"questions": [], "notes": []})
-    for question in compiled.objects_for(("checklist questions", current), questions, *values):
-        by_code[question.code]["questions"].append(question)
-    for note in compiled.objects_for(("checklist notes", current), notes, *values):
-        by_code[note.code]["notes"].append(note)
+    # Each skipped if the page's first query found none (``review.found``).
+    if may_have(evaluation, "questions"):
+        for question in compiled.objects_for(("checklist questions", current), questions, *values):
+            by_code[question.code]["questions"].append(question)
+    if may_have(evaluation, "item_notes"):
+        for note in compiled.objects_for(("checklist notes", current), notes, *values):
+            by_code[note.code]["notes"].append(note)
     return by_code
 
 
