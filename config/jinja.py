@@ -10,7 +10,8 @@ Filters: ``display_name``, ``unit``, ``diagnoses``, ``number``, ``generic_name``
 permissions: ``accounts.backends``). Globals: ``url``, ``static``,
 ``programme_time_zone``, ``week_roles`` (the roles the "this week" page is for), ``crispy``,
 ``patient_handoffs(patient, user)`` (the patient page's hand-off, from the review package),
-``free_text_max``, ``free_text_help``. See
+``free_text_max``, ``free_text_help``, ``queue_rows`` and ``worklist_rows`` (the worklist's tables'
+rows, from the review package). See
 ``eligibility.common.jinja`` for each."""
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.common.vocabulary import unit_text
 from eligibility.patients.templatetags import day_number, with_day
 from eligibility.review.handoffs.presenters import patient_handoffs
+from eligibility.review.worklist_rows import queue_rows, worklist_rows
 from eligibility.rules import measure, plain
 from jinja2 import Environment
 
@@ -42,5 +44,6 @@ def environment(**options) -> Environment:
     env.globals.update({"url": url, "static": static, "programme_time_zone": programme_time_zone,
                         "week_roles": WEEK_ROLES,
                         "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
-                        "free_text_help": f"At most {FREE_TEXT_MAX:,} characters."})
+                        "free_text_help": f"At most {FREE_TEXT_MAX:,} characters.",
+                        "queue_rows": queue_rows, "worklist_rows": worklist_rows})
     return env

@@ -54,21 +54,23 @@ def date(value, format_string: str = "Y-m-d") -> str:
 
 
 @lru_cache(maxsize=16384, typed=True)  # typed: 1 and True, 1 and "1" apart
-def _url(prefix: str, name: str, *args) -> str:
-    return reverse(name, args=args)  # under ``prefix``, the script prefix ``reverse`` reads itself
+def reversed_url(prefix: str, name: str, *args) -> str:
+    """``reverse(name, args=args)`` under script prefix ``prefix`` (the one ``reverse`` reads itself:
+    the caller's), kept per process."""
+    return reverse(name, args=args)
 
 
 def url(name: str, *args) -> str:
     """``{% url name arg ... %}``: reversed once per process for each name, arguments and script
     prefix (the URL configuration does not change while a process runs)."""
-    return _url(get_script_prefix(), name, *args)
+    return reversed_url(get_script_prefix(), name, *args)
 
 
 def url_once(request) -> dict:
     """Context processor of the Jinja2 pages: ``url`` with the request's script prefix looked up once
     a page, not at each link (a thread-and-task local: half of each of a worklist's 75 links' cost,
     timeit). Macros imported from another template use the global :func:`url`, the same links."""
-    return {"url": partial(_url, get_script_prefix())}
+    return {"url": partial(reversed_url, get_script_prefix())}
 
 
 @lru_cache(maxsize=256)
