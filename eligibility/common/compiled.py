@@ -126,10 +126,14 @@ def _fetch(compiled: _Compiled, using: str, params: Sequence[object] | None = No
     """Run ``compiled``'s SQL and fetch its rows (as the database driver gives them); ``params``:
     those of :func:`rows_for` and :func:`objects_for` (with their values in place), bound on the
     server on PostgreSQL (a constant query's are in its SQL there): see :func:`fetch`."""
-    return fetch(compiled.sql, compiled.params if params is None else params, using=using)
+    if params is None:
+        params = compiled.params
+        if not params and connections[using].vendor == "postgresql":
+            params = None  # a constant query: its constants written into its SQL, run as written
+    return fetch(compiled.sql, params, using=using)
 
 
-def fetch(sql: str, params: Sequence[object] = (), *, using: str = "default") -> list:
+def fetch(sql: str, params: Sequence[object] | None = None, *, using: str = "default") -> list:
     """The rows (tuples, as the database driver gives them) of a read statement: ``sql`` with ``%s``
     placeholders, whose text is the same on every run (names from the models' meta, never a value),
     ``params`` its values. For the compiled queries above and for hand-written hot ones (a user's
@@ -144,15 +148,14 @@ def fetch(sql: str, params: Sequence[object] = (), *, using: str = "default") ->
     again five runs later). A statement prepared before a migration changed a column it reads fails
     ("cached plan must not change result type"): outside a transaction, the connection's prepared
     statements are dropped and it runs once more. Behind a pooler that cannot keep prepared
-    statements, ``prepare_threshold`` None (settings) turns them off. Other databases: Django's cursor."""
+    statements, ``prepare_threshold`` None (settings) turns them off. Other databases: Django's cursor.
+    ``params`` None: the SQL is run as written (not read for placeholders); given, even empty, a
+    literal ``%`` in the SQL is written ``%%`` (as for Django's cursor)."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    # No values: the SQL run as written (a compiled constant query's, its constants in it, may hold a
-    # "%" of a pattern), not read for placeholders.
-    params = params or None
     try:
         return _fetch_prepared(connection, sql, params)
     except NotSupportedError as exc:

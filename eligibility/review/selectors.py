@@ -192,16 +192,19 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
     a page that exists (the first, or one with rows) brings their number with it (the kept counts
     summed in the same statement, so as of the same instant as its rows): one statement, not two."""
     asked = _page_number(number)
-    if count is None and not search and asked is not None and _valid_filters(result, stage):
+    if count is None and not search and asked is not None and asked <= PAGE_ASKED_MAX and _valid_filters(
+            result, stage):
         # The page asked for, its rows with their number; past the last page (no row), as below.
         offset = (asked - 1) * per_page
         names, rows = compiled.rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
                                     lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
                                     .annotate(**_kept_count_columns(result, stage))
                                     .values(*_ROW_VALUES, "listed_total", "listed_count_rows"))
-        if rows or asked == 1:
-            found = [dict(zip(names, row, strict=True)) for row in rows]
-            total = found[0]["listed_total"] if found else 0
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        total = found[0]["listed_total"] if found else 0
+        # Rows and their number agree (one statement), unless the kept counts were wrong: then, and
+        # past the last page, the number is counted first, as below.
+        if (found and total > offset) or (not found and asked == 1):
             if found and found[0]["listed_count_rows"] > COUNT_ROWS_KEPT:
                 worklist_counts_compact()
             page = Paginator(range(total), per_page).page(asked)
@@ -222,6 +225,11 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
         found = [_worklist_row(dict(zip(names, row, strict=True))) for row in rows]
     page.object_list = found
     return page
+
+
+#: Past this page number the worklist counts first (the paginator then gives the last page): an
+#: offset beyond the database's integers would be an error, not a page.
+PAGE_ASKED_MAX = 100_000
 
 
 def _page_number(number) -> int | None:

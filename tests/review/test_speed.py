@@ -198,6 +198,30 @@ def test_a_worklist_page_brings_its_number_of_patients_in_its_one_statement(coor
         assert len(queries) == 1 and second.number == 2 and len(second.object_list) == counted - 2
 
 
+@pytest.mark.parametrize("asked", ["99999999999999999999", "100001", "100000"])
+def test_a_worklist_page_number_beyond_any_page_gives_the_last_page_not_an_error(coordinator, physician, asked):
+    """An offset past the database's integers was an error; the last page, as the paginator gives it."""
+    from eligibility.review.selectors import worklist_page
+
+    _queued_patients(3, coordinator, physician)
+    page = worklist_page(number=asked, per_page=2)
+    assert page.number == 2 and len(page.object_list) == 1
+    assert page.paginator.count == worklist_count()
+
+
+def test_a_page_whose_kept_count_is_wrong_is_counted_again_not_an_error(coordinator, physician):
+    """Rows past the number the kept counts give (counts gone wrong): the page is counted the usual
+    way (the paginator's last page), not an empty-page error."""
+    from eligibility.models import WorklistCount
+    from eligibility.review.selectors import worklist_page
+
+    _queued_patients(3, coordinator, physician)
+    WorklistCount.objects.create(evaluated=0, result=0, stage=0, delta=-2)  # the counts say 1; the rows are 3
+    assert worklist_count() == 1
+    page = worklist_page(number="2", per_page=1)
+    assert page.number == 1 and page.paginator.count == 1 and len(page.object_list) == 1
+
+
 def test_the_first_worklist_page_of_an_empty_programme_says_none_in_one_statement():
     from eligibility.review.selectors import worklist_page
 
