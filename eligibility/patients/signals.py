@@ -71,3 +71,18 @@ def write_refusal(assessment) -> str | None:
         if message:
             return message
     return None
+
+
+#: Parts of the patient page that other packages read (hand-offs, the signature), by name: a function
+#: (episode, patient, checklist) -> QuerySet of the part's rows, its arguments references to the page's
+#: patient row (``OuterRef``). The page's first query asks whether each has rows (``EXISTS``); a part
+#: with none is not read (``selectors.page_part_may_have``). The conditions: the read's own, or looser.
+PAGE_PARTS: dict[str, Callable] = {}
+
+
+def page_part(name: str) -> Callable:
+    """Register a part of the patient page (a decorator; see ``PAGE_PARTS``)."""
+    def register(function: Callable) -> Callable:
+        PAGE_PARTS[name] = function
+        return function
+    return register

@@ -35,7 +35,7 @@ from .forms import (
 from .keydates import KeyDatesForm
 from .models import UNSHOWN_EVALUATION_FIELDS, Assessment, Evaluation, Patient
 from .presenters import assessment_changed_since, history_rows
-from .selectors import active_patient, patient_or_404
+from .selectors import active_patient, patient_for_page, patient_or_404
 from .signals import save_notices, write_refusal
 
 
@@ -127,7 +127,7 @@ def patient_detail(request, public_id):
     # The episode with who last updated it (the page names them), and the episode's patient this
     # one (the history reads it): no query for either.
     # Its queries built once per connection (compiled), run with this patient's keys.
-    patient = patient_or_404(public_id, "assessment__updated_by")
+    patient = patient_for_page(public_id, "assessment__updated_by")  # with which hand-off parts have rows
     assessment = patient.assessment
     assessment.patient = patient
     # The page lists checklists by time, result, stage and rule set: not their stored items and inputs

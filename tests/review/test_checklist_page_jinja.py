@@ -158,8 +158,32 @@ def test_a_checklist_with_nothing_beside_it_reads_only_what_it_has_then_each_par
     assert _queries(client, url) == bare + 4
 
 
+def test_a_patient_page_reads_only_the_hand_off_parts_it_has_then_each_it_gains(client, gaps, coordinator,
+                                                                              physician):
+    """Its first query finds no ready mark, note, question or signature (``PAGE_PARTS``): none is
+    read. Each one added is read (one more statement) and shown."""
+    patient, evaluation = gaps
+    client.force_login(coordinator)
+    url = reverse("patient_detail", args=[patient.public_id])
+    client.get(url)
+    bare = _queries(client, url)
+
+    handoffs.note_add(patient=patient, text="Prefers mornings", by=coordinator)
+    assert "Prefers mornings" in client.get(url).content.decode()
+    assert _queries(client, url) == bare + 1
+
+    handoffs.ready_mark(assessment=Assessment.objects.get(pk=patient.assessment.pk), by=coordinator)
+    assert "marked by" in client.get(url).content.decode()
+    assert _queries(client, url) == bare + 2
+
+    handoffs.question_ask(evaluation=evaluation, code=_item_codes(evaluation)[0], text="Which lab?", by=physician)
+    assert "Which lab?" in client.get(url).content.decode()  # in the history
+    assert _queries(client, url) == bare + 3
+
+
 def test_the_patient_page_makes_the_same_queries_with_more_notes_and_history(client, gaps, coordinator):
     patient, evaluation = gaps
+    handoffs.note_add(patient=patient, text="First note", by=coordinator)  # notes read from here on
     client.force_login(coordinator)
     url = reverse("patient_detail", args=[patient.public_id])
     client.get(url)

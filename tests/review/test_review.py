@@ -314,6 +314,22 @@ def test_a_save_that_changes_nothing_keeps_the_signature(reviewed, physician, co
     assert Assessment.objects.get(patient=patient).current_evaluation == evaluation
 
 
+def test_the_patient_page_names_the_standing_signature_and_not_one_voided(reviewed, physician, coordinator, client):
+    """The page's first query finds the signature (its part is read); voided by a later edit, the
+    page says so no longer."""
+    patient, evaluation = reviewed
+    review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",
+                              reason_code="trial_protocol_allows", justification="Protocol 7.2 allows", by=physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    client.force_login(coordinator)
+    url = reverse("patient_detail", args=[patient.public_id])
+    assert "Signed by" not in client.get(url).content.decode()
+    review.signoff_create(evaluation=evaluation, password=PASSWORD, by=physician)
+    assert "Signed by Robin Lee" in client.get(url).content.decode()
+    save(patient, coordinator, ecog=2)  # a new checklist: the signature no longer stands
+    assert "Signed by" not in client.get(url).content.decode()
+
+
 def test_the_pdf_shows_exactly_what_was_signed(reviewed, physician, coordinator, client):
     patient, evaluation = reviewed
     review.disposition_record(evaluation=evaluation, code="viral_infection", kind="overridden",

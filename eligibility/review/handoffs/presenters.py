@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...common import compiled
 from ...common.rendering import empty_form_html, per_item
+from ...patients.selectors import page_part_may_have
 from ..models import SignOff
 from .forms import NoteForm, QuestionForm
 from .models import Question
@@ -73,7 +74,8 @@ def patient_handoffs(patient, user) -> dict:
     return {
         "assessment": assessment,
         "ready_mark": mark,
-        "signed": _standing_signature(assessment.current_evaluation_id),
+        "signed": (_standing_signature(assessment.current_evaluation_id)
+                   if page_part_may_have(assessment, "signatures") else None),
         "may_mark": writable and not assessment.is_closed and user.has_perm("eligibility.mark_ready"),
         "notes": notes,
         "note_form": (empty_form_html(lambda: NoteForm(prefix="note"), key="patient note")

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 
 from ...common import compiled
 from ...patients.models import Assessment
+from ...patients.selectors import page_part_may_have
 from ..found import may_have
 from .models import Note, Question, QuestionEntry, ReadyMark
 
@@ -94,10 +95,11 @@ def handoff_history(assessment) -> list[dict]:
     notes written, every step of every question (who, when, what)."""
     rows = []
     # Compiled: the patient page asks them for its history.
+    # Each skipped if the patient page's first query found none (``patients.selectors.page_part_may_have``).
     marks = compiled.objects_for("history ready marks", lambda key: ReadyMark.objects.filter(assessment_id=key),
-                                 assessment.pk)
+                                 assessment.pk) if page_part_may_have(assessment, "ready marks") else []
     notes = compiled.objects_for("history notes", lambda key: Note.objects.filter(patient_id=key),
-                                 assessment.patient_id)
+                                 assessment.patient_id) if page_part_may_have(assessment, "notes") else []
     # The page's hand-off shows the open mark and the notes on the patient: among these rows, read
     # for the same page (patient_handoffs), not read again.
     assessment.handoffs_read = (marks, notes)
@@ -111,8 +113,10 @@ def handoff_history(assessment) -> list[dict]:
     for note in notes:
         rows.append({"when": note.created_at, "who": note.author_name,
                      "field": f"Note on {note.item_title}" if note.code else "Note", "old": "", "new": note.text})
-    for entry in compiled.objects_for("history question steps", lambda key: QuestionEntry.objects.filter(
-            question__assessment=key).select_related("question"), assessment.pk):
+    steps = compiled.objects_for("history question steps", lambda key: QuestionEntry.objects.filter(
+        question__assessment=key).select_related("question"), assessment.pk) if page_part_may_have(
+        assessment, "question steps") else []
+    for entry in steps:
         rows.append({"when": entry.at, "who": entry.by_name,
                      "field": f"Question on {entry.question.item_title}: {entry.get_kind_display().lower()}",
                      "old": "", "new": entry.text})
