@@ -116,7 +116,7 @@ def worklist_count(*, result: str = "", stage: str = "", search: str = "", **_so
     triggers: a few rows at any number of patients). With one: counted on the episodes' partial
     indexes of the listed rows alone (index-only, with no join to the evaluations)."""
     if not search:
-        if (result and result not in _RESULT_RANKS) or (stage and stage not in _STAGE_RANKS):
+        if not _valid_filters(result, stage):
             return 0
         names, found = compiled.rows(("worklist count", result, stage), lambda: _kept_count(result, stage))
         kept = dict(zip(names, found[0], strict=True)) if found else {"total": 0, "rows": 0}

@@ -36,9 +36,11 @@ _NO_COUNTS = ('<td role="cell" data-label="Flag" class="count">0</td>\n'
               '      <td role="cell" data-label="Missing" class="count">0</td>')
 
 
-def _episode_name(episode) -> str:
-    """As the ``episode_name`` macro writes it (``patients/_episode_name.jinja``)."""
-    return f"Episode {escape(episode.number)} · {escape(episode.get_kind_display())}"
+def _episode_line(episode, after: str = "") -> str:
+    """A row's line naming its episode, as the ``episode_name`` macro names it
+    (``patients/_episode_name.jinja``), with ``after`` (HTML, escaped) at its end."""
+    return ('<br><span class="small episode-name"><span aria-hidden="true">◆</span> '
+            f"Episode {escape(episode.number)} · {escape(episode.get_kind_display())}{after}</span>")
 
 
 def queue_rows(rows: Iterable) -> Markup:
@@ -50,8 +52,7 @@ def queue_rows(rows: Iterable) -> Markup:
         patient = episode.patient
         stage = [str(escape(evaluation.stage_label))]
         if episode.number > 1:
-            stage.append('<br><span class="small episode-name"><span aria-hidden="true">◆</span> '
-                         f"{_episode_name(episode)}</span>")
+            stage.append(_episode_line(episode))
         if evaluation.ready_marked_at:
             stage.append('<br><span class="small"><span aria-hidden="true">➜</span> ready for review: marked by '
                          f'{escape(evaluation.ready_marked_by)} on '
@@ -100,8 +101,7 @@ def worklist_rows(rows: Iterable) -> Markup:
         if assessment.number > 1 or assessment.closed_at:
             closed = (f", closed ({escape(assessment.get_close_reason_display().lower())})"
                       if assessment.closed_at else "")
-            stage.append('<br><span class="small episode-name"><span aria-hidden="true">◆</span> '
-                         f"{_episode_name(assessment)}{closed}</span>")
+            stage.append(_episode_line(assessment, closed))
         for what, expiry in patient.expiries:
             icon = "◷" if what == "Expires" else "⚠"
             stage.append(f'<br><span class="small expiry" title="{escape(expiry.text)}"><span aria-hidden="true">'
