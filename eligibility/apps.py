@@ -16,7 +16,7 @@ class EligibilityConfig(AppConfig):
 
         from accounts.audit import describer_register
 
-        from .common import lookups  # noqa: F401 (registers ``__among``)
+        from .common import lookups  # noqa: F401 (registers ``__among`` and ``__among_rows``)
         from .common.jsoncodec import json_columns_as_text
         from .patients.exports import assessment_field_words
         from .review import receivers  # noqa: F401

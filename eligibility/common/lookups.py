@@ -15,6 +15,13 @@ Integer keys of integer columns only (primary keys and foreign keys to them): an
 beyond 64 bits, or a column of another type is refused with ``TypeError`` before any SQL runs (on
 SQLite a text column would silently match nothing, on PostgreSQL fail). An empty list matches
 nothing. PostgreSQL and SQLite only (``NotSupportedError`` elsewhere).
+
+``among_rows``: a key among the rows of a subquery (a ``values_list`` of one column, often sliced:
+a page's keys). ``IN (subquery)`` elsewhere; on PostgreSQL ``= ANY(ARRAY(subquery))``: the subquery
+is run once, before the rest (its keys an array), and each of its keys looked up by the index. With
+``IN (subquery)`` the planner may instead hash the subquery's rows and scan the whole table against
+them: the worklist page's patients, a scan of every patient while that is estimated cheaper than the
+page's 25 index look-ups (0.7 of the page query's 1.7 ms of server time at 3,000 patients).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from collections.abc import Iterable
 
 from django.db import NotSupportedError
 from django.db.models import ForeignObject, IntegerField, Lookup
+from django.db.models.lookups import In
+from django.db.models.sql.query import Query
 
 
 class Keys(list):
@@ -64,5 +73,20 @@ class Among(Lookup):
         return f"{lhs} IN (SELECT value FROM json_each(%s))", (*lhs_params, self.rhs)  # noqa: S608 (a column)
 
 
-IntegerField.register_lookup(Among)  # AutoField, BigAutoField, BigIntegerField, ... too
-ForeignObject.register_lookup(Among)  # a relation's lookups are its own: the foreign key's column
+class AmongRows(In):
+    lookup_name = "among_rows"
+
+    def get_prep_lookup(self):
+        if not isinstance(getattr(self.rhs, "query", self.rhs), Query):
+            raise TypeError(f"among_rows: a subquery only, not {type(self.rhs).__name__}")
+        return super().get_prep_lookup()
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)  # "(SELECT ...)"
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
+
+
+for lookup in (Among, AmongRows):
+    IntegerField.register_lookup(lookup)  # AutoField, BigAutoField, BigIntegerField, ... too
+    ForeignObject.register_lookup(lookup)  # a relation's lookups are its own: the foreign key's column

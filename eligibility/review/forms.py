@@ -7,6 +7,7 @@ from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Hidden, Layout, Submit
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.http import urlencode
 
 from ..common.text import FREE_TEXT_MAX, free_text_field
@@ -51,17 +52,21 @@ class FilterForm(forms.Form):
                 css_class="col-lg-1"),
         )
 
-    @property
-    def criteria(self) -> dict[str, str]:
-        """Every filter and the sort: the valid values given, defaults for the rest (an unbound
-        form: every default)."""
-        cleaned = {}
-        if self.is_bound:
-            self.is_valid()  # cleans every field; one with an unknown value is left out
-            cleaned = self.cleaned_data
-        sort = cleaned.get("sort") or DEFAULT_SORT
-        return {"result": cleaned.get("result") or "", "stage": cleaned.get("stage") or "", "sort": sort,
-                "dir": cleaned.get("dir") or FIRST_DIRECTION[sort]}
+
+def worklist_criteria(data) -> dict[str, str]:
+    """The worklist's filters and sort from ``data`` (a query string's or a form post's): each of
+    :class:`FilterForm`'s fields cleaned as the bound form cleans it, a value it refuses (unknown)
+    left out; defaults for the rest. Without building the form: its fields' copies and layout were
+    0.4 ms of every worklist, for four choices."""
+    cleaned = {}
+    for name, field in FilterForm.base_fields.items():
+        try:
+            cleaned[name] = field.clean(field.widget.value_from_datadict(data, {}, name))
+        except ValidationError:
+            cleaned[name] = ""
+    sort = cleaned["sort"] or DEFAULT_SORT
+    return {"result": cleaned["result"], "stage": cleaned["stage"], "sort": sort,
+            "dir": cleaned["dir"] or FIRST_DIRECTION[sort]}
 
 
 def worklist_query(criteria: dict[str, str], **changes: str) -> str:

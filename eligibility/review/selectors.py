@@ -249,7 +249,8 @@ def _valid_filters(result: str, stage: str) -> bool:
 def _page_query(result, stage, search, sort, direction, offset, per_page):
     patients = with_handoff_state(worklist_patients(result=result, stage=stage, search=search, sort=sort,
                                                     direction=direction))
-    return patients.filter(pk__in=patients.values_list("pk", flat=True)[offset:offset + per_page])
+    # among_rows: the page's keys read first, then those patients by their key (common/lookups.py).
+    return patients.filter(pk__among_rows=patients.values_list("pk", flat=True)[offset:offset + per_page])
 
 
 def _kept_count_columns(result: str, stage: str) -> dict:

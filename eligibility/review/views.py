@@ -35,11 +35,11 @@ from . import worklist_html
 from .forms import (
     BulkDecisionForm,
     DispositionForm,
-    FilterForm,
     ReopenForm,
     ReviewKeepForm,
     SearchForm,
     SignOffForm,
+    worklist_criteria,
     worklist_query,
 )
 from .found import may_have
@@ -70,9 +70,9 @@ def worklist(request):
     if request.method == "POST":
         search = SearchForm(request.POST)
         request.session[SEARCH_SESSION_KEY] = search.cleaned_data["search"] if search.is_valid() else ""
-        query = worklist_query(FilterForm(request.POST).criteria)
+        query = worklist_query(worklist_criteria(request.POST))
         return redirect(f"{reverse('worklist')}?{query}" if query else reverse("worklist"))
-    criteria = FilterForm(request.GET).criteria
+    criteria = worklist_criteria(request.GET)
     search = request.session.get(SEARCH_SESSION_KEY, "")
     page = worklist_page(result=criteria["result"], stage=criteria["stage"], search=search, sort=criteria["sort"],
                          direction=criteria["dir"], number=request.GET.get("page"), per_page=PAGE_SIZE)

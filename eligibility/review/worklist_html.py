@@ -57,11 +57,11 @@ def _forget(**kwargs) -> None:
 
 
 def _key(criteria: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(criteria.items())  # in FilterForm.criteria's order: result, stage, sort, dir
+    return tuple(criteria.items())  # in worklist_criteria's order: result, stage, sort, dir
 
 
 def filters_html(criteria: dict[str, str]) -> SafeString:
-    """The filter form (GET) showing ``criteria`` (``FilterForm.criteria``: valid values only)."""
+    """The filter form (GET) showing ``criteria`` (``forms.worklist_criteria``: valid values only)."""
     return mark_safe(_filters(_key(criteria)))  # noqa: S308 (crispy-forms' escaped output)
 
 

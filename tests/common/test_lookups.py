@@ -115,3 +115,32 @@ def test_postgresql_and_sqlite_only():
     lookup = Among(Value(1, output_field=BigIntegerField()), [1])
     with pytest.raises(NotSupportedError, match="PostgreSQL and SQLite only"):
         lookup.as_sql(None, SimpleNamespace(vendor="mysql"))
+
+
+def test_among_rows_gives_the_rows_of_its_subquery_a_page_of_keys_included(groups):
+    """``among_rows``: the rows whose key is among a subquery's, exactly as ``__in`` gives them: a sliced
+    and ordered subquery (a page of keys: the first two by name, then the next two) and an empty one."""
+    ours = Group.objects.filter(name__startswith="Among ").order_by("-name")
+    for start in (0, 2, 4):
+        page = ours.values_list("pk", flat=True)[start:start + 2]
+        among = sorted(Group.objects.filter(pk__among_rows=page).values_list("name", flat=True))
+        assert among == sorted(Group.objects.filter(pk__in=page).values_list("name", flat=True))
+        assert among == [["Among 2", "Among 3"], ["Among 0", "Among 1"], []][start // 2]
+
+
+def test_among_rows_reads_the_subquery_first_on_postgresql(groups):
+    """PostgreSQL: ``= ANY(ARRAY(subquery))`` (the subquery run once, its keys looked up by the index,
+    never the table scanned against it); other databases: ``IN (subquery)``."""
+    page = Group.objects.order_by("name").values_list("pk", flat=True)[:2]
+    with CaptureQueriesContext(connection) as queries:
+        list(Group.objects.filter(pk__among_rows=page))
+    sql = queries[0]["sql"]
+    if connection.vendor == "postgresql":
+        assert '"auth_group"."id" = ANY(ARRAY(SELECT' in sql
+    else:
+        assert '"auth_group"."id" IN (SELECT' in sql
+
+
+def test_among_rows_takes_a_subquery_only(groups):
+    with pytest.raises(TypeError, match="a subquery only"):
+        list(Group.objects.filter(pk__among_rows=[groups[0].pk]))

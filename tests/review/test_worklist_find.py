@@ -346,3 +346,31 @@ def test_a_page_sorts_the_primary_keys_before_looking_up_its_rows(five):
     assert [patient.study_id for patient in second] == ["F-03", "F-04"]
     assert [patient.study_id for patient in worklist_page(sort="flag", direction="desc", number=1, per_page=3)] == [
         "f-01", "F-02", "F-05"]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
+    ("result=deferred&stage=screening", {"result": "deferred", "stage": "screening", "sort": "updated",
+                                         "dir": "desc"}),
+    ("result=Deferred&stage=screening%20", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
+    ("result=&stage=&sort=&dir=", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
+    ("sort=study_id", {"result": "", "stage": "", "sort": "study_id", "dir": "asc"}),  # a first click: A to Z
+    ("sort=flag", {"result": "", "stage": "", "sort": "flag", "dir": "desc"}),  # counts: most first
+    ("sort=flag&dir=asc", {"result": "", "stage": "", "sort": "flag", "dir": "asc"}),
+    ("sort=nope&dir=sideways", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
+    ("result=cleared&result=deferred", {"result": "deferred", "stage": "", "sort": "updated", "dir": "desc"}),
+    ("search=F-01&page=2", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
+])
+def test_the_worklist_reads_its_filters_and_sort_as_its_filter_form_would(query, expected):
+    """Each value the form's choices allow is kept, any other left out (not an error: these come from
+    links), the last of repeated values as the form reads it; the direction defaults to the sorted
+    column's first one."""
+    from django.http import QueryDict
+
+    from eligibility.review.forms import FilterForm, worklist_criteria
+
+    assert worklist_criteria(QueryDict(query)) == expected
+    form = FilterForm(QueryDict(query))
+    form.is_valid()
+    assert {name: form.cleaned_data.get(name, "") for name in ("result", "stage")} == {
+        name: expected[name] for name in ("result", "stage")}
