@@ -101,3 +101,57 @@ def test_a_role_changed_counts_from_the_users_next_request(client):
     page = client.get(reverse("user_list"))
     assert page.status_code == 200
     assert "· Administrator" in page.content.decode() and "· Coordinator" not in page.content.decode()
+
+
+def _statements_of(client, url) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [query["sql"] for query in queries]
+
+
+def test_a_page_reads_the_signed_in_user_with_their_permissions_and_roles(client):
+    """The user of the request's session is read with their permissions and groups in one statement:
+    no statement of its own for them on a page that checks permissions and shows the roles."""
+    user = UserFactory(role="Coordinator", first_name="Cleo", last_name="Ward")
+    client.force_login(user)
+    statements = _statements_of(client, reverse("worklist"))
+    reading_roles = [sql for sql in statements if "django_content_type ct" in sql]
+    assert len(reading_roles) == 1 and '"auth_user"."username"' in reading_roles[0]
+    page = client.get(reverse("worklist")).content.decode()
+    assert "Cleo Ward · Coordinator" in page and "New patient" in page  # the role, and a permission's link
+    assert client.get(reverse("user_list")).status_code == 403  # not an administrator's
+
+
+def test_group_names_and_permissions_read_with_the_user_as_written():
+    """Names as typed (quotes, commas, a line break, letters beyond ASCII), a user's own permission,
+    one group without permissions; the same permissions as Django's backend reads."""
+    user = UserFactory(role="Physician")
+    odd = Group.objects.create(name='Ärzte, "Nacht"\nund Tag')
+    user.groups.add(odd)
+    user.user_permissions.add(Permission.objects.get(codename="export_audit"))
+    found = RoleBackend().get_user(str(user.pk))
+    assert group_names(found) == ("Physician", 'Ärzte, "Nacht"\nund Tag')
+    assert found._perm_cache == ModelBackend().get_all_permissions(_fresh(user))
+    assert found.has_perm("accounts.export_audit") and found.has_perm("eligibility.add_signoff")
+    assert not hasattr(found, "roles_found")
+
+
+def test_a_user_without_a_group_or_a_permission_holds_none():
+    user = UserFactory()
+    found = RoleBackend().get_user(user.pk)
+    assert found == user and group_names(found) == () and found.get_all_permissions() == set()
+
+
+def test_the_signed_in_user_read_as_djangos_backend_reads_them():
+    """An unknown or malformed key: nobody; an inactive user: nobody; a superuser: every permission."""
+    backend = RoleBackend()
+    user = UserFactory(role="Coordinator")
+    assert backend.get_user(user.pk + 1000) is None
+    assert backend.get_user("not a key") is None
+    User.objects.filter(pk=user.pk).update(is_superuser=True)
+    superuser = backend.get_user(user.pk)
+    assert superuser.has_perm("accounts.manage_users") and group_names(superuser) == ("Coordinator",)
+    assert superuser.get_all_permissions() == ModelBackend().get_all_permissions(_fresh(user))
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert backend.get_user(user.pk) is None
+    assert ModelBackend().get_user(user.pk) is None
