@@ -45,11 +45,12 @@ def date(value, format_string: str = "Y-m-d") -> str:
         value = value.astimezone(timezone.get_default_timezone())
     # The formats of the lists (a date, a date and a time on every row), written directly: Django's
     # formatter parses the format and builds a formatter object each time (most of a worklist's
-    # rendering). The same characters as dateformat's Y, m, d, H, i.
+    # rendering). The same characters as dateformat's Y, m, d, H, i: ISO 8601's first 16 (or 10),
+    # the year in four digits (written by the datetime module, faster than formatting each part).
     if format_string == "Y-m-d H:i" and isinstance(value, datetime.datetime):
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+        return value.isoformat(" ", "minutes")[:16]
     if format_string == "Y-m-d" and isinstance(value, datetime.date):
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        return value.isoformat()[:10]
     return dateformat.format(value, format_string)
 
 

@@ -64,6 +64,24 @@ def test_date_of_a_plain_date_and_of_nothing():
     assert date(datetime.datetime(2026, 3, 9, 8, 5, tzinfo=ZoneInfo("Europe/London")), "H:i") == "08:05"
 
 
+@override_settings(TIME_ZONE="Europe/London")
+@pytest.mark.parametrize("value", [
+    datetime.datetime(2026, 3, 9, 8, 5, 59, 999999, tzinfo=datetime.UTC),  # seconds dropped, not rounded
+    datetime.datetime(2026, 3, 29, 0, 59, tzinfo=datetime.UTC),  # a minute before London's clocks go forward
+    datetime.datetime(2026, 3, 29, 1, 0, tzinfo=datetime.UTC),  # the hour they go forward
+    datetime.datetime(999, 12, 31, 23, 59, tzinfo=datetime.UTC),  # a year of three digits: written with four
+    datetime.datetime(2026, 12, 31, 23, 59, 30),  # naive: as it is
+    datetime.date(2026, 1, 2),
+    datetime.date(5, 6, 7),
+])
+def test_date_writes_the_lists_two_formats_as_djangos_date_filter(value):
+    for format_string in ("Y-m-d", "Y-m-d H:i"):
+        if format_string == "Y-m-d H:i" and not isinstance(value, datetime.datetime):
+            continue
+        django = Template("{{ value|date:format }}").render(Context({"value": value, "format": format_string}))
+        assert date(value, format_string) == django, (value, format_string)
+
+
 def test_url_with_arguments_and_without():
     assert url("worklist") == "/"
     first = url("checklist", "2b6c1c1e-0000-4000-8000-000000000001")
