@@ -359,12 +359,13 @@ def _queue_keys(size: int | None = None, *, by_parts: bool | None = None) -> Q:
     way only, a queue of 20 at 3,000 episodes read all 3,000 (11 ms of server time, growing with the
     programme; 0.8 ms by parts, the same 1.6 ms as before for a queue of 1,000).
 
-    Otherwise (SQLite): the episodes in the order of their unique index on the current evaluation,
-    each one's mark, signature and request looked up (scalar subqueries under the OR, not EXISTS:
+    Otherwise: the episodes in the order of their unique index on the current evaluation, each
+    one's mark, signature and request looked up (scalar subqueries under the OR, not EXISTS:
     PostgreSQL could answer an EXISTS under an OR by hashing every open mark first) until ``size``
-    are found. SQLite's planner read every episode for the second part by parts (no open request:
-    9 ms at 3,000, a queue of 1,000), where this way reads about 150 (0.9 ms); for a short queue it
-    reads every open episode (5.7 ms at 3,000: the embedded database's limit, noted in the README)."""
+    are found. SQLite's planner has no statistics to choose with: by parts, it read every episode for
+    the requests' part of a long queue (9 ms at 3,000 with 1,000 marked, where this way reads about
+    150: 0.9 ms); this way, it reads every open episode for a short one (5.7 ms at 3,000, 166 ms at
+    100,000). :func:`queue_page` chooses for it (:func:`_queue_short`)."""
     if by_parts is None:
         by_parts = connection.vendor == "postgresql"
     episodes = Assessment.objects.filter(current_evaluation__isnull=False, closed_at__isnull=True,
@@ -433,10 +434,30 @@ def _queue_page_query(size: int, *, by_parts: bool | None = None):
             .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *annotations)[:size])
 
 
+def _queue_short(size: int) -> bool:
+    """SQLite: whether the queue is short enough against the programme for its keys to be read by
+    parts (:func:`_queue_keys`). The ordered read looks at about ``size`` x episodes / candidates
+    episodes (3 µs each: three look-ups), the read by parts at every candidate (9 µs each: its row,
+    its signature, the sort), a candidate being an open ready mark or an open review request. At
+    100,000 episodes a queue of 20 took 166 ms the ordered way and 1.6 ms by parts; a queue of 33,000
+    3.8 ms the ordered way. One more statement (counts of two partial indexes and the kept counts)."""
+    mark, request, kept = ReadyMark._meta, ReviewRequest._meta, WorklistCount._meta
+    found = compiled.fetch(  # names from the models' meta, no value
+        f'SELECT (SELECT COUNT(*) FROM "{mark.db_table}" WHERE "{mark.get_field("cleared_at").column}" IS NULL), '  # noqa: S608
+        f'(SELECT COUNT(*) FROM "{request.db_table}" WHERE "{request.get_field("resolved_at").column}" IS NULL), '
+        f'(SELECT COALESCE(SUM("{kept.get_field("delta").column}"), 0) FROM "{kept.db_table}")')
+    marks, requests, episodes = found[0]
+    candidates = marks + requests
+    return candidates * candidates * 3 < size * episodes
+
+
 def queue_page(*, size: int, by_parts: bool | None = None) -> list[QueueRow]:
     """The first ``size`` rows of :func:`physician_queue`, oldest first, as the worklist shows them:
     one query, its SQL built once per connection (``common.compiled``), its rows plain objects.
-    ``by_parts``: which way to their keys (:func:`_queue_keys`; by default the database's own)."""
+    ``by_parts``: which way to their keys (:func:`_queue_keys`); by default PostgreSQL's planner
+    chooses (by parts), on SQLite the queue's length against the programme's (:func:`_queue_short`)."""
+    if by_parts is None and connection.vendor != "postgresql":
+        by_parts = _queue_short(size)
     names, found = compiled.rows(("physician queue page", size, by_parts),
                                  lambda: _queue_page_query(size, by_parts=by_parts))
     shown = []
