@@ -23,7 +23,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 _GROUPS_ATTRIBUTE = "_group_names_cache"
@@ -69,7 +69,7 @@ def _keep(user, found) -> None:
     setattr(user, _GROUPS_ATTRIBUTE, tuple(sorted(name for kind, name, _ in found if kind == "g")))
 
 
-def _user_with_roles(pk: int) -> User:
+def _user_with_roles(pk: int) -> QuerySet:
     roles = _roles_column(connections[User._default_manager.db].vendor)  # names from the models' meta, no value
     return User._default_manager.filter(pk=pk).annotate(
         roles_found=RawSQL(roles, (), output_field=TextField()))  # noqa: S611
@@ -86,6 +86,8 @@ class RoleBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:
             return None
+        if type(pk) is not int or not -(2**63) <= pk < 2**63:
+            return None  # no such user (None, or beyond the column's 64 bits), as ModelBackend answers
         user = first_for("signed-in user with roles", _user_with_roles, pk, using=User._default_manager.db)
         if user is None or not self.user_can_authenticate(user):
             return None

@@ -74,6 +74,10 @@ class Among(Lookup):
 
 
 class AmongRows(In):
+    """The column among the values of a one-column subquery (a ``values_list`` of the column wanted:
+    a subquery of whole model rows is compared by its primary key, as ``In``, not ``RelatedIn``,
+    compares it; no relation here targets another column)."""
+
     lookup_name = "among_rows"
 
     def get_prep_lookup(self):

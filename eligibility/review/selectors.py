@@ -352,7 +352,8 @@ def _queue_keys(size: int | None = None, *, by_parts: bool | None = None) -> Q:
     unsigned checklist, which the new version cannot evaluate, is the coordinator's to resolve: it
     stays on the worklist).
 
-    ``by_parts`` (PostgreSQL's way; SQLite's is the other): each part's first ``size`` keys as a
+    ``by_parts`` (the default on PostgreSQL; on SQLite :func:`queue_page` chooses, :func:`_queue_short`):
+    each part's first ``size`` keys as a
     subquery of its own, the episodes among the open marks' or requests' (``among_rows``: read
     first), so that the planner may start from whichever is smaller, the few open marks of a short
     queue or the episodes in the order of their checklists when most are marked. Read the second

@@ -146,8 +146,9 @@ def test_the_signed_in_user_read_as_djangos_backend_reads_them():
     """An unknown or malformed key: nobody; an inactive user: nobody; a superuser: every permission."""
     backend = RoleBackend()
     user = UserFactory(role="Coordinator")
-    assert backend.get_user(user.pk + 1000) is None
-    assert backend.get_user("not a key") is None
+    for key in (user.pk + 1000, "not a key", None, 2**63, -(2**63) - 1, ""):
+        assert backend.get_user(key) is None, key
+    assert backend.get_user(str(user.pk)) == user  # as the session keeps it
     User.objects.filter(pk=user.pk).update(is_superuser=True)
     superuser = backend.get_user(user.pk)
     assert superuser.has_perm("accounts.manage_users") and group_names(superuser) == ("Coordinator",)

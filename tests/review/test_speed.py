@@ -172,15 +172,21 @@ def _key_reads(size: int) -> int:
 
 def test_the_queue_is_read_by_parts_when_short_against_the_programme(coordinator, physician):
     """PostgreSQL's planner chooses from its statistics: by parts always. SQLite: by parts while the
-    open marks and requests, squared, times 3, stay under the page's size times the listed patients
-    (1 of 6 patients marked: 3 < 12, a page of 2), the ordered read past it (6 of 6: 108 >= 12)."""
-    for number in range(5):
+    open marks and requests, squared, times 3, stay under the page's size times the listed patients;
+    in order from there. A page of 2: 2 marked of 6 listed, 12 against 12 (in order); of 7, 12 against
+    14 (by parts); 6 marked of 11, 108 against 22 (in order)."""
+    postgresql = connection.vendor == "postgresql"
+    for number in range(4):
         PatientFactory(by=coordinator, study_id=f"UNMARKED-{number}")
-    _queued_patients(1, coordinator, physician)
+    _queued_patients(2, coordinator, physician)
+    assert worklist_count() == 6
+    assert _key_reads(2) == (2 if postgresql else 1)
+    PatientFactory(by=coordinator, study_id="UNMARKED-4")
     assert _key_reads(2) == 2
-    _queued_patients(5, coordinator, physician, start=1)
+    _queued_patients(4, coordinator, physician, start=2)
+    assert worklist_count() == 11
     assert [row.assessment.patient.study_id for row in queue_page(size=2)] == ["SPEED-000", "SPEED-001"]
-    assert _key_reads(2) == (2 if connection.vendor == "postgresql" else 1)
+    assert _key_reads(2) == (2 if postgresql else 1)
 
 
 @pytest.mark.parametrize("make_form", [

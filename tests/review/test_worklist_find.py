@@ -362,7 +362,7 @@ def test_a_page_sorts_the_primary_keys_before_looking_up_its_rows(five):
     ("result=cleared&result=deferred", {"result": "deferred", "stage": "", "sort": "updated", "dir": "desc"}),
     ("search=F-01&page=2", {"result": "", "stage": "", "sort": "updated", "dir": "desc"}),
 ])
-def test_the_worklist_reads_its_filters_and_sort_as_its_filter_form_would(query, expected):
+def test_the_worklist_reads_its_filters_and_sort_from_the_query_string(query, expected):
     """Each value the form's choices allow is kept, any other left out (not an error: these come from
     links), the last of repeated values as the form reads it; the direction defaults to the sorted
     column's first one."""
