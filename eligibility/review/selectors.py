@@ -4,6 +4,7 @@ physician's queue."""
 from __future__ import annotations
 
 import re
+from functools import cache
 from types import SimpleNamespace
 
 from django.core.paginator import Paginator
@@ -353,12 +354,12 @@ def _queue_keys(size: int | None = None, *, by_parts: bool | None = None) -> Q:
     stays on the worklist).
 
     ``by_parts`` (the default on PostgreSQL; on SQLite :func:`queue_page` chooses, :func:`_queue_short`):
-    each part's first ``size`` keys as a
-    subquery of its own, the episodes among the open marks' or requests' (``among_rows``: read
-    first), so that the planner may start from whichever is smaller, the few open marks of a short
-    queue or the episodes in the order of their checklists when most are marked. Read the second
-    way only, a queue of 20 at 3,000 episodes read all 3,000 (11 ms of server time, growing with the
-    programme; 0.8 ms by parts, the same 1.6 ms as before for a queue of 1,000).
+    each part's first ``size`` keys as a subquery of its own, the episodes among the open marks' or
+    requests' (``among_rows``: read first), so that the planner may start from whichever is smaller,
+    the few open marks of a short queue or the episodes in the order of their checklists when most
+    are marked. Read the second way only, a queue of 20 at 3,000 episodes read all 3,000 (11 ms of
+    server time, growing with the programme; 0.8 ms by parts, the same 1.6 ms as before for a queue
+    of 1,000).
 
     Otherwise: the episodes in the order of their unique index on the current evaluation, each
     one's mark, signature and request looked up (scalar subqueries under the OR, not EXISTS:
@@ -435,6 +436,16 @@ def _queue_page_query(size: int, *, by_parts: bool | None = None):
             .values(*_QUEUE_OWN, *_QUEUE_EPISODE, *_QUEUE_PATIENT, *annotations)[:size])
 
 
+@cache
+def _queue_sizes_sql() -> str:
+    """The open ready marks, the open review requests and the listed patients (the kept counts)."""
+    mark, request, kept = ReadyMark._meta, ReviewRequest._meta, WorklistCount._meta
+    return (  # names from the models' meta, no value
+        f'SELECT (SELECT COUNT(*) FROM "{mark.db_table}" WHERE "{mark.get_field("cleared_at").column}" IS NULL), '  # noqa: S608
+        f'(SELECT COUNT(*) FROM "{request.db_table}" WHERE "{request.get_field("resolved_at").column}" IS NULL), '
+        f'(SELECT COALESCE(SUM("{kept.get_field("delta").column}"), 0) FROM "{kept.db_table}")')
+
+
 def _queue_short(size: int) -> bool:
     """SQLite: whether the queue is short enough against the programme for its keys to be read by
     parts (:func:`_queue_keys`). The ordered read looks at about ``size`` x episodes / candidates
@@ -442,12 +453,7 @@ def _queue_short(size: int) -> bool:
     its signature, the sort), a candidate being an open ready mark or an open review request. At
     100,000 episodes a queue of 20 took 166 ms the ordered way and 1.6 ms by parts; a queue of 33,000
     3.8 ms the ordered way. One more statement (counts of two partial indexes and the kept counts)."""
-    mark, request, kept = ReadyMark._meta, ReviewRequest._meta, WorklistCount._meta
-    found = compiled.fetch(  # names from the models' meta, no value
-        f'SELECT (SELECT COUNT(*) FROM "{mark.db_table}" WHERE "{mark.get_field("cleared_at").column}" IS NULL), '  # noqa: S608
-        f'(SELECT COUNT(*) FROM "{request.db_table}" WHERE "{request.get_field("resolved_at").column}" IS NULL), '
-        f'(SELECT COALESCE(SUM("{kept.get_field("delta").column}"), 0) FROM "{kept.db_table}")')
-    marks, requests, episodes = found[0]
+    marks, requests, episodes = compiled.fetch(_queue_sizes_sql())[0]
     candidates = marks + requests
     return candidates * candidates * 3 < size * episodes
 

@@ -65,7 +65,7 @@ def queue_rows(rows: Iterable) -> Markup:
     for evaluation in rows:
         episode = evaluation.assessment
         patient = episode.patient
-        stage = [str(_esc(evaluation.stage_label))]
+        stage = [_esc(evaluation.stage_label)]
         if episode.number > 1:
             stage.append(_episode_line(episode))
         if evaluation.ready_marked_at:
@@ -112,7 +112,7 @@ def worklist_rows(rows: Iterable) -> Markup:
     for patient in rows:
         assessment = patient.assessment
         evaluation = assessment.current_evaluation
-        stage = [str(_esc(assessment.stage_label))]
+        stage = [_esc(assessment.stage_label)]
         if assessment.number > 1 or assessment.closed_at:
             closed = (f", closed ({_esc(assessment.get_close_reason_display().lower())})"
                       if assessment.closed_at else "")
