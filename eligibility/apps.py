@@ -18,8 +18,10 @@ class EligibilityConfig(AppConfig):
 
         from .common import lookups  # noqa: F401 (registers ``__among`` and ``__among_rows``)
         from .common.jsoncodec import json_columns_as_text
+        from .common.timestamps import utc_timestamps_in_c
         from .patients.exports import assessment_field_words
         from .review import receivers  # noqa: F401
         from .review.handoffs import receivers as handoff_receivers  # noqa: F401
         describer_register("eligibility.assessment", assessment_field_words)
         connection_created.connect(json_columns_as_text, dispatch_uid="eligibility.json_columns_as_text")
+        connection_created.connect(utc_timestamps_in_c, dispatch_uid="eligibility.utc_timestamps_in_c")

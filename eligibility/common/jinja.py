@@ -32,6 +32,12 @@ from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
 from django.utils.functional import SimpleLazyObject
 
+#: The Jinja2 engine's name in ``settings.TEMPLATES``: pages pass it as ``using=`` (``render``,
+#: ``render_to_string``). Looked up without it, a Jinja2 template is first asked of the Django
+#: engine, whose ``TemplateDoesNotExist`` keeps a traceback: its frames hold the page's context, which
+#: then lives on in a reference cycle (a page's rows freed by the garbage collector, not at once).
+JINJA = "jinja2"
+
 
 def date(value, format_string: str = "Y-m-d") -> str:
     """Django's ``date`` filter: a date or date-time in ``format_string`` (Django's format

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from session_guard.restore import restored_entries, restores_entries
 
 from ..common import compiled
+from ..common.jinja import JINJA
 from ..common.people import display_name
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import active_engine
@@ -141,7 +142,7 @@ def patient_detail(request, public_id):
     if current is not None:
         assessment.current_evaluation = current  # the row already read, not a query for it and its JSON
     dates = episode_key_dates(assessment)
-    return render(request, "patients/patient_detail.jinja", {
+    return render(request, "patients/patient_detail.jinja", using=JINJA, context={
         "patient": patient, "assessment": assessment, "evaluations": evaluations,
         "history": history_rows(assessment), "sections": SECTIONS,
         "episodes": _episodes(patient),

@@ -25,6 +25,7 @@ from accounts.services import signing_password_check
 from session_guard.restore import restored_entries, restores_entries
 
 from ..common import compiled
+from ..common.jinja import JINJA
 from ..common.rendering import empty_form_html, per_item
 from ..patients.fields import SECTIONS
 from ..patients.models import UNSHOWN_EVALUATION_FIELDS, Evaluation
@@ -79,7 +80,7 @@ def worklist(request):
     with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
-    return render(request, "review/worklist.jinja", {
+    return render(request, "review/worklist.jinja", using=JINJA, context={
         "page": page, "query": worklist_query(criteria), "columns": worklist_html.columns(criteria),
         "filters_html": worklist_html.filters_html(criteria),
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
@@ -194,8 +195,8 @@ def _current_evaluation(patient) -> Evaluation:
 def checklist(request, public_id):
     """The current checklist of a patient."""
     patient, evaluation, mark = patient_with_checklist(public_id)
-    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, True,
-                                                                        open_mark=mark))
+    return render(request, "review/checklist.jinja", using=JINJA,
+                  context=_checklist_context(request, patient, evaluation, True, open_mark=mark))
 
 
 @permission_required("eligibility.view_evaluation", raise_exception=True)
@@ -207,7 +208,8 @@ def evaluation_detail(request, public_id):
         public_id=public_id)
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
-    return render(request, "review/checklist.jinja", _checklist_context(request, patient, evaluation, current))
+    return render(request, "review/checklist.jinja", using=JINJA,
+                  context=_checklist_context(request, patient, evaluation, current))
 
 
 def _evaluation_for_review(public_id) -> Evaluation:
@@ -220,7 +222,7 @@ def _refused_page(request, evaluation, status=400, **forms_to_show):
     patient = evaluation.assessment.patient
     current = patient.assessment.current_evaluation_id == evaluation.pk
     context = _checklist_context(request, patient, evaluation, current, **forms_to_show)
-    return render(request, "review/checklist.jinja", context, status=status)
+    return render(request, "review/checklist.jinja", using=JINJA, context=context, status=status)
 
 
 @permission_required("eligibility.add_disposition", raise_exception=True)
@@ -325,10 +327,10 @@ def _fragments(request, evaluation, codes, message, status=200, **forms_to_show)
     rows = {row["code"]: row for row in context["view"]["all_items"]}
     return JsonResponse({
         "ok": status == 200, "message": message, "undecided": len(context["view"]["undecided"]),
-        "items": {code: render_to_string("review/_checklist_item.jinja", {**context, "item": rows[code]},
-                                         request=request) for code in codes},
-        "bulk": render_to_string("review/_bulk_decisions.jinja", context, request=request),
-        "sign": render_to_string("review/_sign_block.jinja", context, request=request),
+        "items": {code: render_to_string("review/_checklist_item.jinja", using=JINJA,
+                                         context={**context, "item": rows[code]}, request=request) for code in codes},
+        "bulk": render_to_string("review/_bulk_decisions.jinja", using=JINJA, context=context, request=request),
+        "sign": render_to_string("review/_sign_block.jinja", using=JINJA, context=context, request=request),
     }, status=status)
 
 

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -120,3 +121,17 @@ def test_make_serve_refuses_to_start_without_the_production_secrets(tmp_path):
     assert result.returncode != 0
     assert "set DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS" in result.stderr
     assert not (tmp_path / "serve.sqlite3").exists()  # stopped before migrating anything
+
+
+def test_the_wsgi_application_is_loaded_with_every_view_then_frozen(tmp_path):
+    # What the application holds for its whole life is out of the garbage collector's full
+    # collections (config/wsgi.py); its views were imported first (the URLconf), so are frozen too.
+    env = production_environment(tmp_path, free_port())
+    script = ("import gc, sys; import config.wsgi; "
+              "print(gc.get_freeze_count(), len(gc.get_objects(2)), 'eligibility.review.views' in sys.modules)")
+    found = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                           check=True, timeout=120).stdout.split()
+    frozen, left, views = int(found[0]), int(found[1]), found[2]
+    assert frozen > 50_000
+    assert left < 1_000  # the oldest generation: what was made after the freeze only
+    assert views == "True"

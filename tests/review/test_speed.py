@@ -5,6 +5,7 @@ and the forms rendered once for every item of the checklist are the HTML each wo
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
@@ -338,3 +339,32 @@ def test_a_worklist_row_says_what_the_models_say(coordinator):
             row = WorklistEpisode(close_reason=reason, kind=kind)
             assert row.get_close_reason_display() == episode.get_close_reason_display()
             assert row.get_kind_display() == episode.get_kind_display()
+
+
+def _alive(*names: str) -> int:
+    return sum(1 for obj in gc.get_objects() if type(obj).__name__ in names)
+
+
+@pytest.mark.parametrize("role", ["physician", "coordinator"])
+def test_a_worklist_page_frees_its_rows_with_its_response(client, coordinator, physician, role):
+    # Not left in a reference cycle for the garbage collector (a Jinja2 template asked of the Django
+    # engine first kept the page's context in a traceback's frames; a macro module imported with the
+    # page's context held it in its closures): freed when the response is, as any object with no cycle.
+    _queued_patients(3, coordinator, physician)
+    client.force_login(physician if role == "physician" else coordinator)
+    url = reverse("worklist")
+    client.get(url)  # the per-process caches made
+    gc.collect()
+    gc.disable()
+    try:
+        response = client.get(url)
+        assert response.status_code == 200
+        assert _alive("WorklistRow") == 3
+        assert _alive("QueueRow") == (3 if role == "physician" else 0)
+        # The test client's own additions (``response.json``, a partial of the response: a cycle; the
+        # context it keeps for tests) let go, as a server's response has none of them.
+        response.__dict__.clear()
+        del response
+        assert _alive("WorklistRow", "QueueRow", "WorklistEpisode", "QueueEpisode") == 0
+    finally:
+        gc.enable()
