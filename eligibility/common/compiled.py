@@ -194,6 +194,50 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
     return compiled.names, _converted(compiled, _fetch(compiled, using))
 
 
+def made_rows(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: MadeRows, *,
+              using: str = "default") -> list:
+    """:func:`rows`, each made into an object by ``make`` (given the row as a dict of its columns)
+    once per process for the same row: ``made`` keeps the objects by the row as the database driver
+    gave it (every value of every column, before the ORM's converters), so a row read again with
+    even one value changed is made again. ``make`` must depend on the row alone, and its objects
+    must not be changed afterwards: they are shared by every request that reads the same row."""
+    queryset, compiled = _compiled(key, build, using)
+    if compiled is None:
+        return []
+    names, found, shown = compiled.names, _fetch(compiled, using), []
+    for row in found:
+        row = tuple(row)
+        try:
+            obj, keep = made.get(row), True
+        except TypeError:  # a value that cannot be a key (an array): made every time
+            obj, keep = None, False
+        if obj is None:
+            obj = make(dict(zip(names, _converted(compiled, [row])[0], strict=True)))
+            if keep:
+                made.put(row, obj)
+        shown.append(obj)
+    return shown
+
+
+class MadeRows:
+    """The objects :func:`made_rows` made, by their database row: at most ``size`` (all forgotten at
+    once past it, which no reader can see half done)."""
+
+    def __init__(self, size: int):
+        self.size, self._kept = size, {}
+
+    def get(self, row: tuple) -> object | None:
+        return self._kept.get(row)
+
+    def put(self, row: tuple, obj: object) -> None:
+        if len(self._kept) >= self.size:
+            self._kept = {}
+        self._kept[row] = obj
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 def _converted(compiled: _Compiled, found: list) -> list:
     """The rows as the ORM gives them (its converters: SQLite's dates, JSON decoded)."""
     if compiled.converters:

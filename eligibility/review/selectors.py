@@ -197,19 +197,18 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
             result, stage):
         # The page asked for, its rows with their number; past the last page (no row), as below.
         offset = (asked - 1) * per_page
-        names, rows = compiled.rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
-                                    lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
-                                    .annotate(**_kept_count_columns(result, stage))
-                                    .values(*_ROW_VALUES, "listed_total", "listed_count_rows"))
-        found = [dict(zip(names, row, strict=True)) for row in rows]
-        total = found[0]["listed_total"] if found else 0
+        found = compiled.made_rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
+                                   lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
+                                   .annotate(**_kept_count_columns(result, stage))
+                                   .values(*_ROW_VALUES, "listed_total", "listed_count_rows"), _counted_row, _ROWS_MADE)
+        total = found[0].listed[0] if found else 0
         # Rows and their number agree (one statement), unless the kept counts were wrong: then, and
         # past the last page, the number is counted first, as below.
         if (found and total > offset) or (not found and asked == 1):
-            if found and found[0]["listed_count_rows"] > COUNT_ROWS_KEPT:
+            if found and found[0].listed[1] > COUNT_ROWS_KEPT:
                 worklist_counts_compact()
             page = Paginator(range(total), per_page).page(asked)
-            page.object_list = [_worklist_row(row) for row in found]
+            page.object_list = found
             return page
     paginator = Paginator(range(worklist_count(result=result, stage=stage, search=search) if count is None else count),
                           per_page)
@@ -222,8 +221,8 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
     if search:
         found = [_worklist_row(row) for row in values()]
     else:
-        names, rows = compiled.rows(("worklist page", result, stage, sort, direction, offset, per_page), values)
-        found = [_worklist_row(dict(zip(names, row, strict=True))) for row in rows]
+        found = compiled.made_rows(("worklist page", result, stage, sort, direction, offset, per_page), values,
+                                   _worklist_row, _ROWS_MADE)
     page.object_list = found
     return page
 
@@ -319,6 +318,19 @@ def _worklist_row(values: dict) -> WorklistRow:
     episode.current_evaluation_id = evaluation.id
     episode.updated_by = WorklistUser(*(values[f"assessment__updated_by__{name}"] for name in _ROW_USER))
     return WorklistRow(assessment=episode, **{name: values[name] for name in (*_ROW_PATIENT, *_ROW_HANDOFF)})
+
+
+def _counted_row(values: dict) -> WorklistRow:
+    """:func:`_worklist_row` with ``listed``: the page's number of patients and of kept counts' rows,
+    read with it."""
+    row = _worklist_row(values)
+    row.listed = (values["listed_total"], values["listed_count_rows"])
+    return row
+
+
+#: The worklist's rows made so far, by database row (shared by the requests that read the same row,
+#: never changed: ``worklist_rows`` writes each one's HTML once a day).
+_ROWS_MADE = compiled.MadeRows(4096)
 
 
 #: The dispositions that settle an item for signing: a flag acknowledged, a blocking item accepted or
@@ -460,22 +472,28 @@ def _queue_short(size: int) -> bool:
 
 def queue_page(*, size: int, by_parts: bool | None = None) -> list[QueueRow]:
     """The first ``size`` rows of :func:`physician_queue`, oldest first, as the worklist shows them:
-    one query, its SQL built once per connection (``common.compiled``), its rows plain objects.
+    one query, its SQL built once per connection (``common.compiled``), its rows plain objects, each
+    made once per process for the same database row (``compiled.made_rows``: shared, never changed;
+    the worklist writes a row's HTML once, ``worklist_rows.queue_rows``).
     ``by_parts``: which way to their keys (:func:`_queue_keys`); by default PostgreSQL's planner
     chooses (by parts), on SQLite the queue's length against the programme's (:func:`_queue_short`)."""
     if by_parts is None and connection.vendor != "postgresql":
         by_parts = _queue_short(size)
-    names, found = compiled.rows(("physician queue page", size, by_parts),
-                                 lambda: _queue_page_query(size, by_parts=by_parts))
-    shown = []
-    for row in found:
-        values = dict(zip(names, row, strict=True))
-        patient = SimpleNamespace(**{name.rsplit("__", 1)[1]: values.pop(name) for name in _QUEUE_PATIENT})
-        episode = QueueEpisode(values.pop("assessment__number"), values.pop("assessment__kind"), patient)
-        shown.append(QueueRow(assessment=episode, stage_label=STAGE_LABELS.get(values["stage"], values["stage"]),
-                              overall_label=OVERALL_LABELS.get(values["overall"], values["overall"]), **values))
+    shown = compiled.made_rows(("physician queue page", size, by_parts),
+                               lambda: _queue_page_query(size, by_parts=by_parts), _queue_row, _QUEUE_MADE)
     shown.sort(key=lambda row: (row.created_at, row.pk))  # as physician_queue orders them
     return shown
+
+
+def _queue_row(values: dict) -> QueueRow:
+    patient = SimpleNamespace(**{name.rsplit("__", 1)[1]: values.pop(name) for name in _QUEUE_PATIENT})
+    episode = QueueEpisode(values.pop("assessment__number"), values.pop("assessment__kind"), patient)
+    return QueueRow(assessment=episode, stage_label=STAGE_LABELS.get(values["stage"], values["stage"]),
+                    overall_label=OVERALL_LABELS.get(values["overall"], values["overall"]), **values)
+
+
+#: The queue's rows made so far, by database row (a few physicians' queues).
+_QUEUE_MADE = compiled.MadeRows(4096)
 
 
 #: What the checklist page reads with the patient, in one query: its episode and that episode's current

@@ -50,7 +50,6 @@ from .models import ReviewRequest, SignOff
 from .pdf import render_pdf
 from .presenters import checklist_view_model
 from .selectors import patient_with_checklist, queue_page, worklist_page
-from .week import with_expiries
 
 PAGE_SIZE = 25
 QUEUE_SIZE = 50
@@ -77,7 +76,6 @@ def worklist(request):
     search = request.session.get(SEARCH_SESSION_KEY, "")
     page = worklist_page(result=criteria["result"], stage=criteria["stage"], search=search, sort=criteria["sort"],
                          direction=criteria["dir"], number=request.GET.get("page"), per_page=PAGE_SIZE)
-    with_expiries(page.object_list, today=timezone.localdate())
     queue = (queue_page(size=QUEUE_SIZE) if request.user.has_perm("eligibility.add_signoff")
              else None)
     return render(request, "review/worklist.jinja", using=JINJA, context={
@@ -85,6 +83,7 @@ def worklist(request):
         "filters_html": worklist_html.filters_html(criteria),
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
         "criteria": criteria, "search": search, "queue": queue,
+        "today": timezone.localdate(),  # the rows' expiries and dates due (worklist_rows)
         "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
     })
 

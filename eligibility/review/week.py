@@ -49,26 +49,37 @@ def with_expiries(patients: list[Patient], *, today: datetime.date) -> list[Pati
     ``worklist_patients`` reads them (each with its episode's case, key-date fields and current
     evaluation's rule-set id): no query once the rule-set versions' engines are built. A closed
     episode has neither; one not evaluated yet has no expiries."""
-    rulesets = rulesets_by_id(patient.assessment.current_evaluation.ruleset_id for patient in patients
-                              if patient.assessment.current_evaluation_id is not None)
-    end = today + datetime.timedelta(days=WEEK_DAYS - 1)
+    rulesets = page_rulesets(patients)
     for patient in patients:
-        patient.expiries, patient.due = [], []
-        episode = patient.assessment
-        if episode.closed_at is not None:
-            continue
-        data, evaluation = episode.data, episode.current_evaluation  # selected with the row (None if none)
-        ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
-        found = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
-        # "Out of date" once its last day current has passed, else "Expires"; a value of a window of
-        # 0 days (the temperature: taken on the infusion day) only in the week of its treatment date.
-        patient.expiries = [("Out of date" if expiry.valid_until < today else "Expires", expiry) for expiry in found
-                            if expiry.window_days > 0 or expiry.anchor_on <= end]
-        zero = day0(episode)
-        patient.due = [DueDate(date.label, date.on, "" if date.key == "infusion" else day_text(date.on, zero),
-                               (date.on - today).days)
-                       for date in key_dates(episode, today=today) if date.planned and today <= date.on <= end]
+        patient.expiries, patient.due = expiries_and_due(patient.assessment, rulesets, today=today)
     return patients
+
+
+def page_rulesets(patients: Iterable[Patient]) -> dict[int, RuleSetData]:
+    """The rule-set versions of the current evaluations of ``patients``' episodes, by key."""
+    return rulesets_by_id(patient.assessment.current_evaluation.ruleset_id for patient in patients
+                          if patient.assessment.current_evaluation_id is not None)
+
+
+def expiries_and_due(episode, rulesets: dict[int, RuleSetData], *, today: datetime.date) -> tuple[list, list]:
+    """:func:`with_expiries`' two lists for one episode (a worklist row's, with its case, key-date
+    fields and current evaluation), ``rulesets`` those of :func:`page_rulesets`; the episode is not
+    changed."""
+    if episode.closed_at is not None:
+        return [], []
+    end = today + datetime.timedelta(days=WEEK_DAYS - 1)
+    data, evaluation = episode.data, episode.current_evaluation  # selected with the row (None if none)
+    ruleset = rulesets.get(evaluation.ruleset_id) if evaluation is not None else None
+    found = expiries(data, ruleset, as_of=today) if ruleset is not None and data else []
+    # "Out of date" once its last day current has passed, else "Expires"; a value of a window of
+    # 0 days (the temperature: taken on the infusion day) only in the week of its treatment date.
+    shown = [("Out of date" if expiry.valid_until < today else "Expires", expiry) for expiry in found
+             if expiry.window_days > 0 or expiry.anchor_on <= end]
+    zero = day0(episode)
+    due = [DueDate(date.label, date.on, "" if date.key == "infusion" else day_text(date.on, zero),
+                   (date.on - today).days)
+           for date in key_dates(episode, today=today) if date.planned and today <= date.on <= end]
+    return shown, due
 
 
 @dataclass(frozen=True)
@@ -175,5 +186,5 @@ def this_week(*, today: datetime.date) -> Week:
     return Week(start=today, days=list(days.values()), later=later)
 
 
-__all__ = ["WEEK_DAYS", "DueDate", "Week", "WeekDay", "WeekEntry", "rulesets_by_id", "this_week", "this_week_episodes",
-           "with_expiries"]
+__all__ = ["WEEK_DAYS", "DueDate", "Week", "WeekDay", "WeekEntry", "expiries_and_due", "page_rulesets",
+           "rulesets_by_id", "this_week", "this_week_episodes", "with_expiries"]

@@ -442,3 +442,43 @@ def test_first_for_is_the_querysets_first():
     latest = lambda least: Group.objects.filter(pk__gte=least).order_by("-name")  # noqa: E731
     assert compiled.first_for("test first latest", latest, first.pk) == second
     assert Group.objects.filter(pk__gte=first.pk).order_by().first() == first  # as Django's
+
+
+def test_made_rows_makes_an_object_once_per_database_row_and_again_when_a_value_changed(coordinator):
+    from django.contrib.auth.models import User
+
+    made, kept = [], compiled.MadeRows(10)
+
+    def make(values):
+        made.append(values["name"])
+        return dict(values)
+
+    def read():
+        return compiled.made_rows("test made", lambda: Group.objects.filter(name__startswith="Made").order_by(
+            "name").values("name", "id"), make, kept)
+
+    Group.objects.create(name="Made A")
+    b = Group.objects.create(name="Made B")
+    first = read()
+    second = read()
+    assert [row["name"] for row in second] == ["Made A", "Made B"]
+    assert second[0] is first[0] and second[1] is first[1]  # the same objects, not made again
+    assert made == ["Made A", "Made B"]
+    Group.objects.filter(pk=b.pk).update(name="Made B2")  # one value of one row
+    third = read()
+    assert made == ["Made A", "Made B", "Made B2"] and third[0] is first[0]
+    assert [row["name"] for row in third] == ["Made A", "Made B2"]
+    # Made from the row as the ORM gives it (its converters: SQLite's date-times are text).
+    joined = compiled.made_rows("test made joined", lambda: User.objects.filter(pk=coordinator.pk).values(
+        "date_joined"), dict, compiled.MadeRows(10))
+    assert joined == [{"date_joined": User.objects.get(pk=coordinator.pk).date_joined}]
+
+
+def test_made_rows_are_forgotten_past_their_number():
+    kept = compiled.MadeRows(2)
+    kept.put((1,), "one")
+    kept.put((2,), "two")
+    assert kept.get((1,)) == "one" and len(kept) == 2
+    kept.put((3,), "three")  # the third: the first two forgotten
+    assert kept.get((1,)) is None and kept.get((2,)) is None and kept.get((3,)) == "three"
+    assert len(kept) == 1

@@ -8,10 +8,12 @@ from __future__ import annotations
 import gc
 import re
 
+import jinja2.runtime
 import pytest
 from crispy_forms.utils import render_crispy_form
+from django.core.paginator import Page
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_script_prefix
 from django.urls import reverse
 
 from eligibility.common.rendering import CODE, per_item
@@ -341,15 +343,16 @@ def test_a_worklist_row_says_what_the_models_say(coordinator):
             assert row.get_kind_display() == episode.get_kind_display()
 
 
-def _alive(*names: str) -> int:
-    return sum(1 for obj in gc.get_objects() if type(obj).__name__ in names)
+def _alive(*types: type) -> int:
+    return sum(1 for obj in gc.get_objects() if type(obj) in types)
 
 
 @pytest.mark.parametrize("role", ["physician", "coordinator"])
-def test_a_worklist_page_frees_its_rows_with_its_response(client, coordinator, physician, role):
+def test_a_worklist_page_frees_its_context_with_its_response(client, coordinator, physician, role):
     # Not left in a reference cycle for the garbage collector (a Jinja2 template asked of the Django
     # engine first kept the page's context in a traceback's frames; a macro module imported with the
-    # page's context held it in its closures): freed when the response is, as any object with no cycle.
+    # page's context held it in its closures): freed when the response is, as any object with no
+    # cycle. The page of rows (a Paginator's Page, one a request) and the template's context tell.
     _queued_patients(3, coordinator, physician)
     client.force_login(physician if role == "physician" else coordinator)
     url = reverse("worklist")
@@ -359,12 +362,35 @@ def test_a_worklist_page_frees_its_rows_with_its_response(client, coordinator, p
     try:
         response = client.get(url)
         assert response.status_code == 200
-        assert _alive("WorklistRow") == 3
-        assert _alive("QueueRow") == (3 if role == "physician" else 0)
+        assert _alive(Page) == 1
         # The test client's own additions (``response.json``, a partial of the response: a cycle; the
         # context it keeps for tests) let go, as a server's response has none of them.
         response.__dict__.clear()
         del response
-        assert _alive("WorklistRow", "QueueRow", "WorklistEpisode", "QueueEpisode") == 0
+        assert _alive(Page, jinja2.runtime.Context) == 0
     finally:
         gc.enable()
+
+
+def _queue_count(client, url: str, study_id: str) -> str:
+    row = _queue_section(client.get(url)).split(f">{study_id}</a>", 1)[1].split("</tr>", 1)[0]
+    return re.search(r'data-label="Items needing a decision">(\d+)<', row).group(1)
+
+
+def test_the_queue_rows_written_once_show_every_change_at_once(client, coordinator, physician):
+    # A queue row is made and written once per database row (shared by the requests that read it);
+    # a change to what it shows is another row, written again on the next page.
+    _queued_patients(2, coordinator, physician)
+    client.force_login(physician)
+    url = reverse("worklist")
+    first = queue_page(size=50)
+    assert [row.pk for row in queue_page(size=50)] == [row.pk for row in first]
+    assert all(a is b for a, b in zip(queue_page(size=50), first, strict=True))  # made once
+    assert _queue_count(client, url, "SPEED-000") == "2"
+    evaluation = Assessment.objects.get(patient__study_id="SPEED-000").current_evaluation
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    assert _queue_count(client, url, "SPEED-000") == "1"
+    assert _queue_count(client, url, "SPEED-001") == "1"  # unchanged
+    with override_script_prefix("/programme/"):  # written again for another prefix
+        assert 'href="/programme/patients/' in _queue_section(client.get(url))
+    assert 'href="/patients/' in _queue_section(client.get(url))

@@ -71,6 +71,21 @@ class TestWorklist:
         assert (f'<span aria-hidden="true">◷</span> Expires: infectious-disease markers before collection on '
                 f'{days(20)}</span>') in _row(page, "CART-PAST")
 
+    def test_a_row_written_once_is_written_again_the_next_day(self, client, coordinator, monkeypatch):
+        # A worklist row's HTML is written once for its database row and kept for the day: the next
+        # day it is written again (the same row, its dates one day nearer).
+        patient = PatientFactory(by=coordinator, study_id="CART-D2", initials="DU")
+        record(patient, coordinator, leukapheresis_date=days(2))
+        client.force_login(coordinator)
+        for _ in range(2):
+            row = _row(client.get(reverse("worklist")).content.decode(), "CART-D2")
+            assert f"Due in 2 days: Leukapheresis (collection), {days(2)}</span>" in row
+        collection = days(2)
+        tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+        monkeypatch.setattr(timezone, "localdate", lambda *args, **kwargs: tomorrow)
+        row = _row(client.get(reverse("worklist")).content.decode(), "CART-D2")
+        assert f"Due tomorrow: Leukapheresis (collection), {collection}</span>" in row
+
     def test_version_1_warns_of_markers_as_its_rule_17_defers_them_but_not_of_an_undated_alc(self, client,
                                                                                            coordinator):
         # Rule 17 of version 1 judges the markers' date (within 30 days of the collection) without
