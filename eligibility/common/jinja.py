@@ -55,6 +55,8 @@ def date(value, format_string: str = "Y-m-d") -> str:
     # the year in four digits (written by the datetime module, faster than formatting each part).
     if format_string == "Y-m-d H:i" and isinstance(value, datetime.datetime):
         return value.isoformat(" ", "minutes")[:16]
+    if format_string == "Y-m-d H:i:s" and isinstance(value, datetime.datetime):  # a history's lines
+        return value.isoformat(" ", "seconds")[:19]
     if format_string == "Y-m-d" and isinstance(value, datetime.date):
         return value.isoformat()[:10]
     return dateformat.format(value, format_string)

@@ -74,9 +74,9 @@ def test_date_of_a_plain_date_and_of_nothing():
     datetime.date(2026, 1, 2),
     datetime.date(5, 6, 7),
 ])
-def test_date_writes_the_lists_two_formats_as_djangos_date_filter(value):
-    for format_string in ("Y-m-d", "Y-m-d H:i"):
-        if format_string == "Y-m-d H:i" and not isinstance(value, datetime.datetime):
+def test_date_writes_the_lists_three_formats_as_djangos_date_filter(value):
+    for format_string in ("Y-m-d", "Y-m-d H:i", "Y-m-d H:i:s"):
+        if format_string != "Y-m-d" and not isinstance(value, datetime.datetime):
             continue
         django = Template("{{ value|date:format }}").render(Context({"value": value, "format": format_string}))
         assert date(value, format_string) == django, (value, format_string)
