@@ -56,15 +56,10 @@ def checklist_view_model(evaluation) -> dict[str, Any]:
     checklist = evaluation.checklist
     engine = engine_for(evaluation.ruleset)  # built once per process for a published version
     dispositions = {disposition.code: disposition for disposition in evaluation_dispositions(evaluation)}
-    items = checklist_items(checklist)
-    products = product_names(engine)
-    case = evaluation.inputs or {}
-    zero = _iso_day(case.get("infusion_date"))
-    dated = {"case": case, "day_label": (lambda on: day_text(on, zero)) if zero else None}
+    items = _items_shown(evaluation, engine)
     phases, all_items = [], []
     for phase in PHASES:
-        rows = [_row(item, engine, products, dispositions.get(item.code), **dated)
-                for item in items if item.phase == phase]
+        rows = [_with_decision(shown, dispositions.get(item.code)) for item, shown in items if item.phase == phase]
         for row in rows:
             row["needs_decision"] = row["status"] in NEEDS_DISPOSITION
             row["decided"] = row["needs_decision"] and is_decided(row["item"], row["disposition"])
@@ -123,10 +118,10 @@ def _iso_day(value) -> datetime.date | None:
         return None
 
 
-def _row(item: ChecklistItem, engine, products, disposition, case=None, day_label=None) -> dict[str, Any]:
-    """One item as the page shows it: its fields, their words (the values it was judged by as
-    ``(label, value)``: never a case key or a code), the thresholds used, its decision; the
-    decision form, questions, notes and their forms empty (the page sets those it shows)."""
+def _shown(item: ChecklistItem, engine, products, case=None, day_label=None) -> dict[str, Any]:
+    """One item as the page shows it (without its decision, :func:`_with_decision`): its fields,
+    their words (the values it was judged by as ``(label, value)``: never a case key or a code), the
+    thresholds used. The same for every page of its checklist."""
     return {
         **item.as_dict(),
         "item": item,
@@ -137,11 +132,41 @@ def _row(item: ChecklistItem, engine, products, disposition, case=None, day_labe
         "thresholds": [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
                           "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
                        *_indication_used(item, engine)],
-        "disposition": disposition,
-        # What the page adds (review/views.py, review/handoffs/presenters.py), present on every row:
-        # the page's template reads each as a key (review/_checklist_item.jinja).
-        "form_html": None, "form": None, "questions": [], "notes": [], "note_form": None, "question_form": None,
     }
+
+
+def _with_decision(shown: dict[str, Any], disposition) -> dict[str, Any]:
+    """A page's own row: the item as shown, its decision, and what the page adds (review/views.py,
+    review/handoffs/presenters.py), present on every row (the template reads each as a key,
+    review/_checklist_item.jinja): a new dict and new lists, so the page may set them."""
+    return {**shown, "disposition": disposition,
+            "form_html": None, "form": None, "questions": [], "notes": [], "note_form": None, "question_form": None}
+
+
+def _items_shown(evaluation, engine) -> list[tuple[ChecklistItem, dict[str, Any]]]:
+    """The evaluation's items with what the page shows of each (:func:`_shown`), worked out once per
+    process for the checklist and the engine of its rule-set version: a stored checklist is kept
+    exactly as it was made (its items, its inputs), and a published version's engine is one object
+    for the life of the process (a draft's is built again for each page, so never found here). Kept
+    by the checklist's public key (a random UUID, never reused), with its engine; shared by the pages
+    that show it, never changed (each page copies a row before adding to it, :func:`_with_decision`)."""
+    kept = _ITEMS_SHOWN.get(evaluation.public_id)
+    if kept is not None and kept[0] is engine:
+        return kept[1]
+    products = product_names(engine)
+    case = evaluation.inputs or {}
+    zero = _iso_day(case.get("infusion_date"))
+    day_label = (lambda on: day_text(on, zero)) if zero else None
+    items = [(item, _shown(item, engine, products, case, day_label)) for item in checklist_items(evaluation.checklist)]
+    if len(_ITEMS_SHOWN) >= _ITEMS_SHOWN_KEPT:
+        _ITEMS_SHOWN.clear()
+    _ITEMS_SHOWN[evaluation.public_id] = (engine, items)  # with its engine: that object lives while kept
+    return items
+
+
+#: The checklists whose items :func:`_items_shown` worked out, at most (all forgotten past it).
+_ITEMS_SHOWN_KEPT = 512
+_ITEMS_SHOWN: dict = {}
 
 
 _SORTED = {"asc": "ascending", "desc": "descending"}

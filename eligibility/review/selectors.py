@@ -191,7 +191,9 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
     number if known (:func:`worklist_count`). Without a search the query's SQL is built once per
     connection for each filter, sort and page (``common.compiled``): the same on every request, and
     a page that exists (the first, or one with rows) brings their number with it (the kept counts
-    summed in the same statement, so as of the same instant as its rows): one statement, not two."""
+    summed in the same statement, so as of the same instant as its rows): one statement, not two;
+    and ``questions_found``, whether any question is not closed (None: not asked, a search or a page
+    past the last)."""
     asked = _page_number(number)
     if count is None and not search and asked is not None and asked <= PAGE_ASKED_MAX and _valid_filters(
             result, stage):
@@ -200,7 +202,8 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
         found = compiled.made_rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
                                    lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
                                    .annotate(**_kept_count_columns(result, stage))
-                                   .values(*_ROW_VALUES, "listed_total", "listed_count_rows"), _counted_row, _ROWS_MADE)
+                                   .values(*_ROW_VALUES, "listed_total", "listed_count_rows", "questions_found"),
+                                   _counted_row, _ROWS_MADE)
         total = found[0].listed[0] if found else 0
         # Rows and their number agree (one statement), unless the kept counts were wrong: then, and
         # past the last page, the number is counted first, as below.
@@ -209,6 +212,7 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
                 worklist_counts_compact()
             page = Paginator(range(total), per_page).page(asked)
             page.object_list = found
+            page.questions_found = found[0].listed[2] if found else None
             return page
     paginator = Paginator(range(worklist_count(result=result, stage=stage, search=search) if count is None else count),
                           per_page)
@@ -224,6 +228,7 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
         found = compiled.made_rows(("worklist page", result, stage, sort, direction, offset, per_page), values,
                                    _worklist_row, _ROWS_MADE)
     page.object_list = found
+    page.questions_found = None  # not asked
     return page
 
 
@@ -254,9 +259,12 @@ def _page_query(result, stage, search, sort, direction, offset, per_page):
 
 
 def _kept_count_columns(result: str, stage: str) -> dict:
-    """:func:`_kept_count` as two columns of another query (subqueries run once a statement)."""
+    """:func:`_kept_count` as two columns of another query (subqueries run once a statement), and
+    whether any question is not closed (the not-closed questions' partial index: one entry read),
+    so that a worklist with none shows its open questions without asking for them."""
     kept = _kept_count(result, stage)
-    return {"listed_total": Subquery(kept.values("total")), "listed_count_rows": Subquery(kept.values("rows"))}
+    return {"listed_total": Subquery(kept.values("total")), "listed_count_rows": Subquery(kept.values("rows")),
+            "questions_found": Exists(Question.objects.exclude(state=Question.State.CLOSED))}
 
 
 class WorklistUser:
@@ -322,9 +330,9 @@ def _worklist_row(values: dict) -> WorklistRow:
 
 def _counted_row(values: dict) -> WorklistRow:
     """:func:`_worklist_row` with ``listed``: the page's number of patients and of kept counts' rows,
-    read with it."""
+    and whether any question is not closed, read with it."""
     row = _worklist_row(values)
-    row.listed = (values["listed_total"], values["listed_count_rows"])
+    row.listed = (values["listed_total"], values["listed_count_rows"], values["questions_found"])
     return row
 
 

@@ -84,7 +84,10 @@ def worklist(request):
         "search_form_html": worklist_html.search_form_html(request, criteria, search),
         "criteria": criteria, "search": search, "queue": queue,
         "today": timezone.localdate(),  # the rows' expiries and dates due (worklist_rows)
-        "open_questions": open_questions() if request.user.has_perm("eligibility.view_question") else None,
+        # None: not shown; none if the page's statement found no question that is not closed.
+        "open_questions": (None if not request.user.has_perm("eligibility.view_question")
+                           else [] if page.questions_found is not None and not page.questions_found
+                           else open_questions()),
     })
 
 

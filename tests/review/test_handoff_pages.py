@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from eligibility.common.text import FREE_TEXT_MAX
@@ -335,3 +337,27 @@ def test_no_patient_identifier_in_a_hand_off_url(patient, physician):
     urls += [reverse(name, args=[question.public_id]) for name in
              ("question_detail", "question_answer", "question_follow_up", "question_close")]
     assert not [url for url in urls if "PAGE-007" in url or "PG" in url]
+
+
+def _question_reads(client) -> tuple[bytes, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(reverse("worklist")).content
+    return page, [query["sql"] for query in queries if query["sql"].startswith('SELECT "eligibility_question".')]
+
+
+def test_the_worklist_asks_for_open_questions_only_when_its_statement_found_one(client, patient, physician,
+                                                                                coordinator):
+    # The page's statement says whether any question is not closed: with none, the section says so
+    # without another statement; the first question asked shows on the next page, and a closed one
+    # goes with it.
+    client.force_login(coordinator)
+    client.get(reverse("worklist"))
+    page, reads = _question_reads(client)
+    assert "No open questions." in element(page, tag="section", cls="open-questions").text and reads == []
+    question = handoffs.question_ask(evaluation=current(patient), code="hbv", text="Since when?", by=physician)
+    page, reads = _question_reads(client)
+    cards = elements(page, tag="article", cls="question")
+    assert len(cards) == 1 and "Since when?" in cards[0].text and len(reads) == 1
+    handoffs.question_close(question=question, by=physician)
+    page, reads = _question_reads(client)
+    assert "No open questions." in element(page, tag="section", cls="open-questions").text and reads == []

@@ -57,3 +57,26 @@ def test_an_item_shows_the_values_of_its_own_version_without_reading_them_again(
     with CaptureQueriesContext(connection) as queries:  # the versions' engines are built: no threshold read
         thresholds_shown(before, "driving_counselled")
     assert not [query for query in queries.captured_queries if "threshold" in query["sql"]]
+
+
+def test_a_checklists_items_are_worked_out_once_and_each_page_gets_rows_of_its_own(physician):
+    # What the page shows of each item is worked out once per process for a stored checklist (kept
+    # exactly as it was made) and its version's engine; each page copies the rows before setting its
+    # forms, questions and notes on them, and its decisions are read for every page.
+    from eligibility.review import services as review
+
+    evaluation = save(PatientFactory(), diagnosis="lbcl", product="axicabtagene_ciloleucel")
+    first, second = checklist_view_model(evaluation), checklist_view_model(evaluation)
+    assert [row["code"] for row in first["all_items"]] == [row["code"] for row in second["all_items"]]
+    for one, other in zip(first["all_items"], second["all_items"], strict=True):
+        assert one is not other and one["questions"] is not other["questions"]  # the page's own
+        assert one["thresholds"] is other["thresholds"]  # worked out once
+    first["all_items"][0]["questions"].append("a page's own")
+    assert checklist_view_model(evaluation)["all_items"][0]["questions"] == []
+    needing = next(row for row in first["all_items"] if row["needs_decision"])
+    kind = "acknowledged" if needing["status"] == "flag" else "accepted"
+    review.disposition_record(evaluation=evaluation, code=needing["code"], kind=kind, by=physician)
+    evaluation.refresh_from_db()
+    after = next(row for row in checklist_view_model(evaluation)["all_items"] if row["code"] == needing["code"])
+    assert after["disposition"] is not None and after["disposition"].kind == kind and after["decided"]
+    assert needing["disposition"] is None  # the earlier page's row unchanged
