@@ -22,6 +22,7 @@ which Jinja2 honours through ``__html__``)."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from functools import lru_cache, partial
 
 from crispy_forms.utils import render_crispy_form
@@ -30,7 +31,6 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.backends.utils import csrf_input
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, timezone
-from django.utils.functional import SimpleLazyObject
 
 #: The Jinja2 engine's name in ``settings.TEMPLATES``: pages pass it as ``using=`` (``render``,
 #: ``render_to_string``). Looked up without it, a Jinja2 template is first asked of the Django
@@ -98,7 +98,26 @@ def csrf_once(request) -> dict:
     string join): the checklist uses it in every row's forms, 60 times a page. Still lazy (a page
     without a form does not ask for the token, so it sets no CSRF cookie); the backend sets it
     before the context processors run, which replace it."""
-    return {"csrf_input": SimpleLazyObject(lambda: csrf_input(request))}
+    return {"csrf_input": OnceHTML(lambda: csrf_input(request))}
+
+
+class OnceHTML:
+    """HTML made when first shown, then kept: what Jinja2 asks of a value it writes (``__html__``:
+    written as it is, not escaped), and its text (``str``). Django's ``SimpleLazyObject`` did the
+    same through a proxy of every attribute (the look-up of ``__html__`` alone was 5 % of a
+    checklist page)."""
+
+    __slots__ = ("_make", "_html")
+
+    def __init__(self, make: Callable[[], str]):
+        self._make, self._html = make, None
+
+    def __html__(self) -> str:
+        if self._html is None:
+            self._html = str(self._make())
+        return self._html
+
+    __str__ = __html__
 
 
 def crispy(form):

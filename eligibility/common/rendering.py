@@ -23,11 +23,15 @@ CODE = "__item_code__"
 
 
 _RENDERED: dict[Hashable, str] = {}
+#: Each kind's HTML with each item's code in it (a few kinds, 40-odd codes), by kind then code.
+_PER_CODE: dict[Hashable, dict[str, SafeString]] = {}
+_PER_CODE_KEPT = 1024  # codes of one kind at most (all forgotten past it)
 
 
 @receiver(setting_changed)
 def _forget(**kwargs) -> None:
     _RENDERED.clear()
+    _PER_CODE.clear()
 
 
 def per_item(make_form: Callable[[str], object], *, key: Hashable) -> Callable[[str], SafeString]:
@@ -36,10 +40,24 @@ def per_item(make_form: Callable[[str], object], *, key: Hashable) -> Callable[[
     every argument but the code)."""
     if key not in _RENDERED:
         _RENDERED[key] = render_crispy_form(make_form(CODE))
+        _PER_CODE.pop(key, None)
     html = _RENDERED[key]
-    # Safe: rendered (and escaped) by the form's own templates; the code is escaped as it goes in
-    # (as Django's ``escape`` does it, without its check for lazy text: 55 calls a checklist page).
-    return lambda code: mark_safe(html.replace(CODE, escape(code)))  # noqa: S308
+    written = _PER_CODE.setdefault(key, {})
+
+    def for_code(code: str) -> SafeString:
+        # Kept by code too: a page asks for 26 items' note and question forms (each a copy of a few
+        # kilobytes and Django's check for lazy text in ``mark_safe``: a tenth of the checklist's view).
+        found = written.get(code)
+        if found is None:
+            # Safe: rendered (and escaped) by the form's own templates; the code is escaped as it goes
+            # in (as Django's ``escape`` does it, without its check for lazy text).
+            found = mark_safe(html.replace(CODE, escape(code)))  # noqa: S308
+            if len(written) >= _PER_CODE_KEPT:
+                written.clear()
+            written[code] = found
+        return found
+
+    return for_code
 
 
 def empty_form_html(make_form: Callable[[], object], *, key: Hashable) -> SafeString:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from ..common import compiled
 from ..common.display import STATUS_ICONS, checklist_inputs_text, derived_text, item_status_text
 from ..patients.episodes import day_text
@@ -121,18 +123,30 @@ def _iso_day(value) -> datetime.date | None:
 def _shown(item: ChecklistItem, engine, products, case=None, day_label=None) -> dict[str, Any]:
     """One item as the page shows it (without its decision, :func:`_with_decision`): its fields,
     their words (the values it was judged by as ``(label, value)``: never a case key or a code), the
-    thresholds used. The same for every page of its checklist."""
+    thresholds used, and those two as the page's list items (``values_html``). The same for every
+    page of its checklist."""
+    # computed values last; a dated value with its date and its distance to its rule's anchor
+    inputs_text = checklist_inputs_text(item.inputs, case, products, day_label) + derived_text(item.derived)
+    thresholds = [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
+                     "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
+                  *_indication_used(item, engine)]
     return {
         **item.as_dict(),
         "item": item,
         "status_label": STATUS_LABELS[item.status],
         "icon": STATUS_ICONS[item.status],
-        # computed values last; a dated value with its date and its distance to its rule's anchor
-        "inputs_text": checklist_inputs_text(item.inputs, case, products, day_label) + derived_text(item.derived),
-        "thresholds": [*({"label": spec.label, "value": plain(value), "unit": spec.unit,
-                          "text": measure(value, spec.unit)} for spec, value in engine.thresholds_used(item)),
-                       *_indication_used(item, engine)],
+        "inputs_text": inputs_text,
+        "thresholds": thresholds,
+        "values_html": values_list_html(inputs_text, thresholds),
     }
+
+
+def values_list_html(inputs_text, thresholds) -> Markup:
+    """The checklist row's list of the values and thresholds used, as the row macro's two loops
+    wrote them (review/_checklist_item.jinja): written once per checklist, not on every page."""
+    values = "".join(f"<li>{escape(label)}: {escape(value)}</li>" for label, value in inputs_text)
+    limits = "".join(f"<li>{escape(threshold['label'])}: {escape(threshold['text'])}</li>" for threshold in thresholds)
+    return Markup(f"{values}\n    {limits}")  # noqa: S704 (every value escaped)
 
 
 def _with_decision(shown: dict[str, Any], disposition) -> dict[str, Any]:

@@ -141,3 +141,15 @@ def test_the_layout_of_both_engines_is_one_page(settings):
     assert "<title>T · CAR-T readiness</title>" in django_page
     assert "This week" in django_page and "Coordinator" in django_page  # the role, and the page it plans
     assert 'name="csrfmiddlewaretoken"' in django_page  # the sign-out form
+
+
+def test_csrf_input_is_made_once_when_first_written_and_written_as_it_is():
+    from eligibility.common.jinja import csrf_once
+
+    request = RequestFactory().get("/")
+    shown = csrf_once(request)["csrf_input"]
+    assert "CSRF_COOKIE" not in request.META  # not asked for yet: a page without a form sets no cookie
+    page = engines["jinja2"].from_string("{{ csrf_input }}|{{ csrf_input }}").render({"csrf_input": shown})
+    first, second = page.split("|")
+    assert first == second and first.startswith('<input type="hidden" name="csrfmiddlewaretoken" value="')
+    assert str(shown) == first and request.META.get("CSRF_COOKIE")  # asked for once written

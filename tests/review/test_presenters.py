@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from eligibility.patients import services
-from eligibility.review.presenters import checklist_view_model
+from eligibility.review.presenters import checklist_view_model, values_list_html
 from eligibility.rulesets import services as rulesets
 from tests.factories import PatientFactory
 
@@ -80,3 +80,30 @@ def test_a_checklists_items_are_worked_out_once_and_each_page_gets_rows_of_its_o
     after = next(row for row in checklist_view_model(evaluation)["all_items"] if row["code"] == needing["code"])
     assert after["disposition"] is not None and after["disposition"].kind == kind and after["decided"]
     assert needing["disposition"] is None  # the earlier page's row unchanged
+
+
+OLD_VALUES_LOOPS = ('{% for label, value in item["inputs_text"] %}<li>{{ label }}: {{ value }}</li>{% endfor %}\n'
+                    '    {% for threshold in item["thresholds"] %}<li>{{ threshold["label"] }}: {{ threshold["text"] }}'
+                    '</li>{% endfor %}')
+
+
+@pytest.mark.parametrize("data", [
+    {"diagnosis": "lbcl", "product": "axicabtagene_ciloleucel"},
+    {"diagnosis": "b_all", "product": "tisagenlecleucel"},
+    {},
+])
+def test_the_values_and_thresholds_list_is_the_bytes_the_rows_loops_wrote(data):
+    # Written once per checklist in Python (values_html); the row macro's two loops are the reference,
+    # in the page's engine (autoescaped), for every item, and for values with the characters HTML escapes.
+    from django.template import engines
+
+    loops = engines["jinja2"].from_string(OLD_VALUES_LOOPS)
+    rows = checklist_view_model(save(PatientFactory(), **data))["all_items"]
+    assert rows and any(row["thresholds"] for row in rows) and any(row["inputs_text"] for row in rows)
+    for row in rows:
+        assert str(row["values_html"]) == loops.render({"item": row}), row["code"]
+    inputs, limits = [("A <b> & \"c\"", "d'e > f"), ("g", "h")], [{"label": "<x>", "text": "1 & 2"}]
+    expected = loops.render({"item": {"inputs_text": inputs, "thresholds": limits}})
+    assert "&lt;b&gt; &amp; &#34;c&#34;" in expected and "d&#39;e &gt; f" in expected
+    assert str(values_list_html(inputs, limits)) == expected
+    assert str(values_list_html([], [])) == loops.render({"item": {"inputs_text": [], "thresholds": []}})

@@ -215,12 +215,20 @@ def test_a_kept_form_is_rendered_again_after_a_setting_changes(settings):
         calls.append(code)
         return NoteForm(prefix=f"note-{code}")
 
-    per_item(make_form, key="kept")("hbv")
+    first = per_item(make_form, key="kept")("hbv")
     per_item(make_form, key="kept")("ecog")
     assert calls == [CODE]  # once for the process
+    assert per_item(make_form, key="kept")("hbv") is first  # each code's HTML kept too
     settings.PROGRAMME_TIME_ZONE = "Europe/Paris"
-    per_item(make_form, key="kept")("hbv")
-    assert calls == [CODE, CODE]
+    again = per_item(make_form, key="kept")("hbv")
+    assert calls == [CODE, CODE] and again == first and again is not first  # written again
+
+
+def test_an_items_code_goes_into_its_form_escaped():
+    rendered = per_item(lambda code: NoteForm(prefix=f"note-{code}"), key="escaped")
+    html = rendered('a"b<c')
+    assert 'a&quot;b&lt;c' in html and 'a"b<c' not in html
+    assert rendered('a"b<c') is html and rendered("d") != html
 
 
 @pytest.mark.parametrize("criteria", [{}, {"result": "deferred"}, {"result": "cleared"}, {"stage": "screening"},
