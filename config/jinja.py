@@ -26,6 +26,7 @@ from eligibility.common.templatetags import WEEK_ROLES
 from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.common.vocabulary import unit_text
 from eligibility.patients.templatetags import day_number, with_day
+from eligibility.review.checklist_rows import checklist_row
 from eligibility.review.handoffs.presenters import patient_handoffs
 from eligibility.review.worklist_rows import queue_rows, worklist_rows
 from eligibility.rules import measure, plain
@@ -45,5 +46,5 @@ def environment(**options) -> Environment:
                         "week_roles": WEEK_ROLES,
                         "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
                         "free_text_help": f"At most {FREE_TEXT_MAX:,} characters.",
-                        "queue_rows": queue_rows, "worklist_rows": worklist_rows})
+                        "queue_rows": queue_rows, "worklist_rows": worklist_rows, "checklist_row": checklist_row})
     return env

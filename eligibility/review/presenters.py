@@ -138,6 +138,8 @@ def _shown(item: ChecklistItem, engine, products, case=None, day_label=None) -> 
         "inputs_text": inputs_text,
         "thresholds": thresholds,
         "values_html": values_list_html(inputs_text, thresholds),
+        # The row's HTML as the page's macro wrote it, kept for the next pages (review/checklist_rows.py).
+        "kept": {},
     }
 
 

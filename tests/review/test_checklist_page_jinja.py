@@ -195,3 +195,38 @@ def test_the_patient_page_makes_the_same_queries_with_more_notes_and_history(cli
     page = client.get(url).content.decode()
     assert "Note 4" in page
     assert _queries(client, url) == before
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r'<tr class="item item-.*?</tr>', page, flags=re.DOTALL)
+
+
+def test_a_kept_row_is_the_bytes_the_macro_writes_with_the_pages_own_token(client, gaps, physician, coordinator):
+    # review/checklist_rows.py: a row with no decision, question or note is written by the macro on
+    # the first page and kept; the next pages get the same bytes with their own CSRF token.
+    from eligibility.review.presenters import checklist_view_model
+
+    patient, evaluation = gaps
+    url = reverse("checklist", args=[patient.public_id])
+    kept = [row["kept"] for row in checklist_view_model(evaluation)["all_items"]]
+    for user in (physician, coordinator):
+        for shown in kept:
+            shown.clear()  # written by the macro on this user's first page
+        client.force_login(user)
+        first = client.get(url).content.decode()
+        assert any(kept)
+        second = client.get(url).content.decode()
+        tokens = set(TOKEN.findall(second))
+        assert len(tokens) == 1 and tokens != set(TOKEN.findall(first))  # one token a page, the page's own
+        assert all(len(token) == 64 and token.isalnum() for token in tokens)
+        assert _unmasked(second) == _unmasked(first)
+        assert len(_rows(second)) == len(_rows(first)) >= 20
+    # A decision, a question, a note: written by the macro, on the next page at once.
+    client.force_login(physician)
+    review.disposition_record(evaluation=evaluation, code="hbv", kind="acknowledged", by=physician)
+    handoffs.question_ask(evaluation=evaluation, code="performance_status", text="Which scale?", by=physician)
+    handoffs.note_add(patient=patient, evaluation=evaluation, code="viral_infection", text="PCR pending.", by=physician)
+    page = client.get(url).content.decode()
+    assert "Acknowledged by Robin Lee" in _part(page, 'id="item-hbv"', "</tr>")
+    assert "Which scale?" in _part(page, 'id="item-performance_status"', "</tr>")
+    assert "PCR pending." in _part(page, 'id="item-viral_infection"', "</tr>")
