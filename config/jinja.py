@@ -25,6 +25,7 @@ from eligibility.common.people import display_name
 from eligibility.common.templatetags import WEEK_ROLES
 from eligibility.common.text import FREE_TEXT_MAX
 from eligibility.common.vocabulary import unit_text
+from eligibility.patients.presenters import history_rows_html
 from eligibility.patients.templatetags import day_number, with_day
 from eligibility.review.checklist_rows import checklist_row
 from eligibility.review.handoffs.presenters import patient_handoffs
@@ -46,5 +47,6 @@ def environment(**options) -> Environment:
                         "week_roles": WEEK_ROLES,
                         "crispy": crispy, "patient_handoffs": patient_handoffs, "free_text_max": FREE_TEXT_MAX,
                         "free_text_help": f"At most {FREE_TEXT_MAX:,} characters.",
-                        "queue_rows": queue_rows, "worklist_rows": worklist_rows, "checklist_row": checklist_row})
+                        "queue_rows": queue_rows, "worklist_rows": worklist_rows, "checklist_row": checklist_row,
+                        "history_rows_html": history_rows_html})
     return env
