@@ -15,7 +15,8 @@ from ..common.jinja import date
 from ..common.vocabulary import STAGE_LABELS
 from ..rulesets.selectors import product_names
 from .models import Assessment, Patient
-from .signals import HISTORY_SOURCES
+from .selectors import page_part_may_have
+from .signals import HISTORY_SOURCES, page_part
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -51,7 +52,7 @@ def history_rows(assessment, limit: int = 200) -> list[dict[str, Any]]:
         rows += _key_date_rows(previous_record, record, who)
         previous_data, previous_stage, previous_record = record.data or {}, record.stage, record
     rows += _episode_rows(assessment)
-    rows += _patient_rows(assessment.patient)
+    rows += _patient_rows(assessment.patient) if page_part_may_have(assessment, "patient changes") else []
     for source in HISTORY_SOURCES:  # e.g. hand-offs, registered by the review package
         rows += source(assessment)
     rows.sort(key=lambda row: row["when"], reverse=True)
@@ -116,6 +117,12 @@ def _key_date_rows(previous, record, who: str) -> list[dict[str, Any]]:
     return [{"when": record.history_date, "who": who, "field": label,
              "old": _episode_value(getattr(previous, name)), "new": _episode_value(getattr(record, name))}
             for name, label in EPISODE_FIELDS.items() if getattr(previous, name) != getattr(record, name)]
+
+
+# Whether the patient's own history has more than its first record (a correction, a withdrawal, a
+# restoration): without one, the patient page does not read it (``_patient_rows`` would show nothing).
+page_part("patient changes")(lambda episode, patient, checklist: Patient.history.filter(id=patient).exclude(
+    history_type="+"))
 
 
 #: The patient's own fields shown in its history, with their labels.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from eligibility.models import Patient
@@ -132,6 +134,28 @@ def test_the_patient_history_shows_corrections_withdrawal_and_restoring(coordina
         ("Withdrawal", "", "withdrawn: Entered twice"),
         ("Study identifier", "CART-06", "CART-007"),
     ]
+
+
+def test_the_patient_page_reads_the_patients_own_history_only_once_it_has_a_change(coordinator, client):
+    # Its first query says whether the patient's history has more than its first record; without
+    # one there is nothing to show, and the page does not read it.
+    patient = PatientFactory(by=coordinator, study_id="CART-08")
+    client.force_login(coordinator)
+    url = reverse("patient_detail", args=[patient.public_id])
+    client.get(url)
+
+    def page():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        reads = [query["sql"] for query in queries
+                 if query["sql"].startswith('SELECT "eligibility_historicalpatient".')]
+        return [(row["field"], row["old"], row["new"]) for row in response.context["history"]], reads
+
+    rows, reads = page()
+    assert reads == [] and not any(field == "Study identifier" for field, _, _ in rows)
+    services.patient_identity_update(patient=patient, study_id="CART-008", initials="AB", by=coordinator)
+    rows, reads = page()
+    assert len(reads) == 1 and ("Study identifier", "CART-08", "CART-008") in rows
 
 
 def test_a_patient_restored_after_a_publish_is_evaluated_under_the_active_version(coordinator, administrator):
