@@ -196,27 +196,41 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
 
 def made_rows(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: MadeRows, *,
               using: str = "default") -> list:
+    """See :func:`made_rows_with` (all the columns are the row's own)."""
+    return made_rows_with(key, build, make, made, using=using)[0]
+
+
+def made_rows_with(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: MadeRows,
+                   *, own: int | None = None, using: str = "default") -> tuple[list, dict | None]:
     """:func:`rows`, each made into an object by ``make`` (given the row as a dict of its columns)
     once per process for the same row: ``made`` keeps the objects by the row as the database driver
     gave it (every value of every column, before the ORM's converters), so a row read again with
     even one value changed is made again. ``make`` must depend on the row alone, and its objects
-    must not be changed afterwards: they are shared by every request that reads the same row."""
+    must not be changed afterwards: they are shared by every request that reads the same row.
+
+    ``own``: the number of leading columns that are the row's own (its object is made from and kept
+    by those); the others are the statement's (the same on every row: a page's count), given apart
+    as a dict from the first row (None without rows), so that a change to them makes no row again."""
     queryset, compiled = _compiled(key, build, using)
     if compiled is None:
-        return []
+        return [], None
     names, found, shown = compiled.names, _fetch(compiled, using), []
-    for row in found:
-        row = tuple(row)
+    own = len(names) if own is None else own
+    for raw in found:
+        row = tuple(raw)[:own]
         try:
             obj, keep = made.get(row), True
         except TypeError:  # a value that cannot be a key (an array): made every time
             obj, keep = None, False
         if obj is None:
-            obj = make(dict(zip(names, _converted(compiled, [row])[0], strict=True)))
+            obj = make(dict(zip(names[:own], _converted(compiled, [tuple(raw)])[0][:own], strict=True)))
             if keep:
                 made.put(row, obj)
         shown.append(obj)
-    return shown
+    tail = None
+    if found and own < len(names):
+        tail = dict(zip(names[own:], _converted(compiled, [tuple(found[0])])[0][own:], strict=True))
+    return shown, tail
 
 
 class MadeRows:

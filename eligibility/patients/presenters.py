@@ -74,7 +74,7 @@ def history_rows_html(rows: list[dict[str, Any]]) -> Markup:
     return Markup("".join(parts))  # noqa: S704 (every value escaped)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=8192, typed=True)  # typed: HTML and its text, 1 and True apart
 def _history_row(when, who, field, old, new, zone: str) -> str:
     return (f'\n    <tr><td>{escape(date(when, "Y-m-d H:i:s"))}</td><td>{escape(who)}</td><td>{escape(field)}</td>'
             f"<td>{escape(old)}</td><td>{escape(new)}</td></tr>\n  ")

@@ -181,7 +181,7 @@ def _items_shown(evaluation, engine) -> list[tuple[ChecklistItem, dict[str, Any]
 
 
 #: The checklists whose items :func:`_items_shown` worked out, at most (all forgotten past it).
-_ITEMS_SHOWN_KEPT = 512
+_ITEMS_SHOWN_KEPT = 64  # a checklist with its kept rows: about 380 KB
 _ITEMS_SHOWN: dict = {}
 
 

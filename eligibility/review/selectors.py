@@ -199,20 +199,23 @@ def worklist_page(*, result: str = "", stage: str = "", search: str = "", sort: 
             result, stage):
         # The page asked for, its rows with their number; past the last page (no row), as below.
         offset = (asked - 1) * per_page
-        found = compiled.made_rows(("worklist page counted", result, stage, sort, direction, offset, per_page),
-                                   lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
-                                   .annotate(**_kept_count_columns(result, stage))
-                                   .values(*_ROW_VALUES, "listed_total", "listed_count_rows", "questions_found"),
-                                   _counted_row, _ROWS_MADE)
-        total = found[0].listed[0] if found else 0
+        # The page's number and whether a question is open: the statement's, not the rows' (a change
+        # to them, any save anywhere, makes no row again).
+        found, listed = compiled.made_rows_with(
+            ("worklist page counted", result, stage, sort, direction, offset, per_page),
+            lambda: _page_query(result, stage, search, sort, direction, offset, per_page)
+            .annotate(**_kept_count_columns(result, stage))
+            .values(*_ROW_VALUES, "listed_total", "listed_count_rows", "questions_found"),
+            _worklist_row, _ROWS_MADE, own=len(_ROW_VALUES))
+        total = listed["listed_total"] if found else 0
         # Rows and their number agree (one statement), unless the kept counts were wrong: then, and
         # past the last page, the number is counted first, as below.
         if (found and total > offset) or (not found and asked == 1):
-            if found and found[0].listed[1] > COUNT_ROWS_KEPT:
+            if found and listed["listed_count_rows"] > COUNT_ROWS_KEPT:
                 worklist_counts_compact()
             page = Paginator(range(total), per_page).page(asked)
             page.object_list = found
-            page.questions_found = found[0].listed[2] if found else None
+            page.questions_found = listed["questions_found"] if found else None
             return page
     paginator = Paginator(range(worklist_count(result=result, stage=stage, search=search) if count is None else count),
                           per_page)
@@ -328,17 +331,9 @@ def _worklist_row(values: dict) -> WorklistRow:
     return WorklistRow(assessment=episode, **{name: values[name] for name in (*_ROW_PATIENT, *_ROW_HANDOFF)})
 
 
-def _counted_row(values: dict) -> WorklistRow:
-    """:func:`_worklist_row` with ``listed``: the page's number of patients and of kept counts' rows,
-    and whether any question is not closed, read with it."""
-    row = _worklist_row(values)
-    row.listed = (values["listed_total"], values["listed_count_rows"], values["questions_found"])
-    return row
-
-
 #: The worklist's rows made so far, by database row (shared by the requests that read the same row,
 #: never changed: ``worklist_rows`` writes each one's HTML once a day).
-_ROWS_MADE = compiled.MadeRows(4096)
+_ROWS_MADE = compiled.MadeRows(2048)
 
 
 #: The dispositions that settle an item for signing: a flag acknowledged, a blocking item accepted or
@@ -501,7 +496,7 @@ def _queue_row(values: dict) -> QueueRow:
 
 
 #: The queue's rows made so far, by database row (a few physicians' queues).
-_QUEUE_MADE = compiled.MadeRows(4096)
+_QUEUE_MADE = compiled.MadeRows(2048)
 
 
 #: What the checklist page reads with the patient, in one query: its episode and that episode's current

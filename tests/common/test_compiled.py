@@ -482,3 +482,32 @@ def test_made_rows_are_forgotten_past_their_number():
     kept.put((3,), "three")  # the third: the first two forgotten
     assert kept.get((1,)) is None and kept.get((2,)) is None and kept.get((3,)) == "three"
     assert len(kept) == 1
+
+
+def test_made_rows_with_own_columns_keeps_a_row_when_only_the_statements_columns_change():
+    from django.db.models import Count, Subquery, Value
+
+    kept = compiled.MadeRows(10)
+    made = []
+
+    def make(values):
+        made.append(values["name"])
+        return dict(values)
+
+    def read():
+        count = (Group.objects.filter(name__startswith="Own").order_by().annotate(whole=Value(1)).values("whole")
+                 .annotate(n=Count("pk")).values("n"))
+        return compiled.made_rows_with("test own", lambda: Group.objects.filter(name__startswith="Own").order_by(
+            "name").annotate(groups=Subquery(count)).values("name", "id", "groups"), make, kept, own=2)
+
+    Group.objects.create(name="Own A")
+    first, tail = read()
+    assert [row["name"] for row in first] == ["Own A"] and "groups" not in first[0] and tail == {"groups": 1}
+    Group.objects.create(name="Own B")  # the statement's column changes for every row
+    second, tail = read()
+    assert second[0] is first[0] and tail == {"groups": 2} and made == ["Own A", "Own B"]
+    Group.objects.filter(name="Own A").update(name="Own A2")  # a row's own column: made again
+    third, _ = read()
+    assert third[0] is not first[0] and made == ["Own A", "Own B", "Own A2"]
+    none = compiled.made_rows_with("test own none", lambda: Group.objects.none().values("name"), make, kept)
+    assert none == ([], None)

@@ -34,3 +34,11 @@ def test_the_rows_are_the_loops_bytes():
             for _ in range(2):  # written, then kept
                 assert str(history_rows_html(ROWS)) == loop.render({"history": ROWS}), zone
     assert str(history_rows_html([])) == ""
+
+
+def test_html_and_the_same_text_are_kept_apart():
+    when = datetime.datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    html = history_rows_html([{"when": when, "who": "a", "field": "f", "old": Markup("<b>x</b>"), "new": 1}])
+    text = history_rows_html([{"when": when, "who": "a", "field": "f", "old": "<b>x</b>", "new": True}])
+    assert "<td><b>x</b></td><td>1</td>" in html
+    assert "<td>&lt;b&gt;x&lt;/b&gt;</td><td>True</td>" in text
