@@ -32,6 +32,7 @@ from django.db import NotSupportedError, connections
 from django.db.models import Prefetch, QuerySet
 from django.dispatch import receiver
 
+from .kept import Kept
 from .lookups import Keys
 
 _CACHE_ATTRIBUTE = "_compiled_queries"
@@ -194,16 +195,16 @@ def rows(key: Hashable, build: Callable[[], QuerySet], *, using: str = "default"
     return compiled.names, _converted(compiled, _fetch(compiled, using))
 
 
-def made_rows(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: MadeRows, *,
+def made_rows(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: Kept, *,
               using: str = "default") -> list:
     """See :func:`made_rows_with` (all the columns are the row's own)."""
     return made_rows_with(key, build, make, made, using=using)[0]
 
 
-def made_rows_with(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: MadeRows,
+def made_rows_with(key: Hashable, build: Callable[[], QuerySet], make: Callable[[dict], object], made: Kept,
                    *, own: int | None = None, using: str = "default") -> tuple[list, dict | None]:
     """:func:`rows`, each made into an object by ``make`` (given the row as a dict of its columns)
-    once per process for the same row: ``made`` keeps the objects by the row as the database driver
+    once per process for the same row: ``made`` (a bounded ``Kept``) keeps the objects by the row as the database driver
     gave it (every value of every column, before the ORM's converters), so a row read again with
     even one value changed is made again. ``make`` must depend on the row alone, and its objects
     must not be changed afterwards: they are shared by every request that reads the same row.
@@ -231,25 +232,6 @@ def made_rows_with(key: Hashable, build: Callable[[], QuerySet], make: Callable[
     if found and own < len(names):
         tail = dict(zip(names[own:], _converted(compiled, [tuple(found[0])])[0][own:], strict=True))
     return shown, tail
-
-
-class MadeRows:
-    """The objects :func:`made_rows` made, by their database row: at most ``size`` (all forgotten at
-    once past it, which no reader can see half done)."""
-
-    def __init__(self, size: int):
-        self.size, self._kept = size, {}
-
-    def get(self, row: tuple) -> object | None:
-        return self._kept.get(row)
-
-    def put(self, row: tuple, obj: object) -> None:
-        if len(self._kept) >= self.size:
-            self._kept = {}
-        self._kept[row] = obj
-
-    def __len__(self) -> int:
-        return len(self._kept)
 
 
 def _converted(compiled: _Compiled, found: list) -> list:

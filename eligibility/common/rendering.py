@@ -18,14 +18,16 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.safestring import SafeString, mark_safe
 
+from .kept import Kept
+
 #: Stands for an item's code in a form rendered once for every item of the page.
 CODE = "__item_code__"
 
 
 _RENDERED: dict[Hashable, str] = {}
 #: Each kind's HTML with each item's code in it (a few kinds, 40-odd codes), by kind then code.
-_PER_CODE: dict[Hashable, dict[str, SafeString]] = {}
-_PER_CODE_KEPT = 1024  # codes of one kind at most (all forgotten past it)
+_PER_CODE: dict[Hashable, Kept] = {}
+_PER_CODE_KEPT = 1024  # codes of one kind at most
 
 
 @receiver(setting_changed)
@@ -42,7 +44,9 @@ def per_item(make_form: Callable[[str], object], *, key: Hashable) -> Callable[[
         _RENDERED[key] = render_crispy_form(make_form(CODE))
         _PER_CODE.pop(key, None)
     html = _RENDERED[key]
-    written = _PER_CODE.setdefault(key, {})
+    written = _PER_CODE.get(key)
+    if written is None:
+        written = _PER_CODE[key] = Kept(_PER_CODE_KEPT)
 
     def for_code(code: str) -> SafeString:
         # Kept by code too: a page asks for 26 items' note and question forms (each a copy of a few
@@ -52,9 +56,7 @@ def per_item(make_form: Callable[[str], object], *, key: Hashable) -> Callable[[
             # Safe: rendered (and escaped) by the form's own templates; the code is escaped as it goes
             # in (as Django's ``escape`` does it, without its check for lazy text).
             found = mark_safe(html.replace(CODE, escape(code)))  # noqa: S308
-            if len(written) >= _PER_CODE_KEPT:
-                written.clear()
-            written[code] = found
+            written.put(code, found)
         return found
 
     return for_code

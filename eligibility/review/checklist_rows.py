@@ -38,7 +38,5 @@ def checklist_row(item: dict, row: Callable[[dict], Markup], csrf_input) -> Mark
     if html is not None:
         return Markup(html if token is None else html.replace(PLACE, token))  # noqa: S704 (the macro's own HTML)
     written = str(row(item))
-    if len(kept) >= KEPT_KINDS:
-        kept.clear()
-    kept[key] = written if token is None else written.replace(token, PLACE)
+    kept.put(key, written if token is None else written.replace(token, PLACE))
     return Markup(written)  # noqa: S704 (the macro's own HTML, escaped by it)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from ..common import compiled
 from ..common.display import STATUS_ICONS, checklist_inputs_text, derived_text, item_status_text
+from ..common.kept import Kept
 from ..patients.episodes import day_text
 from ..rules import (
     DIAGNOSIS,
@@ -28,6 +29,7 @@ from ..rules import (
     plain,
 )
 from ..rulesets.selectors import engine_for
+from .checklist_rows import KEPT_KINDS
 from .forms import FIRST_DIRECTION, WORKLIST_COLUMNS, worklist_query
 from .found import may_have
 from .services import NEEDS_DISPOSITION, is_decided
@@ -139,7 +141,7 @@ def _shown(item: ChecklistItem, engine, products, case=None, day_label=None) -> 
         "thresholds": thresholds,
         "values_html": values_list_html(inputs_text, thresholds),
         # The row's HTML as the page's macro wrote it, kept for the next pages (review/checklist_rows.py).
-        "kept": {},
+        "kept": Kept(KEPT_KINDS),
     }
 
 
@@ -174,15 +176,12 @@ def _items_shown(evaluation, engine) -> list[tuple[ChecklistItem, dict[str, Any]
     zero = _iso_day(case.get("infusion_date"))
     day_label = (lambda on: day_text(on, zero)) if zero else None
     items = [(item, _shown(item, engine, products, case, day_label)) for item in checklist_items(evaluation.checklist)]
-    if len(_ITEMS_SHOWN) >= _ITEMS_SHOWN_KEPT:
-        _ITEMS_SHOWN.clear()
-    _ITEMS_SHOWN[evaluation.public_id] = (engine, items)  # with its engine: that object lives while kept
+    _ITEMS_SHOWN.put(evaluation.public_id, (engine, items))  # with its engine: that object lives while kept
     return items
 
 
-#: The checklists whose items :func:`_items_shown` worked out, at most (all forgotten past it).
-_ITEMS_SHOWN_KEPT = 64  # a checklist with its kept rows: about 380 KB
-_ITEMS_SHOWN: dict = {}
+#: The checklists whose items :func:`_items_shown` worked out (a checklist with its kept rows: about 380 KB).
+_ITEMS_SHOWN = Kept(64)
 
 
 _SORTED = {"asc": "ascending", "desc": "descending"}

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from ..common import compiled
+from ..common.kept import Kept
 from ..common.vocabulary import OVERALL_LABELS, STAGE_LABELS
 from ..patients.episodes import KEY_DATES
 from ..patients.models import (
@@ -333,7 +334,7 @@ def _worklist_row(values: dict) -> WorklistRow:
 
 #: The worklist's rows made so far, by database row (shared by the requests that read the same row,
 #: never changed: ``worklist_rows`` writes each one's HTML once a day).
-_ROWS_MADE = compiled.MadeRows(2048)
+_ROWS_MADE = Kept(2048)
 
 
 #: The dispositions that settle an item for signing: a flag acknowledged, a blocking item accepted or
@@ -496,7 +497,7 @@ def _queue_row(values: dict) -> QueueRow:
 
 
 #: The queue's rows made so far, by database row (a few physicians' queues).
-_QUEUE_MADE = compiled.MadeRows(2048)
+_QUEUE_MADE = Kept(2048)
 
 
 #: What the checklist page reads with the patient, in one query: its episode and that episode's current

@@ -11,6 +11,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from eligibility.common import compiled
+from eligibility.common.kept import Kept
 
 pytestmark = pytest.mark.django_db
 
@@ -447,7 +448,7 @@ def test_first_for_is_the_querysets_first():
 def test_made_rows_makes_an_object_once_per_database_row_and_again_when_a_value_changed(coordinator):
     from django.contrib.auth.models import User
 
-    made, kept = [], compiled.MadeRows(10)
+    made, kept = [], Kept(10)
 
     def make(values):
         made.append(values["name"])
@@ -470,12 +471,12 @@ def test_made_rows_makes_an_object_once_per_database_row_and_again_when_a_value_
     assert [row["name"] for row in third] == ["Made A", "Made B2"]
     # Made from the row as the ORM gives it (its converters: SQLite's date-times are text).
     joined = compiled.made_rows("test made joined", lambda: User.objects.filter(pk=coordinator.pk).values(
-        "date_joined"), dict, compiled.MadeRows(10))
+        "date_joined"), dict, Kept(10))
     assert joined == [{"date_joined": User.objects.get(pk=coordinator.pk).date_joined}]
 
 
 def test_made_rows_are_forgotten_past_their_number():
-    kept = compiled.MadeRows(2)
+    kept = Kept(2)
     kept.put((1,), "one")
     kept.put((2,), "two")
     assert kept.get((1,)) == "one" and len(kept) == 2
@@ -487,7 +488,7 @@ def test_made_rows_are_forgotten_past_their_number():
 def test_made_rows_with_own_columns_keeps_a_row_when_only_the_statements_columns_change():
     from django.db.models import Count, Subquery, Value
 
-    kept = compiled.MadeRows(10)
+    kept = Kept(10)
     made = []
 
     def make(values):
